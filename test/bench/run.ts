@@ -1,0 +1,627 @@
+/*!
+ * The benchmark behind `npm run bench`: makes (or reuses) seeded incident-format data in bench-data/, then times
+ * `wc -l`, two awk one-liners, `zcat` and wsdiag (dist/cli.js, plain and gzip) with /usr/bin/time, and measures
+ * wsdiag's peak RSS at 1× and 10× the lines. Prints a text table, ratios and a Markdown table.
+ * It owns no parsing logic and is not run by `npm test`; data generation lives in generate.ts.
+ */
+
+import { spawn } from 'node:child_process';
+import type { IOType } from 'node:child_process';
+import {
+  closeSync, createReadStream, createWriteStream, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync,
+  rmSync, statSync, writeFileSync,
+} from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { delimiter, join, relative, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { createGzip } from 'node:zlib';
+import { GENERATOR_VERSION, generateLog } from './generate.js';
+import type { GenerateStats } from './generate.js';
+
+const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+const FORMAT = 'incident';
+
+const USAGE = `usage: node --import tsx test/bench/run.ts [options]     (npm run bench -- [options])
+  --lines N        lines in the 1× data file (default 2000000, about 0.64 GB)
+  --runs R         timed runs per command; the median is reported (default 3, minimum 1)
+  --seed S         generator seed (default 1)
+  --skip-10x       skip the 10× memory run (and building the 10× file)
+  --data-dir DIR   where data files are kept and reused (default bench-data/ at the repo root, git-ignored)
+  --cli FILE       the wsdiag CLI to time (default dist/cli.js; skipped with a message when missing)`;
+
+// ---------------------------------------------------------------------------------------------
+// Options
+
+interface BenchOptions {
+  lines: number;
+  runs: number;
+  seed: number;
+  skip10x: boolean;
+  dataDir: string;
+  cli: string;
+}
+
+function parseOptions(argv: string[]): BenchOptions | string {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      options: {
+        lines: { type: 'string', default: '2000000' },
+        runs: { type: 'string', default: '3' },
+        seed: { type: 'string', default: '1' },
+        'skip-10x': { type: 'boolean', default: false },
+        'data-dir': { type: 'string', default: join(REPO_ROOT, 'bench-data') },
+        cli: { type: 'string', default: join(REPO_ROOT, 'dist', 'cli.js') },
+        help: { type: 'boolean', short: 'h' },
+      },
+    }));
+  } catch (err) {
+    return (err as Error).message;
+  }
+  if (values.help) return '';
+  const lines = Number(values.lines.replace(/_/g, ''));
+  const runs = Number(values.runs);
+  const seed = Number(values.seed);
+  if (!Number.isSafeInteger(lines) || lines < 1) return `--lines must be a positive integer, got "${values.lines}"`;
+  if (!Number.isSafeInteger(runs) || runs < 1) return `--runs must be a positive integer, got "${values.runs}"`;
+  if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) return `--seed must be an integer 0..4294967295, got "${values.seed}"`;
+  return { lines, runs, seed, skip10x: values['skip-10x'], dataDir: resolve(values['data-dir']), cli: resolve(values.cli) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Data: generated once per (lines, seed, generator version), reused while sizes match the sidecar metadata.
+
+interface DataMeta {
+  generatorVersion: number;
+  format: string;
+  lines: number;
+  seed: number;
+  bytes: number;
+  stats: GenerateStats;
+  gzBytes?: number;
+  x10Bytes?: number;
+}
+
+interface DataFiles {
+  log: string;
+  gz: string;
+  x10: string;
+  meta: DataMeta;
+}
+
+function sizeOf(path: string): number | null {
+  try {
+    return statSync(path).size;
+  } catch {
+    return null;
+  }
+}
+
+function log(message: string): void {
+  process.stderr.write(message + '\n');
+}
+
+function mb(bytes: number): string {
+  return (bytes / 1e6).toFixed(1) + ' MB';
+}
+
+async function ensureData(opts: BenchOptions, need10x: boolean): Promise<DataFiles> {
+  mkdirSync(opts.dataDir, { recursive: true });
+  const base = join(opts.dataDir, `${FORMAT}-${opts.lines}-s${opts.seed}-g${GENERATOR_VERSION}`);
+  const files = { log: base + '.log', gz: base + '.log.gz', x10: base + '.x10.log', metaPath: base + '.meta.json' };
+  let meta: DataMeta | null = null;
+  try {
+    meta = JSON.parse(readFileSync(files.metaPath, 'utf8')) as DataMeta;
+  } catch {
+    meta = null;
+  }
+  const saveMeta = (m: DataMeta): void => writeFileSync(files.metaPath, JSON.stringify(m, null, 2) + '\n');
+
+  if (
+    meta === null || meta.generatorVersion !== GENERATOR_VERSION || meta.format !== FORMAT ||
+    meta.lines !== opts.lines || meta.seed !== opts.seed || sizeOf(files.log) !== meta.bytes
+  ) {
+    log(`generating ${opts.lines} ${FORMAT} lines (seed ${opts.seed}) → ${files.log}`);
+    const t0 = performance.now();
+    const partial = files.log + '.partial';
+    const stats = await generateLog({ lines: opts.lines, format: FORMAT, seed: opts.seed, out: partial });
+    renameSync(partial, files.log);
+    meta = { generatorVersion: GENERATOR_VERSION, format: FORMAT, lines: opts.lines, seed: opts.seed, bytes: stats.bytes, stats };
+    saveMeta(meta);
+    log(`  ${mb(stats.bytes)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } else {
+    log(`reusing ${files.log} (${mb(meta.bytes)})`);
+  }
+
+  if (meta.gzBytes === undefined || sizeOf(files.gz) !== meta.gzBytes) {
+    log(`gzipping → ${files.gz}`);
+    const t0 = performance.now();
+    const partial = files.gz + '.partial';
+    await pipeline(createReadStream(files.log, { highWaterMark: 1 << 20 }), createGzip(), createWriteStream(partial));
+    renameSync(partial, files.gz);
+    meta.gzBytes = statSync(files.gz).size;
+    saveMeta(meta);
+    log(`  ${mb(meta.gzBytes)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  } else {
+    log(`reusing ${files.gz} (${mb(meta.gzBytes)})`);
+  }
+
+  if (need10x) {
+    if (meta.x10Bytes === undefined || sizeOf(files.x10) !== meta.x10Bytes) {
+      // 10 copies of the 1× file: same traffic mix, made in seconds instead of regenerating
+      log(`concatenating 10 copies → ${files.x10}`);
+      const partial = files.x10 + '.partial';
+      for (let i = 0; i < 10; i++) {
+        await pipeline(
+          createReadStream(files.log, { highWaterMark: 1 << 20 }),
+          createWriteStream(partial, { flags: i === 0 ? 'w' : 'a' }),
+        );
+      }
+      renameSync(partial, files.x10);
+      meta.x10Bytes = statSync(files.x10).size;
+      saveMeta(meta);
+    } else {
+      log(`reusing ${files.x10} (${mb(meta.x10Bytes)})`);
+    }
+  }
+  return { log: files.log, gz: files.gz, x10: files.x10, meta };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running and timing commands
+
+function findInPath(name: string): string | null {
+  for (const dir of (process.env['PATH'] ?? '').split(delimiter)) {
+    if (dir === '') continue;
+    const candidate = join(dir, name);
+    if (existsSync(candidate)) return candidate;
+  }
+  return null;
+}
+
+const GNU_TIME = existsSync('/usr/bin/time') ? '/usr/bin/time' : findInPath('time');
+const TIME_DIR = mkdtempSync(join(tmpdir(), 'wsdiag-bench-'));
+const TIME_FILE = join(TIME_DIR, 'time.txt');
+
+interface Sample {
+  seconds: number;
+  rssKB: number | null;
+  cpuSeconds: number | null;
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `cmd args` under GNU time (`-f '%e %M %U %S'`) for peak RSS and CPU; wall time is taken here with a
+ * monotonic clock (GNU time's %e has only 10 ms resolution). `stdout`: 'capture', 'ignore' (/dev/null) or a file.
+ */
+function runCommand(cmd: string, args: string[], stdout: 'capture' | 'ignore' | { file: string }): Promise<Sample> {
+  const argv = GNU_TIME === null ? [cmd, ...args] : [GNU_TIME, '-f', '%e %M %U %S', '-o', TIME_FILE, cmd, ...args];
+  let fd: number | null = null;
+  let out: IOType | number = 'ignore';
+  if (stdout === 'capture') out = 'pipe';
+  else if (typeof stdout === 'object') {
+    fd = openSync(stdout.file, 'w');
+    out = fd;
+  }
+  rmSync(TIME_FILE, { force: true });
+  return new Promise<Sample>((resolvePromise, reject) => {
+    const t0 = performance.now();
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', out, 'pipe'] });
+    let so = '';
+    let se = '';
+    child.stdout?.setEncoding('utf8').on('data', (d: string) => { so += d; });
+    child.stderr?.setEncoding('utf8').on('data', (d: string) => { se = (se + d).slice(-8000); });
+    child.on('error', (err) => {
+      if (fd !== null) closeSync(fd);
+      reject(err);
+    });
+    child.on('close', (code, childSignal) => {
+      let signal: string | null = childSignal;
+      const seconds = (performance.now() - t0) / 1000;
+      if (fd !== null) closeSync(fd);
+      let rssKB: number | null = null;
+      let cpuSeconds: number | null = null;
+      if (GNU_TIME !== null && existsSync(TIME_FILE)) {
+        // the last line holds the format; a line before it may say "Command exited with non-zero status N"
+        const lines = readFileSync(TIME_FILE, 'utf8').trim().split('\n');
+        const last = (lines[lines.length - 1] ?? '').trim().split(/\s+/);
+        if (last.length === 4) {
+          rssKB = Number(last[1]);
+          cpuSeconds = Number(last[2]) + Number(last[3]);
+        }
+        // GNU time itself exits normally when the timed command is killed; it says so in the file
+        const killed = lines.find((l) => l.startsWith('Command terminated by signal'));
+        if (killed !== undefined) signal = signal ?? `signal ${killed.replace(/\D+/g, '')}`;
+      }
+      resolvePromise({ seconds, rssKB, cpuSeconds, code, signal, stdout: so, stderr: se });
+    });
+  });
+}
+
+interface Bench {
+  name: string;
+  /** How to run it by hand (shown in the output). */
+  shell: string;
+  cmd: string;
+  args: string[];
+  /** Uncompressed bytes and lines it reads (MB/s, lines/s). */
+  bytes: number;
+  lines: number;
+  stdout: 'capture' | 'ignore';
+  /** Exit codes that mean success. */
+  okCodes: number[];
+}
+
+interface BenchResult {
+  bench: Bench;
+  samples: Sample[];
+  failed: string | null;
+  median: number;
+  min: number;
+  max: number;
+  rssKB: number | null;
+  cpuMedian: number | null;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 === 1 ? (s[mid] as number) : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
+}
+
+function describeFailure(s: Sample): string {
+  const how = s.signal !== null ? `killed by ${s.signal}` : `exited with ${s.code}`;
+  const tail = s.stderr.trim().split('\n').slice(-5).join('\n    ');
+  return tail === '' ? how : `${how}:\n    ${tail}`;
+}
+
+async function timeBench(bench: Bench, runs: number): Promise<BenchResult> {
+  log(`timing ${bench.name}: ${bench.shell}  (${runs} run${runs === 1 ? '' : 's'})`);
+  const samples: Sample[] = [];
+  let failed: string | null = null;
+  for (let i = 0; i < runs; i++) {
+    const s = await runCommand(bench.cmd, bench.args, bench.stdout);
+    if (s.signal !== null || s.code === null || !bench.okCodes.includes(s.code)) {
+      failed = describeFailure(s);
+      log(`  FAILED: ${failed}`);
+      break;
+    }
+    samples.push(s);
+    log(`  run ${i + 1}: ${s.seconds.toFixed(3)} s, ${s.rssKB === null ? '?' : (s.rssKB / 1024).toFixed(1)} MiB peak RSS`);
+  }
+  const secs = samples.map((s) => s.seconds);
+  const rss = samples.map((s) => s.rssKB).filter((x): x is number => x !== null);
+  const cpu = samples.map((s) => s.cpuSeconds).filter((x): x is number => x !== null);
+  return {
+    bench, samples, failed,
+    median: secs.length > 0 ? median(secs) : NaN,
+    min: secs.length > 0 ? Math.min(...secs) : NaN,
+    max: secs.length > 0 ? Math.max(...secs) : NaN,
+    rssKB: rss.length > 0 ? Math.max(...rss) : null,
+    cpuMedian: cpu.length > 0 ? median(cpu) : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// The awk baselines. Written for the incident format: $request and the user agent are unquoted and contain
+// spaces, so fields are found by their labels. The path and protocol are the two fields before the first
+// `upstream_response_time` label (field 10 is the earliest the request can start).
+
+const AWK_BODY =
+  '{u=0;r="";s="";for(i=10;i<NF;i++){if($i=="upstream_response_time"){if(!u)u=i}' +
+  'else if($i=="request_time")r=$(i+1);else if($i=="status"){s=$(i+1);break}}' +
+  'if(u>2&&index($(u-2),"/ws")==1){n[$(u-1)" "s]++;if($(u-1)=="HTTP/1.0"&&s==499&&r>=59&&r<=61)t++}}' +
+  'END{for(k in n)print k,n[k];print "HTTP/1.0 499 59-61s",t+0}';
+/** What most people would type: a regex skips the ~90 % of lines that cannot be handshakes before splitting. */
+const AWK_PREFILTER = '/ \\/ws/' + AWK_BODY;
+/** The same counts with every line split into fields: the cost of a field-by-field parse in awk. */
+const AWK_ALL_LINES = AWK_BODY;
+
+function shellQuote(s: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+/** Checks the awk counts against the generator's own tally; returns a problem or null. */
+function checkAwk(output: string, stats: GenerateStats, times = 1): string | null {
+  const got = new Map<string, number>();
+  let near60 = -1;
+  for (const line of output.trim().split('\n')) {
+    const m = /^(\S+ \d+) (\d+)$/.exec(line);
+    if (m !== null) got.set(m[1] as string, Number(m[2]));
+    const t = /^HTTP\/1\.0 499 59-61s (\d+)$/.exec(line);
+    if (t !== null) near60 = Number(t[1]);
+  }
+  const want = Object.entries(stats.byProtocolStatus);
+  const diffs: string[] = [];
+  for (const [k, v] of want) if (got.get(k) !== v * times) diffs.push(`${k}: awk ${got.get(k) ?? 0}, generator ${v * times}`);
+  if (got.size !== want.length) diffs.push(`awk saw ${got.size} protocol×status pairs, generator ${want.length}`);
+  if (near60 !== stats.http10Status499Near60 * times) diffs.push(`HTTP/1.0 499 near 60 s: awk ${near60}, generator ${stats.http10Status499Near60 * times}`);
+  return diffs.length === 0 ? null : diffs.join('; ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// wsdiag's JSON, read leniently: the CLI is written in parallel and only the contract fields are assumed.
+
+interface WsdiagSummary {
+  total: number | null;
+  parsed: number | null;
+  handshakes: number | null;
+}
+
+function readWsdiagJson(file: string): WsdiagSummary | string {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    return `output is not JSON (${(err as Error).message.slice(0, 120)})`;
+  }
+  const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
+  const o = doc as { lines?: { total?: unknown; parsed?: unknown }; handshakes?: { total?: unknown } } | null;
+  return { total: num(o?.lines?.total), parsed: num(o?.lines?.parsed), handshakes: num(o?.handshakes?.total) };
+}
+
+function checkWsdiag(summary: WsdiagSummary | string, lines: number, handshakes: number): string | null {
+  if (typeof summary === 'string') return summary;
+  const problems: string[] = [];
+  if (summary.total !== lines) problems.push(`lines.total ${summary.total} (expected ${lines})`);
+  if (summary.parsed !== lines) problems.push(`lines.parsed ${summary.parsed} (expected ${lines})`);
+  if (summary.handshakes !== handshakes) problems.push(`handshakes.total ${summary.handshakes} (generator wrote ${handshakes})`);
+  return problems.length === 0 ? null : problems.join('; ');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output
+
+function fmtNum(x: number | null, digits: number): string {
+  return x === null || Number.isNaN(x) ? '–' : x.toFixed(digits);
+}
+
+function rowsOf(results: BenchResult[]): string[][] {
+  return results.map((r) => {
+    if (r.samples.length === 0) return [r.bench.name, 'FAILED', '', '', '', '', '', '', ''];
+    return [
+      r.bench.name,
+      String(r.samples.length),
+      fmtNum(r.median, 3),
+      fmtNum(r.min, 3),
+      fmtNum(r.max, 3),
+      fmtNum(r.bench.bytes / 1e6 / r.median, 0),
+      fmtNum(r.bench.lines / 1e6 / r.median, 2),
+      r.rssKB === null ? '–' : (r.rssKB / 1024).toFixed(1),
+      fmtNum(r.cpuMedian, 2),
+    ];
+  });
+}
+
+const HEADER = ['command', 'runs', 'median s', 'min s', 'max s', 'MB/s', 'M lines/s', 'peak RSS MiB', 'CPU s'];
+
+function textTable(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (cells: string[]): string =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ');
+  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+}
+
+function markdownTable(header: string[], rows: string[][]): string {
+  const line = (cells: string[]): string => '| ' + cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ') + ' |';
+  return [line(header), '|' + header.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|') + '|', ...rows.map(line)].join('\n');
+}
+
+function cpuModel(): string {
+  try {
+    const m = /^model name\s*:\s*(.+)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'));
+    if (m !== null) return (m[1] as string).trim();
+  } catch {
+    // not Linux: fall through to os.cpus()
+  }
+  return cpus()[0]?.model ?? 'unknown';
+}
+
+async function toolVersion(cmd: string, args: string[]): Promise<string> {
+  try {
+    const s = await runCommand(cmd, args, 'capture');
+    return (s.stdout.split('\n')[0] ?? '').trim() || 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+async function main(): Promise<number> {
+  const parsed = parseOptions(process.argv.slice(2));
+  if (typeof parsed === 'string') {
+    if (parsed === '') {
+      console.log(USAGE);
+      return 0;
+    }
+    console.error(`bench: ${parsed}\n${USAGE}`);
+    return 2;
+  }
+  const opts = parsed;
+  const failures: string[] = [];
+  const warnings: string[] = [];
+
+  const CLI_PATH = opts.cli;
+  const haveCli = existsSync(CLI_PATH);
+  const data = await ensureData(opts, haveCli && !opts.skip10x); // the 10× file only feeds wsdiag's memory run
+  const { meta } = data;
+  const show = (p: string): string => shellQuote(p.startsWith(REPO_ROOT + '/') ? relative(process.cwd(), p) || p : p);
+  const awkBin = findInPath('mawk') ?? (existsSync('/usr/bin/mawk') ? '/usr/bin/mawk' : 'awk');
+  const awkName = awkBin.endsWith('mawk') ? 'mawk' : 'awk';
+
+  // warm the page cache so every command (including the first timed run) reads from memory
+  log('warming the page cache');
+  for (const f of [data.log, data.gz]) await runCommand('cat', [f], 'ignore');
+
+  const plain = { bytes: meta.bytes, lines: meta.lines };
+  const benches: Bench[] = [
+    { name: 'wc -l', shell: `wc -l ${show(data.log)}`, cmd: 'wc', args: ['-l', data.log], ...plain, stdout: 'capture', okCodes: [0] },
+    {
+      name: `${awkName} (/ws prefilter)`, shell: `${awkName} ${shellQuote(AWK_PREFILTER)} ${show(data.log)}`,
+      cmd: awkBin, args: [AWK_PREFILTER, data.log], ...plain, stdout: 'capture', okCodes: [0],
+    },
+    {
+      name: `${awkName} (all lines)`, shell: `${awkName} ${shellQuote(AWK_ALL_LINES)} ${show(data.log)}`,
+      cmd: awkBin, args: [AWK_ALL_LINES, data.log], ...plain, stdout: 'capture', okCodes: [0],
+    },
+    { name: 'zcat .gz', shell: `zcat ${show(data.gz)} >/dev/null`, cmd: 'zcat', args: [data.gz], ...plain, stdout: 'ignore', okCodes: [0] },
+  ];
+  if (haveCli) {
+    benches.push(
+      {
+        name: 'wsdiag', shell: `node ${show(CLI_PATH)} --output json ${show(data.log)} >/dev/null`,
+        cmd: process.execPath, args: [CLI_PATH, '--output', 'json', data.log], ...plain, stdout: 'ignore', okCodes: [0, 1],
+      },
+      {
+        name: 'wsdiag .gz', shell: `node ${show(CLI_PATH)} --output json ${show(data.gz)} >/dev/null`,
+        cmd: process.execPath, args: [CLI_PATH, '--output', 'json', data.gz], ...plain, stdout: 'ignore', okCodes: [0, 1],
+      },
+    );
+  } else {
+    log(`wsdiag skipped: ${show(CLI_PATH)} does not exist (run \`npm run build\` first)`);
+  }
+
+  const results: BenchResult[] = [];
+  for (const b of benches) {
+    const r = await timeBench(b, opts.runs);
+    results.push(r);
+    if (r.failed !== null) failures.push(`${b.name} ${r.failed}`);
+  }
+  const byName = (n: string): BenchResult | undefined => results.find((r) => r.bench.name === n && r.failed === null);
+
+  // sanity checks: the baselines must have counted what the generator wrote
+  const wc = byName('wc -l');
+  if (wc !== undefined && Number(/\d+/.exec(wc.samples[0]?.stdout ?? '')?.[0]) !== meta.lines) {
+    warnings.push(`wc -l printed "${wc.samples[0]?.stdout.trim()}", expected ${meta.lines} lines`);
+  }
+  const awkOutputs: string[] = [];
+  for (const name of [`${awkName} (/ws prefilter)`, `${awkName} (all lines)`]) {
+    const r = byName(name);
+    if (r === undefined) continue;
+    const out = r.samples[0]?.stdout ?? '';
+    awkOutputs.push(out);
+    const problem = checkAwk(out, meta.stats);
+    if (problem !== null) warnings.push(`${name} disagrees with the generator: ${problem}`);
+  }
+
+  // memory: one wsdiag run over 1× and 10× lines, keeping the JSON to check what it counted
+  interface MemRow { label: string; lines: number; bytes: number; sample: Sample | null; check: string | null }
+  const memRows: MemRow[] = [];
+  if (haveCli) {
+    const targets: { label: string; file: string; lines: number; bytes: number; times: number }[] = [
+      { label: '1×', file: data.log, lines: meta.lines, bytes: meta.bytes, times: 1 },
+    ];
+    if (!opts.skip10x && meta.x10Bytes !== undefined) {
+      targets.push({ label: '10×', file: data.x10, lines: meta.lines * 10, bytes: meta.x10Bytes, times: 10 });
+    }
+    for (const t of targets) {
+      log(`memory run ${t.label}: wsdiag over ${t.lines} lines (${mb(t.bytes)})`);
+      if (t.times > 1) await runCommand('cat', [t.file], 'ignore'); // warm cache, as for the timed runs
+      const jsonOut = join(opts.dataDir, `wsdiag-${t.label === '1×' ? '1x' : '10x'}.json`);
+      const s = await runCommand(process.execPath, [CLI_PATH, '--output', 'json', t.file], { file: jsonOut });
+      if (s.signal !== null || (s.code !== 0 && s.code !== 1)) {
+        const why = describeFailure(s);
+        failures.push(`wsdiag memory run ${t.label} ${why}`);
+        memRows.push({ label: t.label, lines: t.lines, bytes: t.bytes, sample: null, check: why });
+        continue;
+      }
+      const check = checkWsdiag(readWsdiagJson(jsonOut), t.lines, meta.stats.handshakes * t.times);
+      if (check !== null) warnings.push(`wsdiag ${t.label} JSON: ${check} (see ${show(jsonOut)})`);
+      memRows.push({ label: t.label, lines: t.lines, bytes: t.bytes, sample: s, check });
+      log(`  ${s.seconds.toFixed(2)} s, ${s.rssKB === null ? '?' : (s.rssKB / 1024).toFixed(1)} MiB peak RSS`);
+    }
+  }
+
+  // ---- report (stdout)
+  const nodeVersion = process.version;
+  const awkVersion = await toolVersion(awkBin, awkName === 'mawk' ? ['-W', 'version'] : ['--version']);
+  const system = `Node ${nodeVersion}; ${cpuModel()}; ${cpus().length} cores; ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; ${awkVersion}`;
+  const dataLine = `data: ${meta.lines.toLocaleString('en-US')} ${FORMAT}-format lines (seed ${meta.seed}), ` +
+    `${mb(meta.bytes)} plain, ${meta.gzBytes === undefined ? '?' : mb(meta.gzBytes)} gzip; warm page cache; ` +
+    `median of ${opts.runs} run${opts.runs === 1 ? '' : 's'}; MB/s and lines/s count uncompressed bytes and lines (1 MB = 10^6 bytes)`;
+  const rows = rowsOf(results);
+
+  const ratio = (a: string, b: string): string => {
+    const ra = byName(a);
+    const rb = byName(b);
+    return ra === undefined || rb === undefined ? 'n/a' : (ra.median / rb.median).toFixed(2) + '×';
+  };
+  const ratioPairs: [string, string][] = [
+    ['wsdiag', `${awkName} (/ws prefilter)`],
+    ['wsdiag', `${awkName} (all lines)`],
+    ['wsdiag', 'wc -l'],
+    ['wsdiag .gz', 'zcat .gz'],
+  ];
+  const ratioNames = ratioPairs.map(([a, b]) => `${a} / ${b}`);
+  const ratioWidth = Math.max(...ratioNames.map((n) => n.length));
+  const ratioLines = haveCli
+    ? ratioPairs.map(([a, b], i) => `${(ratioNames[i] ?? '').padEnd(ratioWidth)} = ${ratio(a, b)}`)
+    : [`wsdiag was skipped (${show(CLI_PATH)} missing): no wsdiag ratios`];
+
+  const memHeader = ['wsdiag input', 'lines', 'MB', 'seconds', 'MB/s', 'peak RSS MiB'];
+  const memTable = memRows.map((m) => [
+    m.label, m.lines.toLocaleString('en-US'), (m.bytes / 1e6).toFixed(0),
+    m.sample === null ? 'FAILED' : m.sample.seconds.toFixed(2),
+    m.sample === null ? '–' : (m.bytes / 1e6 / m.sample.seconds).toFixed(0),
+    m.sample?.rssKB == null ? '–' : (m.sample.rssKB / 1024).toFixed(1),
+  ]);
+  const m1 = memRows.find((m) => m.label === '1×')?.sample?.rssKB;
+  const m10 = memRows.find((m) => m.label === '10×')?.sample?.rssKB;
+  const memNote = m1 != null && m10 != null
+    ? `peak RSS 10× / 1× = ${(m10 / m1).toFixed(2)} (flat memory ≈ 1.0)`
+    : opts.skip10x ? '10× memory run skipped (--skip-10x)' : '';
+
+  const out: string[] = [];
+  out.push('', `wsdiag benchmark — ${system}`, dataLine, '');
+  out.push('commands:');
+  for (const b of benches) out.push(`  ${b.name.padEnd(22)} ${b.shell}`);
+  out.push('', textTable(HEADER, rows), '');
+  const awkOut = awkOutputs[0];
+  if (awkOut !== undefined) {
+    out.push(`${awkName} counts (handshakes by protocol × status; HTTP/1.0 499s at 59–61 s):`);
+    for (const l of awkOut.trim().split('\n').sort()) out.push('  ' + l);
+    out.push('');
+  }
+  out.push(...ratioLines);
+  if (haveCli) out.push('(ratios of median wall time; below 1 means wsdiag is faster)');
+  out.push('');
+  if (memRows.length > 0) {
+    out.push('memory (one run each; the 10× file is the 1× file concatenated 10 times):');
+    out.push(textTable(memHeader, memTable));
+    if (memNote !== '') out.push(memNote);
+    out.push('');
+  } else if (!haveCli) {
+    out.push(`memory run skipped: wsdiag (${show(CLI_PATH)}) missing`, '');
+  }
+  out.push('Markdown:', '');
+  out.push(`${system}. ${dataLine[0]?.toUpperCase()}${dataLine.slice(1)}.`, '');
+  out.push(markdownTable(HEADER, rows), '');
+  if (haveCli) out.push(ratioPairs.map(([a, b], i) => `- ${ratioNames[i]} = ${ratio(a, b)}`).join('\n'), '');
+  if (memRows.length > 0) {
+    out.push(markdownTable(memHeader, memTable), '');
+    if (memNote !== '') out.push(memNote, '');
+  }
+  for (const w of warnings) out.push(`WARNING: ${w}`);
+  for (const f of failures) out.push(`FAILED: ${f}`);
+  process.stdout.write(out.join('\n') + '\n');
+  return failures.length > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    rmSync(TIME_DIR, { recursive: true, force: true });
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    rmSync(TIME_DIR, { recursive: true, force: true });
+    console.error(err);
+    process.exitCode = 1;
+  },
+);
