@@ -1,0 +1,138 @@
+#!/usr/bin/env node
+/*!
+ * The command line: yargs → analyze() → renderer → stdout, diagnostics → stderr, exit codes
+ * (0 report written, 1 --fail-on matched, 2 usage/format/input error). The only module that
+ * touches process and console. A closed stdout (`| head`) ends quietly; SIGINT prints what was read.
+ */
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { AnalyzerError, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, isAnalyzerError, type OutputName, type Report } from './index.js';
+
+const SEVERITIES = ['critical', 'warning', 'info'];
+
+function fail(message: string, hint?: string): never {
+  process.stderr.write(`wsdiag: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
+  process.exit(2);
+}
+
+function ignoreEpipe(stream: NodeJS.WriteStream): void {
+  stream.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(0);
+    throw err;
+  });
+}
+
+/** Finding ids or severities named by --fail-on that the report contains. */
+function matchedFailOn(report: Report, failOn: readonly string[]): string[] {
+  const wanted = new Set(failOn.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean));
+  const hit = new Set<string>();
+  for (const f of report.findings) {
+    if (wanted.has(f.id) || wanted.has('any')) hit.add(f.id);
+    if (wanted.has(f.severity)) hit.add(f.id);
+    if (wanted.has('warning') && f.severity === 'critical') hit.add(f.id);
+  }
+  return [...hit];
+}
+
+async function main(): Promise<void> {
+  ignoreEpipe(process.stdout);
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName('wsdiag')
+    .usage('$0 [inputs..]\n\nReads nginx access logs (files, "-" for stdin, gzip detected) and explains why WebSocket handshakes fail.')
+    .positional('inputs', { describe: 'log files; "-" or none reads stdin', type: 'string' })
+    .option('log-format', { type: 'string', array: true, describe: 'the log_format as in nginx.conf (quoted pieces, escape=...); repeat for logs whose format changed: each line uses the first that fits' })
+    .option('preset', { type: 'string', array: true, describe: `a named format: ${PRESET_FORMATS.map((p) => p.name).join(', ')}` })
+    .option('nginx-conf', { type: 'string', describe: 'read log_format directives from this nginx.conf (includes followed)' })
+    .option('format-name', { type: 'string', describe: 'which log_format of --nginx-conf to use (default: the one whose access_log writes the input file, else the only custom one)' })
+    .option('output', { alias: 'o', choices: OUTPUT_NAMES, default: 'table' as OutputName, describe: 'report form' })
+    .option('timeout', { type: 'string', describe: 'the timeout T in seconds, instead of inferring it from request_time clusters' })
+    .option('tolerance', { type: 'string', describe: 'half-width of a timeout cluster in ms (default max(25, 0.2% of T))' })
+    .option('ws-path', { type: 'string', array: true, describe: 'extra WebSocket path pattern (`*` wildcard), besides /ws, /websocket, /socket.io/*transport=websocket' })
+    .option('fail-on', { type: 'string', array: true, describe: 'exit 1 when these findings are present: finding ids, a severity (critical, warning) or "any"' })
+    .option('evidence', { type: 'string', default: '5', describe: 'evidence lines per finding' })
+    .option('top', { type: 'string', default: '20', describe: 'rows per table in the terminal report' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no notes on stderr' })
+    .example('$0 access.log', 'terminal report, format auto-detected')
+    .example("$0 --log-format '[$time_local] $remote_addr - ... $http_sec_websocket_key' front.log", 'your own log_format, pasted from nginx.conf')
+    .example('zcat access.log.*.gz | $0 --preset combined -', 'rotated logs from stdin')
+    .example('$0 --output json access.log | jq .findings', 'machine-readable findings')
+    .example('$0 --fail-on critical access.log', 'for cron/CI: exit 1 when a critical finding is present')
+    .example('$0 front.log back.log', 'two tiers: joins the same Sec-WebSocket-Key across files')
+    .strictOptions()
+    .version(VERSION)
+    .help()
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .fail((msg, err) => {
+      if (err) throw err;
+      fail(msg, 'run wsdiag --help for usage');
+    })
+    .parseAsync();
+
+  const inputs = (argv._ as (string | number)[]).map(String);
+  for (const sev of argv['fail-on'] ?? []) {
+    for (const part of sev.split(',')) {
+      const p = part.trim();
+      if (p !== '' && !SEVERITIES.includes(p) && p !== 'any' && !/^[a-z]+(-[a-z]+)*$/.test(p)) fail(`Invalid option --fail-on: expected a finding id, a severity or "any", got ${JSON.stringify(p)}`);
+    }
+  }
+  const top = Number(argv.top);
+  if (!Number.isInteger(top) || top <= 0) fail(`Invalid option --top: expected a positive integer, got ${JSON.stringify(argv.top)}`);
+
+  const abort = new AbortController();
+  process.once('SIGINT', () => {
+    if (!argv.quiet) process.stderr.write('\nwsdiag: interrupted; reporting what was read so far\n');
+    abort.abort();
+    process.once('SIGINT', () => process.exit(130));
+  });
+
+  const report = await analyze({
+    inputs,
+    logFormat: argv['log-format'],
+    preset: argv.preset,
+    nginxConf: argv['nginx-conf'],
+    formatName: argv['format-name'],
+    timeout: argv.timeout,
+    tolerance: argv.tolerance,
+    wsPath: argv['ws-path'],
+    evidence: argv.evidence,
+    stdin: process.stdin,
+    signal: abort.signal,
+  });
+
+  const notes: string[] = [];
+  if (inputs.length === 0 && process.stdin.isTTY) notes.push('reading standard input (give file names, or pipe a log in)');
+  const fatalInputs = report.meta.inputs.filter((i) => i.error);
+  const parsedAny = report.lines.parsed > 0;
+  if (!parsedAny && fatalInputs.length > 0) {
+    const first = fatalInputs[0]?.error;
+    fail(first?.message ?? 'no input could be read', first?.code === 'FORMAT_NO_MATCH' ? 'give the format with --log-format \'<log_format text>\', --nginx-conf FILE, or --preset NAME' : undefined);
+  }
+  const out = RENDERERS[argv.output](report, { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, width: process.stdout.columns ?? 100, top });
+  if (!argv.quiet) {
+    if (report.meta.formats.length > 0) notes.push(`format: ${report.meta.formats.map((f) => `"${f.name}" (${f.lines} lines)`).join(', ')}`);
+    if (report.lines.unparsed > 0) {
+      notes.push(`${report.lines.unparsed.toLocaleString('en-US')} of ${report.lines.total.toLocaleString('en-US')} lines did not match the format (first ${report.lines.samples.length} below)`);
+      for (const s of report.lines.samples.slice(0, 5)) notes.push(`  ${s.file}:${s.line}: ${s.reason}`);
+    }
+    for (const i of fatalInputs) notes.push(`skipped: ${i.error?.message}`);
+    if (report.meta.partial) notes.push('the report is partial: not every input was read to the end');
+  }
+  await new Promise<void>((resolve) => process.stdout.write(out, () => resolve()));
+  if (notes.length > 0) process.stderr.write(notes.map((n) => `wsdiag: ${n}\n`).join(''));
+  if (fatalInputs.length > 0 || report.meta.partial) process.exit(2);
+  const matched = matchedFailOn(report, argv['fail-on'] ?? []);
+  if (matched.length > 0) {
+    if (!argv.quiet) process.stderr.write(`wsdiag: --fail-on matched: ${matched.join(', ')}\n`);
+    process.exit(1);
+  }
+}
+
+main().catch((err: unknown) => {
+  if (isAnalyzerError(err)) {
+    const e = err as AnalyzerError;
+    const where = e.where?.file ? `${e.where.file}${e.where.line ? `:${e.where.line}` : ''}${e.where.column ? `:${e.where.column}` : ''}: ` : '';
+    const hint = e.code.startsWith('FORMAT_') ? 'the format is the log_format text from nginx.conf, e.g. --log-format \'$remote_addr - $remote_user [$time_local] "$request" $status\'' : undefined;
+    fail(`${e.message.startsWith(where) ? '' : where}${e.message}`, hint);
+  }
+  throw err;
+});

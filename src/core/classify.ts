@@ -1,0 +1,58 @@
+/*!
+ * Is a record a WebSocket handshake, and what kind of protocol did it arrive with? Evidence, in
+ * order: a Sec-WebSocket-Key, an Upgrade header naming websocket, status 101, a WebSocket path.
+ * The path patterns are compiled once from the defaults plus --ws-path.
+ */
+import type { LogRecord } from './record.js';
+
+/** Paths that carry WebSockets in common stacks; a path segment match, query allowed. */
+export const DEFAULT_WS_PATHS: readonly string[] = ['/ws', '/websocket', '/socket.io/*transport=websocket', '/cable', '/sockjs/*/websocket'];
+
+export const enum Protocol {
+  UNKNOWN = 0,
+  HTTP10 = 1,
+  HTTP11 = 2,
+  HTTP2 = 3,
+  HTTP3 = 4,
+  OTHER = 5,
+}
+
+export const PROTOCOL_NAMES: readonly string[] = ['unknown', 'HTTP/1.0', 'HTTP/1.1', 'HTTP/2.0', 'HTTP/3.0', 'other'];
+
+export function protocolCode(p: string): Protocol {
+  switch (p) {
+    case 'HTTP/1.1': return Protocol.HTTP11;
+    case 'HTTP/1.0': return Protocol.HTTP10;
+    case 'HTTP/2.0': return Protocol.HTTP2;
+    case 'HTTP/3.0': return Protocol.HTTP3;
+    case '': return Protocol.UNKNOWN;
+    default: return Protocol.OTHER;
+  }
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+}
+
+/**
+ * Compiles path patterns into one RegExp. A pattern matches a whole path segment prefix:
+ * `/ws` matches `/ws`, `/ws/`, `/ws?x`, `/app/ws/1` but not `/wsx`; `*` matches anything.
+ */
+export function compileWsPaths(patterns: readonly string[]): RegExp {
+  const parts = patterns.map((p) => escapeRe(p.startsWith('/') ? p : `/${p}`).replace(/\*/g, '.*'));
+  return new RegExp(`(?:${parts.join('|')})(?:[/?#&]|$)`);
+}
+
+export class Classifier {
+  constructor(private readonly wsPaths: RegExp) {}
+
+  isHandshake(rec: LogRecord): boolean {
+    if (rec.key !== '' || rec.status === 101) return true;
+    if (rec.upgrade !== '' && rec.upgrade.toLowerCase().includes('websocket')) return true;
+    return this.isWsPath(rec.path);
+  }
+
+  isWsPath(path: string): boolean {
+    return path !== '' && this.wsPaths.test(path);
+  }
+}

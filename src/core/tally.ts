@@ -1,0 +1,117 @@
+/*!
+ * The one pass over the records: counts per client, per (protocol, status) of handshakes, the two
+ * duration histograms timeouts are inferred from, and the handshake and key tables. Owns nothing
+ * about verdicts (core/diagnose.ts) or presentation (report/).
+ */
+import { Classifier, Protocol, protocolCode } from './classify.js';
+import { HandshakeTable, KeyTable, RowFlag, type RowInput } from './handshakes.js';
+import type { LogRecord } from './record.js';
+import { DurationHistogram, QuantileSketch } from './stats.js';
+
+export interface ClientCounts {
+  total: number;
+  http10: number;
+  handshakes: number;
+  handshakesHttp10: number;
+  upgraded: number;
+  failed: number;
+}
+
+export interface GroupCounts {
+  protocol: number;
+  status: number;
+  count: number;
+  durations: QuantileSketch;
+}
+
+/** Clients past this many are counted under OTHER_CLIENT, so memory stays bounded. */
+const MAX_CLIENTS = 100_000;
+export const OTHER_CLIENT = '(other)';
+
+export class Tally {
+  requests = 0;
+  requestsHttp10 = 0;
+  readonly clientIds = new Map<string, number>();
+  readonly clients: string[] = [];
+  readonly clientCounts: ClientCounts[] = [];
+  readonly groups = new Map<number, GroupCounts>();
+  /** Durations of handshakes that did not upgrade (any status but 101). */
+  readonly failedDurations = new DurationHistogram();
+  /** Durations of upgraded sessions (101). */
+  readonly sessionDurations = new DurationHistogram();
+  readonly rows = new HandshakeTable();
+  readonly keys = new KeyTable();
+  firstMs = Infinity;
+  lastMs = -Infinity;
+  private readonly row: RowInput = { input: 0, line: 0, client: 0, protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, key: -1 };
+
+  constructor(private readonly classifier: Classifier) {}
+
+  add(rec: LogRecord, input: number, logsUpgrade: boolean): void {
+    this.requests++;
+    const protocol = protocolCode(rec.protocol);
+    const client = this.clientId(rec.client);
+    const counts = this.clientCounts[client] as ClientCounts;
+    counts.total++;
+    if (protocol === Protocol.HTTP10) {
+      this.requestsHttp10++;
+      counts.http10++;
+    }
+    if (rec.endMs === rec.endMs) {
+      if (rec.startMs < this.firstMs) this.firstMs = rec.startMs;
+      if (rec.endMs > this.lastMs) this.lastMs = rec.endMs;
+    }
+    if (!this.classifier.isHandshake(rec)) return;
+
+    counts.handshakes++;
+    if (protocol === Protocol.HTTP10) counts.handshakesHttp10++;
+    if (rec.status === 101) counts.upgraded++;
+    else counts.failed++;
+    const groupId = protocol * 1000 + rec.status;
+    let group = this.groups.get(groupId);
+    if (group === undefined) {
+      group = { protocol, status: rec.status, count: 0, durations: new QuantileSketch() };
+      this.groups.set(groupId, group);
+    }
+    group.count++;
+    if (rec.durationMs >= 0) {
+      group.durations.add(rec.durationMs);
+      (rec.status === 101 ? this.sessionDurations : this.failedDurations).add(rec.durationMs);
+    }
+
+    const row = this.row;
+    row.input = input;
+    row.line = rec.line;
+    row.client = client;
+    row.protocol = protocol;
+    row.status = rec.status;
+    row.durationMs = rec.durationMs;
+    row.endMs = rec.endMs;
+    row.flags = (rec.key !== '' ? RowFlag.HAS_KEY : 0)
+      | (logsUpgrade && rec.upgrade === '' ? RowFlag.UPGRADE_MISSING : 0)
+      | (this.classifier.isWsPath(rec.path) ? RowFlag.WS_PATH : 0);
+    row.key = -1;
+    const at = this.rows.add(row, rec.text);
+    if (rec.key !== '') {
+      const id = this.keys.see(rec.key, input, protocol, at, this.rows);
+      if (at >= 0) this.rows.key[at] = id;
+    }
+  }
+
+  private clientId(client: string): number {
+    let id = this.clientIds.get(client);
+    if (id !== undefined) return id;
+    if (this.clients.length >= MAX_CLIENTS) {
+      id = this.clientIds.get(OTHER_CLIENT);
+      if (id !== undefined) return id;
+      client = OTHER_CLIENT;
+    }
+    id = this.clients.length;
+    // A fresh copy: a sliced string would keep its whole line alive as a map key.
+    const copy = Buffer.from(client, 'utf8').toString('utf8');
+    this.clientIds.set(copy, id);
+    this.clients.push(copy);
+    this.clientCounts.push({ total: 0, http10: 0, handshakes: 0, handshakesHttp10: 0, upgraded: 0, failed: 0 });
+    return id;
+  }
+}

@@ -1,0 +1,91 @@
+/*!
+ * Infers the timeouts T that ended connections: tight clusters of request_time in a duration
+ * histogram. A timeout kill ends many requests within milliseconds of T; healthy sessions that
+ * happen to last about T are spread out. Never assumes 60 s. Pure functions over DurationHistogram.
+ */
+import { DurationHistogram } from './stats.js';
+
+export interface Cluster {
+  /** Centre of the cluster (median of its members), in ms. */
+  centerMs: number;
+  loMs: number;
+  hiMs: number;
+  count: number;
+  /** Members per ms in the window ÷ members per ms around it (∞ when nothing is around). */
+  contrast: number;
+}
+
+export interface ClusterOptions {
+  /** Half-width of the window a cluster may span, in ms. */
+  toleranceMs?: number;
+  /** Fewest members a cluster needs. */
+  minCount?: number;
+}
+
+/** How much denser than its surroundings a window must be. */
+const MIN_CONTRAST = 8;
+/** Durations below this are not timeouts (instant answers pile up near 0). */
+const MIN_TIMEOUT_MS = 500;
+
+/** Default tolerance: timeouts fire within tens of ms of T; allow 0.2 % of T for long ones. */
+export function defaultTolerance(ms: number): number {
+  return Math.max(25, Math.round(ms * 0.002));
+}
+
+/** Finds every tight cluster in the fine (ms) range of the histogram, largest first. */
+export function findClusters(h: DurationHistogram, opts: ClusterOptions = {}): Cluster[] {
+  const minCount = opts.minCount ?? 3;
+  const fine = h.fine;
+  const n = fine.length;
+  const prefix = new Float64Array(n + 1);
+  for (let i = 0; i < n; i++) prefix[i + 1] = (prefix[i] as number) + (fine[i] as number);
+  const sum = (lo: number, hi: number): number => (prefix[Math.min(n, Math.max(0, hi + 1))] as number) - (prefix[Math.min(n, Math.max(0, lo))] as number);
+
+  const candidates: Cluster[] = [];
+  for (let t = MIN_TIMEOUT_MS; t < n; t++) {
+    if (fine[t] === 0) continue;
+    const w = opts.toleranceMs ?? defaultTolerance(t);
+    // The window [t, t + w] starts at a member; its count decides whether it is a candidate.
+    const inWin = sum(t, t + w);
+    if (inWin < minCount) continue;
+    const r = Math.max(1000, Math.round(t * 0.1));
+    const around = sum(t - r, t + w + r) - inWin;
+    const density = inWin / (w + 1);
+    const background = around / (2 * r);
+    const contrast = background === 0 ? Infinity : density / background;
+    if (contrast < MIN_CONTRAST) continue;
+    candidates.push(tighten(fine, t, t + w, inWin, contrast));
+  }
+  // Keep the best window per neighbourhood: most members, then tightest.
+  candidates.sort((a, b) => b.count - a.count || (a.hiMs - a.loMs) - (b.hiMs - b.loMs));
+  const kept: Cluster[] = [];
+  for (const c of candidates) {
+    const w = opts.toleranceMs ?? defaultTolerance(c.centerMs);
+    if (kept.some((k) => c.loMs <= k.hiMs + w && c.hiMs >= k.loMs - w)) continue;
+    kept.push(c);
+  }
+  return kept;
+}
+
+/** Shrinks [lo, hi] to its first and last members and finds the median member. */
+function tighten(fine: Uint32Array, lo: number, hi: number, count: number, contrast: number): Cluster {
+  while (lo < hi && fine[lo] === 0) lo++;
+  while (hi > lo && fine[hi] === 0) hi--;
+  let seen = 0;
+  let center = lo;
+  for (let i = lo; i <= hi; i++) {
+    seen += fine[i] as number;
+    if (seen * 2 >= count) {
+      center = i;
+      break;
+    }
+  }
+  return { centerMs: center, loMs: lo, hiMs: hi, count, contrast };
+}
+
+/** A cluster around a timeout the user named (--timeout), with the given tolerance. */
+export function clusterAt(h: DurationHistogram, ms: number, toleranceMs: number): Cluster {
+  const lo = Math.max(0, ms - toleranceMs);
+  const hi = ms + toleranceMs;
+  return { centerMs: ms, loMs: lo, hiMs: hi, count: h.countBetween(lo, hi), contrast: Infinity };
+}

@@ -1,0 +1,179 @@
+/*!
+ * Runs a CompiledFormat on one line: finds where each variable starts and ends, and decodes values.
+ * Never throws and allocates nothing per line: bounds go into a caller's Int32Array, a mismatch
+ * into a reused MatchFailure. Describing a failure in words happens only for sampled lines.
+ */
+import type { CompiledFormat, Escape } from './compile.js';
+import { Shape, fitsShape } from './fields.js';
+
+/** Where matching stopped: the furthest point any attempt reached. */
+export interface MatchFailure {
+  /** 0-based offset in the line. */
+  offset: number;
+  /** Variable index whose end could not be found, or -1 when the leading literal did not match. */
+  varIndex: number;
+}
+
+export function newFailure(): MatchFailure {
+  return { offset: 0, varIndex: -1 };
+}
+
+/** Backtracking budget per line: ambiguous lines fail rather than taking quadratic time. */
+const MAX_STEPS = 4096;
+
+/** bounds must hold 2 × vars.length entries: [start0, end0, start1, end1, …]. */
+export function newBounds(f: CompiledFormat): Int32Array {
+  return new Int32Array(Math.max(2, f.vars.length * 2));
+}
+
+/**
+ * Matches `text` against the format with its strict shapes, or with the relaxed ones (an address
+ * or method a client made odd must not lose the line). Callers try every format strictly first:
+ * a relaxed match of the wrong format is worse than a strict match of the right one.
+ */
+export function matchLine(f: CompiledFormat, text: string, bounds: Int32Array, failure: MatchFailure, relaxed = false): boolean {
+  if (!relaxed) {
+    failure.offset = -1;
+    failure.varIndex = -1;
+    return run(f, f.shapes, text, bounds, failure);
+  }
+  return f.relaxed !== f.shapes && run(f, f.relaxed, text, bounds, failure);
+}
+
+/** Strict, then relaxed: for one format on its own. */
+export function matchAny(f: CompiledFormat, text: string, bounds: Int32Array, failure: MatchFailure): boolean {
+  return matchLine(f, text, bounds, failure) || matchLine(f, text, bounds, failure, true);
+}
+
+function run(f: CompiledFormat, shapes: Uint8Array, text: string, bounds: Int32Array, failure: MatchFailure): boolean {
+  const lits = f.literals;
+  const n = f.vars.length;
+  const head = lits[0] as string;
+  if (!text.startsWith(head)) {
+    let k = 0;
+    while (k < head.length && text.charCodeAt(k) === head.charCodeAt(k)) k++;
+    if (k > failure.offset) {
+      failure.offset = k;
+      failure.varIndex = -1;
+    }
+    return false;
+  }
+  if (n === 0) return text.length === head.length;
+  const { allowDash, allowEmpty } = f;
+  let v = 0;
+  bounds[0] = head.length;
+  let from = head.length;
+  let steps = 0;
+  while (v >= 0) {
+    const start = bounds[2 * v] as number;
+    const lit = lits[v + 1] as string;
+    const shape = shapes[v] as Shape;
+    const dash = allowDash[v] === 1;
+    const empty = allowEmpty[v] === 1;
+    let end = -1;
+    if (v === n - 1) {
+      // The last variable ends where the trailing literal ends the line; only one candidate.
+      if (from === start && text.endsWith(lit)) {
+        const e = text.length - lit.length;
+        if (e >= start && fitsShape(shape, text, start, e, dash, empty)) end = e;
+      }
+    } else {
+      end = text.indexOf(lit, from);
+      while (end >= 0 && !fitsShape(shape, text, start, end, dash, empty)) {
+        if (++steps > MAX_STEPS) return false;
+        end = text.indexOf(lit, end + 1);
+      }
+    }
+    if (end < 0) {
+      if (start > failure.offset || (start === failure.offset && v > failure.varIndex)) {
+        failure.offset = start;
+        failure.varIndex = v;
+      }
+      if (++steps > MAX_STEPS) return false;
+      v--;
+      if (v >= 0) from = (bounds[2 * v + 1] as number) + 1;
+      continue;
+    }
+    bounds[2 * v + 1] = end;
+    if (v === n - 1) return true;
+    v++;
+    from = end + lit.length;
+    bounds[2 * v] = from;
+  }
+  return false;
+}
+
+/** Words for a failure: `expected " status " after $request_time, got "…"` (≤ 60 characters shown). */
+export function describeFailure(f: CompiledFormat, text: string, failure: MatchFailure): string {
+  const at = Math.max(0, failure.offset);
+  const got = at >= text.length ? 'end of line' : JSON.stringify(text.slice(at, at + 60));
+  if (failure.varIndex < 0) return `expected the line to start with ${JSON.stringify(f.literals[0])}, got ${got}`;
+  const name = f.vars[failure.varIndex];
+  const lit = f.literals[failure.varIndex + 1] as string;
+  const what = lit === '' ? 'end of line' : JSON.stringify(lit);
+  return `no value for $${name} followed by ${what} fits at column ${at + 1}; got ${got}`;
+}
+
+/** The decoded value of variable v (nginx's escaping undone). */
+export function fieldValue(f: CompiledFormat, text: string, bounds: Int32Array, v: number): string {
+  return decodeValue(f.escape, text.slice(bounds[2 * v], bounds[2 * v + 1]));
+}
+
+export function decodeValue(escape: Escape, raw: string): string {
+  if (escape === 'default') return raw.includes('\\x') ? decodeHexEscapes(raw) : raw;
+  if (escape === 'json') return raw.includes('\\') ? decodeJsonEscapes(raw) : raw;
+  return raw;
+}
+
+function hexValue(c: number): number {
+  if (c >= 48 && c <= 57) return c - 48;
+  if (c >= 65 && c <= 70) return c - 55;
+  if (c >= 97 && c <= 102) return c - 87;
+  return -1;
+}
+
+/** nginx default escaping writes `"`, `\`, controls and bytes ≥ 0x7F as `\xHH`: back to bytes, then UTF-8. */
+export function decodeHexEscapes(raw: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw.charCodeAt(i);
+    if (c === 92 && raw.charCodeAt(i + 1) === 120 && i + 3 < raw.length) {
+      const hi = hexValue(raw.charCodeAt(i + 2));
+      const lo = hexValue(raw.charCodeAt(i + 3));
+      if (hi >= 0 && lo >= 0) {
+        bytes.push(hi * 16 + lo);
+        i += 3;
+        continue;
+      }
+    }
+    if (c < 0x80) bytes.push(c);
+    else for (const b of Buffer.from(raw[i] as string, 'utf8')) bytes.push(b);
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
+const JSON_SIMPLE: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+
+/** escape=json writes `\"`, `\\`, `\n`… and `\u00XX`; anything else stays as written. */
+export function decodeJsonEscapes(raw: string): string {
+  let out = '';
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i] as string;
+    if (ch !== '\\' || i + 1 >= raw.length) {
+      out += ch;
+      continue;
+    }
+    const next = raw[i + 1] as string;
+    const simple = JSON_SIMPLE[next];
+    if (simple !== undefined) {
+      out += simple;
+      i++;
+    } else if (next === 'u' && /^[0-9a-fA-F]{4}$/.test(raw.slice(i + 2, i + 6))) {
+      out += String.fromCharCode(parseInt(raw.slice(i + 2, i + 6), 16));
+      i += 5;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,47 @@
+/*!
+ * The library: analyze(options) → Report, plus the format compiler for callers that parse lines
+ * themselves. No process, console or exit here: that is src/cli.ts's job.
+ */
+import { readFileSync } from 'node:fs';
+import { Classifier } from './core/classify.js';
+import { diagnose } from './core/diagnose.js';
+import { runPipeline } from './core/pipeline.js';
+import { Tally } from './core/tally.js';
+import type { CompiledFormat } from './format/compile.js';
+import { fieldValue, matchAny, newBounds, newFailure } from './format/parse-line.js';
+import { normalizeOptions, type AnalyzeOptions } from './options.js';
+import { buildReport } from './report/build.js';
+import type { Report } from './report/model.js';
+
+export { AnalyzerError, isAnalyzerError, type ErrorCode, type Where } from './errors.js';
+export { compileFormat, compileFormatString, type CompiledFormat, type Escape } from './format/compile.js';
+export { PRESET_FORMATS, findPreset, type Preset } from './format/presets.js';
+export { readNginxConf, pickLogFormat } from './format/nginx-conf.js';
+export { normalizeOptions, type AnalyzeOptions, type ResolvedOptions } from './options.js';
+export { RENDERERS, OUTPUT_NAMES, type OutputName, type RenderOptions } from './report/index.js';
+export type * from './report/model.js';
+
+export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+
+/** Reads the inputs and returns the report. Throws AnalyzerError only for bad options or formats. */
+export async function analyze(options: AnalyzeOptions): Promise<Report> {
+  const o = await normalizeOptions(options);
+  const tally = new Tally(new Classifier(o.wsPaths));
+  const result = await runPipeline(o.inputs, tally, { formats: o.formats, detect: o.detect, stdin: o.stdin, signal: o.signal, onProgress: o.onProgress });
+  const d = diagnose(tally, { inputs: o.inputs, timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence });
+  return buildReport(tally, d, result, { version: VERSION, timeoutSource: o.timeoutSeconds === undefined ? 'inferred' : 'option' });
+}
+
+/**
+ * Parses one line with a compiled format: variable name → decoded value (absent values as nginx
+ * wrote them: `-` in escape=default). null when the line does not match. Not for hot loops.
+ */
+export function parseFields(format: CompiledFormat, line: string): Record<string, string> | null {
+  const bounds = newBounds(format);
+  if (!matchAny(format, line, bounds, newFailure())) return null;
+  const out: Record<string, string> = {};
+  format.vars.forEach((name, v) => {
+    if (!(name in out)) out[name] = fieldValue(format, line, bounds, v);
+  });
+  return out;
+}

@@ -1,0 +1,173 @@
+/*!
+ * Report: the analysis result as plain JSON-safe data (no Map, no class), shared by every renderer.
+ * Field names under `lines`, `handshakes`, `timeouts`, `findings` and `correlation` are a public
+ * contract (DESIGN.md): extend, never rename. Bump SCHEMA_VERSION on any incompatible change.
+ */
+
+export const SCHEMA_VERSION = 1;
+
+export type Severity = 'critical' | 'warning' | 'info';
+
+export interface Evidence {
+  file: string;
+  line: number;
+  text: string;
+}
+
+export interface ClientShare {
+  client: string;
+  count: number;
+  /** This client's share of the finding's count. */
+  share: number;
+}
+
+export interface Finding {
+  id: string;
+  severity: Severity;
+  title: string;
+  count: number;
+  timeoutSeconds?: number;
+  clients: ClientShare[];
+  /** ISO times of the first start and last end among the finding's lines (null when not logged). */
+  firstSeen: string | null;
+  lastSeen: string | null;
+  /** Counts by outcome, e.g. { "499 at ≈60.000 s": 12, "101 at ≈60.000 s": 3 }. */
+  breakdown: Record<string, number>;
+  evidence: Evidence[];
+  explanation: string;
+  fix: string;
+}
+
+export interface DurationSummary {
+  p50: number | null;
+  p90: number | null;
+  p99: number | null;
+  max: number | null;
+}
+
+export interface ProtocolStatusRow {
+  protocol: string;
+  status: number;
+  count: number;
+  share: number;
+  durations: DurationSummary;
+}
+
+export interface ClientRow {
+  client: string;
+  total: number;
+  http10: number;
+  http10Share: number;
+  handshakes: number;
+  handshakesHttp10: number;
+  upgraded: number;
+  failed: number;
+  /** 'downgrading': every handshake arrived as HTTP/1.0; 'mixed': some did; 'healthy': none. */
+  assessment: 'downgrading' | 'mixed' | 'healthy';
+}
+
+export interface TimeoutCluster {
+  seconds: number;
+  count: number;
+  minSeconds: number;
+  maxSeconds: number;
+  spreadMs: number;
+  /** 'failed': handshakes that never upgraded; 'sessions': upgraded (101) sessions. */
+  series: 'failed' | 'sessions';
+  source: 'inferred' | 'option';
+  statuses: Record<string, number>;
+  protocols: Record<string, number>;
+  likelyCause: string;
+}
+
+export interface TracedSighting {
+  file: string;
+  line: number;
+  protocol: string;
+  status: number;
+  durationSeconds: number | null;
+}
+
+export interface TracedKey {
+  key: string;
+  sightings: TracedSighting[];
+}
+
+export interface TimelineBucket {
+  start: string;
+  handshakes: number;
+  failed: number;
+  downgraded: number;
+}
+
+export interface Incident {
+  start: string;
+  end: string;
+  count: number;
+  clients: string[];
+}
+
+export interface HistogramBin {
+  fromSeconds: number;
+  toSeconds: number | null;
+  upgraded: number;
+  failed: number;
+  /** True when the bin is an inferred timeout cluster. */
+  timeout: boolean;
+}
+
+export interface InputReport {
+  name: string;
+  lines: number;
+  parsed: number;
+  unparsed: number;
+  empty: number;
+  bytes: number;
+  gzip: boolean;
+  formats: Record<string, number>;
+  error: { code: string; message: string } | null;
+}
+
+export interface BadLine {
+  file: string;
+  line: number;
+  reason: string;
+  text: string;
+}
+
+export interface Report {
+  schemaVersion: number;
+  tool: { name: string; version: string };
+  meta: {
+    inputs: InputReport[];
+    formats: { name: string; escape: string; text: string; lines: number }[];
+    timeRange: { start: string | null; end: string | null };
+    partial: boolean;
+    /** True when more handshakes were seen than kept row by row (counts stay exact; breakdowns are sampled). */
+    sampled: boolean;
+    timeoutSource: 'inferred' | 'option';
+  };
+  lines: { total: number; parsed: number; unparsed: number; empty: number; samples: BadLine[] };
+  verdict: { severity: Severity | 'ok'; headline: string; details: string[] };
+  requests: { total: number; http10: number };
+  handshakes: {
+    total: number;
+    upgraded: number;
+    failed: number;
+    byProtocolStatus: ProtocolStatusRow[];
+    byClient: ClientRow[];
+  };
+  timeouts: TimeoutCluster[];
+  findings: Finding[];
+  correlation: {
+    keys: number;
+    multiTier: number;
+    singleInput: number;
+    reused: number;
+    protocolMismatch: number;
+    evicted: number;
+    traced: TracedKey[];
+  };
+  timeline: { bucketSeconds: number; buckets: TimelineBucket[]; incidents: Incident[] };
+  histogram: HistogramBin[];
+}
