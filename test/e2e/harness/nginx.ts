@@ -23,7 +23,10 @@ export interface ProxyLocation {
 export interface NginxOptions {
   appPort: number;
   appHost?: string;
-  /** Raw `log_format name [escape=…] '…';` texts, passed to nginx verbatim (a missing `;` is added). */
+  /**
+   * Raw `log_format name [escape=…] '…';` texts, passed to nginx verbatim (a missing `;` is added),
+   * or the bare name of a built-in format ('combined').
+   */
   formats?: string[];
   /** 2 = front nginx → back nginx → app (both log with the same formats). Default 1. */
   tiers?: 1 | 2;
@@ -66,6 +69,11 @@ export interface Nginx {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** Formats nginx defines itself; pass the bare name in `formats` to log with them (no log_format line). */
+export const BUILTIN_FORMATS: Readonly<Record<string, string>> = {
+  combined: `log_format combined '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';`,
+};
+
 /** Name of the cross-check log_format and file (logs/<tier>/xcheck.log or logs/xcheck.log). */
 export const CROSS_CHECK_NAME = 'xcheck';
 const CROSS_CHECK_FORMAT = 'wsdiag_xcheck';
@@ -96,6 +104,7 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 
 /** `log_format NAME …` → NAME. */
 export function formatName(text: string): string {
+  if (BUILTIN_FORMATS[text.trim()] !== undefined) return text.trim();
   const m = /^\s*log_format\s+([^\s;'"]+)/.exec(text);
   if (!m?.[1]) throw new Error(`not a log_format directive: ${text.slice(0, 80)}`);
   return m[1];
@@ -103,7 +112,7 @@ export function formatName(text: string): string {
 
 /** Variable names used in a log_format text (`$name` / `${name}`), in order of first use. */
 export function formatVariables(text: string): string[] {
-  const body = text.replace(/^\s*log_format\s+\S+/, '');
+  const body = (BUILTIN_FORMATS[text.trim()] ?? text).replace(/^\s*log_format\s+\S+/, '');
   const out: string[] = [];
   for (const m of body.matchAll(/\$\{?([A-Za-z0-9_]+)/g)) {
     const v = m[1];
@@ -155,7 +164,9 @@ function renderConf(p: ConfParts): string {
   const two = opts.tiers === 2;
   const logDir = path.join(prefix, 'logs');
 
-  const formats = (opts.formats ?? []).map((f) => (f.trim().endsWith(';') ? f.trim() : f.trim() + ';'));
+  const formats = (opts.formats ?? [])
+    .filter((f) => BUILTIN_FORMATS[f.trim()] === undefined)
+    .map((f) => (f.trim().endsWith(';') ? f.trim() : f.trim() + ';'));
   const json = '{' + p.vars.map((v) => `"${v}":"\${${v}}"`).join(',') + '}';
 
   const accessLogs = (tier: Tier | undefined): string => {
