@@ -15,6 +15,15 @@ function fail(message: string, hint?: string): never {
   process.exit(2);
 }
 
+/**
+ * Repeatable flags are plain strings (yargs collects repeats into an array): an `array: true`
+ * option would swallow the input file names that follow it.
+ */
+function list(v: unknown): string[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v.map(String) : [String(v)];
+}
+
 function ignoreEpipe(stream: NodeJS.WriteStream): void {
   stream.on('error', (err: NodeJS.ErrnoException) => {
     if (err.code === 'EPIPE') process.exit(0);
@@ -40,15 +49,15 @@ async function main(): Promise<void> {
     .scriptName('wsdiag')
     .usage('$0 [inputs..]\n\nReads nginx access logs (files, "-" for stdin, gzip detected) and explains why WebSocket handshakes fail.')
     .positional('inputs', { describe: 'log files; "-" or none reads stdin', type: 'string' })
-    .option('log-format', { type: 'string', array: true, describe: 'the log_format as in nginx.conf (quoted pieces, escape=...); repeat for logs whose format changed: each line uses the first that fits' })
-    .option('preset', { type: 'string', array: true, describe: `a named format: ${PRESET_FORMATS.map((p) => p.name).join(', ')}` })
+    .option('log-format', { type: 'string', describe: 'the log_format as in nginx.conf (quoted pieces, escape=...); repeat for logs whose format changed: each line uses the first that fits' })
+    .option('preset', { type: 'string', describe: `a named format: ${PRESET_FORMATS.map((p) => p.name).join(', ')}` })
     .option('nginx-conf', { type: 'string', describe: 'read log_format directives from this nginx.conf (includes followed)' })
     .option('format-name', { type: 'string', describe: 'which log_format of --nginx-conf to use (default: the one whose access_log writes the input file, else the only custom one)' })
     .option('output', { alias: 'o', choices: OUTPUT_NAMES, default: 'table' as OutputName, describe: 'report form' })
     .option('timeout', { type: 'string', describe: 'the timeout T in seconds, instead of inferring it from request_time clusters' })
     .option('tolerance', { type: 'string', describe: 'half-width of a timeout cluster in ms (default max(25, 0.2% of T))' })
-    .option('ws-path', { type: 'string', array: true, describe: 'extra WebSocket path pattern (`*` wildcard), besides /ws, /websocket, /socket.io/*transport=websocket' })
-    .option('fail-on', { type: 'string', array: true, describe: 'exit 1 when these findings are present: finding ids, a severity (critical, warning) or "any"' })
+    .option('ws-path', { type: 'string', describe: 'extra WebSocket path pattern (`*` wildcard), besides /ws, /websocket, /socket.io/*transport=websocket' })
+    .option('fail-on', { type: 'string', describe: 'exit 1 when these findings are present: finding ids, a severity (critical, warning) or "any"' })
     .option('evidence', { type: 'string', default: '5', describe: 'evidence lines per finding' })
     .option('top', { type: 'string', default: '20', describe: 'rows per table in the terminal report' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no notes on stderr' })
@@ -69,7 +78,8 @@ async function main(): Promise<void> {
     .parseAsync();
 
   const inputs = (argv._ as (string | number)[]).map(String);
-  for (const sev of argv['fail-on'] ?? []) {
+  const failOn = list(argv['fail-on']);
+  for (const sev of failOn) {
     for (const part of sev.split(',')) {
       const p = part.trim();
       if (p !== '' && !SEVERITIES.includes(p) && p !== 'any' && !/^[a-z]+(-[a-z]+)*$/.test(p)) fail(`Invalid option --fail-on: expected a finding id, a severity or "any", got ${JSON.stringify(p)}`);
@@ -87,13 +97,13 @@ async function main(): Promise<void> {
 
   const report = await analyze({
     inputs,
-    logFormat: argv['log-format'],
-    preset: argv.preset,
+    logFormat: list(argv['log-format']),
+    preset: list(argv.preset),
     nginxConf: argv['nginx-conf'],
     formatName: argv['format-name'],
     timeout: argv.timeout,
     tolerance: argv.tolerance,
-    wsPath: argv['ws-path'],
+    wsPath: list(argv['ws-path']),
     evidence: argv.evidence,
     stdin: process.stdin,
     signal: abort.signal,
@@ -120,7 +130,7 @@ async function main(): Promise<void> {
   await new Promise<void>((resolve) => process.stdout.write(out, () => resolve()));
   if (notes.length > 0) process.stderr.write(notes.map((n) => `wsdiag: ${n}\n`).join(''));
   if (fatalInputs.length > 0 || report.meta.partial) process.exit(2);
-  const matched = matchedFailOn(report, argv['fail-on'] ?? []);
+  const matched = matchedFailOn(report, failOn);
   if (matched.length > 0) {
     if (!argv.quiet) process.stderr.write(`wsdiag: --fail-on matched: ${matched.join(', ')}\n`);
     process.exit(1);
