@@ -308,6 +308,26 @@ describe('e2e harness: two tiers (front nginx → back nginx → app)', () => {
   });
 });
 
+describe('e2e harness: many concurrent connections per node', () => {
+  test('60 concurrent actions through pass / strip / keep nodes all match the truth', async () => {
+    const actions: Action[] = [];
+    for (let i = 0; i < 15; i++) {
+      actions.push({ kind: 'ws-session', via: PASS, path: `/ws/c${i}`, holdMs: 300 + 20 * i, messages: 2 });
+      actions.push({ kind: 'plain', via: STRIP, path: `/api/c${i}` });
+      actions.push({ kind: 'plain', via: KEEP, path: `/static/c${i}`, httpVersion: '1.0' });
+      actions.push({ kind: 'ws-dead', via: KEEP, path: `/dead/ws/c${i}` });
+    }
+    const res = await runScenario({ nodes: NODES, proxyReadTimeout: READ_TIMEOUT_S, actions });
+    try {
+      const records = readJsonLog(res.jsonLog);
+      assert.equal(records.length, actions.length);
+      assertFrontMatchesTruth(res, records);
+    } finally {
+      res.cleanup();
+    }
+  });
+});
+
 describe('e2e harness: failures surface and clean up', () => {
   test('a bad log_format fails with nginx error text', async () => {
     await assert.rejects(

@@ -9,7 +9,19 @@ import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { startApp, type AppOptions, type AppRequestRecord, type PlainWsBehaviour } from './app.js';
-import { buildRequest, exchange, newKey, toBytes, wsHeaders, DEFAULT_UA, type ExchangeResult, type Header, type HeaderValue, type Target } from './driver.js';
+import {
+  buildRequest,
+  exchange,
+  newKey,
+  toBytes,
+  wsHeaders,
+  DEFAULT_UA,
+  type ExchangeOptions,
+  type ExchangeResult,
+  type Header,
+  type HeaderValue,
+  type Target,
+} from './driver.js';
 import { startLb, type LbEvent, type LbNode, type NodeMode, type NodeSpec } from './lb.js';
 import { waitForLines, type ByteString, type JsonRecord } from './logs.js';
 import { nginxVersion, startNginx, type Nginx, type ProxyLocation } from './nginx.js';
@@ -245,6 +257,62 @@ function defaultPath(a: Action): HeaderValue {
   return a.kind === 'ws-dead' ? '/dead/ws/' : '/ws/';
 }
 
+/** The bytes and client behaviour of one action, before it is sent. */
+export interface PreparedAction {
+  /** X-Test-Id header value. */
+  id: string;
+  key: string | undefined;
+  targetBytes: Buffer;
+  version: 'HTTP/1.0' | 'HTTP/1.1';
+  ua: HeaderValue;
+  request: Buffer;
+  exchangeOptions: ExchangeOptions;
+}
+
+/** Builds the exact request of an action: browser-like handshake headers (fresh key) or a plain GET. */
+export function prepareAction(a: Action, id: string = randomBytes(6).toString('hex')): PreparedAction {
+  const targetBytes = toBytes(defaultPath(a));
+  const version = a.httpVersion === '1.0' ? 'HTTP/1.0' : 'HTTP/1.1';
+  const ua = a.userAgent ?? DEFAULT_UA;
+  let key: string | undefined;
+  let headers: Header[];
+  if (a.kind === 'plain') {
+    headers = [['Host', 'wsdiag.test'], ['User-Agent', ua], ['Accept', '*/*']];
+  } else {
+    key = newKey();
+    headers = wsHeaders(key, { upgrade: a.kind !== 'ws-no-upgrade', userAgent: ua });
+  }
+  headers.push(['X-Test-Id', id], ...(a.headers ?? []));
+  const request = buildRequest(a.kind === 'plain' ? (a.method ?? 'GET') : 'GET', targetBytes, version, headers);
+  return {
+    id,
+    key,
+    targetBytes,
+    version,
+    ua,
+    request,
+    exchangeOptions: {
+      key,
+      holdMs: a.kind === 'ws-session' ? (a.holdMs ?? 500) : undefined,
+      messages: a.kind === 'ws-session' ? (a.messages ?? 0) : undefined,
+      responseTimeoutMs: a.responseTimeoutMs,
+    },
+  };
+}
+
+/**
+ * Sends one action to any target (an LB node, nginx, or anything else) without the scenario's
+ * bookkeeping; `via`/`delayMs` are ignored. Returns the request's id/key and what the client saw.
+ */
+export async function performAction(
+  target: Target,
+  a: Action,
+  id?: string,
+): Promise<{ id: string; key: string | undefined; observed: ExchangeResult }> {
+  const p = prepareAction(a, id);
+  return { id: p.id, key: p.key, observed: await exchange(target, p.request, p.exchangeOptions) };
+}
+
 export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'wsdiag-e2e-'));
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
@@ -284,20 +352,8 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
       const target: Target = node
         ? { host: node.addr, port: node.port }
         : { host: '127.0.0.1', port: nginx.port, localAddress: a.localAddress };
-      const id = `t${index}-${randomBytes(4).toString('hex')}`;
-      const targetBytes = toBytes(defaultPath(a));
-      const version = `HTTP/${a.httpVersion ?? '1.1'}`;
-      const ua = a.userAgent ?? DEFAULT_UA;
-      let key: string | undefined;
-      let headers: Header[];
-      if (a.kind === 'plain') {
-        headers = [['Host', 'wsdiag.test'], ['User-Agent', ua], ['Accept', '*/*']];
-      } else {
-        key = newKey();
-        headers = wsHeaders(key, { upgrade: a.kind !== 'ws-no-upgrade', userAgent: ua });
-      }
-      headers.push(['X-Test-Id', id], ...(a.headers ?? []));
-      const request = buildRequest(a.kind === 'plain' ? (a.method ?? 'GET') : 'GET', targetBytes, version, headers);
+      const prepared = prepareAction(a, `t${index}-${randomBytes(4).toString('hex')}`);
+      const { id, key, targetBytes, version, ua } = prepared;
       const mode = node?.mode ?? 'direct';
       const p = predict(a, targetBytes, {
         mode,
@@ -305,13 +361,10 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
         readTimeoutMs,
         plainWs: spec.app?.plainWs ?? 'hang',
       });
-      const protocolAtNginx = mode === 'downgrade-strip' || mode === 'downgrade-keep' ? 'HTTP/1.0' : (version as 'HTTP/1.0' | 'HTTP/1.1');
+      const protocolAtNginx = mode === 'downgrade-strip' || mode === 'downgrade-keep' ? 'HTTP/1.0' : version;
       if (a.delayMs) await new Promise((r) => setTimeout(r, a.delayMs));
-      const observed = await exchange(target, request, {
-        key,
-        holdMs: a.kind === 'ws-session' ? (a.holdMs ?? 500) : undefined,
-        messages: a.kind === 'ws-session' ? (a.messages ?? 0) : undefined,
-        responseTimeoutMs: a.responseTimeoutMs,
+      const observed = await exchange(target, prepared.request, {
+        ...prepared.exchangeOptions,
         maxMs: Math.min(60000, Math.max(10000, p.durationMs + 5000)),
       });
       return {
