@@ -24,6 +24,20 @@ export interface ClusterOptions {
 
 /** How much denser than its surroundings a window must be. */
 const MIN_CONTRAST = 8;
+/**
+ * And how unlikely by chance: ln of the largest acceptable P(X ≥ count) for a Poisson count with
+ * the surroundings' density. Across the ~10⁵ windows a long log offers, 1e-9 keeps chance
+ * coincidences of scattered 499s (impatient users) from passing as timeouts.
+ */
+const MAX_LN_P = Math.log(1e-9);
+
+/** ln P(X ≥ k) for X ~ Poisson(λ), k > λ: the first term of the tail dominates (Stirling for ln k!). */
+function lnPoissonTail(k: number, lambda: number): number {
+  if (lambda <= 0) return -Infinity;
+  const lnFact = k < 2 ? 0 : k * Math.log(k) - k + 0.5 * Math.log(2 * Math.PI * k) + 1 / (12 * k);
+  const lnPmf = -lambda + k * Math.log(lambda) - lnFact;
+  return lnPmf - Math.log(Math.max(1e-12, 1 - lambda / (k + 1)));
+}
 /** Durations below this are not timeouts (instant answers pile up near 0). */
 const MIN_TIMEOUT_MS = 500;
 
@@ -53,7 +67,7 @@ export function findClusters(h: DurationHistogram, opts: ClusterOptions = {}): C
     const density = inWin / (w + 1);
     const background = around / (2 * r);
     const contrast = background === 0 ? Infinity : density / background;
-    if (contrast < MIN_CONTRAST) continue;
+    if (contrast < MIN_CONTRAST || lnPoissonTail(inWin, background * (w + 1)) > MAX_LN_P) continue;
     candidates.push(tighten(fine, t, t + w, inWin, contrast));
   }
   // Keep the best window per neighbourhood: most members, then tightest.
