@@ -12,24 +12,15 @@ import { openInput, type OpenedInput } from '../input/open.js';
 import { RecordReader, newRecord } from './record.js';
 import { BadLineLog } from './stats.js';
 import type { Tally } from './tally.js';
+import type { InputReport } from '../report/model.js';
 
 /** goaccess's --num-tests: this many non-empty lines failing in a row at the start of an input stop it. */
 export const GATE_LINES = 10;
 /** Lines auto-detection looks at before choosing. */
 const DETECT_LINES = 20;
 
-export interface InputResult {
-  name: string;
-  lines: number;
-  parsed: number;
-  unparsed: number;
-  empty: number;
-  bytes: number;
-  gzip: boolean;
-  /** Lines matched per format name. */
-  formats: Record<string, number>;
-  error: { code: ErrorCode; message: string } | null;
-}
+/** Per input: lines, what parsed, which formats matched, and the error that stopped it (if any). */
+export type InputResult = InputReport;
 
 export interface PipelineOptions {
   /** Formats to try in order; when `detect` is set they are candidates and the best fit is chosen per input. */
@@ -116,7 +107,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       return null;
     };
 
-    const process = (text: string, lineNo: number): void => {
+    const handle = (text: string, lineNo: number): void => {
       if (text.length === 0) {
         result.empty++;
         return;
@@ -177,16 +168,16 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
           if (pending.length < DETECT_LINES) return;
           detectFrom(pending);
           const first = lineNo - pending.length + 1;
-          for (let i = 0; i < pending.length && !abort.signal.aborted; i++) process(pending[i] as string, first + i);
+          for (let i = 0; i < pending.length && !abort.signal.aborted; i++) handle(pending[i] as string, first + i);
           pending.length = 0;
           return;
         }
-        if (!abort.signal.aborted) process(text, lineNo);
+        if (!abort.signal.aborted) handle(text, lineNo);
       }, abort.signal);
       if (pending.length > 0) {
         detectFrom(pending);
         const first = lineNo - pending.length + 1;
-        for (let i = 0; i < pending.length && !abort.signal.aborted; i++) process(pending[i] as string, first + i);
+        for (let i = 0; i < pending.length && !abort.signal.aborted; i++) handle(pending[i] as string, first + i);
       }
       if (result.error === null && result.parsed === 0 && result.unparsed > 0 && firstFailure !== null) {
         const ff = firstFailure as { line: number; text: string; reason: string };

@@ -53,7 +53,7 @@ function digits(s: string, at: number, n: number): number {
 /** `09/Mar/2018:17:07:07 +0800` → ms since the epoch (NaN if malformed). */
 export function parseTimeLocal(s: string): number {
   const month = MONTHS[s.slice(3, 6)];
-  if (month === undefined || s.length < 26) return NaN;
+  if (month === undefined || s.length < 26 || !/^\d\d\/...\/\d{4}:\d\d:\d\d:\d\d [+-]\d{4}$/.test(s)) return NaN;
   const sign = s.charCodeAt(21) === 45 ? -1 : 1;
   const offsetMin = sign * (digits(s, 22, 2) * 60 + digits(s, 24, 2));
   return Date.UTC(digits(s, 7, 4), month, digits(s, 0, 2), digits(s, 12, 2), digits(s, 15, 2), digits(s, 18, 2)) - offsetMin * 60_000;

@@ -3,6 +3,7 @@
  * duration histogram (exact quantiles and clusters below 10 minutes), and BadLineLog (count per
  * reason, the first samples with file:line). Both merge, so partial results can be combined.
  */
+import type { DurationSummary } from '../report/model.js';
 
 /** 1 ms bins up to FINE_MS, then 1 s bins up to COARSE_S, then one overflow bin. */
 const FINE_MS = 600_000;
@@ -58,19 +59,6 @@ export class DurationHistogram {
     }
     return this.maxMs;
   }
-}
-
-/** Durations summary in seconds, for reports. */
-export interface DurationSummary {
-  p50: number | null;
-  p90: number | null;
-  p99: number | null;
-  max: number | null;
-}
-
-export function summarize(h: DurationHistogram): DurationSummary {
-  const s = (ms: number): number | null => (ms < 0 ? null : ms / 1000);
-  return { p50: s(h.quantile(0.5)), p90: s(h.quantile(0.9)), p99: s(h.quantile(0.99)), max: s(h.maxMs) };
 }
 
 export interface BadLineSample {

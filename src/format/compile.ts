@@ -3,8 +3,8 @@
  * quoted pieces concatenated, `$name` / `${name}` variables, an optional leading `escape=`.
  * Owns the FORMAT_* errors (with the column). Matching lines is format/parse-line.ts's job.
  */
-import { AnalyzerError, clip } from '../errors.js';
-import { tokenizeConf } from './conf-tokens.js';
+import { AnalyzerError, clip, isAnalyzerError } from '../errors.js';
+import { tokenizeConf, type ConfToken } from './conf-tokens.js';
 import { Shape, isLogModuleVar, shapeOf } from './fields.js';
 
 export type Escape = 'default' | 'json' | 'none';
@@ -46,37 +46,63 @@ const RELAXABLE = new Set<Shape>([Shape.TOKEN]);
 
 /**
  * Splits what a user wrote into (escape, format string). Accepted: a whole `log_format name …;`
- * directive, nginx argument syntax (`escape=json '…' '…'`), or the bare format string itself.
+ * directive or nginx argument syntax (`escape=json '…' '…'`), both read with nginx's own
+ * tokenizer and joined with no separator as nginx does; or the bare format string itself.
+ * Columns in errors count from the start of what the user wrote.
  */
 export function readFormatText(input: string): { name?: string; escape?: Escape; text: string } {
-  let src = input.trim();
-  let name: string | undefined;
-  const directive = /^log_format\s+([^\s'";]+)\s+/.exec(src);
-  if (directive) {
-    name = directive[1];
-    src = src.slice(directive[0].length);
-  }
-  let escape: Escape | undefined;
-  const esc = /^escape=(\S+?)(\s+|(?=['"]))/.exec(src);
-  if (esc) {
-    const value = esc[1] as Escape;
-    if (!ESCAPES.includes(value)) {
-      throw new AnalyzerError('FORMAT_BAD_ESCAPE', `unknown log format escaping "${esc[1]}": expected escape=default, escape=json or escape=none`, { column: input.indexOf('escape=') + 1, text: clip(input) });
+  const lead = input.length - input.trimStart().length;
+  const src = input.trim();
+  const isDirective = /^log_format\s/.test(src);
+  const argSyntax = isDirective || /^(escape=\S+\s+)?['"]/.test(src);
+  const bare = (): { name?: string; escape?: Escape; text: string } => {
+    const esc = /^escape=(\S+)\s+/.exec(src);
+    return { name: undefined, escape: esc ? escapeValue(esc[1] as string, input, lead + 1) : undefined, text: esc ? src.slice(esc[0].length) : src };
+  };
+  if (!argSyntax) return bare();
+  let tokens;
+  try {
+    tokens = tokenizeConf(src);
+  } catch (err) {
+    if (isAnalyzerError(err) && err.where?.column !== undefined && (err.where.line ?? 1) === 1) {
+      const column = err.where.column + lead;
+      throw new AnalyzerError(err.code, `${err.message.replace(/^\S*?:?\d+:\d+: /, '')} (column ${column})`, { line: 1, column, text: clip(input) }, { cause: err });
     }
-    escape = value;
-    src = src.slice(esc[0].length);
+    throw err;
   }
-  const quoted = src.startsWith("'") || src.startsWith('"');
-  if (!quoted) return { name, escape, text: directive ? src.replace(/;\s*$/, '') : src };
-  let text = '';
-  for (const tok of tokenizeConf(src)) {
+  const words: ConfToken[] = [];
+  for (const tok of tokens) {
     if (tok.kind === ';') break;
     if (tok.kind !== 'word') {
-      throw new AnalyzerError('FORMAT_UNCLOSED_QUOTE', `unexpected "${tok.kind}" in log_format text`, { column: tok.column, text: clip(input) });
+      const column = tok.column + lead;
+      throw new AnalyzerError('FORMAT_UNCLOSED_QUOTE', `unexpected "${tok.kind}" in log_format text (column ${column})`, { column, text: clip(input) });
     }
-    text += tok.value;
+    words.push(tok);
   }
+  let i = 0;
+  let name: string | undefined;
+  if (isDirective) {
+    name = words[1]?.value;
+    i = 2;
+  }
+  let escape: Escape | undefined;
+  const first = words[i];
+  if (first && !first.quoted && first.value.startsWith('escape=')) {
+    escape = escapeValue(first.value.slice('escape='.length), input, first.column + lead);
+    i++;
+  }
+  // `"$request" $status` starts with a quote but is a bare format string: nginx argument syntax
+  // outside a directive is quoted pieces only.
+  if (!isDirective && words.slice(i).some((w) => !w.quoted)) return bare();
+  const text = words.slice(i).map((w) => w.value).join('');
   return { name, escape, text };
+}
+
+function escapeValue(value: string, input: string, column: number): Escape {
+  if (!ESCAPES.includes(value as Escape)) {
+    throw new AnalyzerError('FORMAT_BAD_ESCAPE', `unknown log format escaping "${value}" at column ${column}: expected escape=default, escape=json or escape=none`, { column, text: clip(input) });
+  }
+  return value as Escape;
 }
 
 /** Compiles a log_format (any form readFormatText accepts) into a CompiledFormat. */
@@ -146,7 +172,10 @@ function build(name: string, text: string, escape: Escape, vars: string[], liter
   for (let v = 0; v < n; v++) {
     const varName = vars[v] as string;
     const own = isLogModuleVar(varName);
-    const shape = shapeOf(varName);
+    // Free text between quotes cannot hold an unescaped quote, except with escape=none.
+    const quoted = (literals[v] as string).endsWith('"') && (literals[v + 1] as string).startsWith('"');
+    let shape = shapeOf(varName);
+    if (shape === Shape.ANY && quoted && escape !== 'none') shape = escape === 'json' ? Shape.JSON_QUOTED : Shape.QUOTED;
     shapes[v] = shape;
     relaxed[v] = RELAXABLE.has(shape) ? Shape.ANY : shape;
     allowDash[v] = own ? 0 : 1;

@@ -25,6 +25,10 @@ export const enum Shape {
   LIST = 8,
   /** `p` or `.` ($pipe). */
   PIPE = 9,
+  /** Free text between quotes in escape=default: nginx writes `"` as `\x22`, so never a raw `"`. */
+  QUOTED = 10,
+  /** Free text between quotes in escape=json: a `"` is always escaped as `\"`. */
+  JSON_QUOTED = 11,
 }
 
 /** Variables compiled as log-module ops by nginx: computed at write time, never `-`, never escaped. */
@@ -84,21 +88,25 @@ function isSeconds(s: string, start: number, end: number): boolean {
   return digitsAt(s, start, dot - start) && digitsAt(s, dot + 1, 3);
 }
 
-/** Upstream list: non-empty items without spaces or commas, joined by `, ` or ` : `. */
+/**
+ * Upstream list: non-empty items joined by `, ` or ` : `, all inside [start, end). An item has no
+ * space or comma and does not start with `:` (so ` : 10.0.0.2:80` cannot pass for an item).
+ */
 function isList(s: string, start: number, end: number): boolean {
   if (end <= start) return false;
   let itemLen = 0;
   for (let i = start; i < end; i++) {
     const c = s.charCodeAt(i);
     if (c === C.COMMA) {
-      if (itemLen === 0 || s.charCodeAt(i + 1) !== C.SPACE) return false;
+      if (itemLen === 0 || i + 2 >= end || s.charCodeAt(i + 1) !== C.SPACE) return false;
       i++;
       itemLen = 0;
     } else if (c === C.SPACE) {
-      if (itemLen === 0 || s.charCodeAt(i + 1) !== C.COLON || s.charCodeAt(i + 2) !== C.SPACE) return false;
+      if (itemLen === 0 || i + 3 >= end || s.charCodeAt(i + 1) !== C.COLON || s.charCodeAt(i + 2) !== C.SPACE) return false;
       i += 2;
       itemLen = 0;
     } else {
+      if (itemLen === 0 && c === C.COLON) return false;
       itemLen++;
     }
   }
@@ -128,7 +136,8 @@ export function fitsShape(shape: Shape, s: string, start: number, end: number, a
     case Shape.TIME_LOCAL:
       return len === 26 && s.charCodeAt(start + 2) === C.SLASH && s.charCodeAt(start + 6) === C.SLASH
         && s.charCodeAt(start + 11) === C.COLON && s.charCodeAt(start + 20) === C.SPACE
-        && digitsAt(s, start, 2) && digitsAt(s, start + 7, 4) && digitsAt(s, start + 12, 2) && digitsAt(s, start + 22, 4);
+        && digitsAt(s, start, 2) && digitsAt(s, start + 7, 4) && digitsAt(s, start + 12, 2) && digitsAt(s, start + 15, 2)
+        && digitsAt(s, start + 18, 2) && digitsAt(s, start + 22, 4);
     case Shape.TIME_ISO:
       return len === 25 && s.charCodeAt(start + 4) === C.DASH && s.charCodeAt(start + 10) === C.T
         && s.charCodeAt(start + 22) === C.COLON && digitsAt(s, start, 4) && digitsAt(s, start + 11, 2);
@@ -140,5 +149,14 @@ export function fitsShape(shape: Shape, s: string, start: number, end: number, a
       return isList(s, start, end);
     case Shape.PIPE:
       return len === 1 && (s.charCodeAt(start) === 112 || s.charCodeAt(start) === C.DOT);
+    case Shape.QUOTED:
+      return s.indexOf('"', start) < 0 || s.indexOf('"', start) >= end;
+    case Shape.JSON_QUOTED:
+      for (let i = s.indexOf('"', start); i >= 0 && i < end; i = s.indexOf('"', i + 1)) {
+        let slashes = 0;
+        while (i - 1 - slashes >= start && s.charCodeAt(i - 1 - slashes) === 92) slashes++;
+        if (slashes % 2 === 0) return false;
+      }
+      return true;
   }
 }

@@ -79,7 +79,8 @@ function run(f: CompiledFormat, shapes: Uint8Array, text: string, bounds: Int32A
       }
     } else {
       end = text.indexOf(lit, from);
-      while (end >= 0 && !fitsShape(shape, text, start, end, dash, empty)) {
+      // A list does not end where ` : ` continues it (`502 : 101`), unless the format says ` : ` next.
+      while (end >= 0 && (!fitsShape(shape, text, start, end, dash, empty) || (shape === Shape.LIST && !lit.startsWith(' : ') && text.startsWith(' : ', end)))) {
         if (++steps > MAX_STEPS) return false;
         end = text.indexOf(lit, end + 1);
       }

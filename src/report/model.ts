@@ -4,6 +4,8 @@
  * contract (DESIGN.md): extend, never rename. Bump SCHEMA_VERSION on any incompatible change.
  */
 
+import type { ErrorCode } from '../errors.js';
+
 export const SCHEMA_VERSION = 1;
 
 export type Severity = 'critical' | 'warning' | 'info';
@@ -125,7 +127,7 @@ export interface InputReport {
   bytes: number;
   gzip: boolean;
   formats: Record<string, number>;
-  error: { code: string; message: string } | null;
+  error: { code: ErrorCode; message: string } | null;
 }
 
 export interface BadLine {
