@@ -1,0 +1,255 @@
+/*!
+ * Timeout inference (src/core/timeouts.ts) over DurationHistogram, and the quantile structures of
+ * src/core/stats.ts. Inputs come from a seeded PRNG; every expected cluster (bounds, count, median)
+ * is computed from the generated values, not copied from the code's output.
+ */
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+
+import { DurationHistogram, QuantileSketch } from '../src/core/stats.js';
+import { clusterAt, defaultTolerance, findClusters, type Cluster, type ClusterOptions } from '../src/core/timeouts.js';
+
+/** mulberry32: small, seeded, good enough for test data. */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** n integers uniform in [lo, hi]. */
+function uniform(rand: () => number, n: number, lo: number, hi: number): number[] {
+  return Array.from({ length: n }, () => lo + Math.floor(rand() * (hi - lo + 1)));
+}
+
+function histogram(values: readonly number[]): DurationHistogram {
+  const h = new DurationHistogram();
+  for (const v of values) h.add(v);
+  return h;
+}
+
+/** What a cluster made of exactly these values must report: bounds, count, and the lower median. */
+function expected(members: readonly number[]): Omit<Cluster, 'contrast'> {
+  const s = [...members].sort((a, b) => a - b);
+  return { centerMs: s[Math.ceil(s.length / 2) - 1] as number, loMs: s[0] as number, hiMs: s[s.length - 1] as number, count: s.length };
+}
+
+const strip = (cs: readonly Cluster[]): Omit<Cluster, 'contrast'>[] => cs.map(({ contrast: _c, ...rest }) => rest);
+
+// --- data sets (seeded) ---------------------------------------------------------------------------
+
+const r1 = prng(3);
+/** 20 LB give-ups at 59.992–60.004 s. */
+const AT_60 = uniform(r1, 20, 59_992, 60_004);
+/** 200 sessions spread uniformly over 1 s – 600 s. */
+const SPREAD = uniform(r1, 200, 1_000, 599_999);
+
+const r2 = prng(2);
+const AT_5 = uniform(r2, 15, 5_000, 5_010);
+const AT_10 = uniform(r2, 12, 10_000, 10_008);
+const AT_5_SMALL = uniform(r2, 12, 5_000, 5_010);
+const AT_10_BIG = uniform(r2, 15, 10_000, 10_008);
+
+const r6 = prng(1);
+/** 6 LB give-ups at 59.992–60.004 s among 2000 sessions spread over 1 s – 600 s. */
+const FEW_AT_60 = uniform(r6, 6, 59_992, 60_004);
+const MANY_SPREAD = uniform(r6, 2000, 1_000, 599_999);
+
+const HEALTHY = uniform(prng(3), 500, 50_000, 70_000);
+const INSTANT = [...uniform(prng(4), 1000, 1, 5), ...uniform(prng(5), 50, 6, 400)];
+
+interface ClusterCase {
+  name: string;
+  values: number[];
+  opts?: ClusterOptions;
+  /** The clusters findClusters must return, in order (contrast not compared). */
+  want: Omit<Cluster, 'contrast'>[];
+  /** Compare only the first `want.length` clusters. */
+  prefix?: boolean;
+  todo?: string;
+}
+
+const clusterCases: ClusterCase[] = [
+  {
+    name: '(a) a 60 s give-up among 200 spread sessions is found first, centred within 5 ms of 60 s',
+    values: [...AT_60, ...SPREAD], want: [expected(AT_60)], prefix: true,
+  },
+  {
+    name: '(a) … and it is the only cluster',
+    values: [...AT_60, ...SPREAD], want: [expected(AT_60)],
+  },
+  {
+    name: '200 sessions spread over 1–600 s and no timeout → no cluster',
+    values: SPREAD, want: [],
+  },
+  {
+    name: '6 give-ups within 12 ms among 2000 spread sessions are found',
+    values: [...FEW_AT_60, ...MANY_SPREAD], want: [expected(FEW_AT_60)],
+    todo: 'the Poisson filter (timeouts.ts, lnPoissonTail(inWin, background * (w + 1))) takes λ over the whole 121 ms tolerance window (λ ≈ 0.4) instead of the 13 ms the members span (λ ≈ 0.04), so P ≈ 4e-6 > 1e-9 and this cluster is rejected',
+  },
+  {
+    name: '(b) two timeouts in one histogram (5 s ×15, 10 s ×12), largest first',
+    values: [...AT_10, ...AT_5], want: [expected(AT_5), expected(AT_10)],
+  },
+  {
+    name: '(b) two timeouts, the later one larger (5 s ×12, 10 s ×15), largest first',
+    values: [...AT_5_SMALL, ...AT_10_BIG], want: [expected(AT_10_BIG), expected(AT_5_SMALL)],
+  },
+  {
+    name: '(c) healthy sessions only: 500 spread over 50–70 s → no cluster',
+    values: HEALTHY, want: [],
+  },
+  {
+    name: '(d) instant answers near 0 ms (1000 at 1–5 ms, 50 up to 400 ms) → no cluster',
+    values: INSTANT, want: [],
+  },
+  {
+    name: 'a tight 5 + 5 at 60.000 s and 60.040 s is one cluster with the default tolerance',
+    values: [...Array<number>(5).fill(60_000), ...Array<number>(5).fill(60_040)],
+    want: [expected([...Array<number>(5).fill(60_000), ...Array<number>(5).fill(60_040)])],
+  },
+  {
+    name: '… and two clusters with toleranceMs 10',
+    values: [...Array<number>(5).fill(60_000), ...Array<number>(5).fill(60_040)], opts: { toleranceMs: 10 },
+    want: [expected(Array<number>(5).fill(60_000)), expected(Array<number>(5).fill(60_040))],
+  },
+  {
+    name: 'two members are below the default minCount',
+    values: [30_000, 30_001], want: [],
+  },
+  {
+    name: '… and a cluster with minCount 2',
+    values: [30_000, 30_001], opts: { minCount: 2 }, want: [expected([30_000, 30_001])],
+  },
+];
+
+for (const c of clusterCases) {
+  test(`findClusters: ${c.name}`, c.todo === undefined ? {} : { todo: c.todo }, () => {
+    const got = findClusters(histogram(c.values), c.opts);
+    assert.deepEqual(strip(c.prefix ? got.slice(0, c.want.length) : got), c.want);
+    for (const k of got) assert.ok(k.contrast >= 8, `contrast ${k.contrast}`);
+  });
+}
+
+test('findClusters: the seeded data is what the cases say', () => {
+  // Preconditions that make "count = the members, bounds = theirs" exact: no spread value near 60 s.
+  assert.ok(SPREAD.every((v) => Math.abs(v - 60_000) > 2_000));
+  assert.ok(MANY_SPREAD.every((v) => v < 59_992 - 125 || v > 60_004 + 125));
+  const e = expected(AT_60);
+  assert.equal(e.count, 20);
+  assert.ok(Math.abs(e.centerMs - 60_000) <= 5, `centre ${e.centerMs}`);
+});
+
+// --- clusterAt ------------------------------------------------------------------------------------
+
+const AROUND = [1_000, 59_879, 59_880, 59_881, 60_000, 60_000, 60_119, 60_120, 60_121, 599_999, 700_500];
+
+const clusterAtCases: { name: string; ms: number; tol: number; values?: number[] }[] = [
+  { name: '60 s ± 120 ms: both edges inclusive', ms: 60_000, tol: 120 },
+  { name: '60 s ± 0', ms: 60_000, tol: 0 },
+  { name: '60 s ± 1', ms: 60_000, tol: 1 },
+  { name: 'lower edge clamped to 0', ms: 1_000, tol: 5_000 },
+  { name: 'last millisecond of the fine range', ms: 599_999, tol: 0 },
+  { name: 'nothing there', ms: 30_000, tol: 25 },
+  { name: 'coarse range (whole seconds), 700.0 s ± 1 s', ms: 700_000, tol: 1_000 },
+];
+
+for (const c of clusterAtCases) {
+  test(`clusterAt: ${c.name}`, () => {
+    const values = c.values ?? AROUND;
+    const lo = Math.max(0, c.ms - c.tol);
+    const hi = c.ms + c.tol;
+    const want: Cluster = { centerMs: c.ms, loMs: lo, hiMs: hi, count: values.filter((v) => v >= lo && v <= hi).length, contrast: Infinity };
+    assert.deepEqual(clusterAt(histogram(values), c.ms, c.tol), want);
+  });
+}
+
+// --- defaultTolerance -----------------------------------------------------------------------------
+
+const toleranceCases: { ms: number; want: number }[] = [
+  { ms: 0, want: 25 },
+  { ms: 5_000, want: 25 },
+  { ms: 12_500, want: 25 },
+  { ms: 13_000, want: 26 },
+  { ms: 30_000, want: 60 },
+  { ms: 60_000, want: 120 },
+  { ms: 100_000, want: 200 },
+  { ms: 3_600_000, want: 7_200 },
+];
+
+for (const c of toleranceCases) {
+  test(`defaultTolerance(${c.ms}) = max(25 ms, 0.2 %) = ${c.want}`, () => {
+    assert.equal(defaultTolerance(c.ms), c.want);
+  });
+}
+
+// --- quantiles ------------------------------------------------------------------------------------
+
+const QS = [0, 0.01, 0.1, 0.25, 0.5, 0.75, 0.9, 0.99, 1];
+
+/** Nearest-rank quantile of sorted values. */
+function exactQuantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.max(1, Math.ceil(q * sorted.length)) - 1] as number;
+}
+
+const logUniform = (seed: number, n: number, maxMs: number): number[] => {
+  const rand = prng(seed);
+  return Array.from({ length: n }, () => Math.round(Math.exp(rand() * Math.log(maxMs))));
+};
+
+const quantileCases: { name: string; values: number[] }[] = [
+  { name: 'log-uniform 1 ms – 1 h', values: logUniform(11, 5000, 3_600_000) },
+  { name: 'log-uniform up to 30 days', values: logUniform(12, 2000, 30 * 86_400_000) },
+  { name: 'uniform 50–70 s', values: uniform(prng(13), 3000, 50_000, 70_000) },
+  { name: 'one value repeated', values: Array<number>(100).fill(60_000) },
+  { name: 'tiny values 0–5 ms', values: uniform(prng(14), 1000, 0, 5) },
+  { name: 'one value', values: [12_345] },
+];
+
+for (const c of quantileCases) {
+  test(`QuantileSketch within 1 %: ${c.name}`, () => {
+    const s = new QuantileSketch();
+    for (const v of c.values) s.add(v);
+    const sorted = [...c.values].sort((a, b) => a - b);
+    assert.equal(s.count, c.values.length);
+    assert.equal(s.maxMs, sorted[sorted.length - 1]);
+    for (const q of QS) {
+      const want = exactQuantile(sorted, q);
+      const got = s.quantile(q);
+      assert.ok(Math.abs(got - want) <= Math.max(1, 0.01 * want), `q=${q}: got ${got}, exact ${want}`);
+    }
+  });
+
+  test(`DurationHistogram quantiles (exact below 600 s): ${c.name}`, () => {
+    const h = histogram(c.values);
+    const sorted = [...c.values].sort((a, b) => a - b);
+    for (const q of QS) {
+      const want = exactQuantile(sorted, q);
+      // Above the fine range the histogram keeps whole seconds; beyond a day, one overflow bin (answered with the max).
+      const bin = want < 600_000 ? want : want < 86_400_000 ? Math.floor(want / 1000) * 1000 : sorted[sorted.length - 1];
+      assert.equal(h.quantile(q), bin, `q=${q}`);
+    }
+  });
+}
+
+test('QuantileSketch: merging two halves equals adding everything to one', () => {
+  const values = logUniform(21, 4000, 3_600_000);
+  const all = new QuantileSketch();
+  const a = new QuantileSketch();
+  const b = new QuantileSketch();
+  values.forEach((v, i) => {
+    all.add(v);
+    (i % 2 === 0 ? a : b).add(v);
+  });
+  a.merge(b);
+  assert.deepEqual([a.count, a.maxMs, QS.map((q) => a.quantile(q))], [all.count, all.maxMs, QS.map((q) => all.quantile(q))]);
+});
+
+test('empty QuantileSketch and DurationHistogram answer -1', () => {
+  assert.equal(new QuantileSketch().quantile(0.5), -1);
+  assert.equal(new DurationHistogram().quantile(0.5), -1);
+});
