@@ -89,7 +89,6 @@ const clusterCases: ClusterCase[] = [
   {
     name: '6 give-ups within 12 ms among 2000 spread sessions are found',
     values: [...FEW_AT_60, ...MANY_SPREAD], want: [expected(FEW_AT_60)],
-    todo: 'the Poisson filter (timeouts.ts, lnPoissonTail(inWin, background * (w + 1))) takes λ over the whole 121 ms tolerance window (λ ≈ 0.4) instead of the 13 ms the members span (λ ≈ 0.04), so P ≈ 4e-6 > 1e-9 and this cluster is rejected',
   },
   {
     name: '(b) two timeouts in one histogram (5 s ×15, 10 s ×12), largest first',

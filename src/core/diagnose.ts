@@ -148,8 +148,11 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
       }
     }
     if (protocol === Protocol.HTTP10) {
+      // An HTTP/1.0 101 that the LB gave up on ends at the LB's T, which the failed handshakes name.
+      const atT = cluster ?? (status === 101 ? inCluster(failedClusters, dur) : undefined);
       let label: string;
-      if (cluster) label = `${status} at ≈${seconds(cluster.centerMs)}`;
+      if (atT) label = `${status} at ≈${seconds(atT.centerMs)}`;
+      else if (cluster) label = `${status} at ≈${seconds(cluster.centerMs)}`;
       else if (status === 101) label = '101 (tunnel ended before any timeout)';
       else if (status >= 400 && status < 500 && !ABANDONED.has(status)) label = `${status} rejected`;
       else label = `${status} (not at a timeout)`;

@@ -67,8 +67,11 @@ export function findClusters(h: DurationHistogram, opts: ClusterOptions = {}): C
     const density = inWin / (w + 1);
     const background = around / (2 * r);
     const contrast = background === 0 ? Infinity : density / background;
-    if (contrast < MIN_CONTRAST || lnPoissonTail(inWin, background * (w + 1)) > MAX_LN_P) continue;
-    candidates.push(tighten(fine, t, t + w, inWin, contrast));
+    if (contrast < MIN_CONTRAST) continue;
+    const c = tighten(fine, t, t + w, inWin, contrast);
+    // Chance is judged over the members' own span: six give-ups within 13 ms are no coincidence.
+    if (lnPoissonTail(inWin, background * (c.hiMs - c.loMs + 1)) > MAX_LN_P) continue;
+    candidates.push(c);
   }
   // Keep the best window per neighbourhood: most members, then tightest.
   candidates.sort((a, b) => b.count - a.count || (a.hiMs - a.loMs) - (b.hiMs - b.loMs));
