@@ -149,7 +149,7 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
     }
     if (protocol === Protocol.HTTP10) {
       // An HTTP/1.0 101 that the LB gave up on ends at the LB's T, which the failed handshakes name.
-      const atT = cluster ?? (status === 101 ? inCluster(failedClusters, dur) : undefined);
+      const atT = cluster ?? (status === 101 ? failedClusters.find((c) => Math.abs(dur - c.centerMs) <= (opts.toleranceMs ?? defaultTolerance(c.centerMs))) : undefined);
       let label: string;
       if (atT) label = `${status} at ≈${seconds(atT.centerMs)}`;
       else if (cluster) label = `${status} at ≈${seconds(cluster.centerMs)}`;
