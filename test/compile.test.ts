@@ -221,7 +221,7 @@ const COMBINED_LITERALS = ['', ' - ', ' [', '] "', '" ', ' ', ' "', '" "'];
 const INCIDENT_VARS = ['time_local', 'remote_addr', 'remote_user', 'server_addr', 'upstream_addr', 'request', 'upstream_response_time', 'msec', 'request_time', 'status', 'http_user_agent'];
 const INCIDENT_LITERALS = ['[', '] ', ' - ', ' - ', ' to: ', ': ', ' upstream_response_time ', ' msec ', ' request_time ', ' status ', ' client - '];
 
-// See: /work/shared/DESIGN.md "The incident it is built from" (the log_format under the example line).
+// See: DESIGN.md (project design brief) "The incident it is built from" (the log_format under the example line).
 const DESIGN_INCIDENT_FORMAT = '[$time_local] $remote_addr - $remote_user - $server_addr to: $upstream_addr: $request upstream_response_time $upstream_response_time msec $msec request_time $request_time status $status client - $http_user_agent $http_sec_websocket_key';
 
 const presetCases: { name: string; text?: string; vars: string[]; literals: string[] }[] = [

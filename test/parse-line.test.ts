@@ -29,7 +29,7 @@ const UPSTREAM = preset('upstream');
 const COMBINED_WS = preset('combined-ws');
 const JSON_FORMAT = compileFormat(`escape=json '{"time":"$time_iso8601","request":"$request","status":$status,"request_time":$request_time,"ua":"$http_user_agent"}'`);
 
-// See: /work/shared/DESIGN.md "The incident it is built from": real lines, verbatim.
+// See: DESIGN.md (project design brief) "The incident it is built from": real lines, verbatim.
 const CHROME_MAC = 'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_13_4) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/64.0.3282.186 Safari/537.36';
 const KEY_LINE = `[09/Mar/2018:17:07:07 +0800] 100.97.88.252 - - - 10.0.21.11 to: 10.0.20.11:8011: GET /ws/ HTTP/1.0 upstream_response_time - msec 1520586427.537 request_time 59.999 status 499 client - ${CHROME_MAC} 8+qDYeKJGFTWKB2ov4p5TA==`;
 const OLD_101 = `[09/Mar/2018:15:03:51 +0800] 100.97.88.238 - - - 10.0.20.11 to: 127.0.0.1:8011: GET /ws/?id=168451&url=http://server.example.com HTTP/1.1 upstream_response_time 11.069 msec 1520579031.198 request_time 11.069 status 101 client - ${CHROME_MAC}`;
