@@ -172,22 +172,20 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
   }
 
   // Keys: the same handshake at several inputs (tiers), or one key on several lines of one input.
-  const keys = t.keys;
   let hiddenKeys = 0;
   let reusedKeys = 0;
-  for (let k = 0; k < keys.size; k++) {
-    const inputs = keys.inputs[k] as number;
-    const i10 = keys.inputs10[k] as number;
-    const i11 = keys.inputs11[k] as number;
-    const multi = (inputs & (inputs - 1)) !== 0;
+  for (const k of t.keys.keptKeys) {
+    const i10 = k.inputs10;
+    const i11 = k.inputs11;
+    const multi = (k.inputs & (k.inputs - 1)) !== 0;
     if (multi && i10 !== 0 && i11 !== 0 && (i10 | i11) !== i10 && (i10 | i11) !== i11) {
-      for (let r = keys.firstRow[k] as number; r >= 0; r = rows.nextSameKey[r] as number) {
+      for (let r = k.firstRow; r >= 0; r = rows.nextSameKey[r] as number) {
         add(hidden, r, `${opts.inputs[rows.input[r] as number] ?? '?'}: ${PROTOCOL_NAMES[rows.protocol[r] as number]} ${rows.status[r]}`);
       }
       hiddenKeys++;
     }
-    if ((keys.repeated[k] as number) !== 0) {
-      for (let r = keys.firstRow[k] as number; r >= 0; r = rows.nextSameKey[r] as number) add(reused, r, opts.inputs[rows.input[r] as number] ?? '?');
+    if (k.repeated !== 0) {
+      for (let r = k.firstRow; r >= 0; r = rows.nextSameKey[r] as number) add(reused, r, opts.inputs[rows.input[r] as number] ?? '?');
       reusedKeys++;
     }
   }

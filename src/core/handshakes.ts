@@ -1,8 +1,8 @@
 /*!
- * Every handshake line, kept as a row of numbers in growable typed arrays (≈40 bytes a row, no
+ * Every handshake line, kept as a row of numbers in growable typed arrays (≈30 bytes a row, no
  * text), so findings can be decided after the timeouts are known. Past MAX_ROWS rows it keeps a
  * uniform sample (and says so). Evidence text is kept only for a few rows per (protocol, status,
- * second of duration) cell. Keys live in KeyTable: a few numbers per key, never raw lines.
+ * second of duration) cell. Keys live in core/keys.ts; rows only carry the per-key chain.
  */
 
 export const enum RowFlag {
@@ -22,7 +22,6 @@ export interface RowInput {
   durationMs: number;
   endMs: number;
   flags: number;
-  key: number;
 }
 
 /** Rows kept exactly; beyond this a reservoir sample keeps memory flat. */
@@ -41,14 +40,13 @@ export class HandshakeTable {
   /** Rows offered, including those the sample left out. */
   seen = 0;
   input = new Uint16Array(1024);
-  line = new Float64Array(1024);
+  line = new Uint32Array(1024);
   client = new Uint32Array(1024);
   protocol = new Uint8Array(1024);
   status = new Uint16Array(1024);
   durationMs = new Int32Array(1024);
   endMs = new Float64Array(1024);
   flags = new Uint8Array(1024);
-  key = new Int32Array(1024);
   /** Next row with the same key (-1 = none): a per-key chain for tracing across tiers. */
   nextSameKey = new Int32Array(1024);
   readonly texts = new Map<number, string>();
@@ -79,7 +77,6 @@ export class HandshakeTable {
     this.durationMs[at] = r.durationMs;
     this.endMs[at] = r.endMs;
     this.flags[at] = r.flags;
-    this.key[at] = r.key;
     this.nextSameKey[at] = -1;
     this.keepText(at, r, text);
     return at;
@@ -114,71 +111,6 @@ export class HandshakeTable {
     this.durationMs = grow(this.durationMs, size);
     this.endMs = grow(this.endMs, size);
     this.flags = grow(this.flags, size);
-    this.key = grow(this.key, size);
     this.nextSameKey = grow(this.nextSameKey, size);
-  }
-}
-
-/** Per-key state: how often, on which inputs with which protocol, and the chain of its rows. */
-export class KeyTable {
-  static readonly MAX_KEYS = 1_000_000;
-  private readonly ids = new Map<string, number>();
-  names: string[] = [];
-  count = new Uint32Array(1024);
-  /** Bit i set: seen on input i (inputs past 31 share bit 31). */
-  inputs = new Uint32Array(1024);
-  inputs10 = new Uint32Array(1024);
-  inputs11 = new Uint32Array(1024);
-  /** Bit i set: seen more than once on input i. */
-  repeated = new Uint32Array(1024);
-  firstRow = new Int32Array(1024);
-  lastRow = new Int32Array(1024);
-  evicted = 0;
-
-  get size(): number {
-    return this.names.length;
-  }
-
-  /** Records one sighting of `key` on `input`; returns the key's id. */
-  see(key: string, input: number, protocol: number, row: number, table: HandshakeTable): number {
-    let id = this.ids.get(key);
-    const bit = 1 << Math.min(31, input);
-    if (id === undefined) {
-      if (this.names.length >= KeyTable.MAX_KEYS) {
-        this.evicted++;
-        return -1;
-      }
-      id = this.names.length;
-      // A fresh copy, so the map does not keep the whole line alive through a sliced string.
-      const copy = Buffer.from(key, 'utf8').toString('utf8');
-      this.ids.set(copy, id);
-      this.names.push(copy);
-      if (id === this.count.length) this.resize(id * 2);
-      this.firstRow[id] = row;
-      this.lastRow[id] = row;
-    } else {
-      if (this.inputs[id]! & bit) this.repeated[id]! |= bit;
-      if (row >= 0) {
-        const last = this.lastRow[id] as number;
-        if (last >= 0) table.nextSameKey[last] = row;
-        else this.firstRow[id] = row;
-        this.lastRow[id] = row;
-      }
-    }
-    this.count[id]!++;
-    this.inputs[id]! |= bit;
-    if (protocol === 1) this.inputs10[id]! |= bit;
-    else if (protocol === 2) this.inputs11[id]! |= bit;
-    return id;
-  }
-
-  private resize(size: number): void {
-    this.count = grow(this.count, size);
-    this.inputs = grow(this.inputs, size);
-    this.inputs10 = grow(this.inputs10, size);
-    this.inputs11 = grow(this.inputs11, size);
-    this.repeated = grow(this.repeated, size);
-    this.firstRow = grow(this.firstRow, size);
-    this.lastRow = grow(this.lastRow, size);
   }
 }

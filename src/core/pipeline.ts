@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { clip, isAnalyzerError, type ErrorCode } from '../errors.js';
 import type { CompiledFormat } from '../format/compile.js';
 import { describeFailure, matchAny, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
-import { forEachLine } from '../input/lines.js';
+import { LineQueue } from '../input/lines.js';
 import { openInput, type OpenedInput } from '../input/open.js';
 import { RecordReader, newRecord } from './record.js';
 import { BadLineLog } from './stats.js';
@@ -56,6 +56,153 @@ export function syslogBodyStart(text: string): number {
   return tag < 0 ? -1 : tag + SYSLOG_TAG.length;
 }
 
+/**
+ * One input being read: its line queue, line numbering, format order, the gate, and the record
+ * at its head (parsed, waiting for its turn in the merge).
+ */
+class Cursor {
+  readonly result: InputResult;
+  readonly rec = newRecord();
+  /** A parsed record waits in `rec`, parsed with `plan`. */
+  hasHead = false;
+  plan: Plan | null = null;
+  /** When the head happened; lines without a time keep the previous one. */
+  headMs = -Infinity;
+  done = false;
+  opened: OpenedInput | undefined;
+  lines: LineQueue | undefined;
+  private order: Plan[];
+  private lineNo = 0;
+  private gateOpen = false;
+  private leadingFailures = 0;
+  private firstFailure: { line: number; text: string; reason: string } | null = null;
+
+  constructor(
+    readonly input: number,
+    readonly name: string,
+    private readonly ctx: { opts: PipelineOptions; planFor: (f: CompiledFormat) => Plan; failure: MatchFailure; bad: BadLineLog; used: Set<CompiledFormat> },
+  ) {
+    this.result = { name, lines: 0, parsed: 0, unparsed: 0, empty: 0, bytes: 0, gzip: false, formats: {}, error: null };
+    this.order = ctx.opts.detect ? [] : ctx.opts.formats.map(ctx.planFor);
+  }
+
+  /**
+   * Parses queued lines until a record is at the head (true), the input is finished (true, with
+   * `done`), or more lines must arrive first (false).
+   */
+  fill(): boolean {
+    const q = this.lines;
+    if (q === undefined) return this.finish();
+    if (this.order.length === 0 && this.ctx.opts.detect) {
+      if (q.size < DETECT_LINES && !q.ended) return false;
+      const sample: string[] = [];
+      for (let i = 0; i < DETECT_LINES && i < q.size; i++) sample.push(q.peek(i) as string);
+      this.order = chooseFormats(this.ctx.opts.formats.map(this.ctx.planFor), sample, this.ctx.failure);
+    }
+    while (!this.hasHead) {
+      const text = q.shift();
+      if (text === undefined) return q.ended ? this.finish() : false;
+      this.lineNo++;
+      this.handle(text);
+    }
+    return true;
+  }
+
+  /** Stops reading this input (gate, interrupt); what was read stays counted. */
+  stop(): void {
+    this.lines?.close();
+  }
+
+  private handle(text: string): void {
+    const result = this.result;
+    if (text.length === 0) {
+      result.empty++;
+      return;
+    }
+    let body = text;
+    let plan = this.match(body);
+    if (plan === null) {
+      const start = syslogBodyStart(text);
+      if (start > 0) {
+        body = text.slice(start);
+        plan = this.match(body);
+      }
+    }
+    if (plan === null) {
+      this.unparsed(text);
+      return;
+    }
+    this.gateOpen = true;
+    result.parsed++;
+    const fname = plan.format.name;
+    result.formats[fname] = (result.formats[fname] ?? 0) + 1;
+    this.ctx.used.add(plan.format);
+    const rec = this.rec;
+    rec.file = this.name;
+    rec.line = this.lineNo;
+    plan.reader.read(body, plan.bounds, rec);
+    if (rec.endMs === rec.endMs) this.headMs = rec.endMs;
+    this.plan = plan;
+    this.hasHead = true;
+  }
+
+  /**
+   * Tries the formats in order, all strictly before any relaxed. The order is fixed (no
+   * move-to-front): a format whose last field is free text also matches lines of a longer
+   * format that appends fields, so the longer one must keep going first.
+   */
+  private match(text: string): Plan | null {
+    const order = this.order;
+    for (let pass = 0; pass < 2; pass++) {
+      for (let i = 0; i < order.length; i++) {
+        const p = order[i] as Plan;
+        if (matchLine(p.format, text, p.bounds, this.ctx.failure, pass === 1)) return p;
+      }
+    }
+    return null;
+  }
+
+  private unparsed(text: string): void {
+    this.result.unparsed++;
+    const first = this.order[0];
+    const failure = this.ctx.failure;
+    const describe = (): string => (first ? `${first.format.name}: ${describeFailure(first.format, text, failure)}` : 'no format');
+    this.ctx.bad.add(this.name, this.lineNo, text, describe);
+    if (this.gateOpen) return;
+    if (this.firstFailure === null) this.firstFailure = { line: this.lineNo, text, reason: describe() };
+    if (++this.leadingFailures < GATE_LINES) return;
+    const ff = this.firstFailure;
+    const tried = this.order.map((p) => `"${p.format.name}"`).join(', ');
+    this.result.error = {
+      code: 'FORMAT_NO_MATCH',
+      message: `${this.name}: the first ${GATE_LINES} lines match no format tried (${tried}); first at ${this.name}:${ff.line}: ${ff.reason}: ${clip(ff.text, 200)}`,
+    };
+    this.stop();
+  }
+
+  private finish(): true {
+    if (this.done) return true;
+    this.done = true;
+    const result = this.result;
+    const err = this.lines?.error;
+    if (err) {
+      result.error = inputError(this.name, err as NodeJS.ErrnoException, this.opened?.bytesRead() ?? 0, (this.opened?.gzipLayers ?? 0) > 0);
+    } else if (result.error === null && result.parsed === 0 && result.unparsed > 0 && this.firstFailure !== null) {
+      const ff = this.firstFailure;
+      result.error = { code: 'FORMAT_NO_MATCH', message: `${this.name}: no line matches the format; first at ${this.name}:${ff.line}: ${ff.reason}: ${clip(ff.text, 200)}` };
+    }
+    result.lines = this.lineNo;
+    result.bytes = this.opened?.bytesRead() ?? 0;
+    this.opened?.stream.destroy();
+    return true;
+  }
+}
+
+/**
+ * Reads all inputs side by side and hands their records to the tally in time order (a merge on
+ * each record's end time), so one handshake's lines in several tiers' logs meet within the key
+ * window however long the logs are.
+ */
 export async function runPipeline(names: readonly string[], tally: Tally, opts: PipelineOptions): Promise<PipelineResult> {
   const bad = new BadLineLog();
   const used = new Set<CompiledFormat>();
@@ -68,136 +215,76 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
     }
     return p;
   };
-  const failure = newFailure();
-  const rec = newRecord();
-  const inputs: InputResult[] = [];
+  const ctx = { opts, planFor, failure: newFailure(), bad, used };
+  const cursors = names.map((name, i) => new Cursor(i, name, ctx));
   let partial = false;
-  let totalLines = 0;
+  let records = 0;
 
-  for (let input = 0; input < names.length; input++) {
-    const name = names[input] as string;
-    const result: InputResult = { name, lines: 0, parsed: 0, unparsed: 0, empty: 0, bytes: 0, gzip: false, formats: {}, error: null };
-    inputs.push(result);
-    if (opts.signal?.aborted) {
-      partial = true;
-      result.error = { code: 'INPUT_UNREADABLE', message: `${name}: not read (interrupted)` };
-      continue;
-    }
-    let order: Plan[] = opts.detect ? [] : opts.formats.map(planFor);
-    const pending: string[] = [];
-    let gateOpen = false;
-    let leadingFailures = 0;
-    let firstFailure: { line: number; text: string; reason: string } | null = null;
-    const abort = new AbortController();
-    const onOuterAbort = (): void => abort.abort();
-    opts.signal?.addEventListener('abort', onOuterAbort, { once: true });
-
-    /**
-     * Tries the formats in order, all strictly before any relaxed. The order is fixed (no
-     * move-to-front): a format whose last field is free text also matches lines of a longer
-     * format that appends fields, so the longer one must keep going first.
-     */
-    const match = (text: string): Plan | null => {
-      for (let pass = 0; pass < 2; pass++) {
-        for (let i = 0; i < order.length; i++) {
-          const p = order[i] as Plan;
-          if (matchLine(p.format, text, p.bounds, failure, pass === 1)) return p;
-        }
-      }
-      return null;
-    };
-
-    const handle = (text: string, lineNo: number): void => {
-      if (text.length === 0) {
-        result.empty++;
-        return;
-      }
-      let body = text;
-      let plan = match(body);
-      if (plan === null) {
-        const start = syslogBodyStart(text);
-        if (start > 0) {
-          body = text.slice(start);
-          plan = match(body);
-        }
-      }
-      if (plan === null) {
-        result.unparsed++;
-        const first = order[0];
-        const describe = (): string => (first ? `${first.format.name}: ${describeFailure(first.format, text, failure)}` : 'no format');
-        bad.add(name, lineNo, text, describe);
-        if (!gateOpen) {
-          if (firstFailure === null) firstFailure = { line: lineNo, text, reason: describe() };
-          if (++leadingFailures >= GATE_LINES) {
-            const tried = order.map((p) => `"${p.format.name}"`).join(', ');
-            result.error = {
-              code: 'FORMAT_NO_MATCH',
-              message: `${name}: the first ${GATE_LINES} lines match no format tried (${tried}); first at ${name}:${firstFailure.line}: ${firstFailure.reason}: ${clip(firstFailure.text, 200)}`,
-            };
-            abort.abort();
-          }
-        }
-        return;
-      }
-      gateOpen = true;
-      result.parsed++;
-      const fname = plan.format.name;
-      result.formats[fname] = (result.formats[fname] ?? 0) + 1;
-      used.add(plan.format);
-      rec.file = name;
-      rec.line = lineNo;
-      plan.reader.read(body, plan.bounds, rec);
-      tally.add(rec, input, plan.reader.logsUpgrade);
-    };
-
-    const detectFrom = (lines: readonly string[]): void => {
-      order = chooseFormats(opts.formats.map(planFor), lines, failure);
-    };
-
-    let lineNo = 0;
-    let opened: OpenedInput | undefined;
+  await Promise.all(cursors.map(async (c) => {
+    if (opts.signal?.aborted) return;
     try {
-      opened = await openInput(name, opts.stdin);
-      result.gzip = opened.gzipLayers > 0;
-      await forEachLine(opened.stream, (text) => {
-        lineNo++;
-        totalLines++;
-        if (opts.onProgress && (totalLines & 0xffff) === 0) opts.onProgress(opened?.bytesRead() ?? 0, totalLines);
-        if (opts.detect && order.length === 0) {
-          pending.push(text);
-          if (pending.length < DETECT_LINES) return;
-          detectFrom(pending);
-          const first = lineNo - pending.length + 1;
-          for (let i = 0; i < pending.length && !abort.signal.aborted; i++) handle(pending[i] as string, first + i);
-          pending.length = 0;
-          return;
-        }
-        if (!abort.signal.aborted) handle(text, lineNo);
-      }, abort.signal);
-      if (pending.length > 0) {
-        detectFrom(pending);
-        const first = lineNo - pending.length + 1;
-        for (let i = 0; i < pending.length && !abort.signal.aborted; i++) handle(pending[i] as string, first + i);
-      }
-      if (result.error === null && result.parsed === 0 && result.unparsed > 0 && firstFailure !== null) {
-        const ff = firstFailure as { line: number; text: string; reason: string };
-        result.error = { code: 'FORMAT_NO_MATCH', message: `${name}: no line matches the format; first at ${name}:${ff.line}: ${ff.reason}: ${clip(ff.text, 200)}` };
-      }
-      if (opts.signal?.aborted) partial = true;
+      c.opened = await openInput(c.name, opts.stdin);
+      c.result.gzip = c.opened.gzipLayers > 0;
     } catch (err) {
-      if (!isAnalyzerError(err) && !(err as NodeJS.ErrnoException).code) throw err;
-      result.error = isAnalyzerError(err)
-        ? { code: err.code, message: err.message }
-        : inputError(name, err as NodeJS.ErrnoException, opened?.bytesRead() ?? 0, opened !== undefined && opened.gzipLayers > 0);
-      if (opened) partial = true;
-    } finally {
-      opts.signal?.removeEventListener('abort', onOuterAbort);
-      opened?.stream.destroy();
+      if (!isAnalyzerError(err)) throw err;
+      c.result.error = { code: err.code, message: err.message };
     }
-    result.lines = lineNo;
-    result.bytes = opened?.bytesRead() ?? 0;
-  }
-  return { inputs, bad, used: [...used], partial };
+  }));
+
+  let interrupt = (): void => {};
+  await new Promise<void>((resolve) => {
+    let pumping = false;
+    const pump = (): void => {
+      if (pumping) return;
+      pumping = true;
+      try {
+        for (;;) {
+          let best: Cursor | null = null;
+          for (const c of cursors) {
+            if (!c.done && !c.hasHead && !c.fill()) return; // waiting for this input's next lines
+            if (!c.hasHead) continue;
+            if (best === null || c.headMs < best.headMs) best = c;
+          }
+          if (best === null) {
+            resolve();
+            return;
+          }
+          best.hasHead = false;
+          tally.add(best.rec, best.input, (best.plan as Plan).reader.logsUpgrade);
+          if (opts.onProgress && (++records & 0xffff) === 0) opts.onProgress(bytesRead(cursors), records);
+        }
+      } finally {
+        pumping = false;
+      }
+    };
+    interrupt = (): void => {
+      for (const c of cursors) if (c.lines && !c.lines.ended) {
+        partial = true;
+        c.stop();
+      }
+      pump();
+    };
+    if (opts.signal?.aborted) partial = true;
+    for (const c of cursors) {
+      if (c.opened === undefined) {
+        if (opts.signal?.aborted) c.result.error = { code: 'INPUT_UNREADABLE', message: `${c.name}: not read (interrupted)` };
+        continue;
+      }
+      c.lines = new LineQueue(c.opened.stream, pump);
+    }
+    opts.signal?.addEventListener('abort', interrupt, { once: true });
+    pump();
+  });
+  opts.signal?.removeEventListener('abort', interrupt);
+  tally.finish();
+  for (const c of cursors) if (c.result.error !== null && c.result.error.code !== 'FORMAT_NO_MATCH' && c.opened) partial = true;
+  return { inputs: cursors.map((c) => c.result), bad, used: [...used], partial };
+}
+
+function bytesRead(cursors: readonly Cursor[]): number {
+  let n = 0;
+  for (const c of cursors) n += c.opened?.bytesRead() ?? 0;
+  return n;
 }
 
 function inputError(name: string, err: NodeJS.ErrnoException, offset: number, gzip: boolean): { code: ErrorCode; message: string } {

@@ -4,7 +4,8 @@
  * about verdicts (core/diagnose.ts) or presentation (report/).
  */
 import { Classifier, Protocol, protocolCode } from './classify.js';
-import { HandshakeTable, KeyTable, RowFlag, type RowInput } from './handshakes.js';
+import { HandshakeTable, RowFlag, type RowInput } from './handshakes.js';
+import { KeyTable } from './keys.js';
 import type { LogRecord } from './record.js';
 import { DurationHistogram, QuantileSketch } from './stats.js';
 
@@ -43,7 +44,7 @@ export class Tally {
   readonly keys = new KeyTable();
   firstMs = Infinity;
   lastMs = -Infinity;
-  private readonly row: RowInput = { input: 0, line: 0, client: 0, protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, key: -1 };
+  private readonly row: RowInput = { input: 0, line: 0, client: 0, protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0 };
 
   constructor(private readonly classifier: Classifier) {}
 
@@ -90,12 +91,13 @@ export class Tally {
     row.flags = (rec.key !== '' ? RowFlag.HAS_KEY : 0)
       | (logsUpgrade && rec.upgrade === '' ? RowFlag.UPGRADE_MISSING : 0)
       | (this.classifier.isWsPath(rec.path) ? RowFlag.WS_PATH : 0);
-    row.key = -1;
     const at = this.rows.add(row, rec.text);
-    if (rec.key !== '') {
-      const id = this.keys.see(rec.key, input, protocol, at, this.rows);
-      if (at >= 0) this.rows.key[at] = id;
-    }
+    if (rec.key !== '') this.keys.see(rec.key, input, protocol, at, rec.endMs, this.rows);
+  }
+
+  /** Call once after the last record. */
+  finish(): void {
+    this.keys.finish();
   }
 
   private clientId(client: string): number {

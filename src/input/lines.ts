@@ -1,36 +1,88 @@
 /*!
- * Byte stream → lines, through split2 (default /\r?\n/, no mapper, no skipOverflow, so no line is
- * dropped and line numbers never drift). Calls a synchronous handler per line; line numbering is
- * the caller's. Resolves when the stream ends, rejects with the stream's error.
+ * Byte stream → a queue of lines, through split2 (default /\r?\n/, no mapper, no skipOverflow, so
+ * no line is dropped and line numbers never drift). The reader pulls lines when it is ready; the
+ * stream is paused while too many wait, so several inputs can be read side by side in bounded
+ * memory. Line numbering is the caller's.
  */
 import type { Readable } from 'node:stream';
 import split2 from 'split2';
 
-/**
- * 'data' events rather than `for await`: one async step per line costs more than the parse
- * itself on short lines (measure with `npm run bench`).
- */
-export function forEachLine(input: Readable, onLine: (text: string) => void, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const lines = split2();
-    let settled = false;
-    const finish = (err?: Error): void => {
-      if (settled) return;
-      settled = true;
-      signal?.removeEventListener('abort', onAbort);
-      if (err) reject(err);
-      else resolve();
+/** Lines queued before the stream is paused. */
+const HIGH_WATER = 4096;
+/** Taken lines are cut off the front of the queue once this many pile up. */
+const COMPACT_AT = 1 << 16;
+
+export class LineQueue {
+  /** No line will be added any more (end of stream, error, or close()). */
+  ended = false;
+  error: Error | null = null;
+  private queue: string[] = [];
+  private at = 0;
+  private paused = false;
+  private readonly lines = split2();
+
+  /**
+   * `onChange` runs after each line arrives and when the queue ends. 'data' events rather than
+   * `for await`: one async step per line costs more than the parse itself on short lines.
+   */
+  constructor(private readonly input: Readable, onChange: () => void) {
+    const end = (err?: Error): void => {
+      if (this.ended) return;
+      this.ended = true;
+      if (err) this.error = err;
+      onChange();
     };
-    const onAbort = (): void => {
-      input.unpipe(lines);
-      lines.destroy();
-      finish();
-    };
-    signal?.addEventListener('abort', onAbort, { once: true });
-    input.on('error', (err) => finish(err));
-    lines.on('error', (err) => finish(err));
-    lines.on('data', onLine);
-    lines.on('end', () => finish());
-    input.pipe(lines);
-  });
+    input.on('error', end);
+    this.lines.on('error', end);
+    this.lines.on('end', () => end());
+    this.lines.on('data', (line: string) => {
+      if (this.ended) return;
+      this.queue.push(line);
+      if (!this.paused && this.queue.length - this.at >= HIGH_WATER) {
+        this.paused = true;
+        this.lines.pause();
+      }
+      onChange();
+    });
+    input.pipe(this.lines);
+  }
+
+  /** Lines waiting. */
+  get size(): number {
+    return this.queue.length - this.at;
+  }
+
+  /** Looks at the i-th waiting line without taking it. */
+  peek(i: number): string | undefined {
+    return this.queue[this.at + i];
+  }
+
+  /** The next line, or undefined when none is waiting (more may come unless `ended`). */
+  shift(): string | undefined {
+    if (this.at < this.queue.length) {
+      if (this.at >= COMPACT_AT) {
+        this.queue = this.queue.slice(this.at);
+        this.at = 0;
+      }
+      return this.queue[this.at++];
+    }
+    if (this.at > 0) {
+      this.queue = [];
+      this.at = 0;
+    }
+    if (this.paused && !this.ended) {
+      this.paused = false;
+      this.lines.resume();
+    }
+    return undefined;
+  }
+
+  /** Stops reading; queued lines are dropped. */
+  close(): void {
+    this.ended = true;
+    this.queue = [];
+    this.at = 0;
+    this.input.unpipe(this.lines);
+    this.lines.destroy();
+  }
 }

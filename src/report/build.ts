@@ -6,6 +6,7 @@
 import { PROTOCOL_NAMES, Protocol } from '../core/classify.js';
 import { iso, round, type Diagnosis } from '../core/diagnose.js';
 import type { PipelineResult } from '../core/pipeline.js';
+import { KEY_WINDOW_MS } from '../core/keys.js';
 import type { Tally } from '../core/tally.js';
 import { SCHEMA_VERSION, type ClientRow, type HistogramBin, type Incident, type Report, type TimelineBucket, type TracedKey } from './model.js';
 
@@ -92,32 +93,22 @@ function verdict(d: Diagnosis, t: Tally): Report['verdict'] {
 
 function correlation(t: Tally, names: readonly string[]): Report['correlation'] {
   const k = t.keys;
-  let multiTier = 0;
-  let reused = 0;
-  let mismatch = 0;
-  const traced: TracedKey[] = [];
-  const candidates: number[] = [];
-  for (let i = 0; i < k.size; i++) {
-    const inputs = k.inputs[i] as number;
-    const multi = (inputs & (inputs - 1)) !== 0;
-    const mixed = (k.inputs10[i] as number) !== 0 && (k.inputs11[i] as number) !== 0;
-    if (multi) multiTier++;
-    if ((k.repeated[i] as number) !== 0) reused++;
-    if (mixed) mismatch++;
-    if (multi && (mixed || candidates.length < 10)) candidates.push(i);
-  }
+  const multi = k.keptKeys.filter((s) => (s.inputs & (s.inputs - 1)) !== 0);
   // Prefer keys whose protocol differs between inputs: those are the ones worth reading.
-  candidates.sort((a, b) => Number((k.inputs10[b] as number) !== 0) - Number((k.inputs10[a] as number) !== 0));
+  const candidates = [...multi.filter((s) => s.inputs10 !== 0), ...multi.filter((s) => s.inputs10 === 0)].slice(0, 10);
   const rows = t.rows;
-  for (const id of candidates.slice(0, 10)) {
+  const traced: TracedKey[] = candidates.map((s) => {
     const sightings = [];
-    for (let r = k.firstRow[id] as number; r >= 0 && sightings.length < 10; r = rows.nextSameKey[r] as number) {
+    for (let r = s.firstRow; r >= 0 && sightings.length < 10; r = rows.nextSameKey[r] as number) {
       const dur = rows.durationMs[r] as number;
       sightings.push({ file: names[rows.input[r] as number] ?? '?', line: rows.line[r] as number, protocol: PROTOCOL_NAMES[rows.protocol[r] as number] ?? 'unknown', status: rows.status[r] as number, durationSeconds: dur >= 0 ? dur / 1000 : null });
     }
-    traced.push({ key: k.names[id] ?? '', sightings });
-  }
-  return { keys: k.size, multiTier, singleInput: k.size - multiTier, reused, protocolMismatch: mismatch, evicted: k.evicted, traced };
+    return { key: s.name, sightings };
+  });
+  return {
+    keys: k.keys, multiTier: k.multiTier, singleInput: k.keys - k.multiTier, reused: k.reused, protocolMismatch: k.protocolMismatch,
+    windowSeconds: KEY_WINDOW_MS / 1000, evicted: k.evictedEarly, traced,
+  };
 }
 
 function timeline(t: Tally, d: Diagnosis): Report['timeline'] {

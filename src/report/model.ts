@@ -167,6 +167,9 @@ export interface Report {
     singleInput: number;
     reused: number;
     protocolMismatch: number;
+    /** A key is matched with sightings up to this long after its last one. */
+    windowSeconds: number;
+    /** Keys that left the window early because too many were live at once. */
     evicted: number;
     traced: TracedKey[];
   };

@@ -1,0 +1,192 @@
+/*!
+ * Key correlation in bounded memory (src/core/keys.ts): the base64 codec, the windowed table
+ * checked against a plain Map model with fast-check, and the pipeline's time-ordered merge of
+ * several inputs that lets a window shorter than the logs still join tiers.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+
+import { HandshakeTable } from '../src/core/handshakes.js';
+import { KEY_WINDOW_MS, KeyTable, decodeKey, encodeKey } from '../src/core/keys.js';
+import { analyze } from '../src/index.js';
+
+test('decodeKey reads canonical RFC 6455 keys and round-trips through encodeKey', () => {
+  fc.assert(fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), (bytes) => {
+    const key = Buffer.from(bytes).toString('base64');
+    const w = new Uint32Array(4);
+    assert.equal(decodeKey(key, w), true);
+    assert.equal(encodeKey(w), key);
+  }));
+});
+
+test('decodeKey refuses what is not a canonical 16-byte base64 key', () => {
+  const w = new Uint32Array(4);
+  for (const bad of ['', '-', 'dGhlIHNhbXBsZSBub25jZQ=', 'dGhlIHNhbXBsZSBub25jZQ==x', 'dGhlIHNhbXBsZSBub25jZR==', 'dGhlIHNhbXBsZSBub25j*Q==', 'dGhlIHNhbXBsZSBub25jé==']) {
+    assert.equal(decodeKey(bad, w), false, bad);
+  }
+  assert.equal(decodeKey('dGhlIHNhbXBsZSBub25jZQ==', w), true);
+});
+
+interface Sighting {
+  key: number;
+  input: number;
+  protocol: number;
+  dt: number;
+}
+
+/** The table's contract, written the obvious way: live keys in first-sighting order, expired from the front. */
+function model(sightings: readonly Sighting[], windowMs: number, names: readonly string[]): { keys: number; multiTier: number; reused: number; mismatch: number; kept: string[] } {
+  type St = { name: string; inputs: number; i10: number; i11: number; repeated: number; last: number };
+  const live = new Map<string, St>();
+  const out = { keys: 0, multiTier: 0, reused: 0, mismatch: 0, kept: [] as string[] };
+  let plainMulti = 0;
+  const fold = (s: St): void => {
+    const multi = (s.inputs & (s.inputs - 1)) !== 0;
+    const mixed = s.i10 !== 0 && s.i11 !== 0;
+    if (multi) out.multiTier++;
+    if (s.repeated) out.reused++;
+    if (mixed) out.mismatch++;
+    if ((multi && mixed) || s.repeated) out.kept.push(s.name);
+    else if (multi && plainMulti < 10) {
+      plainMulti++;
+      out.kept.push(s.name);
+    }
+  };
+  let now = 0;
+  for (const x of sightings) {
+    now += x.dt;
+    for (const [k, s] of live) {
+      if (s.last >= now - windowMs) break;
+      fold(s);
+      live.delete(k);
+    }
+    const name = names[x.key] as string;
+    let s = live.get(name);
+    const bit = 1 << x.input;
+    if (!s) {
+      s = { name, inputs: 0, i10: 0, i11: 0, repeated: 0, last: now };
+      live.set(name, s);
+      out.keys++;
+    } else if (s.inputs & bit) s.repeated |= bit;
+    s.inputs |= bit;
+    if (x.protocol === 1) s.i10 |= bit;
+    if (x.protocol === 2) s.i11 |= bit;
+    s.last = now;
+  }
+  for (const s of live.values()) fold(s);
+  return out;
+}
+
+test('KeyTable equals the model: totals and kept keys, through window expiry, growth and index deletion', () => {
+  // Half the keys are canonical base64 whose first word (the index hash) takes only 8 values, at
+  // both ends of the 2048-place index, so probe chains are long and wrap around, and deletions
+  // must mend them; half arbitrary text (fingerprinted).
+  const names = Array.from({ length: 400 }, (_, i) => {
+    if (i % 2 === 1) return `key ${i}`;
+    const b = Buffer.alloc(16);
+    b.writeUInt32BE(i & 8 ? 2047 - (i & 3) : i & 3, 0);
+    b.writeUInt32BE(i, 4);
+    return b.toString('base64');
+  });
+  const sighting = fc.record({ key: fc.nat(names.length - 1), input: fc.nat(2), protocol: fc.constantFrom(1, 2), dt: fc.constantFrom(0, 1, 2, 40) });
+  fc.assert(fc.property(fc.array(sighting, { minLength: 200, maxLength: 4000, size: 'max' }), fc.constantFrom(30, 300, Infinity), (sightings, windowMs) => {
+    const table = new KeyTable(windowMs);
+    const rows = new HandshakeTable();
+    let now = 0;
+    for (const x of sightings) {
+      now += x.dt;
+      table.see(names[x.key] as string, x.input, x.protocol, -1, now, rows);
+    }
+    table.finish();
+    const want = model(sightings, windowMs, names);
+    assert.deepEqual(
+      { keys: table.keys, multiTier: table.multiTier, reused: table.reused, mismatch: table.protocolMismatch, kept: table.keptKeys.map((k) => k.name) },
+      want,
+    );
+  }), { numRuns: 60 });
+});
+
+test('KeyTable equals the model when the ring grows after it has wrapped (slow traffic, then a burst)', () => {
+  const n = 6000;
+  const names = Array.from({ length: n }, (_, i) => {
+    if (i % 3 === 0) return `odd key ${i}`;
+    const b = Buffer.alloc(16, i % 251);
+    b.writeUInt32BE(Math.imul(i, 0x9e3779b1) >>> 0, 0);
+    return b.toString('base64');
+  });
+  // Key i first at start(i), again 250 ms later; 1 ms apart for the first 2000 keys, then 0.1 ms.
+  const start = (i: number): number => (i < 2000 ? i : 2000 + (i - 2000) / 10);
+  const events = [...Array.from({ length: n }, (_, i) => ({ at: start(i), key: i, input: 0 })), ...Array.from({ length: n }, (_, i) => ({ at: start(i) + 250, key: i, input: i % 2 }))]
+    .sort((a, b) => a.at - b.at);
+  let prev = 0;
+  const sightings: Sighting[] = events.map((e) => {
+    const dt = e.at - prev;
+    prev = e.at;
+    return { key: e.key, input: e.input, protocol: 2, dt };
+  });
+  const table = new KeyTable(300);
+  const rows = new HandshakeTable();
+  let now = 0;
+  for (const x of sightings) {
+    now += x.dt;
+    table.see(names[x.key] as string, x.input, x.protocol, -1, now, rows);
+  }
+  table.finish();
+  const want = model(sightings, 300, names);
+  assert.equal(want.keys, n);
+  assert.deepEqual({ keys: table.keys, multiTier: table.multiTier, reused: table.reused, mismatch: table.protocolMismatch, kept: table.keptKeys.map((k) => k.name) }, want);
+});
+
+test('sightings further apart than the window are two keys, closer ones one', () => {
+  const rows = new HandshakeTable();
+  const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+  const t = new KeyTable(1000);
+  t.see(key, 0, 2, -1, 0, rows);
+  t.see('AAAAAAAAAAAAAAAAAAAAAA==', 0, 2, -1, 1001, rows);
+  t.see(key, 0, 2, -1, 1002, rows);
+  t.see(key, 0, 2, -1, 1500, rows);
+  t.finish();
+  assert.equal(t.keys, 3);
+  assert.equal(t.reused, 1);
+  assert.deepEqual(t.keptKeys.map((k) => k.name), [key]);
+});
+
+test('two tiers whose logs are longer than the key window still join on the key (inputs read side by side by time)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsdiag-keys-'));
+  try {
+    const key = 'x3JJHMbDL1EzLkh9GBhXDw==';
+    const span = (KEY_WINDOW_MS * 3) / 1000;
+    const t0 = 1_700_000_000;
+    // One handshake at t0 on both tiers, then filler for three windows on each.
+    const line = (s: number, proto: string, status: number, k: string): string =>
+      `127.0.0.1 - - [14/Nov/2023:22:13:20 +0000] "GET /ws HTTP/${proto}" ${status} 0 "-" "ua" 1.000 "websocket" "${k}" ${status} ${(t0 + s).toFixed(3)}`;
+    const front = [line(1, '1.0', 499, key)];
+    const back = [line(1.002, '1.1', 101, key)];
+    const filler = (tier: number, s: number): string => {
+      const b = Buffer.alloc(16, tier);
+      b.writeUInt32BE(s, 0);
+      return b.toString('base64');
+    };
+    for (let s = 2; s < span; s += 7) {
+      front.push(line(s, '1.1', 101, filler(1, s)));
+      back.push(line(s + 0.5, '1.1', 101, filler(2, s)));
+    }
+    writeFileSync(join(dir, 'front.log'), `${front.join('\n')}\n`);
+    writeFileSync(join(dir, 'back.log'), `${back.join('\n')}\n`);
+    const report = await analyze({
+      inputs: [join(dir, 'front.log'), join(dir, 'back.log')],
+      logFormat: ['$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time "$http_upgrade" "$http_sec_websocket_key" $upstream_status $msec'],
+    });
+    const hidden = report.findings.find((f) => f.id === 'hidden-downgrade');
+    assert.equal(hidden?.count, 1);
+    assert.equal(report.correlation.multiTier, 1);
+    assert.equal(report.correlation.windowSeconds, KEY_WINDOW_MS / 1000);
+    assert.deepEqual(report.correlation.traced.map((k) => k.key), [key]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
