@@ -6,6 +6,7 @@
  */
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { BadLinesFile, ProgressLine } from './sinks.js';
 import { AnalyzerError, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, isAnalyzerError, type OutputName, type Report } from './index.js';
 
 const SEVERITIES = ['critical', 'warning', 'info'];
@@ -60,13 +61,17 @@ async function main(): Promise<void> {
     .option('fail-on', { type: 'string', describe: 'exit 1 when these findings are present: finding ids, a severity (critical, warning) or "any"' })
     .option('evidence', { type: 'string', default: '5', describe: 'evidence lines per finding' })
     .option('top', { type: 'string', default: '20', describe: 'rows per table in the terminal report' })
-    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no notes on stderr' })
+    .option('since', { type: 'string', describe: 'only lines logged at or after this time: 2h, 30m (ago), 09/Mar/2018:15:00:00 +0800, 2018-03-09T07:00Z, epoch seconds' })
+    .option('until', { type: 'string', describe: 'only lines logged at or before this time (same forms as --since)' })
+    .option('bad-lines', { type: 'string', describe: 'write every unparsed line to this file as "file:line<TAB>text"' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no notes or progress on stderr' })
     .example('$0 access.log', 'terminal report, format auto-detected')
     .example("$0 --log-format '[$time_local] $remote_addr - ... $http_sec_websocket_key' front.log", 'your own log_format, pasted from nginx.conf')
     .example('zcat access.log.*.gz | $0 --preset combined -', 'rotated logs from stdin')
     .example('$0 --output json access.log | jq .findings', 'machine-readable findings')
     .example('$0 --fail-on critical access.log', 'for cron/CI: exit 1 when a critical finding is present')
     .example('$0 front.log back.log', 'two tiers: joins the same Sec-WebSocket-Key across files')
+    .example('$0 --since 2h --bad-lines bad.txt access.log', 'the last two hours; every line that did not parse goes to bad.txt')
     .strictOptions()
     .version(VERSION)
     .help()
@@ -95,6 +100,8 @@ async function main(): Promise<void> {
     process.once('SIGINT', () => process.exit(130));
   });
 
+  const badLines = argv['bad-lines'] === undefined ? undefined : new BadLinesFile(argv['bad-lines']);
+  const progress = process.stderr.isTTY && !argv.quiet ? new ProgressLine(process.stderr) : undefined;
   const report = await analyze({
     inputs,
     logFormat: list(argv['log-format']),
@@ -105,9 +112,15 @@ async function main(): Promise<void> {
     tolerance: argv.tolerance,
     wsPath: list(argv['ws-path']),
     evidence: argv.evidence,
+    since: argv.since,
+    until: argv.until,
     stdin: process.stdin,
     signal: abort.signal,
+    onBadLine: badLines && ((file, line, text) => badLines.add(file, line, text)),
+    onProgress: progress && ((bytes, lines) => progress.update(bytes, lines)),
   });
+  progress?.clear();
+  badLines?.close();
 
   const notes: string[] = [];
   if (inputs.length === 0 && process.stdin.isTTY) notes.push('reading standard input (give file names, or pipe a log in)');
@@ -124,6 +137,8 @@ async function main(): Promise<void> {
       notes.push(`${report.lines.unparsed.toLocaleString('en-US')} of ${report.lines.total.toLocaleString('en-US')} lines did not match the format (first ${report.lines.samples.length} below)`);
       for (const s of report.lines.samples.slice(0, 5)) notes.push(`  ${s.file}:${s.line}: ${s.reason}`);
     }
+    if (report.lines.filtered > 0) notes.push(`${report.lines.filtered.toLocaleString('en-US')} parsed lines fell outside --since/--until and were left out`);
+    if (badLines) notes.push(`${badLines.count.toLocaleString('en-US')} unparsed line${badLines.count === 1 ? '' : 's'} written to ${badLines.path}`);
     for (const i of fatalInputs) notes.push(`skipped: ${i.error?.message}`);
     if (report.meta.partial) notes.push('the report is partial: not every input was read to the end');
   }

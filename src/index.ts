@@ -27,7 +27,9 @@ export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json
 export async function analyze(options: AnalyzeOptions): Promise<Report> {
   const o = await normalizeOptions(options);
   const tally = new Tally(new Classifier(o.wsPaths));
-  const result = await runPipeline(o.inputs, tally, { formats: o.formats, detect: o.detect, stdin: o.stdin, signal: o.signal, onProgress: o.onProgress });
+  const result = await runPipeline(o.inputs, tally, {
+    formats: o.formats, detect: o.detect, stdin: o.stdin, signal: o.signal, sinceMs: o.sinceMs, untilMs: o.untilMs, onBadLine: o.onBadLine, onProgress: o.onProgress,
+  });
   const d = diagnose(tally, { inputs: o.inputs, timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence });
   return buildReport(tally, d, result, { version: VERSION, timeoutSource: o.timeoutSeconds === undefined ? 'inferred' : 'option' });
 }

@@ -9,6 +9,7 @@ import { compileFormat, compileFormatString, type CompiledFormat } from './forma
 import { pickLogFormat, readNginxConf } from './format/nginx-conf.js';
 import { PRESET_FORMATS, findPreset } from './format/presets.js';
 import { DEFAULT_WS_PATHS, compileWsPaths } from './core/classify.js';
+import { parseTimeLocal } from './core/record.js';
 
 /** What a caller may pass; every field optional, strings accepted where the CLI gives strings. */
 export interface AnalyzeOptions {
@@ -27,8 +28,15 @@ export interface AnalyzeOptions {
   wsPath?: string | readonly string[];
   /** Evidence lines per finding (default 5). */
   evidence?: number | string;
+  /** Analyse only lines logged at or after / before this: nginx time, ISO 8601, epoch seconds, or an age such as `2h`. */
+  since?: string | number | Date;
+  until?: string | number | Date;
+  /** What `since`/`until` ages count back from (default: now). */
+  now?: number;
   stdin?: Readable;
   signal?: AbortSignal;
+  /** Called with every unparsed line (the report keeps only samples). */
+  onBadLine?: (file: string, line: number, text: string) => void;
   onProgress?: (bytes: number, lines: number) => void;
 }
 
@@ -41,8 +49,11 @@ export interface ResolvedOptions {
   timeoutSeconds: number | undefined;
   toleranceMs: number | undefined;
   evidence: number;
+  sinceMs: number | undefined;
+  untilMs: number | undefined;
   stdin: Readable | undefined;
   signal: AbortSignal | undefined;
+  onBadLine: ((file: string, line: number, text: string) => void) | undefined;
   onProgress: ((bytes: number, lines: number) => void) | undefined;
 }
 
@@ -58,6 +69,33 @@ export function positiveNumber(flag: string, v: number | string | undefined, int
     throw new AnalyzerError('OPTION_INVALID', `Invalid option --${flag}: expected a positive ${integer ? 'integer' : 'number'}, got ${JSON.stringify(String(v))}`);
   }
   return n;
+}
+
+const AGE_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
+
+/**
+ * A point in time from --since/--until: an age (`90s`, `30m`, `2h`, `1d`, `1w`, counted back from
+ * `now`), epoch seconds (`$msec`), nginx's `$time_local` (`09/Mar/2018:15:04:32 +0800`, brackets
+ * optional) or ISO 8601 (`2018-03-09T07:04:32Z`, `2018-03-09 15:04+08:00`, `2018-03-09`; no
+ * offset means UTC, as nothing else in a log tells the zone).
+ */
+export function parseWhen(flag: string, v: string | number | Date | undefined, now: number): number | undefined {
+  if (v === undefined || v === '') return undefined;
+  if (v instanceof Date) return v.getTime();
+  const s = String(v).trim();
+  let ms = NaN;
+  const age = /^(\d+(?:\.\d+)?)\s*([smhdw])(?:\s+ago)?$/.exec(s);
+  if (age) ms = now - Number(age[1]) * (AGE_UNITS_MS[age[2] as string] as number);
+  else if (/^\d{9,11}(\.\d+)?$/.test(s)) ms = Number(s) * 1000;
+  else if (/^\[?\d\d\/[A-Z][a-z]{2}\/\d{4}:/.test(s)) ms = parseTimeLocal(s.replace(/^\[|\]$/g, ''));
+  else if (/^\d{4}-\d\d-\d\d([T ]\d\d:\d\d(:\d\d(\.\d+)?)?)?(Z|[+-]\d\d:?\d\d)?$/.test(s)) {
+    const iso = s.replace(' ', 'T');
+    ms = Date.parse(/T/.test(iso) && !/(Z|[+-]\d\d:?\d\d)$/.test(iso) ? `${iso}Z` : iso);
+  }
+  if (!Number.isFinite(ms)) {
+    throw new AnalyzerError('OPTION_INVALID', `Invalid option --${flag}: expected a time such as 2h, 30m, 1520579072, 09/Mar/2018:15:04:32 +0800 or 2018-03-09T07:04:32Z, got ${JSON.stringify(s)}`);
+  }
+  return ms;
 }
 
 export async function normalizeOptions(raw: AnalyzeOptions): Promise<ResolvedOptions> {
@@ -83,6 +121,12 @@ export async function normalizeOptions(raw: AnalyzeOptions): Promise<ResolvedOpt
   if (detect) for (const p of PRESET_FORMATS) formats.push(compileFormatString(p.text, p.escape, p.name));
 
   const evidence = positiveNumber('evidence', raw.evidence, true) ?? 5;
+  const now = raw.now ?? Date.now();
+  const sinceMs = parseWhen('since', raw.since, now);
+  const untilMs = parseWhen('until', raw.until, now);
+  if (sinceMs !== undefined && untilMs !== undefined && sinceMs > untilMs) {
+    throw new AnalyzerError('OPTION_INVALID', `Invalid options: --since (${new Date(sinceMs).toISOString()}) is after --until (${new Date(untilMs).toISOString()})`);
+  }
   const tolerance = positiveNumber('tolerance', raw.tolerance, false);
   return {
     inputs,
@@ -92,8 +136,11 @@ export async function normalizeOptions(raw: AnalyzeOptions): Promise<ResolvedOpt
     timeoutSeconds: positiveNumber('timeout', raw.timeout, false),
     toleranceMs: tolerance === undefined ? undefined : Math.round(tolerance),
     evidence,
+    sinceMs,
+    untilMs,
     stdin: raw.stdin,
     signal: raw.signal,
+    onBadLine: raw.onBadLine,
     onProgress: raw.onProgress,
   };
 }

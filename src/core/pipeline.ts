@@ -28,6 +28,11 @@ export interface PipelineOptions {
   detect: boolean;
   stdin?: Readable;
   signal?: AbortSignal;
+  /** Only lines logged in [sinceMs, untilMs] are analysed (lines without a time are kept). */
+  sinceMs?: number;
+  untilMs?: number;
+  /** Every unparsed line, as it is met (BadLineLog keeps only samples). */
+  onBadLine?: (file: string, line: number, text: string) => void;
   onProgress?: (bytes: number, lines: number) => void;
 }
 
@@ -37,6 +42,8 @@ export interface PipelineResult {
   /** Formats that matched at least one line, in first-use order. */
   used: CompiledFormat[];
   partial: boolean;
+  sinceMs: number | undefined;
+  untilMs: number | undefined;
 }
 
 interface Plan {
@@ -72,7 +79,13 @@ class Cursor {
   opened: OpenedInput | undefined;
   lines: LineQueue | undefined;
   private order: Plan[];
+  private readonly sinceMs: number;
+  private readonly untilMs: number;
   private lineNo = 0;
+  get linesSoFar(): number {
+    return this.lineNo;
+  }
+
   private gateOpen = false;
   private leadingFailures = 0;
   private firstFailure: { line: number; text: string; reason: string } | null = null;
@@ -82,8 +95,10 @@ class Cursor {
     readonly name: string,
     private readonly ctx: { opts: PipelineOptions; planFor: (f: CompiledFormat) => Plan; failure: MatchFailure; bad: BadLineLog; used: Set<CompiledFormat> },
   ) {
-    this.result = { name, lines: 0, parsed: 0, unparsed: 0, empty: 0, bytes: 0, gzip: false, formats: {}, error: null };
+    this.result = { name, lines: 0, parsed: 0, unparsed: 0, empty: 0, filtered: 0, bytes: 0, gzip: false, formats: {}, error: null };
     this.order = ctx.opts.detect ? [] : ctx.opts.formats.map(ctx.planFor);
+    this.sinceMs = ctx.opts.sinceMs ?? -Infinity;
+    this.untilMs = ctx.opts.untilMs ?? Infinity;
   }
 
   /**
@@ -141,6 +156,10 @@ class Cursor {
     rec.file = this.name;
     rec.line = this.lineNo;
     plan.reader.read(body, plan.bounds, rec);
+    if (rec.endMs < this.sinceMs || rec.endMs > this.untilMs) {
+      result.filtered++;
+      return;
+    }
     if (rec.endMs === rec.endMs) this.headMs = rec.endMs;
     this.plan = plan;
     this.hasHead = true;
@@ -168,6 +187,7 @@ class Cursor {
     const failure = this.ctx.failure;
     const describe = (): string => (first ? `${first.format.name}: ${describeFailure(first.format, text, failure)}` : 'no format');
     this.ctx.bad.add(this.name, this.lineNo, text, describe);
+    this.ctx.opts.onBadLine?.(this.name, this.lineNo, text);
     if (this.gateOpen) return;
     if (this.firstFailure === null) this.firstFailure = { line: this.lineNo, text, reason: describe() };
     if (++this.leadingFailures < GATE_LINES) return;
@@ -251,7 +271,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
           }
           best.hasHead = false;
           tally.add(best.rec, best.input, (best.plan as Plan).reader.logsUpgrade);
-          if (opts.onProgress && (++records & 0xffff) === 0) opts.onProgress(bytesRead(cursors), records);
+          if (opts.onProgress && (++records & 0x3fff) === 0) opts.onProgress(bytesRead(cursors), linesRead(cursors));
         }
       } finally {
         pumping = false;
@@ -278,12 +298,18 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   opts.signal?.removeEventListener('abort', interrupt);
   tally.finish();
   for (const c of cursors) if (c.result.error !== null && c.result.error.code !== 'FORMAT_NO_MATCH' && c.opened) partial = true;
-  return { inputs: cursors.map((c) => c.result), bad, used: [...used], partial };
+  return { inputs: cursors.map((c) => c.result), bad, used: [...used], partial, sinceMs: opts.sinceMs, untilMs: opts.untilMs };
 }
 
 function bytesRead(cursors: readonly Cursor[]): number {
   let n = 0;
   for (const c of cursors) n += c.opened?.bytesRead() ?? 0;
+  return n;
+}
+
+function linesRead(cursors: readonly Cursor[]): number {
+  let n = 0;
+  for (const c of cursors) n += c.linesSoFar;
   return n;
 }
 

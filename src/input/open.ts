@@ -55,7 +55,8 @@ async function openFileStream(name: string): Promise<Readable> {
     const why = code === 'EISDIR' ? 'is a directory' : code === 'EACCES' ? 'permission denied' : (err as Error).message;
     throw new AnalyzerError('INPUT_UNREADABLE', `${name}: cannot read (${why})`, { file: name }, { cause: err });
   }
-  return handle.createReadStream({ highWaterMark: 1 << 20 });
+  // 64 KiB chunks (the default): with 1 MiB ones, read buffers awaiting GC added ~50 MB to peak RSS.
+  return handle.createReadStream({ highWaterMark: 1 << 16 });
 }
 
 /** Resolves with the first bytes of the stream (≥ 2 unless it is shorter) and puts them back. */

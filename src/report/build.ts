@@ -23,7 +23,10 @@ const HISTOGRAM_EDGES_S = [0, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 30
 
 export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: BuildOptions): Report {
   const names = p.inputs.map((i) => i.name);
-  const lines = p.inputs.reduce((a, i) => ({ total: a.total + i.lines, parsed: a.parsed + i.parsed, unparsed: a.unparsed + i.unparsed, empty: a.empty + i.empty }), { total: 0, parsed: 0, unparsed: 0, empty: 0 });
+  const lines = p.inputs.reduce(
+    (a, i) => ({ total: a.total + i.lines, parsed: a.parsed + i.parsed, unparsed: a.unparsed + i.unparsed, empty: a.empty + i.empty, filtered: a.filtered + i.filtered }),
+    { total: 0, parsed: 0, unparsed: 0, empty: 0, filtered: 0 },
+  );
   const formatLines = new Map<string, number>();
   for (const i of p.inputs) for (const [name, n] of Object.entries(i.formats)) formatLines.set(name, (formatLines.get(name) ?? 0) + n);
 
@@ -52,6 +55,7 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
       inputs: p.inputs.map((i) => ({ ...i, formats: { ...i.formats } })),
       formats: p.used.map((f) => ({ name: f.name, escape: f.escape, text: f.text, lines: formatLines.get(f.name) ?? 0 })),
       timeRange: { start: iso(t.firstMs), end: iso(t.lastMs) },
+      window: { since: p.sinceMs === undefined ? null : iso(p.sinceMs), until: p.untilMs === undefined ? null : iso(p.untilMs) },
       partial: p.partial,
       sampled: t.rows.sampled,
       timeoutSource: opts.timeoutSource,

@@ -124,6 +124,8 @@ export interface InputReport {
   parsed: number;
   unparsed: number;
   empty: number;
+  /** Parsed lines left out by --since/--until. */
+  filtered: number;
   bytes: number;
   gzip: boolean;
   formats: Record<string, number>;
@@ -144,12 +146,14 @@ export interface Report {
     inputs: InputReport[];
     formats: { name: string; escape: string; text: string; lines: number }[];
     timeRange: { start: string | null; end: string | null };
+    /** --since/--until as given (null: open). */
+    window: { since: string | null; until: string | null };
     partial: boolean;
     /** True when more handshakes were seen than kept row by row (counts stay exact; breakdowns are sampled). */
     sampled: boolean;
     timeoutSource: 'inferred' | 'option';
   };
-  lines: { total: number; parsed: number; unparsed: number; empty: number; samples: BadLine[] };
+  lines: { total: number; parsed: number; unparsed: number; empty: number; filtered: number; samples: BadLine[] };
   verdict: { severity: Severity | 'ok'; headline: string; details: string[] };
   requests: { total: number; http10: number };
   handshakes: {

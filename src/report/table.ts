@@ -30,6 +30,8 @@ export function renderTable(report: Report, opts: TableOptions): string {
   const l = report.lines;
   out.push(`${plural(l.total, 'line')} read, ${int(l.parsed)} parsed, ${int(l.unparsed)} unparsed; ${plural(report.handshakes.total, 'WebSocket handshake')} (${int(report.handshakes.upgraded)} upgraded); formats: ${report.meta.formats.map((f) => `${f.name} (${int(f.lines)})`).join(', ') || 'none'}`);
   if (report.meta.timeRange.start) out.push(`time range: ${report.meta.timeRange.start} … ${report.meta.timeRange.end}`);
+  const w = report.meta.window;
+  if (w.since !== null || w.until !== null) out.push(`window: ${w.since ?? 'start'} … ${w.until ?? 'end'} (${plural(l.filtered, 'parsed line')} outside it left out)`);
   if (report.meta.partial) out.push(paint('yellow', 'PARTIAL REPORT: not every input was read to the end (see below).'));
   if (report.meta.sampled) out.push('note: more handshakes than kept row by row; breakdowns below come from a uniform sample, totals are exact.');
 
