@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { clip, isAnalyzerError, type ErrorCode } from '../errors.js';
 import type { CompiledFormat } from '../format/compile.js';
 import { describeFailure, matchAny, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
+import { syslogBodyStart } from '../format/syslog.js';
 import { forEachLine } from '../input/lines.js';
 import { openInput, type OpenedInput } from '../input/open.js';
 import { RecordReader, newRecord } from './record.js';
@@ -43,17 +44,6 @@ interface Plan {
   format: CompiledFormat;
   reader: RecordReader;
   bounds: Int32Array;
-}
-
-const SYSLOG_TAG = ': ';
-
-/** Index where an nginx entry starts after a syslog header `<PRI>Mmm dd hh:mm:ss host tag: `, or -1. */
-export function syslogBodyStart(text: string): number {
-  if (text.charCodeAt(0) !== 60 /* < */) return -1;
-  const close = text.indexOf('>');
-  if (close < 2 || close > 4) return -1;
-  const tag = text.indexOf(SYSLOG_TAG, close + 16);
-  return tag < 0 ? -1 : tag + SYSLOG_TAG.length;
 }
 
 export async function runPipeline(names: readonly string[], tally: Tally, opts: PipelineOptions): Promise<PipelineResult> {
@@ -97,12 +87,10 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
      * move-to-front): a format whose last field is free text also matches lines of a longer
      * format that appends fields, so the longer one must keep going first.
      */
-    const match = (text: string): Plan | null => {
-      for (let pass = 0; pass < 2; pass++) {
-        for (let i = 0; i < order.length; i++) {
-          const p = order[i] as Plan;
-          if (matchLine(p.format, text, p.bounds, failure, pass === 1)) return p;
-        }
+    const match = (text: string, pass: number): Plan | null => {
+      for (let i = 0; i < order.length; i++) {
+        const p = order[i] as Plan;
+        if (matchLine(p.format, text, p.bounds, failure, pass === 1)) return p;
       }
       return null;
     };
@@ -112,13 +100,17 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
         result.empty++;
         return;
       }
+      // Strictly, then relaxed; each on the line, then after a syslog header: a relaxed $remote_addr
+      // would otherwise swallow the header (`<190>Nov 30 06:59:33 host nginx: 127.0.0.3`).
       let body = text;
-      let plan = match(body);
-      if (plan === null) {
-        const start = syslogBodyStart(text);
-        if (start > 0) {
+      let plan: Plan | null = null;
+      let start = 0;
+      for (let pass = 0; pass < 2 && plan === null; pass++) {
+        plan = match(text, pass);
+        if (plan === null && pass === 0) start = syslogBodyStart(text);
+        if (plan === null && start > 0) {
           body = text.slice(start);
-          plan = match(body);
+          plan = match(body, pass);
         }
       }
       if (plan === null) {
