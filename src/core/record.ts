@@ -87,6 +87,11 @@ function parseStatus(s: string): number {
   return v >= 0 && v <= 999 ? v : 0;
 }
 
+/** Does the format have variable v, and did the matched line hold it (a JSON line may not)? */
+function present(bounds: Int32Array, v: number): boolean {
+  return v >= 0 && (bounds[2 * v] as number) >= 0;
+}
+
 /** Reads LogRecords out of lines matched by one format; the variable lookups happen once, here. */
 export class RecordReader {
   private readonly at: Readonly<Record<string, number>>;
@@ -153,23 +158,21 @@ export class RecordReader {
     rec.upstreamStatus = this.value(text, bounds, 'upstream_status');
     rec.key = this.value(text, bounds, 'http_sec_websocket_key');
     rec.upgrade = this.value(text, bounds, 'http_upgrade');
-    const up = this.at.http_upgrade as number;
-    this.upgradeLogged = up >= 0 && (bounds[2 * up] as number) >= 0;
+    this.upgradeLogged = present(bounds, this.at.http_upgrade as number);
     rec.userAgent = this.value(text, bounds, 'http_user_agent');
   }
 
   private endTime(text: string, bounds: Int32Array): number {
     // A variable whose start bound is -1 is absent from this (JSON) line: use the next time source.
-    const has = (v: number): boolean => v >= 0 && (bounds[2 * v] as number) >= 0;
     const ms = this.at.msec as number;
-    if (has(ms)) {
+    if (present(bounds, ms)) {
       const v = parseMillis(text.slice(bounds[2 * ms], bounds[2 * ms + 1]));
       return v < 0 ? NaN : v;
     }
     const local = this.at.time_local as number;
     const iso = this.at.time_iso8601 as number;
-    const v = has(local) ? local : iso;
-    if (!has(v)) return NaN;
+    const v = present(bounds, local) ? local : iso;
+    if (!present(bounds, v)) return NaN;
     const s = text.slice(bounds[2 * v], bounds[2 * v + 1]);
     // Consecutive lines mostly share their second: parse each distinct time string once.
     if (s !== this.lastTime) {

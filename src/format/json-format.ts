@@ -6,6 +6,7 @@
  */
 import type { FormatBase } from './compile.js';
 import { Shape, fitsShape } from './fields.js';
+import type { MatchFailure } from './parse-line.js';
 
 export interface JsonFormat extends FormatBase {
   readonly kind: 'json';
@@ -189,13 +190,8 @@ function assign(f: JsonFormat, rules: readonly KeyRule[] | undefined, s: string,
   }
 }
 
-interface Failure {
-  offset: number;
-  varIndex: number;
-}
-
 /** Records where a match failed (the furthest point wins) and returns false. */
-function fail(failure: Failure, at: number, varIndex = -1): false {
+function fail(failure: MatchFailure, at: number, varIndex = -1): false {
   if (at > failure.offset) {
     failure.offset = at;
     failure.varIndex = varIndex;
@@ -208,7 +204,7 @@ function fail(failure: Failure, at: number, varIndex = -1): false {
  * Variables whose key is absent get bounds -1. False, with the failure offset, when the line is not
  * such an object or has no status.
  */
-export function matchJson(f: JsonFormat, s: string, bounds: Int32Array, failure: Failure): boolean {
+export function matchJson(f: JsonFormat, s: string, bounds: Int32Array, failure: MatchFailure): boolean {
   let i = skipSpace(s, 0);
   if (s.charCodeAt(i) !== C.LBRACE) return fail(failure, i);
   bounds.fill(-1);
@@ -270,7 +266,7 @@ export function matchJson(f: JsonFormat, s: string, bounds: Int32Array, failure:
 }
 
 /** Words for a failed JSON match (only for sampled lines). */
-export function describeJsonFailure(f: JsonFormat, text: string, failure: Failure): string {
+export function describeJsonFailure(f: JsonFormat, text: string, failure: MatchFailure): string {
   if (failure.varIndex === f.statusVar) {
     const keys = [...f.keys.entries()].filter(([, rules]) => rules.some((r) => r.v === f.statusVar)).map(([k]) => k);
     return `a JSON object without a status (looked for the keys ${keys.join(', ')})`;
