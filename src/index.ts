@@ -14,8 +14,9 @@ import { buildReport } from './report/build.js';
 import type { Report } from './report/model.js';
 
 export { AnalyzerError, isAnalyzerError, type ErrorCode, type Where } from './errors.js';
-export { compileFormat, compileFormatString, type CompiledFormat, type Escape } from './format/compile.js';
-export { PRESET_FORMATS, findPreset, type Preset } from './format/presets.js';
+export { compileFormat, compileFormatString, type CompiledFormat, type Escape, type TemplateFormat } from './format/compile.js';
+export { compileJsonFormat, type JsonFormat } from './format/json-format.js';
+export { PRESET_FORMATS, compilePreset, findPreset, type Preset } from './format/presets.js';
 export { readNginxConf, pickLogFormat } from './format/nginx-conf.js';
 export { normalizeOptions, type AnalyzeOptions, type ResolvedOptions } from './options.js';
 export { RENDERERS, OUTPUT_NAMES, type OutputName, type RenderOptions } from './report/index.js';
@@ -36,14 +37,15 @@ export async function analyze(options: AnalyzeOptions): Promise<Report> {
 
 /**
  * Parses one line with a compiled format: variable name → decoded value (absent values as nginx
- * wrote them: `-` in escape=default). null when the line does not match. Not for hot loops.
+ * wrote them: `-` in escape=default; a `json` line's variables without a key are left out). null
+ * when the line does not match. Not for hot loops.
  */
 export function parseFields(format: CompiledFormat, line: string): Record<string, string> | null {
   const bounds = newBounds(format);
   if (!matchAny(format, line, bounds, newFailure())) return null;
   const out: Record<string, string> = {};
   format.vars.forEach((name, v) => {
-    if (!(name in out)) out[name] = fieldValue(format, line, bounds, v);
+    if (!(name in out) && (bounds[2 * v] as number) >= 0) out[name] = fieldValue(format, line, bounds, v);
   });
   return out;
 }

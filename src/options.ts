@@ -7,7 +7,7 @@ import type { Readable } from 'node:stream';
 import { AnalyzerError } from './errors.js';
 import { compileFormat, compileFormatString, type CompiledFormat } from './format/compile.js';
 import { pickLogFormat, readNginxConf } from './format/nginx-conf.js';
-import { PRESET_FORMATS, findPreset } from './format/presets.js';
+import { PRESET_FORMATS, compilePreset, findPreset } from './format/presets.js';
 import { DEFAULT_WS_PATHS, compileWsPaths } from './core/classify.js';
 import { parseTimeLocal } from './core/record.js';
 
@@ -108,7 +108,7 @@ export async function normalizeOptions(raw: AnalyzeOptions): Promise<ResolvedOpt
   for (const name of list(raw.preset)) {
     const p = findPreset(name);
     if (!p) throw new AnalyzerError('FORMAT_UNKNOWN_PRESET', `Unknown preset "${name}"; presets: ${PRESET_FORMATS.map((x) => x.name).join(', ')}`);
-    formats.push(compileFormatString(p.text, p.escape, p.name));
+    formats.push(compilePreset(p));
   }
   if (raw.nginxConf !== undefined) {
     const conf = await readNginxConf(raw.nginxConf);
@@ -118,7 +118,7 @@ export async function normalizeOptions(raw: AnalyzeOptions): Promise<ResolvedOpt
     throw new AnalyzerError('OPTION_INVALID', 'Invalid option --format-name: it names a log_format inside --nginx-conf FILE, which was not given');
   }
   const detect = formats.length === 0;
-  if (detect) for (const p of PRESET_FORMATS) formats.push(compileFormatString(p.text, p.escape, p.name));
+  if (detect) for (const p of PRESET_FORMATS) formats.push(compilePreset(p));
 
   const evidence = positiveNumber('evidence', raw.evidence, true) ?? 5;
   const now = raw.now ?? Date.now();

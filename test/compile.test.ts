@@ -242,8 +242,9 @@ const presetCases: { name: string; text?: string; vars: string[]; literals: stri
   },
 ];
 
-test('presets: every preset has a row below', () => {
-  assert.deepEqual(PRESET_FORMATS.map((p) => p.name).sort(), presetCases.map((c) => c.name).sort());
+test('presets: every log_format preset has a row below; `json` is read by key name (test/json-format.test.ts)', () => {
+  assert.deepEqual(PRESET_FORMATS.filter((p) => p.kind !== 'json').map((p) => p.name).sort(), presetCases.map((c) => c.name).sort());
+  assert.deepEqual(PRESET_FORMATS.filter((p) => p.kind === 'json').map((p) => [p.name, p.escape]), [['json', 'json']]);
 });
 
 for (const c of presetCases) {

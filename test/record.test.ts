@@ -162,9 +162,13 @@ test('record: one reader and one record reused across lines leave nothing stale'
   assert.deepEqual([rec.client, rec.endMs, rec.startMs], ['10.0.0.3', T_0907, T_0907 - 2500]);
 });
 
-test('record: logsUpgrade tells whether the format has $http_upgrade', () => {
-  assert.equal(new RecordReader(preset('combined-ws')).logsUpgrade, true);
-  assert.equal(new RecordReader(preset('combined')).logsUpgrade, false);
+test('record: logsUpgrade tells whether the line just read logs $http_upgrade (its format has it)', () => {
+  const withUpgrade = new RecordReader(preset('combined-ws'));
+  read(withUpgrade, '203.0.113.7 - - [09/Mar/2018:05:37:07 -0330] "GET /socket HTTP/1.0" 504 0 "-" "-" 60.004 "-" "-" 504');
+  assert.equal(withUpgrade.logsUpgrade, true);
+  const without = new RecordReader(preset('combined'));
+  read(without, '203.0.113.7 - - [09/Mar/2018:17:07:07 +0800] "GET /ws/ HTTP/1.1" 101 1234 "-" "curl/8.5.0"');
+  assert.equal(without.logsUpgrade, false);
 });
 
 // --- time parsers --------------------------------------------------------------------------------

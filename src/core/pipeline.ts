@@ -7,6 +7,7 @@ import type { Readable } from 'node:stream';
 import { clip, isAnalyzerError, type ErrorCode } from '../errors.js';
 import type { CompiledFormat } from '../format/compile.js';
 import { describeFailure, matchAny, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
+import { syslogBodyStart } from '../format/syslog.js';
 import { LineQueue } from '../input/lines.js';
 import { openInput, type OpenedInput } from '../input/open.js';
 import { RecordReader, newRecord } from './record.js';
@@ -52,17 +53,6 @@ interface Plan {
   bounds: Int32Array;
 }
 
-const SYSLOG_TAG = ': ';
-
-/** Index where an nginx entry starts after a syslog header `<PRI>Mmm dd hh:mm:ss host tag: `, or -1. */
-export function syslogBodyStart(text: string): number {
-  if (text.charCodeAt(0) !== 60 /* < */) return -1;
-  const close = text.indexOf('>');
-  if (close < 2 || close > 4) return -1;
-  const tag = text.indexOf(SYSLOG_TAG, close + 16);
-  return tag < 0 ? -1 : tag + SYSLOG_TAG.length;
-}
-
 /**
  * One input being read: its line queue, line numbering, format order, the gate, and the record
  * at its head (parsed, waiting for its turn in the merge).
@@ -72,7 +62,8 @@ class Cursor {
   readonly rec = newRecord();
   /** A parsed record waits in `rec`, parsed with `plan`. */
   hasHead = false;
-  plan: Plan | null = null;
+  /** Whether the head's line logs $http_upgrade (read now: the reader is shared by inputs). */
+  headLogsUpgrade = false;
   /** When the head happened; lines without a time keep the previous one. */
   headMs = -Infinity;
   done = false;
@@ -134,13 +125,17 @@ class Cursor {
       result.empty++;
       return;
     }
+    // Strictly, then relaxed; each on the line, then after a syslog header: a relaxed $remote_addr
+    // would otherwise swallow the header (`<190>Nov 30 06:59:33 host nginx: 127.0.0.3`).
     let body = text;
-    let plan = this.match(body);
-    if (plan === null) {
-      const start = syslogBodyStart(text);
-      if (start > 0) {
+    let plan: Plan | null = null;
+    let start = 0;
+    for (let pass = 0; pass < 2 && plan === null; pass++) {
+      plan = this.match(text, pass);
+      if (plan === null && pass === 0) start = syslogBodyStart(text);
+      if (plan === null && start > 0) {
         body = text.slice(start);
-        plan = this.match(body);
+        plan = this.match(body, pass);
       }
     }
     if (plan === null) {
@@ -161,22 +156,20 @@ class Cursor {
       return;
     }
     if (rec.endMs === rec.endMs) this.headMs = rec.endMs;
-    this.plan = plan;
+    this.headLogsUpgrade = plan.reader.logsUpgrade;
     this.hasHead = true;
   }
 
   /**
-   * Tries the formats in order, all strictly before any relaxed. The order is fixed (no
+   * Tries the formats in order, strictly (pass 0) or relaxed (pass 1). The order is fixed (no
    * move-to-front): a format whose last field is free text also matches lines of a longer
    * format that appends fields, so the longer one must keep going first.
    */
-  private match(text: string): Plan | null {
+  private match(text: string, pass: number): Plan | null {
     const order = this.order;
-    for (let pass = 0; pass < 2; pass++) {
-      for (let i = 0; i < order.length; i++) {
-        const p = order[i] as Plan;
-        if (matchLine(p.format, text, p.bounds, this.ctx.failure, pass === 1)) return p;
-      }
+    for (let i = 0; i < order.length; i++) {
+      const p = order[i] as Plan;
+      if (matchLine(p.format, text, p.bounds, this.ctx.failure, pass === 1)) return p;
     }
     return null;
   }
@@ -270,7 +263,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
             return;
           }
           best.hasHead = false;
-          tally.add(best.rec, best.input, (best.plan as Plan).reader.logsUpgrade);
+          tally.add(best.rec, best.input, best.headLogsUpgrade);
           if (opts.onProgress && (++records & 0x3fff) === 0) opts.onProgress(bytesRead(cursors), linesRead(cursors));
         }
       } finally {

@@ -87,11 +87,17 @@ function parseStatus(s: string): number {
   return v >= 0 && v <= 999 ? v : 0;
 }
 
+/** Does the format have variable v, and did the matched line hold it (a JSON line may not)? */
+function present(bounds: Int32Array, v: number): boolean {
+  return v >= 0 && (bounds[2 * v] as number) >= 0;
+}
+
 /** Reads LogRecords out of lines matched by one format; the variable lookups happen once, here. */
 export class RecordReader {
   private readonly at: Readonly<Record<string, number>>;
   private lastTime = '';
   private lastTimeMs = NaN;
+  private upgradeLogged = false;
 
   constructor(readonly format: CompiledFormat) {
     const at: Record<string, number> = {};
@@ -103,9 +109,12 @@ export class RecordReader {
     this.at = at;
   }
 
-  /** True when the format logs $http_upgrade, so an empty one means the header was absent. */
+  /**
+   * True when the line just read logs $http_upgrade, so an empty one means the header was absent.
+   * Per line: a JSON line may lack a key its format otherwise has (bounds -1).
+   */
   get logsUpgrade(): boolean {
-    return (this.at.http_upgrade as number) >= 0;
+    return this.upgradeLogged;
   }
 
   private value(text: string, bounds: Int32Array, name: string): string {
@@ -149,19 +158,21 @@ export class RecordReader {
     rec.upstreamStatus = this.value(text, bounds, 'upstream_status');
     rec.key = this.value(text, bounds, 'http_sec_websocket_key');
     rec.upgrade = this.value(text, bounds, 'http_upgrade');
+    this.upgradeLogged = present(bounds, this.at.http_upgrade as number);
     rec.userAgent = this.value(text, bounds, 'http_user_agent');
   }
 
   private endTime(text: string, bounds: Int32Array): number {
+    // A variable whose start bound is -1 is absent from this (JSON) line: use the next time source.
     const ms = this.at.msec as number;
-    if (ms >= 0) {
+    if (present(bounds, ms)) {
       const v = parseMillis(text.slice(bounds[2 * ms], bounds[2 * ms + 1]));
       return v < 0 ? NaN : v;
     }
     const local = this.at.time_local as number;
     const iso = this.at.time_iso8601 as number;
-    const v = local >= 0 ? local : iso;
-    if (v < 0) return NaN;
+    const v = present(bounds, local) ? local : iso;
+    if (!present(bounds, v)) return NaN;
     const s = text.slice(bounds[2 * v], bounds[2 * v + 1]);
     // Consecutive lines mostly share their second: parse each distinct time string once.
     if (s !== this.lastTime) {

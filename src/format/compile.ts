@@ -6,16 +6,30 @@
 import { AnalyzerError, clip, isAnalyzerError } from '../errors.js';
 import { tokenizeConf, type ConfToken } from './conf-tokens.js';
 import { Shape, isLogModuleVar, shapeOf } from './fields.js';
+import type { JsonFormat } from './json-format.js';
 
 export type Escape = 'default' | 'json' | 'none';
 
-/** A compiled format: literals[i] precedes vars[i]; literals[vars.length] trails the last variable. */
-export interface CompiledFormat {
+/**
+ * What every format offers the line matcher and the record reader: named variables whose values a
+ * match leaves as [start, end) bounds in the line (format/parse-line.ts). Two kinds: a compiled
+ * log_format template (here) and JSON read by key name (format/json-format.ts).
+ */
+export interface FormatBase {
   readonly name: string;
-  /** The format string after concatenation (what nginx compiles). */
+  /** The format string after concatenation (what nginx compiles), or a description for `json`. */
   readonly text: string;
   readonly escape: Escape;
   readonly vars: readonly string[];
+  /** Variable name → index of its first occurrence. */
+  readonly index: ReadonlyMap<string, number>;
+}
+
+export type CompiledFormat = TemplateFormat | JsonFormat;
+
+/** A compiled log_format: literals[i] precedes vars[i]; literals[vars.length] trails the last variable. */
+export interface TemplateFormat extends FormatBase {
+  readonly kind: 'template';
   readonly literals: readonly string[];
   /** Per variable: the shape tried first, then the relaxed one (client-controlled values may be odd). */
   readonly shapes: Uint8Array;
@@ -23,8 +37,6 @@ export interface CompiledFormat {
   /** Per variable: may it be `-` (absent in escape=default, or a `-` item) or nothing (absent in json/none, or empty)? */
   readonly allowDash: Uint8Array;
   readonly allowEmpty: Uint8Array;
-  /** Variable name → index of its first occurrence. */
-  readonly index: ReadonlyMap<string, number>;
 }
 
 export interface CompileOptions {
@@ -106,14 +118,14 @@ function escapeValue(value: string, input: string, column: number): Escape {
 }
 
 /** Compiles a log_format (any form readFormatText accepts) into a CompiledFormat. */
-export function compileFormat(input: string, opts: CompileOptions = {}): CompiledFormat {
+export function compileFormat(input: string, opts: CompileOptions = {}): TemplateFormat {
   const read = readFormatText(input);
   const escape = opts.escape ?? read.escape ?? 'default';
   return compileFormatString(read.text, escape, opts.name ?? read.name ?? 'custom');
 }
 
 /** Compiles an already-concatenated format string. */
-export function compileFormatString(text: string, escape: Escape, name: string): CompiledFormat {
+export function compileFormatString(text: string, escape: Escape, name: string): TemplateFormat {
   if (text.length === 0) throw new AnalyzerError('FORMAT_EMPTY', 'the log format is empty');
   const vars: string[] = [];
   const literals: string[] = [];
@@ -162,7 +174,7 @@ export function compileFormatString(text: string, escape: Escape, name: string):
   return build(name, text, escape, vars, literals);
 }
 
-function build(name: string, text: string, escape: Escape, vars: string[], literals: string[]): CompiledFormat {
+function build(name: string, text: string, escape: Escape, vars: string[], literals: string[]): TemplateFormat {
   const n = vars.length;
   const shapes = new Uint8Array(n);
   const relaxed = new Uint8Array(n);
@@ -183,5 +195,5 @@ function build(name: string, text: string, escape: Escape, vars: string[], liter
     if (!index.has(varName)) index.set(varName, v);
   }
   const sameShapes = relaxed.every((s, v) => s === shapes[v]);
-  return { name, text, escape, vars, literals, shapes, relaxed: sameShapes ? shapes : relaxed, allowDash, allowEmpty, index };
+  return { kind: 'template', name, text, escape, vars, literals, shapes, relaxed: sameShapes ? shapes : relaxed, allowDash, allowEmpty, index };
 }

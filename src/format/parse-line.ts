@@ -2,9 +2,11 @@
  * Runs a CompiledFormat on one line: finds where each variable starts and ends, and decodes values.
  * Never throws and allocates nothing per line: bounds go into a caller's Int32Array, a mismatch
  * into a reused MatchFailure. Describing a failure in words happens only for sampled lines.
+ * Formats of kind `json` are matched by format/json-format.ts behind the same calls.
  */
-import type { CompiledFormat, Escape } from './compile.js';
+import type { CompiledFormat, Escape, TemplateFormat } from './compile.js';
 import { Shape, fitsShape } from './fields.js';
+import { describeJsonFailure, matchJson } from './json-format.js';
 
 /** Where matching stopped: the furthest point any attempt reached. */
 export interface MatchFailure {
@@ -35,9 +37,9 @@ export function matchLine(f: CompiledFormat, text: string, bounds: Int32Array, f
   if (!relaxed) {
     failure.offset = -1;
     failure.varIndex = -1;
-    return run(f, f.shapes, text, bounds, failure);
+    return f.kind === 'json' ? matchJson(f, text, bounds, failure) : run(f, f.shapes, text, bounds, failure);
   }
-  return f.relaxed !== f.shapes && run(f, f.relaxed, text, bounds, failure);
+  return f.kind === 'template' && f.relaxed !== f.shapes && run(f, f.relaxed, text, bounds, failure);
 }
 
 /** Strict, then relaxed: for one format on its own. */
@@ -45,7 +47,7 @@ export function matchAny(f: CompiledFormat, text: string, bounds: Int32Array, fa
   return matchLine(f, text, bounds, failure) || matchLine(f, text, bounds, failure, true);
 }
 
-function run(f: CompiledFormat, shapes: Uint8Array, text: string, bounds: Int32Array, failure: MatchFailure): boolean {
+function run(f: TemplateFormat, shapes: Uint8Array, text: string, bounds: Int32Array, failure: MatchFailure): boolean {
   const lits = f.literals;
   const n = f.vars.length;
   const head = lits[0] as string;
@@ -106,6 +108,7 @@ function run(f: CompiledFormat, shapes: Uint8Array, text: string, bounds: Int32A
 
 /** Words for a failure: `expected " status " after $request_time, got "…"` (≤ 60 characters shown). */
 export function describeFailure(f: CompiledFormat, text: string, failure: MatchFailure): string {
+  if (f.kind === 'json') return describeJsonFailure(f, text, failure);
   const at = Math.max(0, failure.offset);
   const got = at >= text.length ? 'end of line' : JSON.stringify(text.slice(at, at + 60));
   if (failure.varIndex < 0) return `expected the line to start with ${JSON.stringify(f.literals[0])}, got ${got}`;
@@ -115,7 +118,7 @@ export function describeFailure(f: CompiledFormat, text: string, failure: MatchF
   return `no value for $${name} followed by ${what} fits at column ${at + 1}; got ${got}`;
 }
 
-/** The decoded value of variable v (nginx's escaping undone). */
+/** The decoded value of variable v (nginx's escaping undone); '' when a JSON line lacks its key. */
 export function fieldValue(f: CompiledFormat, text: string, bounds: Int32Array, v: number): string {
   return decodeValue(f.escape, text.slice(bounds[2 * v], bounds[2 * v + 1]));
 }

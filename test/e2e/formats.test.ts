@@ -6,7 +6,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { compileFormat, parseFields } from '../../src/index.js';
-import { BUILTIN_FORMATS, readJsonLog, readLogLines, runScenario, utf8Of, type Action, type ScenarioResult } from './harness/index.js';
+import { BUILTIN_FORMATS, readJsonLog, readLogLines, runScenario, utf8Of, type ScenarioResult } from './harness/index.js';
+import { EDGE_TRAFFIC } from './traffic.js';
 
 const COMBINED = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';
 
@@ -80,28 +81,6 @@ const HTTP_CONFIG = `
   map $http_x_request_id $req_id { default $http_x_request_id; "" $request_id; }
 `;
 
-const HOSTILE_QUERY = Buffer.concat([Buffer.from('/api/q?x="\\é日本&y='), Buffer.from([0xff, 0xfe])]);
-const HOSTILE_PATH = Buffer.from('/static/"a"\\b/é日本.txt');
-const HOSTILE_UA = Buffer.concat([Buffer.from('Mozilla/5.0 "quoted" back\\slash é 日本 '), Buffer.from([0x01, 0x1b, 0xff, 0xfe]), Buffer.from(' end')]);
-const CONTROL_IN_TARGET = Buffer.concat([Buffer.from('/api/ctl?a='), Buffer.from([0x01, 0x1b])]);
-
-const actions: Action[] = [
-  { kind: 'ws-session', via: 0, path: '/ws/a', holdMs: 300, messages: 2 },
-  { kind: 'ws-session', via: 1, path: '/ws/long/s' },
-  { kind: 'ws-session', via: 2, path: '/ws/long/k?beat=300' },
-  { kind: 'ws-idle', path: '/ws/idle' },
-  { kind: 'ws-no-upgrade', path: '/ws/n?plain=426' },
-  { kind: 'ws-dead' },
-  { kind: 'ws-session', path: '/retry/ws/r', holdMs: 200 },
-  { kind: 'plain', path: '/api/ok' },
-  { kind: 'plain', path: '/static/x', via: 1, httpVersion: '1.0' },
-  { kind: 'plain', path: '/missing', headers: [['X-Request-Id', 'req-abc-123']] },
-  { kind: 'plain', path: '/api/empty-referer', headers: [['Referer', '']] },
-  { kind: 'plain', path: HOSTILE_QUERY, userAgent: HOSTILE_UA, headers: [['Referer', Buffer.from('http://x/"é"\\')]] },
-  { kind: 'plain', path: HOSTILE_PATH, userAgent: HOSTILE_UA, via: 2 },
-  { kind: 'plain', path: CONTROL_IN_TARGET, userAgent: HOSTILE_UA },
-];
-
 /**
  * How values are compared. The cross-check log is escape=json: bytes ≥ 0x80 raw, so it is read as
  * latin1 byte strings (harness/logs.ts). parseFields returns decoded text: `\xHH` (default) and JSON
@@ -123,10 +102,7 @@ describe('wsdiag formats against real nginx 1.22 output', () => {
     res = await runScenario({
       formats: cases.map((c) => c.nginx),
       httpConfig: HTTP_CONFIG,
-      proxyReadTimeout: 1,
-      locations: [{ path: '/ws/long/', proxyReadTimeout: 5 }],
-      nodes: [{ mode: 'pass' }, { mode: 'downgrade-strip', timeoutMs: 1500 }, { mode: 'downgrade-keep', timeoutMs: 1500 }],
-      actions,
+      ...EDGE_TRAFFIC,
     });
   });
   after(() => res?.cleanup());

@@ -35,6 +35,11 @@ export interface NginxOptions {
   proxySendTimeout?: number;
   /** Extra locations with their own timeouts (e.g. a WS path where nginx outlasts the LB). */
   locations?: ProxyLocation[];
+  /**
+   * Write each of `formats` to conf/log_formats/NAME.conf (after a comment line) and pull them in
+   * with `include log_formats/*.conf;`, as distribution configs split nginx.conf, instead of inline.
+   */
+  formatsInclude?: boolean;
   /** Extra text inside http {} (e.g. `map` blocks defining $proxy_upstream_name). */
   httpConfig?: string;
   /** Extra text inside every server {} block. */
@@ -77,6 +82,8 @@ export const BUILTIN_FORMATS: Readonly<Record<string, string>> = {
 /** Name of the cross-check log_format and file (logs/<tier>/xcheck.log or logs/xcheck.log). */
 export const CROSS_CHECK_NAME = 'xcheck';
 const CROSS_CHECK_FORMAT = 'wsdiag_xcheck';
+/** Directory under conf/ for NginxOptions.formatsInclude. */
+const FORMATS_DIR = 'log_formats';
 
 /** Variables the cross-check log always holds, besides those used by the caller's formats. */
 export const BASE_VARS: readonly string[] = [
@@ -262,12 +269,22 @@ http {
     server ${app} backup;
   }
 
-${formats.map((f) => '  ' + f).join('\n')}
+${opts.formatsInclude ? `  # the caller's log formats, one file each\n  include ${FORMATS_DIR}/*.conf;` : formats.map((f) => '  ' + f).join('\n')}
   log_format ${CROSS_CHECK_FORMAT} escape=json '${json}';
 ${opts.httpConfig ?? ''}
 ${two ? server(p.port, 'front', frontLocations()) + server(p.backPort as number, 'back', appLocations()) : server(p.port, undefined, appLocations())}
 }
 `;
+}
+
+/** conf/log_formats/NAME.conf per caller format, for NginxOptions.formatsInclude. */
+function writeFormatIncludes(confDir: string, formats: readonly string[]): void {
+  mkdirSync(path.join(confDir, FORMATS_DIR), { recursive: true });
+  for (const f of formats) {
+    if (BUILTIN_FORMATS[f.trim()] !== undefined) continue;
+    const text = f.trim().endsWith(';') ? f.trim() : f.trim() + ';';
+    writeFileSync(path.join(confDir, FORMATS_DIR, `${formatName(f)}.conf`), `# log_format ${formatName(f)} (written by the e2e harness)\n${text}\n`);
+  }
 }
 
 async function waitForPort(port: number, child: ChildProcess, deadline: number): Promise<void> {
@@ -304,6 +321,7 @@ export async function startNginx(opts: NginxOptions): Promise<Nginx> {
   const deadPort = await freePort();
   const confPath = path.join(prefix, 'conf', 'nginx.conf');
   const errorLogPath = path.join(prefix, 'logs', 'error.log');
+  if (opts.formatsInclude) writeFormatIncludes(path.dirname(confPath), opts.formats ?? []);
   writeFileSync(confPath, renderConf({ prefix, opts, port, backPort, deadPort, names, vars }));
 
   // detached: nginx gets its own process group, so a last-resort SIGKILL to -pid takes the workers too.

@@ -84,6 +84,8 @@ export interface ScenarioSpec {
   proxyReadTimeout?: number;
   proxySendTimeout?: number;
   locations?: ProxyLocation[];
+  /** See NginxOptions.formatsInclude. */
+  formatsInclude?: boolean;
   httpConfig?: string;
   serverConfig?: string;
   app?: AppOptions;
@@ -150,6 +152,8 @@ export interface ScenarioResult {
   jsonLog: string;
   back: { logs: Record<string, string>; jsonLog: string } | undefined;
   errorLog: string;
+  /** The nginx.conf nginx ran with (removed by cleanup()). */
+  confPath: string;
   truth: Truth[];
   nodes: LbNode[];
   lbEvents: LbEvent[];
@@ -330,6 +334,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
       proxyReadTimeout: readS,
       proxySendTimeout: spec.proxySendTimeout,
       locations: spec.locations,
+      formatsInclude: spec.formatsInclude,
       httpConfig: spec.httpConfig,
       serverConfig: spec.serverConfig,
       prefix: dir,
@@ -408,6 +413,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
       jsonLog: nginx.jsonLogPath('front'),
       back: tiers === 2 ? { logs: logsOf('back'), jsonLog: nginx.jsonLogPath('back') } : undefined,
       errorLog: nginx.errorLogPath,
+      confPath: nginx.confPath,
       truth,
       nodes: lb.nodes,
       lbEvents: lb.events,
