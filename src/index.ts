@@ -18,7 +18,7 @@ export { compileFormat, compileFormatString, type CompiledFormat, type Escape } 
 export { PRESET_FORMATS, findPreset, type Preset } from './format/presets.js';
 export { readNginxConf, pickLogFormat } from './format/nginx-conf.js';
 export { normalizeOptions, type AnalyzeOptions, type ResolvedOptions } from './options.js';
-export { RENDERERS, OUTPUT_NAMES, type OutputName, type RenderOptions } from './report/index.js';
+export { RENDERERS, OUTPUT_NAMES, CSV_KINDS, handshakeRows, renderedText, type CsvKind, type OutputName, type RenderOptions, type Rendered } from './report/index.js';
 export type * from './report/model.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;

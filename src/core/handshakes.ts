@@ -23,6 +23,7 @@ export interface RowInput {
   endMs: number;
   flags: number;
   key: number;
+  upstream: number;
 }
 
 /** Rows kept exactly; beyond this a reservoir sample keeps memory flat. */
@@ -49,6 +50,8 @@ export class HandshakeTable {
   endMs = new Float64Array(1024);
   flags = new Uint8Array(1024);
   key = new Int32Array(1024);
+  /** Index into Tally.upstreams ($upstream_addr as logged). */
+  upstream = new Uint32Array(1024);
   /** Next row with the same key (-1 = none): a per-key chain for tracing across tiers. */
   nextSameKey = new Int32Array(1024);
   readonly texts = new Map<number, string>();
@@ -80,6 +83,7 @@ export class HandshakeTable {
     this.endMs[at] = r.endMs;
     this.flags[at] = r.flags;
     this.key[at] = r.key;
+    this.upstream[at] = r.upstream;
     this.nextSameKey[at] = -1;
     this.keepText(at, r, text);
     return at;
@@ -115,6 +119,7 @@ export class HandshakeTable {
     this.endMs = grow(this.endMs, size);
     this.flags = grow(this.flags, size);
     this.key = grow(this.key, size);
+    this.upstream = grow(this.upstream, size);
     this.nextSameKey = grow(this.nextSameKey, size);
   }
 }

@@ -34,6 +34,9 @@ export class Tally {
   readonly clientIds = new Map<string, number>();
   readonly clients: string[] = [];
   readonly clientCounts: ClientCounts[] = [];
+  /** Distinct $upstream_addr values of handshakes, by id (rows refer to them by index). */
+  readonly upstreams: string[] = [];
+  private readonly upstreamIds = new Map<string, number>();
   readonly groups = new Map<number, GroupCounts>();
   /** Durations of handshakes that did not upgrade (any status but 101). */
   readonly failedDurations = new DurationHistogram();
@@ -43,7 +46,7 @@ export class Tally {
   readonly keys = new KeyTable();
   firstMs = Infinity;
   lastMs = -Infinity;
-  private readonly row: RowInput = { input: 0, line: 0, client: 0, protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, key: -1 };
+  private readonly row: RowInput = { input: 0, line: 0, client: 0, protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, key: -1, upstream: 0 };
 
   constructor(private readonly classifier: Classifier) {}
 
@@ -91,11 +94,28 @@ export class Tally {
       | (logsUpgrade && rec.upgrade === '' ? RowFlag.UPGRADE_MISSING : 0)
       | (this.classifier.isWsPath(rec.path) ? RowFlag.WS_PATH : 0);
     row.key = -1;
+    row.upstream = this.upstreamId(rec.upstreamAddr);
     const at = this.rows.add(row, rec.text);
     if (rec.key !== '') {
       const id = this.keys.see(rec.key, input, protocol, at, this.rows);
       if (at >= 0) this.rows.key[at] = id;
     }
+  }
+
+  private upstreamId(addr: string): number {
+    let id = this.upstreamIds.get(addr);
+    if (id !== undefined) return id;
+    // Bounded like clients: past the limit every new address shares one OTHER_CLIENT slot.
+    if (this.upstreams.length >= MAX_CLIENTS) {
+      id = this.upstreamIds.get(OTHER_CLIENT);
+      if (id !== undefined) return id;
+      addr = OTHER_CLIENT;
+    }
+    id = this.upstreams.length;
+    const copy = Buffer.from(addr, 'utf8').toString('utf8');
+    this.upstreamIds.set(copy, id);
+    this.upstreams.push(copy);
+    return id;
   }
 
   private clientId(client: string): number {
