@@ -17,8 +17,8 @@ export interface TableOptions {
 }
 
 const SGR = { red: '31', yellow: '33', green: '32', bold: '1', dim: '2' } as const;
-/** Narrowest a column is squeezed to before the table is allowed to be wider than the terminal. */
-const MIN_COLUMN = 8;
+/** Narrowest a column is squeezed to (padding included) before the table may be wider than the terminal. */
+const MIN_COLUMN = 5;
 
 type Paint = (code: keyof typeof SGR, s: string) => string;
 
@@ -72,17 +72,20 @@ function table(s: Section, paint: Paint, width: number): string {
 /**
  * Column widths (padding included) that make the table fit `width`; undefined when it fits as it
  * is. Cells wrap at spaces (cli-table3 wordWrap), so the widest column is narrowed first down to
- * its longest word (addresses and keys stay whole); only then are words cut, down to MIN_COLUMN.
+ * its longest word; then header words are cut (data words, such as addresses and keys, stay
+ * whole); only then data words, down to MIN_COLUMN.
  */
 export function fitColumns(head: readonly string[], rows: readonly string[][], width: number): number[] | undefined {
-  const cells = (i: number): string[] => [head[i] ?? '', ...rows.map((r) => r[i] ?? '')].flatMap((c) => c.split('\n'));
+  const lines = (cells: string[]): string[] => cells.flatMap((c) => c.split('\n'));
   const longest = (texts: string[]): number => Math.max(0, ...texts.map((t) => t.length));
-  const natural = head.map((_, i) => 2 + longest(cells(i)));
-  const words = head.map((_, i) => Math.max(MIN_COLUMN, 2 + longest(cells(i).flatMap((t) => t.split(' ')))));
+  const longestWord = (texts: string[]): number => Math.max(MIN_COLUMN, 2 + longest(lines(texts).flatMap((t) => t.split(' '))));
+  const data = (i: number): string[] => rows.map((r) => r[i] ?? '');
+  const natural = head.map((h, i) => 2 + longest(lines([h, ...data(i)])));
   let excess = natural.reduce((a, b) => a + b, 0) + natural.length + 1 - width;
   if (excess <= 0) return undefined;
   const w = [...natural];
-  for (const floor of [words, words.map(() => MIN_COLUMN)]) {
+  const floors = [head.map((h, i) => longestWord([h, ...data(i)])), head.map((_, i) => longestWord(data(i))), head.map(() => MIN_COLUMN)];
+  for (const floor of floors) {
     while (excess > 0) {
       let widest = -1;
       for (let i = 0; i < w.length; i++) if ((w[i] as number) > (floor[i] as number) && (widest < 0 || (w[i] as number) > (w[widest] as number))) widest = i;
