@@ -4,10 +4,14 @@
  * (0 report written, 1 --fail-on matched, 2 usage/format/input error). The only module that
  * touches process and console. A closed stdout (`| head`) ends quietly; SIGINT prints what was read.
  */
+import { createWriteStream } from 'node:fs';
+import { once } from 'node:events';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BadLinesFile, ProgressLine } from './sinks.js';
-import { AnalyzerError, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, isAnalyzerError, type OutputName, type Report } from './index.js';
+import { AnalyzerError, CSV_KINDS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, isAnalyzerError, type CsvKind, type OutputName, type Rendered, type Report } from './index.js';
 
 const SEVERITIES = ['critical', 'warning', 'info'];
 
@@ -44,6 +48,23 @@ function matchedFailOn(report: Report, failOn: readonly string[]): string[] {
   return [...hit];
 }
 
+/** Writes the rendered report to --out FILE, or to stdout (waiting for drain: CSV can be large). */
+async function emit(out: Rendered, file: string | undefined): Promise<void> {
+  if (file !== undefined) {
+    try {
+      await pipeline(typeof out === 'string' ? Readable.from([out]) : out, createWriteStream(file));
+    } catch (err) {
+      fail(`cannot write --out ${file}: ${(err as Error).message}`);
+    }
+    return;
+  }
+  if (typeof out !== 'string') {
+    for await (const chunk of out) if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
+    return;
+  }
+  await new Promise<void>((resolve) => process.stdout.write(out, () => resolve()));
+}
+
 async function main(): Promise<void> {
   ignoreEpipe(process.stdout);
   const argv = await yargs(hideBin(process.argv))
@@ -54,13 +75,15 @@ async function main(): Promise<void> {
     .option('preset', { type: 'string', describe: `a named format: ${PRESET_FORMATS.map((p) => p.name).join(', ')}` })
     .option('nginx-conf', { type: 'string', describe: 'read log_format directives from this nginx.conf (includes followed)' })
     .option('format-name', { type: 'string', describe: 'which log_format of --nginx-conf to use (default: the one whose access_log writes the input file, else the only custom one)' })
-    .option('output', { alias: 'o', choices: OUTPUT_NAMES, default: 'table' as OutputName, describe: 'report form' })
+    .option('output', { alias: 'o', choices: OUTPUT_NAMES, default: 'table' as OutputName, describe: 'report form: terminal table, GitHub Markdown, JSON, CSV, or a self-contained HTML page' })
+    .option('csv', { choices: CSV_KINDS, default: 'handshakes' as CsvKind, describe: 'with --output csv: one row per handshake, or per finding' })
+    .option('out', { type: 'string', describe: 'write the report to this file instead of stdout (any --output)' })
     .option('timeout', { type: 'string', describe: 'the timeout T in seconds, instead of inferring it from request_time clusters' })
     .option('tolerance', { type: 'string', describe: 'half-width of a timeout cluster in ms (default max(25, 0.2% of T))' })
     .option('ws-path', { type: 'string', describe: 'extra WebSocket path pattern (`*` wildcard), besides /ws, /websocket, /socket.io/*transport=websocket' })
     .option('fail-on', { type: 'string', describe: 'exit 1 when these findings are present: finding ids, a severity (critical, warning) or "any"' })
     .option('evidence', { type: 'string', default: '5', describe: 'evidence lines per finding' })
-    .option('top', { type: 'string', default: '20', describe: 'rows per table in the terminal report' })
+    .option('top', { type: 'string', default: '20', describe: 'findings and rows per table (table, markdown, html)' })
     .option('since', { type: 'string', describe: 'only lines logged at or after this time: 2h, 30m (ago), 09/Mar/2018:15:00:00 +0800, 2018-03-09T07:00Z, epoch seconds' })
     .option('until', { type: 'string', describe: 'only lines logged at or before this time (same forms as --since)' })
     .option('bad-lines', { type: 'string', describe: 'write every unparsed line to this file as "file:line<TAB>text"' })
@@ -69,6 +92,11 @@ async function main(): Promise<void> {
     .example("$0 --log-format '[$time_local] $remote_addr - ... $http_sec_websocket_key' front.log", 'your own log_format, pasted from nginx.conf')
     .example('zcat access.log.*.gz | $0 --preset combined -', 'rotated logs from stdin')
     .example('$0 --output json access.log | jq .findings', 'machine-readable findings')
+    .example('$0 --output markdown access.log > incident.md', 'paste into an issue or incident ticket')
+    .example('$0 --output html --out report.html access.log', 'one self-contained page with charts, to attach or mail')
+    .example('$0 --output csv access.log > handshakes.csv', 'one row per handshake, for a spreadsheet')
+    .example('$0 --output csv --csv findings access.log', 'one row per finding')
+    .example('$0 --top 5 access.log', 'a shorter terminal report')
     .example('$0 --fail-on critical access.log', 'for cron/CI: exit 1 when a critical finding is present')
     .example('$0 front.log back.log', 'two tiers: joins the same Sec-WebSocket-Key across files')
     .example('$0 --since 2h --bad-lines bad.txt access.log', 'the last two hours; every line that did not parse goes to bad.txt')
@@ -114,6 +142,7 @@ async function main(): Promise<void> {
     evidence: argv.evidence,
     since: argv.since,
     until: argv.until,
+    keysPerHandshake: argv.output === 'csv' && argv.csv === 'handshakes',
     stdin: process.stdin,
     signal: abort.signal,
     onBadLine: badLines && ((file, line, text) => badLines.add(file, line, text)),
@@ -130,7 +159,9 @@ async function main(): Promise<void> {
     const first = fatalInputs[0]?.error;
     fail(first?.message ?? 'no input could be read', first?.code === 'FORMAT_NO_MATCH' ? 'give the format with --log-format \'<log_format text>\', --nginx-conf FILE, or --preset NAME' : undefined);
   }
-  const out = RENDERERS[argv.output](report, { color: Boolean(process.stdout.isTTY) && !process.env.NO_COLOR, width: process.stdout.columns ?? 100, top });
+  const toTerminal = argv.out === undefined && Boolean(process.stdout.isTTY);
+  // NO_COLOR (no-color.org): any non-empty value turns colour off.
+  const out = RENDERERS[argv.output](report, { color: toTerminal && !process.env.NO_COLOR, width: toTerminal ? process.stdout.columns : undefined, top, csv: argv.csv });
   if (!argv.quiet) {
     if (report.meta.formats.length > 0) notes.push(`format: ${report.meta.formats.map((f) => `"${f.name}" (${f.lines} lines)`).join(', ')}`);
     if (report.lines.unparsed > 0) {
@@ -142,7 +173,8 @@ async function main(): Promise<void> {
     for (const i of fatalInputs) notes.push(`skipped: ${i.error?.message}`);
     if (report.meta.partial) notes.push('the report is partial: not every input was read to the end');
   }
-  await new Promise<void>((resolve) => process.stdout.write(out, () => resolve()));
+  await emit(out, argv.out);
+  if (argv.out !== undefined && !argv.quiet) notes.push(`report written to ${argv.out}`);
   if (notes.length > 0) process.stderr.write(notes.map((n) => `wsdiag: ${n}\n`).join(''));
   if (fatalInputs.length > 0 || report.meta.partial) process.exit(2);
   const matched = matchedFailOn(report, failOn);

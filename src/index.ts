@@ -19,7 +19,7 @@ export { compileJsonFormat, type JsonFormat } from './format/json-format.js';
 export { PRESET_FORMATS, compilePreset, findPreset, type Preset } from './format/presets.js';
 export { readNginxConf, pickLogFormat } from './format/nginx-conf.js';
 export { normalizeOptions, type AnalyzeOptions, type ResolvedOptions } from './options.js';
-export { RENDERERS, OUTPUT_NAMES, type OutputName, type RenderOptions } from './report/index.js';
+export { RENDERERS, OUTPUT_NAMES, CSV_KINDS, handshakeRows, renderedText, type CsvKind, type OutputName, type RenderOptions, type Rendered } from './report/index.js';
 export type * from './report/model.js';
 
 export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
@@ -27,7 +27,7 @@ export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json
 /** Reads the inputs and returns the report. Throws AnalyzerError only for bad options or formats. */
 export async function analyze(options: AnalyzeOptions): Promise<Report> {
   const o = await normalizeOptions(options);
-  const tally = new Tally(new Classifier(o.wsPaths));
+  const tally = new Tally(new Classifier(o.wsPaths), o.keysPerHandshake);
   const result = await runPipeline(o.inputs, tally, {
     formats: o.formats, detect: o.detect, stdin: o.stdin, signal: o.signal, sinceMs: o.sinceMs, untilMs: o.untilMs, onBadLine: o.onBadLine, onProgress: o.onProgress,
   });

@@ -33,6 +33,11 @@ export interface AnalyzeOptions {
   until?: string | number | Date;
   /** What `since`/`until` ages count back from (default: now). */
   now?: number;
+  /**
+   * Keep each handshake's Sec-WebSocket-Key and the inputs it was seen on, for one CSV row per
+   * handshake (28 more bytes per handshake; off by default).
+   */
+  keysPerHandshake?: boolean;
   stdin?: Readable;
   signal?: AbortSignal;
   /** Called with every unparsed line (the report keeps only samples). */
@@ -51,6 +56,7 @@ export interface ResolvedOptions {
   evidence: number;
   sinceMs: number | undefined;
   untilMs: number | undefined;
+  keysPerHandshake: boolean;
   stdin: Readable | undefined;
   signal: AbortSignal | undefined;
   onBadLine: ((file: string, line: number, text: string) => void) | undefined;
@@ -138,6 +144,7 @@ export async function normalizeOptions(raw: AnalyzeOptions): Promise<ResolvedOpt
     evidence,
     sinceMs,
     untilMs,
+    keysPerHandshake: raw.keysPerHandshake === true,
     stdin: raw.stdin,
     signal: raw.signal,
     onBadLine: raw.onBadLine,

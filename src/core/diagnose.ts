@@ -22,13 +22,45 @@ export interface DiagnoseOptions {
 export interface Diagnosis {
   timeouts: TimeoutCluster[];
   findings: Finding[];
-  /** Per row: 1 when the row belongs to a warning or critical finding. */
-  rowBad: Uint8Array;
+  /** Per row: bit i set when the row belongs to a finding with id FINDING_IDS[i] (0: in none). */
+  rowFindings: Uint8Array;
   clusters: { failed: Cluster[]; sessions: Cluster[] };
 }
 
 /** Statuses that mean "nobody answered before someone gave up": client/LB closed, gateway timeout, request timeout. */
 const ABANDONED = new Set([499, 504, 408]);
+
+/** Every finding id, in the bit order of Diagnosis.rowFindings. */
+export const FINDING_IDS = [
+  'downgraded-handshake', 'abandoned-at-timeout', 'session-cut-at-timeout', 'hidden-downgrade',
+  'missing-upgrade-header', 'handshake-rejected', 'upstream-error', 'reused-key',
+] as const;
+export type FindingId = (typeof FINDING_IDS)[number];
+
+/** The ids whose bits are set in a Diagnosis.rowFindings value. */
+export function findingIdsOf(bits: number): FindingId[] {
+  return FINDING_IDS.filter((_, i) => (bits & (1 << i)) !== 0);
+}
+
+/** The WebSocket proxy configuration every nginx hop needs, as it goes into nginx.conf. */
+const UPGRADE_CONFIG = `map $http_upgrade $connection_upgrade {
+    default upgrade;
+    ''      close;
+}
+
+location /ws/ {
+    proxy_pass http://app;
+    proxy_http_version 1.1;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection $connection_upgrade;
+}`;
+
+/** For sessions cut by nginx's idle timer: give quiet sessions longer than the cluster's T. */
+const SESSION_TIMEOUT_CONFIG = `location /ws/ {
+    # longer than the quietest stretch of a healthy session (or ping more often than T)
+    proxy_read_timeout 3600s;
+    proxy_send_timeout 3600s;
+}`;
 
 const NGINX_SNIPPET = 'proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; (with map $http_upgrade $connection_upgrade { default upgrade; \'\' close; })';
 
@@ -60,7 +92,9 @@ function likelyCause(c: Cluster, series: 'failed' | 'sessions', statuses: Record
 }
 
 interface Acc {
-  id: string;
+  id: FindingId;
+  /** This id's bit in Diagnosis.rowFindings. */
+  bit: number;
   timeout?: Cluster;
   count: number;
   clients: Map<number, number>;
@@ -70,8 +104,8 @@ interface Acc {
   evidenceRows: number[];
 }
 
-function newAcc(id: string, timeout?: Cluster): Acc {
-  return { id, timeout, count: 0, clients: new Map(), first: Infinity, last: -Infinity, breakdown: new Map(), evidenceRows: [] };
+function newAcc(id: FindingId, timeout?: Cluster): Acc {
+  return { id, bit: 1 << FINDING_IDS.indexOf(id), timeout, count: 0, clients: new Map(), first: Infinity, last: -Infinity, breakdown: new Map(), evidenceRows: [] };
 }
 
 function bump<K>(m: Map<K, number>, k: K, by = 1): void {
@@ -118,7 +152,7 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
   const clusterStats = new Map<Cluster, { statuses: Map<string, number>; protocols: Map<string, number> }>();
   for (const c of [...failedClusters, ...sessionClusters]) clusterStats.set(c, { statuses: new Map(), protocols: new Map() });
 
-  const rowBad = new Uint8Array(rows.length);
+  const rowFindings = new Uint8Array(rows.length);
   const add = (acc: Acc, r: number, label?: string): void => {
     acc.count++;
     bump(acc.clients, rows.client[r] as number);
@@ -129,7 +163,7 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
     if (end > acc.last) acc.last = end;
     if (label !== undefined) bump(acc.breakdown, label);
     if (rows.texts.has(r) && acc.evidenceRows.length < 64) acc.evidenceRows.push(r);
-    rowBad[r] = 1;
+    rowFindings[r] = (rowFindings[r] as number) | acc.bit;
   };
 
   for (let r = 0; r < rows.length; r++) {
@@ -196,40 +230,42 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
   const handshakes = rows.seen;
   const clientName = (id: number): string => t.clients[id] ?? '?';
   const findings: Finding[] = [];
-  const push = (acc: Acc, severity: Severity, title: string, explanation: string, fix: string): void => {
+  const push = (acc: Acc, severity: Severity, title: string, explanation: string, fix: string, nginxConfig?: string): void => {
     if (acc.count === 0) return;
-    findings.push(toFinding(acc, severity, title, explanation, fix, clientName, opts, rows));
+    const f = toFinding(acc, severity, title, explanation, fix, clientName, opts, rows);
+    if (nginxConfig !== undefined) f.nginxConfig = nginxConfig;
+    findings.push(f);
   };
   const scaled = (acc: Acc): Severity => (acc.count >= Math.max(3, handshakes * 0.05) ? 'critical' : 'warning');
 
   const bad10 = [...downgraded.clients.keys()].map(clientName);
   push(downgraded, 'critical', 'WebSocket handshakes arrived as HTTP/1.0',
     `RFC 6455 requires HTTP/1.1 for the opening handshake. ${downgraded.count} handshake${downgraded.count === 1 ? '' : 's'} reached nginx as HTTP/1.0, so a hop in front of nginx (here: ${bad10.slice(0, 5).join(', ')}${bad10.length > 5 ? ', …' : ''}) rewrote the request. An HTTP/1.0 proxy drops Upgrade/Connection, so the app sees a plain GET and never answers (499/504 at the LB's timeout), answers 426, or — when the header is kept — nginx tunnels but the HTTP/1.0 hop cannot carry it and gives up at its timeout (101 at T). The browser sees 504.`,
-    `Find which load-balancer nodes/listeners these addresses are and make them forward WebSocket as HTTP/1.1 (a WebSocket-capable LB tier or listener, or a TCP listener), or take them out of rotation. At every nginx hop keep ${NGINX_SNIPPET}.`);
+    `Find which load-balancer nodes/listeners these addresses are and make them forward WebSocket as HTTP/1.1 (a WebSocket-capable LB tier or listener, or a TCP listener), or take them out of rotation. At every nginx hop keep ${NGINX_SNIPPET}.`, UPGRADE_CONFIG);
   for (const acc of abandoned.values()) {
     const T = seconds(acc.timeout?.centerMs ?? 0);
     push(acc, 'critical', `Handshakes abandoned at a ${T} timeout`,
       `${acc.count} handshake${acc.count === 1 ? '' : 's'} ended 499/504/408 within milliseconds of ${T}: no response header came back before something gave up. A tight cluster like this is a timeout, not impatient users (those are spread out).`,
-      `Find the component whose timeout is ${T} (see timeouts). 499 means the client side (usually the load balancer's request timeout) gave up first, 504 that nginx's proxy_read_timeout did. The handshake itself was never answered: check the downgrade finding, that the app handles the Upgrade, and ${NGINX_SNIPPET}.`);
+      `Find the component whose timeout is ${T} (see timeouts). 499 means the client side (usually the load balancer's request timeout) gave up first, 504 that nginx's proxy_read_timeout did. The handshake itself was never answered: check the downgrade finding, that the app handles the Upgrade, and ${NGINX_SNIPPET}.`, UPGRADE_CONFIG);
   }
   for (const acc of cut.values()) {
     const T = seconds(acc.timeout?.centerMs ?? 0);
     push(acc, 'warning', `Upgraded sessions cut at ${T}`,
       `${acc.count} WebSocket session${acc.count === 1 ? '' : 's'} (status 101) ended within milliseconds of ${T}. Healthy sessions end at scattered times; sessions killed by an idle timeout or a lifetime cap end together.`,
-      `If T matches nginx's proxy_read_timeout (default 60 s), send application heartbeats (ping/pong) more often than every ${T}, or raise proxy_read_timeout/proxy_send_timeout for the WebSocket location; if it matches the load balancer's idle timeout or a hard cap, raise that or reconnect before it.`);
+      `If T matches nginx's proxy_read_timeout (default 60 s), send application heartbeats (ping/pong) more often than every ${T}, or raise proxy_read_timeout/proxy_send_timeout for the WebSocket location; if it matches the load balancer's idle timeout or a hard cap, raise that or reconnect before it.`, SESSION_TIMEOUT_CONFIG);
   }
   push(hidden, 'critical', 'Hidden downgrade: the same handshake is HTTP/1.0 at one tier and HTTP/1.1 at another',
     `${hidden.count} Sec-WebSocket-Key${hidden.count === 1 ? '' : 's'} appear as HTTP/1.0 in one input and HTTP/1.1 in another. The tier behind nginx re-speaks HTTP/1.1 (proxy_http_version 1.1), so its log looks healthy; only the front tier shows the downgrade.`,
-    `Fix the hop in front of the tier that logged HTTP/1.0 (see downgraded-handshake for its client addresses).`);
+    `Fix the hop in front of the tier that logged HTTP/1.0 (see downgraded-handshake for its client addresses).`, UPGRADE_CONFIG);
   push(upstreamError, scaled(upstreamError), 'Handshakes failed with an upstream error (5xx)',
     `${upstreamError.count} handshake${upstreamError.count === 1 ? '' : 's'} got a 5xx: the upstream was down or refused (502), overloaded (503), or nginx timed out waiting (504, outside any timeout cluster).`,
     'Check the upstream addresses in the evidence, nginx\'s error.log around these times, and proxy_next_upstream; a dead backend in the upstream group shows as a failover list such as "502, 101".');
   push(missingUpgrade, scaled(missingUpgrade), 'Handshakes without an Upgrade header',
     `${missingUpgrade.count} request${missingUpgrade.count === 1 ? '' : 's'} look like WebSocket handshakes (a Sec-WebSocket-Key or a WebSocket path) but reached nginx with no Upgrade header: a proxy in front dropped the hop-by-hop headers.`,
-    `Make the hop in front forward Upgrade and Connection (HTTP/1.1 WebSocket support on the LB; for an nginx in front: ${NGINX_SNIPPET}).`);
+    `Make the hop in front forward Upgrade and Connection (HTTP/1.1 WebSocket support on the LB; for an nginx in front: ${NGINX_SNIPPET}).`, UPGRADE_CONFIG);
   push(rejected, scaled(rejected), 'Handshakes rejected (4xx)',
     `${rejected.count} handshake${rejected.count === 1 ? '' : 's'} were refused with a 4xx: 400 (invalid handshake), 403 (origin/auth), 404 (wrong path), 426 (the app got a request without a usable Upgrade).`,
-    'Check the status breakdown: 426 on HTTP/1.0 is the downgrade; 400/426 on HTTP/1.1 usually means Upgrade/Connection were not passed to the app; 403/404 are app routing or auth.');
+    'Check the status breakdown: 426 on HTTP/1.0 is the downgrade; 400/426 on HTTP/1.1 usually means Upgrade/Connection were not passed to the app; 403/404 are app routing or auth.', UPGRADE_CONFIG);
   push(reused, 'warning', 'Sec-WebSocket-Key seen on several lines of one log',
     `${reused.count} key${reused.count === 1 ? '' : 's'} repeat within one input. Browsers make a fresh key per attempt, so a repeat is a proxy retry, a duplicated request, or a client that reuses keys.`,
     'Check for proxy retries (proxy_next_upstream with non-idempotent handshakes) and for clients built with a fixed key.');
@@ -250,7 +286,7 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
     }
   }
   timeouts.sort((a, b) => b.count - a.count);
-  return { timeouts, findings, rowBad, clusters: { failed: failedClusters, sessions: sessionClusters } };
+  return { timeouts, findings, rowFindings, clusters: { failed: failedClusters, sessions: sessionClusters } };
 }
 
 function toFinding(acc: Acc, severity: Severity, title: string, explanation: string, fix: string,

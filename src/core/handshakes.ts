@@ -5,6 +5,8 @@
  * second of duration) cell. Keys live in core/keys.ts; rows only carry the per-key chain.
  */
 
+import { decodeKey, encodeKey } from './keys.js';
+
 export const enum RowFlag {
   HAS_KEY = 1,
   /** The format logs $http_upgrade and it was empty or `-`. */
@@ -22,6 +24,8 @@ export interface RowInput {
   durationMs: number;
   endMs: number;
   flags: number;
+  /** Index into Tally.upstreams ($upstream_addr as logged). */
+  upstream: number;
 }
 
 /** Rows kept exactly; beyond this a reservoir sample keeps memory flat. */
@@ -47,11 +51,18 @@ export class HandshakeTable {
   durationMs = new Int32Array(1024);
   endMs = new Float64Array(1024);
   flags = new Uint8Array(1024);
+  upstream = new Uint32Array(1024);
   /** Next row with the same key (-1 = none): a per-key chain for tracing across tiers. */
   nextSameKey = new Int32Array(1024);
   readonly texts = new Map<number, string>();
+  /** Each row's key and where else it was seen: only when one row per handshake is wanted (CSV). */
+  readonly keys: RowKeys | undefined;
   private readonly cells = new Map<number, number>();
   private rand = 0x2545f491;
+
+  constructor(withKeys = false) {
+    this.keys = withKeys ? new RowKeys() : undefined;
+  }
 
   get sampled(): boolean {
     return this.seen > this.length;
@@ -77,7 +88,9 @@ export class HandshakeTable {
     this.durationMs[at] = r.durationMs;
     this.endMs[at] = r.endMs;
     this.flags[at] = r.flags;
+    this.upstream[at] = r.upstream;
     this.nextSameKey[at] = -1;
+    this.keys?.clear(at);
     this.keepText(at, r, text);
     return at;
   }
@@ -111,6 +124,52 @@ export class HandshakeTable {
     this.durationMs = grow(this.durationMs, size);
     this.endMs = grow(this.endMs, size);
     this.flags = grow(this.flags, size);
+    this.upstream = grow(this.upstream, size);
+    this.keys?.resize(size);
     this.nextSameKey = grow(this.nextSameKey, size);
+  }
+}
+
+/**
+ * Per row: the key (16 bytes, or its text when not canonical base64) and, once the key has left
+ * the correlation window, the inputs it was seen on with which protocol. 28 bytes a row, so it is
+ * kept only on request.
+ */
+export class RowKeys {
+  words = new Uint32Array(4 * 1024);
+  inputs = new Uint32Array(1024);
+  inputs10 = new Uint32Array(1024);
+  inputs11 = new Uint32Array(1024);
+  readonly texts = new Map<number, string>();
+  private readonly scratch = new Uint32Array(4);
+
+  set(row: number, key: string): void {
+    const w = this.scratch;
+    // An all-zero key would read back as "no key": keep it as text, like non-canonical ones.
+    if (decodeKey(key, w) && (w[0] || w[1] || w[2] || w[3])) this.words.set(w, 4 * row);
+    else this.texts.set(row, Buffer.from(key, 'utf8').toString('utf8'));
+  }
+
+  /** The key of `row` ('' when it had none). */
+  text(row: number): string {
+    const t = this.texts.get(row);
+    if (t !== undefined) return t;
+    const o = 4 * row;
+    return this.words[o] === 0 && this.words[o + 1] === 0 && this.words[o + 2] === 0 && this.words[o + 3] === 0 ? '' : encodeKey(this.words.subarray(o, o + 4));
+  }
+
+  clear(row: number): void {
+    this.words.fill(0, 4 * row, 4 * row + 4);
+    this.texts.delete(row);
+    this.inputs[row] = 0;
+    this.inputs10[row] = 0;
+    this.inputs11[row] = 0;
+  }
+
+  resize(size: number): void {
+    this.words = grow(this.words, 4 * size);
+    this.inputs = grow(this.inputs, size);
+    this.inputs10 = grow(this.inputs10, size);
+    this.inputs11 = grow(this.inputs11, size);
   }
 }

@@ -113,6 +113,8 @@ export class KeyTable {
 
   /** Keys kept after leaving the window, for the findings and the report. */
   private readonly kept: KeyState[] = [];
+  /** Called as each key leaves the window, with its first row and where it was seen. */
+  onFold: ((firstRow: number, inputs: number, inputs10: number, inputs11: number) => void) | undefined;
   private keptPlainMulti = 0;
 
   constructor(private readonly windowMs = KEY_WINDOW_MS) {}
@@ -218,6 +220,7 @@ export class KeyTable {
     const i10 = this.inputs10[s] as number;
     const i11 = this.inputs11[s] as number;
     const repeated = this.repeated[s] as number;
+    this.onFold?.(this.firstRow[s] as number, inputs, i10, i11);
     const multi = isMulti(inputs);
     const mixed = i10 !== 0 && i11 !== 0;
     if (multi) this.multiTier++;

@@ -32,21 +32,38 @@ export const OTHER_CLIENT = '(other)';
 export class Tally {
   requests = 0;
   requestsHttp10 = 0;
-  readonly clientIds = new Map<string, number>();
-  readonly clients: string[] = [];
+  private readonly clientNames = new Interner(MAX_CLIENTS);
+  /** Client addresses by id. */
+  readonly clients = this.clientNames.names;
+  private readonly upstreamNames = new Interner(MAX_CLIENTS);
+  /** Distinct $upstream_addr values of handshakes, by id (rows refer to them by index). */
+  readonly upstreams = this.upstreamNames.names;
   readonly clientCounts: ClientCounts[] = [];
   readonly groups = new Map<number, GroupCounts>();
   /** Durations of handshakes that did not upgrade (any status but 101). */
   readonly failedDurations = new DurationHistogram();
   /** Durations of upgraded sessions (101). */
   readonly sessionDurations = new DurationHistogram();
-  readonly rows = new HandshakeTable();
+  readonly rows: HandshakeTable;
   readonly keys = new KeyTable();
   firstMs = Infinity;
   lastMs = -Infinity;
-  private readonly row: RowInput = { input: 0, line: 0, client: 0, protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0 };
+  private readonly row: RowInput = { input: 0, line: 0, client: 0, protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, upstream: 0 };
 
-  constructor(private readonly classifier: Classifier) {}
+  /** `rowKeys`: keep each handshake's key and its sightings per row (for one CSV row per handshake). */
+  constructor(private readonly classifier: Classifier, rowKeys = false) {
+    this.rows = new HandshakeTable(rowKeys);
+    const perRow = this.rows.keys;
+    if (perRow) {
+      this.keys.onFold = (first, inputs, i10, i11) => {
+        for (let r = first; r >= 0; r = this.rows.nextSameKey[r] as number) {
+          perRow.inputs[r] = inputs;
+          perRow.inputs10[r] = i10;
+          perRow.inputs11[r] = i11;
+        }
+      };
+    }
+  }
 
   add(rec: LogRecord, input: number, logsUpgrade: boolean): void {
     this.requests++;
@@ -91,8 +108,11 @@ export class Tally {
     row.flags = (rec.key !== '' ? RowFlag.HAS_KEY : 0)
       | (logsUpgrade && rec.upgrade === '' ? RowFlag.UPGRADE_MISSING : 0)
       | (this.classifier.isWsPath(rec.path) ? RowFlag.WS_PATH : 0);
+    row.upstream = this.upstreamNames.id(rec.upstreamAddr);
     const at = this.rows.add(row, rec.text);
-    if (rec.key !== '') this.keys.see(rec.key, input, protocol, at, rec.endMs, this.rows);
+    if (rec.key === '') return;
+    this.keys.see(rec.key, input, protocol, at, rec.endMs, this.rows);
+    if (at >= 0) this.rows.keys?.set(at, rec.key);
   }
 
   /** Call once after the last record. */
@@ -101,19 +121,33 @@ export class Tally {
   }
 
   private clientId(client: string): number {
-    let id = this.clientIds.get(client);
+    const id = this.clientNames.id(client);
+    if (id === this.clientCounts.length) this.clientCounts.push({ total: 0, http10: 0, handshakes: 0, handshakesHttp10: 0, upgraded: 0, failed: 0 });
+    return id;
+  }
+
+}
+
+/** Strings to dense ids, bounded: past `max` names every new one shares the OTHER_CLIENT id. */
+class Interner {
+  readonly names: string[] = [];
+  private readonly ids = new Map<string, number>();
+
+  constructor(private readonly max: number) {}
+
+  id(name: string): number {
+    let id = this.ids.get(name);
     if (id !== undefined) return id;
-    if (this.clients.length >= MAX_CLIENTS) {
-      id = this.clientIds.get(OTHER_CLIENT);
+    if (this.names.length >= this.max) {
+      id = this.ids.get(OTHER_CLIENT);
       if (id !== undefined) return id;
-      client = OTHER_CLIENT;
+      name = OTHER_CLIENT;
     }
-    id = this.clients.length;
+    id = this.names.length;
     // A fresh copy: a sliced string would keep its whole line alive as a map key.
-    const copy = Buffer.from(client, 'utf8').toString('utf8');
-    this.clientIds.set(copy, id);
-    this.clients.push(copy);
-    this.clientCounts.push({ total: 0, http10: 0, handshakes: 0, handshakesHttp10: 0, upgraded: 0, failed: 0 });
+    const copy = Buffer.from(name, 'utf8').toString('utf8');
+    this.ids.set(copy, id);
+    this.names.push(copy);
     return id;
   }
 }

@@ -4,11 +4,12 @@
  * keys traced across inputs. Pure: no I/O, no formatting for any one renderer.
  */
 import { PROTOCOL_NAMES, Protocol } from '../core/classify.js';
-import { iso, round, type Diagnosis } from '../core/diagnose.js';
+import { findingIdsOf, iso, round, type Diagnosis } from '../core/diagnose.js';
 import type { PipelineResult } from '../core/pipeline.js';
 import { KEY_WINDOW_MS } from '../core/keys.js';
 import type { Tally } from '../core/tally.js';
-import { SCHEMA_VERSION, type ClientRow, type HistogramBin, type Incident, type Report, type TimelineBucket, type TracedKey } from './model.js';
+import { attachHandshakeRows } from './rows.js';
+import { SCHEMA_VERSION, type ClientRow, type HandshakeRow, type HistogramBin, type Incident, type Report, type TimelineBucket, type TracedKey } from './model.js';
 
 export interface BuildOptions {
   version: string;
@@ -70,6 +71,7 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
     timeline: timeline(t, d),
     histogram: histogram(t, d),
   };
+  attachHandshakeRows(report, () => handshakeRows(t, d, names));
   return report;
 }
 
@@ -93,6 +95,41 @@ function verdict(d: Diagnosis, t: Tally): Report['verdict'] {
     headline = `${top.title}: ${top.count}${top.clients.length ? `, from ${top.clients.slice(0, 4).map((c) => c.client).join(', ')}` : ''}. Fix: ${top.fix}`;
   }
   return { severity: top.severity, headline, details };
+}
+
+/** Every kept handshake row, with its key's sightings across inputs and the findings it counts in. */
+function* handshakeRows(t: Tally, d: Diagnosis, names: readonly string[]): Generator<HandshakeRow> {
+  const rows = t.rows;
+  const k = rows.keys;
+  for (let r = 0; r < rows.length; r++) {
+    const keyInputs: HandshakeRow['keyInputs'] = [];
+    const seen = k?.inputs[r] ?? 0;
+    for (let i = 0; i < 32 && seen !== 0; i++) {
+      const bit = 1 << i;
+      if ((seen & bit) === 0) continue;
+      const protocols = [];
+      if ((k?.inputs10[r] as number) & bit) protocols.push('HTTP/1.0');
+      if ((k?.inputs11[r] as number) & bit) protocols.push('HTTP/1.1');
+      if (protocols.length === 0) protocols.push('other');
+      keyInputs.push({ file: names[i] ?? '?', protocols });
+    }
+    const dur = rows.durationMs[r] as number;
+    const end = rows.endMs[r] as number;
+    yield {
+      file: names[rows.input[r] as number] ?? '?',
+      line: rows.line[r] as number,
+      key: k?.text(r) ?? '',
+      keyInputs,
+      protocol: PROTOCOL_NAMES[rows.protocol[r] as number] ?? 'unknown',
+      status: rows.status[r] as number,
+      requestTime: dur >= 0 ? dur / 1000 : null,
+      start: iso(dur >= 0 ? end - dur : NaN),
+      end: iso(end),
+      client: t.clients[rows.client[r] as number] ?? '?',
+      upstream: t.upstreams[rows.upstream[r] as number] ?? '',
+      findings: findingIdsOf(d.rowFindings[r] as number),
+    };
+  }
 }
 
 function correlation(t: Tally, names: readonly string[]): Report['correlation'] {
@@ -141,7 +178,7 @@ function timeline(t: Tally, d: Diagnosis): Report['timeline'] {
     const b = buckets[Math.floor((start - origin) / size)];
     if (!b) continue;
     b.handshakes++;
-    if (d.rowBad[r]) {
+    if (d.rowFindings[r] !== 0) {
       b.failed++;
       if (badTimes.length < 1_000_000) badTimes.push({ at: start, client: rows.client[r] as number });
     }

@@ -38,6 +38,8 @@ export interface Finding {
   evidence: Evidence[];
   explanation: string;
   fix: string;
+  /** nginx.conf lines that go with the fix, as they would be written there (multi-line). */
+  nginxConfig?: string;
 }
 
 export interface DurationSummary {
@@ -179,4 +181,28 @@ export interface Report {
   };
   timeline: { bucketSeconds: number; buckets: TimelineBucket[]; incidents: Incident[] };
   histogram: HistogramBin[];
+}
+
+/**
+ * One handshake line, as `--output csv` writes it. Not part of the JSON report (a log can hold
+ * millions); a Report from analyze() carries them out of band (report/rows.ts).
+ */
+export interface HandshakeRow {
+  file: string;
+  line: number;
+  /** Sec-WebSocket-Key, '' when not logged. */
+  key: string;
+  /** Every input this key was seen in, with the protocol(s) each logged for it (empty without a key). */
+  keyInputs: { file: string; protocols: string[] }[];
+  protocol: string;
+  status: number;
+  /** $request_time in seconds; null when not logged. */
+  requestTime: number | null;
+  /** ISO times: start = end − request_time (the session's start for a WebSocket). */
+  start: string | null;
+  end: string | null;
+  client: string;
+  upstream: string;
+  /** Ids of the findings this line counts in. */
+  findings: string[];
 }

@@ -1,112 +1,119 @@
 /*!
  * --output table: the terminal report. Verdict first, then findings with evidence and the fix,
- * then the tables. The only module that imports cli-table3; colour only when asked (a TTY without
- * NO_COLOR, decided by the CLI), widths fitted to the terminal.
+ * then the tables (report/sections.ts). The only module that imports cli-table3; colour only when
+ * asked (a TTY without NO_COLOR, decided by the CLI); every table fitted to the terminal width.
  */
 import Table from 'cli-table3';
 import type { Finding, Report } from './model.js';
-import { int, pct, plural, secs, visible } from './text.js';
+import { cellText, cellTone, findingFacts, sections, summaryLine, type Section } from './sections.js';
+import { int, plural, visible } from './text.js';
 
 export interface TableOptions {
   color: boolean;
-  /** Terminal width in columns. */
-  width: number;
+  /** Terminal width in columns; undefined when not writing to a terminal (prose wraps at 100, tables keep their natural width). */
+  width?: number;
   /** Rows per table. */
   top: number;
 }
 
 const SGR = { red: '31', yellow: '33', green: '32', bold: '1', dim: '2' } as const;
+/** Narrowest a column is squeezed to (padding included) before the table may be wider than the terminal. */
+const MIN_COLUMN = 5;
+
+type Paint = (code: keyof typeof SGR, s: string) => string;
 
 export function renderTable(report: Report, opts: TableOptions): string {
-  const paint = (code: keyof typeof SGR, s: string): string => (opts.color ? `\u001b[${SGR[code]}m${s}\u001b[0m` : s);
-  const sev = (s: string): string => (s === 'critical' ? paint('red', s.toUpperCase()) : s === 'warning' ? paint('yellow', s.toUpperCase()) : paint('green', s.toUpperCase()));
-  const width = Math.max(60, opts.width);
-  const table = (head: string[], widths?: number[]): Table.Table =>
-    new Table({ head: head.map((h) => paint('bold', h)), style: { head: [], border: [] }, wordWrap: true, ...(widths ? { colWidths: widths } : {}) });
+  const paint: Paint = (code, s) => (opts.color ? `\u001b[${SGR[code]}m${s}\u001b[0m` : s);
+  const sev = (s: string): string => paint(s === 'critical' ? 'red' : s === 'warning' ? 'yellow' : 'green', s.toUpperCase());
+  const width = Math.max(40, opts.width ?? 100);
+  const tableWidth = opts.width === undefined ? Infinity : width;
   const out: string[] = [];
 
-  out.push(`${sev(report.verdict.severity)}  ${wrap(report.verdict.headline, width - 2)}`);
+  out.push(`${sev(report.verdict.severity)}  ${wrap(visible(report.verdict.headline), width - 2)}`);
   out.push('');
-  const l = report.lines;
-  out.push(`${plural(l.total, 'line')} read, ${int(l.parsed)} parsed, ${int(l.unparsed)} unparsed; ${plural(report.handshakes.total, 'WebSocket handshake')} (${int(report.handshakes.upgraded)} upgraded); formats: ${report.meta.formats.map((f) => `${f.name} (${int(f.lines)})`).join(', ') || 'none'}`);
+  out.push(wrap(visible(summaryLine(report)), width));
   if (report.meta.timeRange.start) out.push(`time range: ${report.meta.timeRange.start} … ${report.meta.timeRange.end}`);
-  const w = report.meta.window;
-  if (w.since !== null || w.until !== null) out.push(`window: ${w.since ?? 'start'} … ${w.until ?? 'end'} (${plural(l.filtered, 'parsed line')} outside it left out)`);
   if (report.meta.partial) out.push(paint('yellow', 'PARTIAL REPORT: not every input was read to the end (see below).'));
-  if (report.meta.sampled) out.push('note: more handshakes than kept row by row; breakdowns below come from a uniform sample, totals are exact.');
+  if (report.meta.sampled) out.push(wrap('note: more handshakes than kept row by row; breakdowns below come from a uniform sample, totals are exact.', width));
 
   for (const f of report.findings.slice(0, opts.top)) out.push('', ...finding(f, sev, width));
+  if (report.findings.length > opts.top) out.push('', `… ${plural(report.findings.length - opts.top, 'more finding')} (--top)`);
 
-  if (report.handshakes.byProtocolStatus.length > 0) {
-    out.push('', paint('bold', 'Handshakes by protocol and status'));
-    const t = table(['protocol', 'status', 'count', 'share', 'p50 s', 'p90 s', 'p99 s', 'max s']);
-    for (const r of report.handshakes.byProtocolStatus.slice(0, opts.top)) {
-      t.push([r.protocol, String(r.status), int(r.count), pct(r.share), secs(r.durations.p50), secs(r.durations.p90), secs(r.durations.p99), secs(r.durations.max)]);
-    }
-    out.push(t.toString());
-  }
-  if (report.handshakes.byClient.length > 0) {
-    out.push('', paint('bold', 'Client addresses (at the first tier: load-balancer nodes)'));
-    const t = table(['client', 'requests', 'HTTP/1.0 share', 'handshakes', 'as HTTP/1.0', 'upgraded', 'failed', 'assessment']);
-    for (const c of report.handshakes.byClient.slice(0, opts.top)) {
-      t.push([visible(c.client), int(c.total), pct(c.http10Share), int(c.handshakes), int(c.handshakesHttp10), int(c.upgraded), int(c.failed), c.assessment === 'healthy' ? c.assessment : paint('red', c.assessment)]);
-    }
-    out.push(t.toString());
-  }
-  if (report.timeouts.length > 0) {
-    out.push('', paint('bold', `Timeouts (${report.meta.timeoutSource === 'option' ? 'from --timeout' : 'inferred from request_time clusters'})`));
-    const t = table(['T s', 'count', 'spread ms', 'series', 'statuses', 'likely cause'], [10, 8, 10, 10, 18, Math.max(20, width - 70)]);
-    for (const c of report.timeouts) {
-      t.push([secs(c.seconds), int(c.count), String(c.spreadMs), c.series, Object.entries(c.statuses).map(([s, n]) => `${s}×${n}`).join(' '), c.likelyCause]);
-    }
-    out.push(t.toString());
-  }
-  const tl = report.timeline;
-  if (tl.incidents.length > 0) {
-    out.push('', paint('bold', 'Incident windows (by handshake start time)'));
-    const t = table(['start', 'end', 'failed handshakes', 'top clients']);
-    for (const i of tl.incidents.slice(0, opts.top)) t.push([i.start, i.end, int(i.count), i.clients.map(visible).join(', ')]);
-    out.push(t.toString());
-  }
-  if (report.histogram.length > 0) {
-    out.push('', paint('bold', 'Handshake durations (timeout clusters marked ◀)'));
-    const max = Math.max(1, ...report.histogram.map((b) => b.upgraded + b.failed));
-    const barWidth = Math.max(10, Math.min(50, width - 50));
-    for (const b of report.histogram) {
-      const range = `${b.fromSeconds.toFixed(3)}–${b.toSeconds === null ? '∞' : b.toSeconds.toFixed(3)} s`.padEnd(22);
-      const up = Math.round((b.upgraded / max) * barWidth);
-      const fail = Math.round((b.failed / max) * barWidth);
-      out.push(`${range} ${paint('green', '█'.repeat(up))}${paint('red', '▒'.repeat(fail))} ${int(b.upgraded)} upgraded, ${int(b.failed)} failed${b.timeout ? ' ◀' : ''}`);
-    }
-  }
-  if (report.correlation.traced.length > 0) {
-    out.push('', paint('bold', `Keys traced across inputs (${int(report.correlation.multiTier)} of ${int(report.correlation.keys)} keys seen in several inputs)`));
-    const t = table(['Sec-WebSocket-Key', 'seen at']);
-    for (const k of report.correlation.traced.slice(0, opts.top)) {
-      t.push([visible(k.key), k.sightings.map((s) => `${visible(s.file)}:${s.line} ${s.protocol} ${s.status} ${secs(s.durationSeconds)} s`).join('\n')]);
-    }
-    out.push(t.toString());
+  for (const s of sections(report, opts.top)) {
+    if (s.id === 'timeline') continue;
+    out.push('', paint('bold', visible(s.title)));
+    if (s.id === 'histogram') out.push(...histogram(report, paint, width));
+    else if (s.id === 'unparsed') out.push(...s.rows.map((r) => `  ${visible(cellText(r[0] ?? ''))}: ${wrap(visible(cellText(r[1] ?? '')), width - 4, 4)}`));
+    else out.push(table(s, paint, tableWidth));
+    if (s.omitted > 0) out.push(`… ${int(s.omitted)} more row${s.omitted === 1 ? '' : 's'} (--top)`);
   }
   const failedInputs = report.meta.inputs.filter((i) => i.error);
   if (failedInputs.length > 0) {
     out.push('', paint('bold', 'Inputs not fully read'));
-    for (const i of failedInputs) out.push(`  ${visible(i.error?.message ?? '')}`);
-  }
-  if (l.unparsed > 0) {
-    out.push('', paint('bold', `${plural(l.unparsed, 'line')} did not match the format (first ${l.samples.length})`));
-    for (const s of l.samples) out.push(`  ${visible(s.file)}:${s.line}: ${visible(s.reason)}`);
+    for (const i of failedInputs) out.push(`  ${wrap(visible(i.error?.message ?? ''), width - 2)}`);
   }
   return `${out.join('\n')}\n`;
 }
 
+function table(s: Section, paint: Paint, width: number): string {
+  const rows = s.rows.map((r) => r.map((c) => cellText(c).split('\n').map(visible).join('\n')));
+  const widths = fitColumns(s.head, rows, width);
+  const t = new Table({ head: s.head.map((h) => paint('bold', h)), style: { head: [], border: [] }, wordWrap: true, ...(widths ? { colWidths: widths } : {}) });
+  s.rows.forEach((r, i) => {
+    t.push(r.map((c, j) => {
+      const text = rows[i]?.[j] ?? '';
+      const tone = cellTone(c);
+      return tone === 'bad' ? paint('red', text) : text;
+    }));
+  });
+  return t.toString();
+}
+
+/**
+ * Column widths (padding included) that make the table fit `width`; undefined when it fits as it
+ * is. Cells wrap at spaces (cli-table3 wordWrap), so the widest column is narrowed first down to
+ * its longest word; then header words are cut (data words, such as addresses and keys, stay
+ * whole); only then data words, down to MIN_COLUMN.
+ */
+export function fitColumns(head: readonly string[], rows: readonly string[][], width: number): number[] | undefined {
+  const lines = (cells: string[]): string[] => cells.flatMap((c) => c.split('\n'));
+  const longest = (texts: string[]): number => Math.max(0, ...texts.map((t) => t.length));
+  const longestWord = (texts: string[]): number => Math.max(MIN_COLUMN, 2 + longest(lines(texts).flatMap((t) => t.split(' '))));
+  const data = (i: number): string[] => rows.map((r) => r[i] ?? '');
+  const natural = head.map((h, i) => 2 + longest(lines([h, ...data(i)])));
+  let excess = natural.reduce((a, b) => a + b, 0) + natural.length + 1 - width;
+  if (excess <= 0) return undefined;
+  const w = [...natural];
+  const floors = [head.map((h, i) => longestWord([h, ...data(i)])), head.map((_, i) => longestWord(data(i))), head.map(() => MIN_COLUMN)];
+  for (const floor of floors) {
+    while (excess > 0) {
+      let widest = -1;
+      for (let i = 0; i < w.length; i++) if ((w[i] as number) > (floor[i] as number) && (widest < 0 || (w[i] as number) > (w[widest] as number))) widest = i;
+      if (widest < 0) break;
+      w[widest] = (w[widest] as number) - 1;
+      excess--;
+    }
+  }
+  return w;
+}
+
+function histogram(report: Report, paint: Paint, width: number): string[] {
+  const max = Math.max(1, ...report.histogram.map((b) => b.upgraded + b.failed));
+  const barWidth = Math.max(10, Math.min(50, width - 60));
+  return report.histogram.map((b) => {
+    const range = `${b.fromSeconds.toFixed(3)}–${b.toSeconds === null ? '∞' : b.toSeconds.toFixed(3)} s`.padEnd(22);
+    const up = Math.round((b.upgraded / max) * barWidth);
+    const fail = Math.round((b.failed / max) * barWidth);
+    return `${range} ${paint('green', '█'.repeat(up))}${paint('red', '▒'.repeat(fail))} ${int(b.upgraded)} upgraded, ${int(b.failed)} failed${b.timeout ? ' ◀ timeout' : ''}`;
+  });
+}
+
 function finding(f: Finding, sev: (s: string) => string, width: number): string[] {
-  const out = [`${sev(f.severity)} ${f.id}: ${f.title} — ${int(f.count)}${f.timeoutSeconds !== undefined ? `, T ≈ ${f.timeoutSeconds.toFixed(3)} s` : ''}`];
-  if (f.firstSeen) out.push(`  first ${f.firstSeen}, last ${f.lastSeen}`);
-  const breakdown = Object.entries(f.breakdown);
-  if (breakdown.length > 0) out.push(`  outcomes: ${breakdown.map(([k, n]) => `${k} ×${int(n)}`).join('; ')}`);
-  if (f.clients.length > 0) out.push(`  clients: ${f.clients.slice(0, 8).map((c) => `${visible(c.client)} (${int(c.count)})`).join(', ')}${f.clients.length > 8 ? ', …' : ''}`);
-  out.push(`  why: ${wrap(f.explanation, width - 7, 7)}`);
-  out.push(`  fix: ${wrap(f.fix, width - 7, 7)}`);
+  const out = [wrap(`${sev(f.severity)} ${f.id}: ${visible(f.title)}`, width)];
+  for (const [label, value] of findingFacts(f)) if (label !== 'count') out.push(`  ${label}: ${wrap(visible(value), width - label.length - 4, label.length + 4)}`);
+  out.push(`  why: ${wrap(visible(f.explanation), width - 7, 7)}`);
+  out.push(`  fix: ${wrap(visible(f.fix), width - 7, 7)}`);
+  // Evidence stays whole: it is the log line as written, for copying and grepping.
   for (const e of f.evidence) out.push(`  ${visible(e.file)}:${e.line}: ${visible(e.text)}`);
   return out;
 }

@@ -1,0 +1,83 @@
+/*!
+ * --output markdown: GitHub-flavoured Markdown for an issue or incident ticket. Verdict first,
+ * then each finding (facts, why, fix, nginx.conf snippet, evidence), then the tables of
+ * report/sections.ts. Built by hand. Log text is attacker-controlled: in prose and table cells it
+ * is written with character references (no `|`, backtick, `<`, newline or control byte survives
+ * raw), and in code blocks behind a fence longer than any backtick run it contains.
+ */
+import type { Finding, Report } from './model.js';
+import { cellText, findingFacts, sections, summaryLine } from './sections.js';
+import { int, plural, visible } from './text.js';
+
+export interface MarkdownOptions {
+  /** Rows per table. */
+  top: number;
+}
+
+/** Markup characters and `|` (a table cell boundary, even inside a code span) as references. */
+const MD_REFS: Readonly<Record<string, string>> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '|': '&#124;' };
+/** Punctuation that starts emphasis, links, code, strikethrough, headings or GitHub math; `_` only at a word edge. */
+const MD_PUNCT_RE = /[\\`*[\]~!#$]|(?<![A-Za-z0-9])_|_(?![A-Za-z0-9])/g;
+
+/** Text for a paragraph or a table cell: rendered literally, on one line. */
+export function mdText(text: string): string {
+  return visible(text).replace(MD_PUNCT_RE, (c) => `\\${c}`).replace(/[&<>|]/g, (c) => MD_REFS[c] ?? c);
+}
+
+/** A fenced code block holding `lines` verbatim (control bytes made visible). */
+export function mdCodeBlock(lines: readonly string[], info = ''): string {
+  const body = lines.map(visible);
+  const longest = Math.max(0, ...body.map((l) => Math.max(0, ...(l.match(/`+/g) ?? []).map((run) => run.length))));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return [`${fence}${info}`, ...body, fence].join('\n');
+}
+
+export function mdTable(head: readonly string[], rows: readonly string[][]): string {
+  const line = (cells: readonly string[]): string => `| ${cells.map((c) => c.split('\n').map(mdText).join('<br>')).join(' | ')} |`;
+  return [line(head), `|${head.map(() => '---').join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+const SEVERITY_WORD: Readonly<Record<string, string>> = { critical: 'CRITICAL', warning: 'WARNING', info: 'INFO', ok: 'OK' };
+
+export function renderMarkdown(report: Report, opts: MarkdownOptions): string {
+  const out: string[] = [];
+  out.push('# wsdiag report', '');
+  out.push(`> **${SEVERITY_WORD[report.verdict.severity] ?? report.verdict.severity}** — ${mdText(report.verdict.headline)}`, '');
+  out.push(mdText(summaryLine(report)), '');
+  const tr = report.meta.timeRange;
+  if (tr.start) out.push(`Time range: ${mdText(tr.start)} … ${mdText(tr.end ?? '')}`, '');
+  if (report.meta.partial) out.push('**Partial report:** not every input was read to the end.', '');
+  if (report.meta.sampled) out.push('_More handshakes than kept row by row: breakdowns come from a uniform sample; totals are exact._', '');
+
+  if (report.findings.length > 0) {
+    out.push('## Findings', '');
+    for (const f of report.findings.slice(0, opts.top)) out.push(...finding(f));
+    if (report.findings.length > opts.top) out.push(`… ${plural(report.findings.length - opts.top, 'more finding')} (raise --top to see them)`, '');
+  }
+  for (const s of sections(report, opts.top)) {
+    out.push(`## ${mdText(s.title)}`, '');
+    out.push(mdTable(s.head, s.rows.map((r) => r.map(cellText))), '');
+    if (s.omitted > 0) out.push(`… ${int(s.omitted)} more row${s.omitted === 1 ? '' : 's'} (raise --top to see them)`, '');
+  }
+  const failedInputs = report.meta.inputs.filter((i) => i.error);
+  if (failedInputs.length > 0) {
+    out.push('## Inputs not fully read', '');
+    for (const i of failedInputs) out.push(`- ${mdText(i.error?.message ?? '')}`);
+    out.push('');
+  }
+  out.push(`<sub>wsdiag ${mdText(report.tool.version)}, report schema ${report.schemaVersion}</sub>`);
+  return `${out.join('\n')}\n`;
+}
+
+function finding(f: Finding): string[] {
+  const out = [`### ${SEVERITY_WORD[f.severity] ?? f.severity}: \`${f.id}\` — ${mdText(f.title)}`, ''];
+  out.push(mdTable(['', ''], findingFacts(f)), '');
+  out.push(`**Why.** ${mdText(f.explanation)}`, '');
+  out.push(`**Fix.** ${mdText(f.fix)}`, '');
+  if (f.nginxConfig !== undefined) out.push(mdCodeBlock(f.nginxConfig.split('\n'), 'nginx'), '');
+  if (f.evidence.length > 0) {
+    out.push(`**Evidence** (${plural(f.evidence.length, 'line')} of ${int(f.count)}):`, '');
+    out.push(mdCodeBlock(f.evidence.map((e) => `${e.file}:${e.line}: ${e.text}`)), '');
+  }
+  return out;
+}

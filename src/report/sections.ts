@@ -1,0 +1,81 @@
+/*!
+ * The report's tables as plain rows of text, decided once for every human-readable renderer
+ * (terminal, Markdown, HTML): which tables, which columns, how numbers read. Renderers only lay
+ * them out and escape the text for their medium. Log text passes through unchanged here.
+ */
+import type { Finding, Report } from './model.js';
+import { int, pct, plural, secs } from './text.js';
+
+/** A cell: text, or text with a tone the renderer may colour. */
+export type Cell = string | { text: string; tone: 'bad' | 'good' };
+
+export interface Section {
+  id: 'protocol-status' | 'clients' | 'timeouts' | 'incidents' | 'timeline' | 'histogram' | 'traced' | 'unparsed';
+  title: string;
+  head: string[];
+  rows: Cell[][];
+  /** Rows left out by --top. */
+  omitted: number;
+}
+
+export function cellText(c: Cell): string {
+  return typeof c === 'string' ? c : c.text;
+}
+
+export function cellTone(c: Cell): 'bad' | 'good' | undefined {
+  return typeof c === 'string' ? undefined : c.tone;
+}
+
+function section(id: Section['id'], title: string, head: string[], all: Cell[][], top: number): Section {
+  return { id, title, head, rows: all.slice(0, top), omitted: Math.max(0, all.length - top) };
+}
+
+export function durationRange(from: number, to: number | null): string {
+  return `${from.toFixed(3)}–${to === null ? '∞' : to.toFixed(3)} s`;
+}
+
+/** Every table of the report, in reading order; empty tables left out. */
+export function sections(report: Report, top: number): Section[] {
+  const out: Section[] = [];
+  const h = report.handshakes;
+  out.push(section('protocol-status', 'Handshakes by protocol and status', ['protocol', 'status', 'count', 'share', 'p50 s', 'p90 s', 'p99 s', 'max s'],
+    h.byProtocolStatus.map((r) => [r.protocol, String(r.status), int(r.count), pct(r.share), secs(r.durations.p50), secs(r.durations.p90), secs(r.durations.p99), secs(r.durations.max)]), top));
+  out.push(section('clients', 'Client addresses (at the first tier: load-balancer nodes)', ['client', 'requests', 'HTTP/1.0 share', 'handshakes', 'as HTTP/1.0', 'upgraded', 'failed', 'assessment'],
+    h.byClient.map((c) => [c.client, int(c.total), pct(c.http10Share), int(c.handshakes), int(c.handshakesHttp10), int(c.upgraded), int(c.failed), { text: c.assessment, tone: c.assessment === 'healthy' ? 'good' : 'bad' }]), top));
+  out.push(section('timeouts', `Timeouts (${report.meta.timeoutSource === 'option' ? 'from --timeout' : 'inferred from request_time clusters'})`, ['T s', 'count', 'spread ms', 'series', 'statuses', 'likely cause'],
+    report.timeouts.map((c) => [secs(c.seconds), int(c.count), String(c.spreadMs), c.series, Object.entries(c.statuses).map(([s, n]) => `${s}×${n}`).join(' '), c.likelyCause]), top));
+  const tl = report.timeline;
+  out.push(section('incidents', 'Incident windows (by handshake start time)', ['start', 'end', 'failed handshakes', 'top clients'],
+    tl.incidents.map((i) => [i.start, i.end, int(i.count), i.clients.join(', ')]), top));
+  out.push(section('timeline', `Timeline (handshakes by start time, ${tl.bucketSeconds} s buckets with failures)`, ['bucket start', 'handshakes', 'failed', 'as HTTP/1.0'],
+    tl.buckets.filter((b) => b.failed > 0 || b.downgraded > 0).map((b) => [b.start, int(b.handshakes), b.failed > 0 ? { text: int(b.failed), tone: 'bad' } : '0', int(b.downgraded)]), top));
+  out.push(section('histogram', 'Handshake durations (timeout clusters marked)', ['request_time', 'upgraded', 'failed', 'timeout cluster'],
+    report.histogram.map((b) => [durationRange(b.fromSeconds, b.toSeconds), int(b.upgraded), int(b.failed), b.timeout ? { text: 'yes', tone: 'bad' } : '']), Infinity));
+  const c = report.correlation;
+  out.push(section('traced', `Keys traced across inputs (${int(c.multiTier)} of ${int(c.keys)} keys seen in several inputs)`, ['Sec-WebSocket-Key', 'seen at'],
+    c.traced.map((k) => [k.key, k.sightings.map((s) => `${s.file}:${s.line} ${s.protocol} ${s.status} ${secs(s.durationSeconds)} s`).join('\n')]), top));
+  const l = report.lines;
+  out.push(section('unparsed', `Lines that did not match the format (${int(l.unparsed)}; first ${l.samples.length} kept)`, ['file:line', 'reason', 'text'],
+    l.samples.map((s) => [`${s.file}:${s.line}`, s.reason, s.text]), Infinity));
+  return out.filter((s) => s.rows.length > 0);
+}
+
+/** A finding's facts as label → value pairs, in reading order. */
+export function findingFacts(f: Finding): [string, string][] {
+  const facts: [string, string][] = [['count', int(f.count)]];
+  if (f.timeoutSeconds !== undefined) facts.push(['timeout T', `≈${f.timeoutSeconds.toFixed(3)} s`]);
+  if (f.firstSeen) facts.push(['first seen', f.firstSeen], ['last seen', f.lastSeen ?? '-']);
+  const breakdown = Object.entries(f.breakdown);
+  if (breakdown.length > 0) facts.push(['outcomes', breakdown.map(([k, n]) => `${k} ×${int(n)}`).join('; ')]);
+  if (f.clients.length > 0) facts.push(['clients', `${f.clients.slice(0, 8).map((c) => `${c.client} (${int(c.count)})`).join(', ')}${f.clients.length > 8 ? `, … (${f.clients.length} in all)` : ''}`]);
+  return facts;
+}
+
+/** Report totals in one sentence (and the --since/--until window, when one was given). */
+export function summaryLine(report: Report): string {
+  const l = report.lines;
+  const hs = report.handshakes;
+  const w = report.meta.window;
+  const window = w.since !== null || w.until !== null ? `; window ${w.since ?? 'start'} … ${w.until ?? 'end'}, ${plural(l.filtered, 'parsed line')} outside it left out` : '';
+  return `${plural(l.total, 'line')} read, ${int(l.parsed)} parsed, ${int(l.unparsed)} unparsed; ${plural(hs.total, 'WebSocket handshake')} (${int(hs.upgraded)} upgraded); formats: ${report.meta.formats.map((f) => `${f.name} (${int(f.lines)})`).join(', ') || 'none'}${window}`;
+}
