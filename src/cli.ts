@@ -7,11 +7,13 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { AnalyzerError, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, isAnalyzerError, type OutputName, type Report } from './index.js';
+import { visible } from './report/text.js';
 
 const SEVERITIES = ['critical', 'warning', 'info'];
 
+/** Messages quote log lines and file names: their control characters are shown, not sent to the terminal. */
 function fail(message: string, hint?: string): never {
-  process.stderr.write(`wsdiag: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
+  process.stderr.write(`wsdiag: ${visible(message)}\n${hint ? `hint: ${hint}\n` : ''}`);
   process.exit(2);
 }
 
@@ -113,7 +115,7 @@ async function main(): Promise<void> {
   if (inputs.length === 0 && process.stdin.isTTY) notes.push('reading standard input (give file names, or pipe a log in)');
   const fatalInputs = report.meta.inputs.filter((i) => i.error);
   const parsedAny = report.lines.parsed > 0;
-  if (!parsedAny && fatalInputs.length > 0) {
+  if (!parsedAny && fatalInputs.length > 0 && !abort.signal.aborted) {
     const first = fatalInputs[0]?.error;
     fail(first?.message ?? 'no input could be read', first?.code === 'FORMAT_NO_MATCH' ? 'give the format with --log-format \'<log_format text>\', --nginx-conf FILE, or --preset NAME' : undefined);
   }
@@ -124,11 +126,11 @@ async function main(): Promise<void> {
       notes.push(`${report.lines.unparsed.toLocaleString('en-US')} of ${report.lines.total.toLocaleString('en-US')} lines did not match the format (first ${report.lines.samples.length} below)`);
       for (const s of report.lines.samples.slice(0, 5)) notes.push(`  ${s.file}:${s.line}: ${s.reason}`);
     }
-    for (const i of fatalInputs) notes.push(`skipped: ${i.error?.message}`);
+    for (const i of fatalInputs) notes.push(`${i.status === 'skipped' ? 'skipped' : 'read part-way'}: ${i.error?.message}`);
     if (report.meta.partial) notes.push('the report is partial: not every input was read to the end');
   }
   await new Promise<void>((resolve) => process.stdout.write(out, () => resolve()));
-  if (notes.length > 0) process.stderr.write(notes.map((n) => `wsdiag: ${n}\n`).join(''));
+  if (notes.length > 0) process.stderr.write(notes.map((n) => `wsdiag: ${visible(n)}\n`).join(''));
   if (fatalInputs.length > 0 || report.meta.partial) process.exit(2);
   const matched = matchedFailOn(report, failOn);
   if (matched.length > 0) {

@@ -80,7 +80,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
     inputs.push(result);
     if (opts.signal?.aborted) {
       partial = true;
-      result.error = { code: 'INPUT_UNREADABLE', message: `${name}: not read (interrupted)` };
+      result.error = { code: 'INPUT_INTERRUPTED', message: `${name}: not read (interrupted)` };
       continue;
     }
     let order: Plan[] = opts.detect ? [] : opts.formats.map(planFor);
@@ -177,13 +177,17 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       if (pending.length > 0) {
         detectFrom(pending);
         const first = lineNo - pending.length + 1;
-        for (let i = 0; i < pending.length && !abort.signal.aborted; i++) handle(pending[i] as string, first + i);
+        // Lines already read are analysed even when interrupted; only the format gate drops them.
+        for (let i = 0; i < pending.length && result.error === null; i++) handle(pending[i] as string, first + i);
       }
       if (result.error === null && result.parsed === 0 && result.unparsed > 0 && firstFailure !== null) {
         const ff = firstFailure as { line: number; text: string; reason: string };
         result.error = { code: 'FORMAT_NO_MATCH', message: `${name}: no line matches the format; first at ${name}:${ff.line}: ${ff.reason}: ${clip(ff.text, 200)}` };
       }
-      if (opts.signal?.aborted) partial = true;
+      if (opts.signal?.aborted) {
+        partial = true;
+        result.error ??= { code: 'INPUT_INTERRUPTED', message: `${name}: interrupted after line ${lineNo}` };
+      }
     } catch (err) {
       if (!isAnalyzerError(err) && !(err as NodeJS.ErrnoException).code) throw err;
       result.error = isAnalyzerError(err)
@@ -194,7 +198,8 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       opts.signal?.removeEventListener('abort', onOuterAbort);
       opened?.stream.destroy();
     }
-    result.lines = lineNo;
+    // Lines looked at: the format gate stops an input part-way through a batch of read lines.
+    result.lines = result.parsed + result.unparsed + result.empty;
     result.bytes = opened?.bytesRead() ?? 0;
   }
   return { inputs, bad, used: [...used], partial };

@@ -4,7 +4,7 @@
  * NO_COLOR, decided by the CLI), widths fitted to the terminal.
  */
 import Table from 'cli-table3';
-import type { Finding, Report } from './model.js';
+import type { Finding, InputSummary, Report } from './model.js';
 import { int, pct, plural, secs, visible } from './text.js';
 
 export interface TableOptions {
@@ -25,12 +25,14 @@ export function renderTable(report: Report, opts: TableOptions): string {
     new Table({ head: head.map((h) => paint('bold', h)), style: { head: [], border: [] }, wordWrap: true, ...(widths ? { colWidths: widths } : {}) });
   const out: string[] = [];
 
-  out.push(`${sev(report.verdict.severity)}  ${wrap(report.verdict.headline, width - 2)}`);
+  out.push(`${sev(report.verdict.severity)}  ${wrap(visible(report.verdict.headline), width - 2)}`);
   out.push('');
   const l = report.lines;
   out.push(`${plural(l.total, 'line')} read, ${int(l.parsed)} parsed, ${int(l.unparsed)} unparsed; ${plural(report.handshakes.total, 'WebSocket handshake')} (${int(report.handshakes.upgraded)} upgraded); formats: ${report.meta.formats.map((f) => `${f.name} (${int(f.lines)})`).join(', ') || 'none'}`);
   if (report.meta.timeRange.start) out.push(`time range: ${report.meta.timeRange.start} … ${report.meta.timeRange.end}`);
   if (report.meta.partial) out.push(paint('yellow', 'PARTIAL REPORT: not every input was read to the end (see below).'));
+  const notRead = report.meta.inputs.filter((i) => i.status !== 'read');
+  if (notRead.length > 0) out.push(paint('yellow', `inputs: ${int(report.meta.inputs.length - notRead.length)} of ${int(report.meta.inputs.length)} read to the end; ${inputCounts(notRead)} (see "Inputs not read to the end" below)`));
   if (report.meta.sampled) out.push('note: more handshakes than kept row by row; breakdowns below come from a uniform sample, totals are exact.');
 
   for (const f of report.findings.slice(0, opts.top)) out.push('', ...finding(f, sev, width));
@@ -85,10 +87,9 @@ export function renderTable(report: Report, opts: TableOptions): string {
     }
     out.push(t.toString());
   }
-  const failedInputs = report.meta.inputs.filter((i) => i.error);
-  if (failedInputs.length > 0) {
-    out.push('', paint('bold', 'Inputs not fully read'));
-    for (const i of failedInputs) out.push(`  ${visible(i.error?.message ?? '')}`);
+  if (notRead.length > 0) {
+    out.push('', paint('bold', 'Inputs not read to the end'));
+    for (const i of notRead) out.push(`  ${i.status === 'skipped' ? 'skipped' : `partial (${plural(i.lines, 'line')} analysed)`}: ${visible(i.error?.message ?? '')}`);
   }
   if (l.unparsed > 0) {
     out.push('', paint('bold', `${plural(l.unparsed, 'line')} did not match the format (first ${l.samples.length})`));
@@ -107,6 +108,12 @@ function finding(f: Finding, sev: (s: string) => string, width: number): string[
   out.push(`  fix: ${wrap(f.fix, width - 7, 7)}`);
   for (const e of f.evidence) out.push(`  ${visible(e.file)}:${e.line}: ${visible(e.text)}`);
   return out;
+}
+
+function inputCounts(inputs: readonly InputSummary[]): string {
+  const skipped = inputs.filter((i) => i.status === 'skipped').length;
+  const parts = [skipped > 0 ? `${int(skipped)} skipped` : '', inputs.length > skipped ? `${int(inputs.length - skipped)} read part-way` : ''];
+  return parts.filter(Boolean).join(', ');
 }
 
 /** Wraps prose at word boundaries; continuation lines are indented by `indent` spaces. */
