@@ -26,11 +26,15 @@ function list(v: unknown): string[] {
   return Array.isArray(v) ? v.map(String) : [String(v)];
 }
 
-function ignoreEpipe(stream: NodeJS.WriteStream): void {
-  stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
+/** A reader that went away (`| head`) ends the run quietly: exit 0, nothing more on stderr. */
+function onStdoutError(err: NodeJS.ErrnoException): never {
+  if (err.code === 'EPIPE') process.exit(0);
+  fail(`cannot write the report to standard output (${err.message})`);
+}
+
+/** Resolves once the report is handed to the OS; a failed write never returns. */
+function writeReport(text: string): Promise<void> {
+  return new Promise((resolve) => process.stdout.write(text, (err) => (err ? onStdoutError(err) : resolve())));
 }
 
 /** Finding ids or severities named by --fail-on that the report contains. */
@@ -46,7 +50,7 @@ function matchedFailOn(report: Report, failOn: readonly string[]): string[] {
 }
 
 async function main(): Promise<void> {
-  ignoreEpipe(process.stdout);
+  process.stdout.on('error', onStdoutError);
   const argv = await yargs(hideBin(process.argv))
     .scriptName('wsdiag')
     .usage('$0 [inputs..]\n\nReads nginx access logs (files, "-" for stdin, gzip detected) and explains why WebSocket handshakes fail.')
@@ -129,7 +133,7 @@ async function main(): Promise<void> {
     for (const i of fatalInputs) notes.push(`${i.status === 'skipped' ? 'skipped' : 'read part-way'}: ${i.error?.message}`);
     if (report.meta.partial) notes.push('the report is partial: not every input was read to the end');
   }
-  await new Promise<void>((resolve) => process.stdout.write(out, () => resolve()));
+  await writeReport(out);
   if (notes.length > 0) process.stderr.write(notes.map((n) => `wsdiag: ${visible(n)}\n`).join(''));
   if (fatalInputs.length > 0 || report.meta.partial) process.exit(2);
   const matched = matchedFailOn(report, failOn);
