@@ -97,10 +97,16 @@ test('property: a mix of real, broken and random lines — nothing throws, every
   );
 });
 
+/** Random bytes, often cut into many short lines (so the format gate's first 10 lines are garbage too). */
+const randomBytes = fc.oneof(
+  fc.uint8Array({ maxLength: 2048 }).map((u) => Buffer.from(u)),
+  fc.array(fc.uint8Array({ maxLength: 40 }), { maxLength: 40, size: 'max' }).map((ls) => Buffer.from(ls.map((l) => Buffer.from(l).toString('latin1')).join('\n'), 'latin1')),
+);
+
 test('property: arbitrary bytes (any newlines, maybe a gzip header) never throw and every line is accounted for', async () => {
   await fc.assert(
-    fc.asyncProperty(fc.uint8Array({ maxLength: 2048 }), fc.integer({ min: 1, max: 512 }), fc.boolean(), async (u, chunk, gzipMagic) => {
-      const bytes = gzipMagic ? Buffer.concat([Buffer.from([0x1f, 0x8b]), Buffer.from(u)]) : Buffer.from(u);
+    fc.asyncProperty(randomBytes, fc.integer({ min: 1, max: 512 }), fc.boolean(), async (u, chunk, gzipMagic) => {
+      const bytes = gzipMagic ? Buffer.concat([Buffer.from([0x1f, 0x8b]), u]) : u;
       const report = await analyzeBytes(bytes, chunk);
       if (!gzipMagic) return assertAccounted(report, bytes);
       // Random bytes after the gzip magic are never a valid gzip stream.
@@ -131,6 +137,16 @@ test('property: the line parser never throws on any text, for every preset; a ma
     }),
     { ...FC, numRuns: 300 },
   );
+});
+
+test('the first 10 lines fit no format: the input stops there, and the lines counted are the lines looked at', async () => {
+  for (const garbage of [12, 30]) {
+    const bytes = Buffer.from([...Array.from({ length: garbage }, (_, i) => `junk ${i}`), ...REAL, ''].join('\n'));
+    const report = await analyzeBytes(bytes);
+    assertAccounted(report, bytes);
+    assert.equal(report.meta.inputs[0]?.error?.code, 'FORMAT_NO_MATCH');
+    assert.deepEqual([report.lines.total, report.lines.parsed, report.lines.unparsed], [10, 0, 10]);
+  }
 });
 
 test('empty input, and an input of only newlines (one byte too): an empty report, no error', async () => {

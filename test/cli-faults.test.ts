@@ -3,7 +3,7 @@
 // See: issue 7; DESIGN.md "Exit codes".
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, closeSync, copyFileSync, existsSync, openSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -154,6 +154,19 @@ test('wsdiag … | head -1 (a real pipe): the first line arrives, wsdiag exits 0
     assert.equal(r.status, 0);
     assert.match(r.stdout, output === 'json' ? /^\{\n$/ : /^CRITICAL {2}\d+ WebSocket handshakes arrived as HTTP\/1\.0[^\n]*\n$/);
     assert.equal(r.stderr, 'wsdiag exited 0\n', 'no stack, no EPIPE, no notes after the reader left');
+  }
+});
+
+test('a stdout that cannot take the report (a full disk, /dev/full): the error is named, exit 2, no stack', (t) => {
+  if (!existsSync('/dev/full')) return t.skip('no /dev/full on this system');
+  const full = openSync('/dev/full', 'w');
+  try {
+    const r = run([FIXTURE], undefined, { stdio: ['ignore', full, 'pipe'] });
+    assert.equal(r.code, 2);
+    assertNoStack(r.stderr);
+    assert.match(r.stderr, /^wsdiag: cannot write the report to standard output \(ENOSPC: no space left on device/m);
+  } finally {
+    closeSync(full);
   }
 });
 
