@@ -1,10 +1,12 @@
 /*
  * Bad input made of real nginx output: the access log with nginx's own error.log lines, another
- * program's syslog line and binary junk mixed in (counted, sampled with file:line and why), and
+ * program's syslog line and binary junk mixed in (counted, sampled with file:line and why), the
+ * same access lines as nginx sends them to syslog (read as the line inside the header), and
  * attacker-controlled bytes (terminal escape sequences in a User-Agent, logged raw by an
  * escape=none format) shown, not executed, by the terminal report. See: issue 7.
  */
 import assert from 'node:assert/strict';
+import { createSocket, type Socket } from 'node:dgram';
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -39,9 +41,16 @@ function junk(seed: number, n: number): Buffer {
 describe('bad input from real nginx 1.22 output', () => {
   let res: ScenarioResult | undefined;
   let dir = '';
+  /** What nginx sent to `access_log syslog:` (one datagram per request). */
+  const syslogged: Buffer[] = [];
+  let syslogd: Socket | undefined;
   before(async () => {
+    syslogd = createSocket('udp4');
+    syslogd.on('message', (m) => syslogged.push(m));
+    await new Promise<void>((resolve) => syslogd?.bind(0, '127.0.0.1', resolve));
     res = await runScenario({
       formats: [`log_format cws '${COMBINED_WS}';`, `log_format raw escape=none '${RAW}';`],
+      serverConfig: `    access_log syslog:server=127.0.0.1:${syslogd.address().port},tag=nginx cws;`,
       actions: [
         { kind: 'ws-session', holdMs: 100, messages: 1 },
         { kind: 'plain', path: '/api/ok' },
@@ -53,7 +62,10 @@ describe('bad input from real nginx 1.22 output', () => {
     });
     dir = res.dir;
   });
-  after(() => res?.cleanup());
+  after(() => {
+    res?.cleanup();
+    syslogd?.close();
+  });
 
   test('error.log lines, a syslog line and binary junk inside an access log: counted, sampled with file:line and why', () => {
     assert.ok(res);
@@ -63,7 +75,9 @@ describe('bad input from real nginx 1.22 output', () => {
     const syslog = Buffer.from('<30>Mar  9 15:20:01 web1 systemd[1]: Started Daily apt download activities.');
     // Access lines first (the format is detected from them), then every kind of stranger among them.
     const strangers = [errors[0], syslog, junk(7, 120), errors[1], junk(11, 40)] as Buffer[];
-    const lines: Buffer[] = [access[0] as Buffer, access[1] as Buffer];
+    const wrapped = syslogged[syslogged.length - 1];
+    assert.ok(wrapped && /^<\d+>\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ nginx: /.test(wrapped.toString()), `a syslog datagram from nginx: ${wrapped}`);
+    const lines: Buffer[] = [access[0] as Buffer, access[1] as Buffer, wrapped];
     const strangerLines: number[] = [];
     access.slice(2).forEach((l, i) => {
       const s = strangers[i];
@@ -83,7 +97,7 @@ describe('bad input from real nginx 1.22 output', () => {
     const r = run([file, '-o', 'json']);
     assert.equal(r.code, 0, r.stderr);
     const j = JSON.parse(r.stdout) as { lines: { total: number; parsed: number; unparsed: number; samples: { file: string; line: number; reason: string }[] } };
-    assert.deepEqual([j.lines.total, j.lines.parsed, j.lines.unparsed], [lines.length, access.length, strangers.length]);
+    assert.deepEqual([j.lines.total, j.lines.parsed, j.lines.unparsed], [lines.length, access.length + 1, strangers.length]);
     assert.deepEqual(j.lines.samples.map((s) => [s.file, s.line]), strangerLines.map((n) => [file, n]));
     for (const s of j.lines.samples) assert.match(s.reason, /^combined-ws: (no value for \$\w+ followed by .* fits at column \d+|expected the line to start with .*); got /);
 
