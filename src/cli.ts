@@ -12,11 +12,13 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BadLinesFile, ProgressLine } from './sinks.js';
 import { AnalyzerError, CSV_KINDS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, isAnalyzerError, type CsvKind, type OutputName, type Rendered, type Report } from './index.js';
+import { visible } from './report/text.js';
 
 const SEVERITIES = ['critical', 'warning', 'info'];
 
+/** Messages quote log lines and file names: their control characters are shown, not sent to the terminal. */
 function fail(message: string, hint?: string): never {
-  process.stderr.write(`wsdiag: ${message}\n${hint ? `hint: ${hint}\n` : ''}`);
+  process.stderr.write(`wsdiag: ${visible(message)}\n${hint ? `hint: ${hint}\n` : ''}`);
   process.exit(2);
 }
 
@@ -29,11 +31,10 @@ function list(v: unknown): string[] {
   return Array.isArray(v) ? v.map(String) : [String(v)];
 }
 
-function ignoreEpipe(stream: NodeJS.WriteStream): void {
-  stream.on('error', (err: NodeJS.ErrnoException) => {
-    if (err.code === 'EPIPE') process.exit(0);
-    throw err;
-  });
+/** A reader that went away (`| head`) ends the run quietly: exit 0, nothing more on stderr. */
+function onStdoutError(err: NodeJS.ErrnoException): never {
+  if (err.code === 'EPIPE') process.exit(0);
+  fail(`cannot write the report to standard output (${err.message})`);
 }
 
 /** Finding ids or severities named by --fail-on that the report contains. */
@@ -62,11 +63,11 @@ async function emit(out: Rendered, file: string | undefined): Promise<void> {
     for await (const chunk of out) if (!process.stdout.write(chunk)) await once(process.stdout, 'drain');
     return;
   }
-  await new Promise<void>((resolve) => process.stdout.write(out, () => resolve()));
+  await new Promise<void>((resolve) => process.stdout.write(out, (err) => (err ? onStdoutError(err) : resolve())));
 }
 
 async function main(): Promise<void> {
-  ignoreEpipe(process.stdout);
+  process.stdout.on('error', onStdoutError);
   const argv = await yargs(hideBin(process.argv))
     .scriptName('wsdiag')
     .usage('$0 [inputs..]\n\nReads nginx access logs (files, "-" for stdin, gzip detected) and explains why WebSocket handshakes fail.')
@@ -155,7 +156,7 @@ async function main(): Promise<void> {
   if (inputs.length === 0 && process.stdin.isTTY) notes.push('reading standard input (give file names, or pipe a log in)');
   const fatalInputs = report.meta.inputs.filter((i) => i.error);
   const parsedAny = report.lines.parsed > 0;
-  if (!parsedAny && fatalInputs.length > 0) {
+  if (!parsedAny && fatalInputs.length > 0 && !abort.signal.aborted) {
     const first = fatalInputs[0]?.error;
     fail(first?.message ?? 'no input could be read', first?.code === 'FORMAT_NO_MATCH' ? 'give the format with --log-format \'<log_format text>\', --nginx-conf FILE, or --preset NAME' : undefined);
   }
@@ -170,12 +171,12 @@ async function main(): Promise<void> {
     }
     if (report.lines.filtered > 0) notes.push(`${report.lines.filtered.toLocaleString('en-US')} parsed lines fell outside --since/--until and were left out`);
     if (badLines) notes.push(`${badLines.count.toLocaleString('en-US')} unparsed line${badLines.count === 1 ? '' : 's'} written to ${badLines.path}`);
-    for (const i of fatalInputs) notes.push(`skipped: ${i.error?.message}`);
+    for (const i of fatalInputs) notes.push(`${i.status === 'skipped' ? 'skipped' : 'read part-way'}: ${i.error?.message}`);
     if (report.meta.partial) notes.push('the report is partial: not every input was read to the end');
   }
   await emit(out, argv.out);
   if (argv.out !== undefined && !argv.quiet) notes.push(`report written to ${argv.out}`);
-  if (notes.length > 0) process.stderr.write(notes.map((n) => `wsdiag: ${n}\n`).join(''));
+  if (notes.length > 0) process.stderr.write(notes.map((n) => `wsdiag: ${visible(n)}\n`).join(''));
   if (fatalInputs.length > 0 || report.meta.partial) process.exit(2);
   const matched = matchedFailOn(report, failOn);
   if (matched.length > 0) {

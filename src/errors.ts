@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'CONF_NO_FORMAT'
   | 'INPUT_NOT_FOUND'
   | 'INPUT_UNREADABLE'
-  | 'INPUT_BAD_GZIP';
+  | 'INPUT_BAD_GZIP'
+  | 'INPUT_INTERRUPTED';
 
 /** Where an error happened: any of file, 1-based line, 1-based column, and the offending text. */
 export interface Where {

@@ -73,6 +73,7 @@ class Cursor {
   private readonly sinceMs: number;
   private readonly untilMs: number;
   private lineNo = 0;
+  private interrupted = false;
   get linesSoFar(): number {
     return this.lineNo;
   }
@@ -114,9 +115,16 @@ class Cursor {
     return true;
   }
 
-  /** Stops reading this input (gate, interrupt); what was read stays counted. */
+  /** Stops reading this input at the format gate; lines already queued are dropped. */
   stop(): void {
     this.lines?.close();
+  }
+
+  /** Stops reading this input (Ctrl-C); lines already read are still analysed. */
+  interrupt(): void {
+    if (this.lines === undefined || this.lines.ended) return;
+    this.interrupted = true;
+    this.lines.stopReading();
   }
 
   private handle(text: string): void {
@@ -199,11 +207,12 @@ class Cursor {
     const result = this.result;
     const err = this.lines?.error;
     if (err) {
-      result.error = inputError(this.name, err as NodeJS.ErrnoException, this.opened?.bytesRead() ?? 0, (this.opened?.gzipLayers ?? 0) > 0);
+      result.error = isAnalyzerError(err) ? { code: err.code, message: err.message } : inputError(this.name, err as NodeJS.ErrnoException, this.opened?.bytesRead() ?? 0);
     } else if (result.error === null && result.parsed === 0 && result.unparsed > 0 && this.firstFailure !== null) {
       const ff = this.firstFailure;
       result.error = { code: 'FORMAT_NO_MATCH', message: `${this.name}: no line matches the format; first at ${this.name}:${ff.line}: ${ff.reason}: ${clip(ff.text, 200)}` };
     }
+    if (this.interrupted) result.error ??= { code: 'INPUT_INTERRUPTED', message: `${this.name}: interrupted after line ${this.lineNo}` };
     result.lines = this.lineNo;
     result.bytes = this.opened?.bytesRead() ?? 0;
     this.opened?.stream.destroy();
@@ -271,21 +280,20 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       }
     };
     interrupt = (): void => {
-      for (const c of cursors) if (c.lines && !c.lines.ended) {
-        partial = true;
-        c.stop();
-      }
+      partial = true;
+      for (const c of cursors) c.interrupt();
       pump();
     };
     if (opts.signal?.aborted) partial = true;
     for (const c of cursors) {
       if (c.opened === undefined) {
-        if (opts.signal?.aborted) c.result.error = { code: 'INPUT_UNREADABLE', message: `${c.name}: not read (interrupted)` };
+        if (opts.signal?.aborted) c.result.error = { code: 'INPUT_INTERRUPTED', message: `${c.name}: not read (interrupted)` };
         continue;
       }
       c.lines = new LineQueue(c.opened.stream, pump);
     }
-    opts.signal?.addEventListener('abort', interrupt, { once: true });
+    if (opts.signal?.aborted) interrupt();
+    else opts.signal?.addEventListener('abort', interrupt, { once: true });
     pump();
   });
   opts.signal?.removeEventListener('abort', interrupt);
@@ -306,10 +314,7 @@ function linesRead(cursors: readonly Cursor[]): number {
   return n;
 }
 
-function inputError(name: string, err: NodeJS.ErrnoException, offset: number, gzip: boolean): { code: ErrorCode; message: string } {
-  if (gzip && typeof err.code === 'string' && err.code.startsWith('Z_')) {
-    return { code: 'INPUT_BAD_GZIP', message: `${name}: corrupt or truncated gzip data near byte ${offset} (${err.message}); lines before it were analysed` };
-  }
+function inputError(name: string, err: NodeJS.ErrnoException, offset: number): { code: ErrorCode; message: string } {
   return { code: 'INPUT_UNREADABLE', message: `${name}: read failed near byte ${offset} (${err.message})` };
 }
 

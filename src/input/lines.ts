@@ -77,12 +77,17 @@ export class LineQueue {
     return undefined;
   }
 
-  /** Stops reading; queued lines are dropped. */
-  close(): void {
+  /** Stops reading; lines already queued can still be taken. */
+  stopReading(): void {
     this.ended = true;
-    this.queue = [];
-    this.at = 0;
     this.input.unpipe(this.lines);
     this.lines.destroy();
+  }
+
+  /** Stops reading and drops the queued lines. */
+  close(): void {
+    this.stopReading();
+    this.queue = [];
+    this.at = 0;
   }
 }

@@ -1,6 +1,7 @@
 /*!
  * path | "-" → a byte stream of log text. Gunzips when the first bytes are 1f 8b (again, if the
- * result is gzip too), whatever the file is called. Errors name the input; nothing here reads lines.
+ * result is gzip too), whatever the file is called. Errors name the input (a corrupt gzip stream
+ * also the compressed byte where decompression failed); nothing here reads lines.
  */
 import { open as openFile } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
@@ -22,32 +23,76 @@ const GZIP_MAGIC_1 = 0x8b;
 /** Opens a file (or stdin for "-"), failing with INPUT_NOT_FOUND / INPUT_UNREADABLE before any byte is read. */
 export async function openInput(name: string, stdin?: Readable): Promise<OpenedInput> {
   let raw: Readable;
+  let size: number | undefined;
   if (name === '-') {
     if (!stdin) throw new AnalyzerError('INPUT_UNREADABLE', 'standard input ("-") is not available here', { file: name });
     raw = stdin;
   } else {
-    raw = await openFileStream(name);
+    ({ stream: raw, size } = await openFileStream(name));
   }
   let stream = raw;
   let layers = 0;
+  let failure: GzipFailure | null = null;
   for (;;) {
-    const head = await peek(stream);
+    let head: Buffer;
+    try {
+      ({ head, stream } = await peek(stream));
+    } catch (err) {
+      // Looking for a gzip stream inside the gzip stream can already hit the corruption.
+      throw failure !== null && err === (failure as GzipFailure).err ? gzipError(name, failure, size) : err;
+    }
     if (head.length < 2 || head[0] !== GZIP_MAGIC_0 || head[1] !== GZIP_MAGIC_1 || layers >= 3) break;
     const gunzip = createGunzip();
+    const layer = ++layers;
+    // Registered before the next layer's listener, so the layer where zlib failed records first.
+    gunzip.once('error', (err: NodeJS.ErrnoException) => {
+      if (failure === null && err.code?.startsWith('Z_')) failure = { layer, offset: gunzip.bytesWritten, err };
+    });
     const source = stream;
     source.on('error', (err) => gunzip.destroy(err));
     stream = source.pipe(gunzip);
-    layers++;
+  }
+  if (layers > 0) {
+    // zlib's own error says neither which file nor where: the stream handed on fails with one that does.
+    const out = new PassThrough({ highWaterMark: stream.readableHighWaterMark });
+    stream.on('error', (err) => out.destroy(failure !== null && err === failure.err ? gzipError(name, failure, size) : err));
+    stream = stream.pipe(out);
   }
   return { name, stream, gzipLayers: layers, bytesRead: () => (raw as { bytesRead?: number }).bytesRead ?? 0 };
 }
 
-async function openFileStream(name: string): Promise<Readable> {
+interface GzipFailure {
+  /** 1 = the file's own gzip stream, 2 = the gzip stream inside it, … */
+  layer: number;
+  /** Compressed bytes of that layer that zlib had consumed without error (zlib.bytesWritten). */
+  offset: number;
+  err: NodeJS.ErrnoException;
+}
+
+/**
+ * zlib reports consumed input once per 16 KiB of output, so the offset is where the last good
+ * block of output ended: decompression failed at or shortly after it (for a truncated file: its end).
+ */
+function gzipError(name: string, f: GzipFailure, size: number | undefined): AnalyzerError {
+  const where = f.layer === 1
+    ? `after compressed byte ${f.offset}${size === undefined ? '' : ` of ${size}`}`
+    : `in the gzip data inside the gzip (layer ${f.layer}), after its byte ${f.offset}`;
+  return new AnalyzerError(
+    'INPUT_BAD_GZIP',
+    `${name}: corrupt or truncated gzip data: decompression failed ${where} (zlib: ${f.err.message}); the lines before it were analysed`,
+    { file: name },
+    { cause: f.err },
+  );
+}
+
+async function openFileStream(name: string): Promise<{ stream: Readable; size: number }> {
   let handle;
+  let size: number;
   try {
     handle = await openFile(name, 'r');
     const info = await handle.stat();
     if (info.isDirectory()) throw Object.assign(new Error('is a directory'), { code: 'EISDIR' });
+    size = info.size;
   } catch (err) {
     await handle?.close();
     const code = (err as NodeJS.ErrnoException).code;
@@ -56,28 +101,37 @@ async function openFileStream(name: string): Promise<Readable> {
     throw new AnalyzerError('INPUT_UNREADABLE', `${name}: cannot read (${why})`, { file: name }, { cause: err });
   }
   // 64 KiB chunks (the default): with 1 MiB ones, read buffers awaiting GC added ~50 MB to peak RSS.
-  return handle.createReadStream({ highWaterMark: 1 << 16 });
+  return { stream: handle.createReadStream({ highWaterMark: 1 << 16 }), size };
 }
 
-/** Resolves with the first bytes of the stream (≥ 2 unless it is shorter) and puts them back. */
-function peek(stream: Readable): Promise<Buffer> {
+/**
+ * Resolves with the first bytes of the stream (≥ 2 unless it is shorter) and the stream to read
+ * from instead: the same one with the bytes put back, or, when it ended (a 1-byte input: no
+ * unshift after 'end'), a new one holding them.
+ */
+function peek(stream: Readable): Promise<{ head: Buffer; stream: Readable }> {
   return new Promise((resolve, reject) => {
     let buffered: Buffer = Buffer.alloc(0);
-    const done = (): void => {
+    const done = (ended: boolean): void => {
       stream.off('readable', onReadable);
       stream.off('end', onEnd);
       stream.off('error', onError);
-      if (buffered.length > 0) stream.unshift(buffered);
-      resolve(buffered);
+      if (ended) {
+        const rest = new PassThrough();
+        rest.end(buffered);
+        return resolve({ head: buffered, stream: rest });
+      }
+      stream.unshift(buffered);
+      resolve({ head: buffered, stream });
     };
     const onReadable = (): void => {
       let chunk: Buffer | null;
       while ((chunk = stream.read() as Buffer | null) !== null) {
         buffered = buffered.length === 0 ? chunk : Buffer.concat([buffered, chunk]);
-        if (buffered.length >= 2) return done();
+        if (buffered.length >= 2) return done(false);
       }
     };
-    const onEnd = (): void => done();
+    const onEnd = (): void => done(true);
     const onError = (err: Error): void => {
       stream.off('readable', onReadable);
       stream.off('end', onEnd);

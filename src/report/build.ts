@@ -53,7 +53,7 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'wsdiag', version: opts.version },
     meta: {
-      inputs: p.inputs.map((i) => ({ ...i, formats: { ...i.formats } })),
+      inputs: p.inputs.map((i) => ({ ...i, formats: { ...i.formats }, status: i.error === null ? 'read' as const : i.parsed === 0 ? 'skipped' as const : 'partial' as const })),
       formats: p.used.map((f) => ({ name: f.name, escape: f.escape, text: f.text, lines: formatLines.get(f.name) ?? 0 })),
       timeRange: { start: iso(t.firstMs), end: iso(t.lastMs) },
       window: { since: p.sinceMs === undefined ? null : iso(p.sinceMs), until: p.untilMs === undefined ? null : iso(p.untilMs) },

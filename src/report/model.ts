@@ -134,6 +134,16 @@ export interface InputReport {
   error: { code: ErrorCode; message: string } | null;
 }
 
+/**
+ * 'read': to the end. 'partial': stopped part-way (a corrupt gzip stream, an interrupt); its lines
+ * up to there are in the report. 'skipped': nothing from it is (missing, unreadable, no line fits).
+ */
+export type InputStatus = 'read' | 'partial' | 'skipped';
+
+export interface InputSummary extends InputReport {
+  status: InputStatus;
+}
+
 export interface BadLine {
   file: string;
   line: number;
@@ -145,7 +155,7 @@ export interface Report {
   schemaVersion: number;
   tool: { name: string; version: string };
   meta: {
-    inputs: InputReport[];
+    inputs: InputSummary[];
     formats: { name: string; escape: string; text: string; lines: number }[];
     timeRange: { start: string | null; end: string | null };
     /** --since/--until as given (null: open). */

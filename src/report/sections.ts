@@ -10,7 +10,7 @@ import { int, pct, plural, secs } from './text.js';
 export type Cell = string | { text: string; tone: 'bad' | 'good' };
 
 export interface Section {
-  id: 'protocol-status' | 'clients' | 'timeouts' | 'incidents' | 'timeline' | 'histogram' | 'traced' | 'unparsed';
+  id: 'protocol-status' | 'clients' | 'timeouts' | 'incidents' | 'timeline' | 'histogram' | 'traced' | 'inputs' | 'unparsed';
   title: string;
   head: string[];
   rows: Cell[][];
@@ -54,6 +54,8 @@ export function sections(report: Report, top: number): Section[] {
   const c = report.correlation;
   out.push(section('traced', `Keys traced across inputs (${int(c.multiTier)} of ${int(c.keys)} keys seen in several inputs)`, ['Sec-WebSocket-Key', 'seen at'],
     c.traced.map((k) => [k.key, k.sightings.map((s) => `${s.file}:${s.line} ${s.protocol} ${s.status} ${secs(s.durationSeconds)} s`).join('\n')]), top));
+  out.push(section('inputs', 'Inputs not read to the end', ['input', 'status', 'lines analysed', 'why'],
+    report.meta.inputs.filter((i) => i.status !== 'read').map((i) => [i.name, { text: i.status, tone: 'bad' }, int(i.lines), i.error?.message ?? '']), Infinity));
   const l = report.lines;
   out.push(section('unparsed', `Lines that did not match the format (${int(l.unparsed)}; first ${l.samples.length} kept)`, ['file:line', 'reason', 'text'],
     l.samples.map((s) => [`${s.file}:${s.line}`, s.reason, s.text]), Infinity));
@@ -69,6 +71,16 @@ export function findingFacts(f: Finding): [string, string][] {
   if (breakdown.length > 0) facts.push(['outcomes', breakdown.map(([k, n]) => `${k} ×${int(n)}`).join('; ')]);
   if (f.clients.length > 0) facts.push(['clients', `${f.clients.slice(0, 8).map((c) => `${c.client} (${int(c.count)})`).join(', ')}${f.clients.length > 8 ? `, … (${f.clients.length} in all)` : ''}`]);
   return facts;
+}
+
+/** "3 of 4 read to the end; 1 skipped" when some input was not read to the end, else null. */
+export function inputsLine(report: Report): string | null {
+  const inputs = report.meta.inputs;
+  const notRead = inputs.filter((i) => i.status !== 'read');
+  if (notRead.length === 0) return null;
+  const skipped = notRead.filter((i) => i.status === 'skipped').length;
+  const parts = [skipped > 0 ? `${int(skipped)} skipped` : '', notRead.length > skipped ? `${int(notRead.length - skipped)} read part-way` : ''];
+  return `inputs: ${int(inputs.length - notRead.length)} of ${int(inputs.length)} read to the end; ${parts.filter(Boolean).join(', ')} (see "Inputs not read to the end")`;
 }
 
 /** Report totals in one sentence (and the --since/--until window, when one was given). */

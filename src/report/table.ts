@@ -5,7 +5,7 @@
  */
 import Table from 'cli-table3';
 import type { Finding, Report } from './model.js';
-import { cellText, cellTone, findingFacts, sections, summaryLine, type Section } from './sections.js';
+import { cellText, cellTone, findingFacts, inputsLine, sections, summaryLine, type Section } from './sections.js';
 import { int, plural, visible } from './text.js';
 
 export interface TableOptions {
@@ -34,6 +34,8 @@ export function renderTable(report: Report, opts: TableOptions): string {
   out.push(wrap(visible(summaryLine(report)), width));
   if (report.meta.timeRange.start) out.push(`time range: ${report.meta.timeRange.start} … ${report.meta.timeRange.end}`);
   if (report.meta.partial) out.push(paint('yellow', 'PARTIAL REPORT: not every input was read to the end (see below).'));
+  const inputs = inputsLine(report);
+  if (inputs !== null) out.push(paint('yellow', visible(inputs)));
   if (report.meta.sampled) out.push(wrap('note: more handshakes than kept row by row; breakdowns below come from a uniform sample, totals are exact.', width));
 
   for (const f of report.findings.slice(0, opts.top)) out.push('', ...finding(f, sev, width));
@@ -43,14 +45,10 @@ export function renderTable(report: Report, opts: TableOptions): string {
     if (s.id === 'timeline') continue;
     out.push('', paint('bold', visible(s.title)));
     if (s.id === 'histogram') out.push(...histogram(report, paint, width));
+    else if (s.id === 'inputs') out.push(...s.rows.map((r) => `  ${cellText(r[1] ?? '') === 'skipped' ? 'skipped' : `partial (${cellText(r[2] ?? '')} lines analysed)`}: ${visible(cellText(r[3] ?? ''))}`));
     else if (s.id === 'unparsed') out.push(...s.rows.map((r) => `  ${visible(cellText(r[0] ?? ''))}: ${wrap(visible(cellText(r[1] ?? '')), width - 4, 4)}`));
     else out.push(table(s, paint, tableWidth));
     if (s.omitted > 0) out.push(`… ${int(s.omitted)} more row${s.omitted === 1 ? '' : 's'} (--top)`);
-  }
-  const failedInputs = report.meta.inputs.filter((i) => i.error);
-  if (failedInputs.length > 0) {
-    out.push('', paint('bold', 'Inputs not fully read'));
-    for (const i of failedInputs) out.push(`  ${wrap(visible(i.error?.message ?? ''), width - 2)}`);
   }
   return `${out.join('\n')}\n`;
 }

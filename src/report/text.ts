@@ -3,10 +3,19 @@
  * making log text (attacker-controlled) safe to print: control and escape bytes shown, not executed.
  */
 
-/** Control characters (C0, DEL, C1) become visible `\xHH`, so a log line cannot drive the terminal. */
+/**
+ * Control characters (C0, DEL, C1: ESC and CSI start terminal sequences) become `\xHH`, and the
+ * characters that reorder or break displayed text (bidi overrides and isolates, line and paragraph
+ * separators) `\uHHHH`, so a log line cannot drive the terminal or disguise what it says.
+ */
+// eslint-disable-next-line no-control-regex
+const INVISIBLE = /[\u0000-\u001f\u007f-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g;
+
 export function visible(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, '0').toUpperCase()}`);
+  return text.replace(INVISIBLE, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0').toUpperCase()}` : `\\u${code.toString(16).padStart(4, '0').toUpperCase()}`;
+  });
 }
 
 export function int(n: number): string {
