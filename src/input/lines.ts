@@ -1,11 +1,12 @@
 /*!
- * Byte stream → a queue of lines, through split2 (default /\r?\n/, no mapper, no skipOverflow, so
- * no line is dropped and line numbers never drift). The reader pulls lines when it is ready; the
+ * Byte stream → a queue of lines, through capLines (over-long lines cut) and split2 (default
+ * /\r?\n/, no mapper, no skipOverflow, so no line is dropped and line numbers never drift). The reader pulls lines when it is ready; the
  * stream is paused while too many wait, so several inputs can be read side by side in bounded
  * memory. Line numbering is the caller's.
  */
 import type { Readable } from 'node:stream';
 import split2 from 'split2';
+import { capLines } from './line-cap.js';
 
 /** Lines queued before the stream is paused. */
 const HIGH_WATER = 4096;
@@ -20,6 +21,7 @@ export class LineQueue {
   private at = 0;
   private paused = false;
   private readonly lines = split2();
+  private readonly cap = capLines();
 
   /**
    * `onChange` runs after each line arrives and when the queue ends. 'data' events rather than
@@ -33,6 +35,7 @@ export class LineQueue {
       onChange();
     };
     input.on('error', end);
+    this.cap.on('error', end);
     this.lines.on('error', end);
     this.lines.on('end', () => end());
     this.lines.on('data', (line: string) => {
@@ -44,7 +47,7 @@ export class LineQueue {
       }
       onChange();
     });
-    input.pipe(this.lines);
+    input.pipe(this.cap).pipe(this.lines);
   }
 
   /** Lines waiting. */
@@ -80,7 +83,8 @@ export class LineQueue {
   /** Stops reading; lines already queued can still be taken. */
   stopReading(): void {
     this.ended = true;
-    this.input.unpipe(this.lines);
+    this.input.unpipe(this.cap);
+    this.cap.destroy();
     this.lines.destroy();
   }
 
