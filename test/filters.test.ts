@@ -136,3 +136,20 @@ test('ProgressLine: silent for the first second, then redrawn in place, and clea
     Date.now = realNow;
   }
 });
+
+test('progress appears on a real terminal during a long run, and not with --quiet', { skip: spawnSync('script', ['--version']).status === 0 ? false : 'util-linux script not installed' }, () => {
+  // 40k lines, fed in two halves 1.5 s apart: the second half's progress update falls after the first second.
+  const lines = readFileSync(FIXTURE, 'utf8').split('\n').filter((l) => l !== '');
+  const half = join(tmp, 'half.log');
+  writeFileSync(half, `${Array.from({ length: 20_000 }, (_, i) => lines[i % lines.length]).join('\n')}\n`);
+  const onTty = (flags: string): string => {
+    const cmd = `(cat ${half}; sleep 1.5; cat ${half}) | "${process.execPath}" ${CLI} -o json ${flags} - > /dev/null`;
+    const r = spawnSync('script', ['-qec', cmd, '/dev/null'], { env: ENV, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stdout);
+    return r.stdout;
+  };
+  const shown = onTty('');
+  assert.match(shown, /\rwsdiag: [\d.]+ MB read, [\d.]+k lines, [\d.]+k? lines\/s/);
+  assert.ok(shown.includes('\r\u001b[K'), 'the progress line is cleared before the notes');
+  assert.doesNotMatch(onTty('--quiet'), /lines\/s/);
+});
