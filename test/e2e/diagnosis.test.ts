@@ -26,6 +26,8 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const ENV = { PATH: process.env['PATH'] ?? '', NO_COLOR: '1', TZ: 'UTC' };
 /** request_time vs the truth's predicted duration (measured error is a few ms). */
 const TOLERANCE_MS = 300;
+/** Evidence lines per finding asked of wsdiag: more than any scenario's smallest finding has lines. */
+const EVIDENCE = 8;
 
 const INCIDENT_WS =
   '[$time_local] $remote_addr - $remote_user - $server_addr to: $upstream_addr: $request upstream_response_time $upstream_response_time msec $msec request_time $request_time status $status client - $http_user_agent $http_sec_websocket_key';
@@ -46,6 +48,10 @@ interface Outcome {
   inputs: string[];
   report: Report;
   stderr: string;
+  /** Wall clock (ms since the epoch) around the whole run: every logged time falls inside it. */
+  window: { startMs: number; endMs: number };
+  /** Evidence lines asked for per finding (--evidence). */
+  evidence: number;
 }
 
 function runCli(args: string[]): { report: Report; stderr: string } {
@@ -59,12 +65,16 @@ function runCli(args: string[]): { report: Report; stderr: string } {
  * nginx's directory (finally), whatever failed.
  */
 async function scenario(spec: ScenarioSpec, pick: (res: ScenarioResult) => { inputs: string[]; args: string[] }): Promise<Outcome> {
+  const startMs = Date.now();
   const res = await runScenario(spec);
+  const endMs = Date.now();
   try {
     const { inputs, args } = pick(res);
     const lines = new Map(inputs.map((p) => [p, readLogLines(p).map((b) => b.toString('utf8'))]));
-    const { report, stderr } = runCli([...args, ...inputs]);
+    const { report, stderr } = runCli(['--evidence', String(EVIDENCE), ...args, ...inputs]);
     return {
+      window: { startMs, endMs },
+      evidence: EVIDENCE,
       truth: res.truth,
       nodes: res.nodes,
       front: readJsonLog(res.jsonLog),
@@ -112,19 +122,68 @@ function tally(pairs: Array<[string, number]>): string[] {
   return [...m.entries()].map(([k, n]) => `${k} ×${n}`).sort();
 }
 
-/** Every evidence line of every finding is a real line of the file it names, with the same text. */
-function assertEvidenceIsReal(o: Outcome): void {
-  let checked = 0;
-  for (const f of o.report.findings) {
-    for (const e of f.evidence) {
-      const lines = o.lines.get(e.file);
-      assert.ok(lines, `${f.id}: evidence names ${e.file}, not one of the inputs ${o.inputs.join(', ')}`);
-      assert.ok(Number.isInteger(e.line) && e.line >= 1 && e.line <= lines.length, `${f.id}: ${e.file}:${e.line} is outside 1..${lines.length}`);
-      assert.equal(e.text, lines[e.line - 1], `${f.id}: ${e.file}:${e.line} text`);
-      checked++;
-    }
+/** Every evidence line of a finding is a real line of the file it names, with the same text. */
+function assertEvidenceIsReal(o: Outcome, f: Finding): void {
+  for (const e of f.evidence) {
+    const lines = o.lines.get(e.file);
+    assert.ok(lines, `${f.id}: evidence names ${e.file}, not one of the inputs ${o.inputs.join(', ')}`);
+    assert.ok(Number.isInteger(e.line) && e.line >= 1 && e.line <= lines.length, `${f.id}: ${e.file}:${e.line} is outside 1..${lines.length}`);
+    assert.equal(e.text, lines[e.line - 1], `${f.id}: ${e.file}:${e.line} text`);
   }
-  assert.ok(checked > 0, 'some evidence was checked');
+}
+
+const SEVERITIES: readonly string[] = ['critical', 'warning', 'info'];
+/** Findings whose count is of keys (each key on two lines or more); every other finding counts lines. */
+const COUNTS_KEYS: ReadonlySet<string> = new Set(['hidden-downgrade', 'reused-key']);
+const AT_A_TIMEOUT: ReadonlySet<string> = new Set(['abandoned-at-timeout', 'session-cut-at-timeout']);
+
+/**
+ * What every finding of every scenario must carry (DESIGN.md §5): a severity, a count that its clients
+ * and breakdown add up to, clients, first/last seen inside the run's wall-clock window, 1..N evidence
+ * lines that are real lines of the inputs, a title, an explanation and a fix.
+ */
+function assertFindingsWellFormed(o: Outcome): void {
+  // $time_local has whole seconds: an end time (and the start derived from it) can read up to 1 s early.
+  const lo = o.window.startMs - 1000;
+  const hi = o.window.endMs;
+  const at = (iso: string | null, what: string): number => {
+    assert.ok(iso !== null, `${what} is null`);
+    const ms = Date.parse(iso);
+    assert.ok(ms >= lo && ms <= hi, `${what} ${iso} is outside the run ${new Date(lo).toISOString()}..${new Date(hi).toISOString()}`);
+    return ms;
+  };
+  for (const f of o.report.findings) {
+    const what = `${f.id}${f.timeoutSeconds === undefined ? '' : ` @${f.timeoutSeconds}`}`;
+    assert.ok(SEVERITIES.includes(f.severity), `${what}: severity ${f.severity}`);
+    assert.ok(Number.isInteger(f.count) && f.count > 0, `${what}: count ${f.count}`);
+    for (const [name, text] of [['title', f.title], ['explanation', f.explanation], ['fix', f.fix]] as const) assert.ok(text.trim().length > 0, `${what}: empty ${name}`);
+    assert.ok(f.clients.length > 0, `${what}: no clients`);
+    for (const c of f.clients) assert.ok(c.client !== '' && Number.isInteger(c.count) && c.count > 0, `${what}: client ${JSON.stringify(c)}`);
+    const lines = f.clients.reduce((n, c) => n + c.count, 0);
+    const broken = Object.values(f.breakdown).reduce((n, c) => n + c, 0);
+    assert.equal(broken, lines, `${what}: breakdown ${JSON.stringify(f.breakdown)} vs clients' lines`);
+    if (COUNTS_KEYS.has(f.id)) assert.ok(lines >= 2 * f.count, `${what}: ${f.count} keys on only ${lines} lines`);
+    else assert.equal(lines, f.count, `${what}: clients' counts add up to the count`);
+    assert.equal(f.timeoutSeconds !== undefined, AT_A_TIMEOUT.has(f.id), `${what}: timeoutSeconds`);
+    assert.ok(at(f.firstSeen, `${what}: firstSeen`) <= at(f.lastSeen, `${what}: lastSeen`), `${what}: firstSeen after lastSeen`);
+    assert.ok(f.evidence.length >= 1 && f.evidence.length <= o.evidence, `${what}: ${f.evidence.length} evidence lines`);
+    assertEvidenceIsReal(o, f);
+  }
+}
+
+/** Keys the driver sent on more than one action: what reused-key must count (0 → no finding). */
+function assertReusedKeysMatchTruth(o: Outcome): void {
+  const sent = new Map<string, number>();
+  for (const t of o.truth) if (t.key !== undefined) sent.set(t.key, (sent.get(t.key) ?? 0) + 1);
+  const reused = [...sent.values()].filter((n) => n > 1).length;
+  assert.equal(finding(o.report, 'reused-key')?.count ?? 0, reused, 'reused-key counts the keys the driver sent more than once');
+  assert.equal(o.report.correlation.reused, reused, 'correlation.reused');
+}
+
+/** The tests every scenario runs on its outcome, after its own. */
+function commonTests(get: () => Outcome): void {
+  test('every finding is well formed: severity, count, clients, first/last seen within the run, real evidence, words', () => assertFindingsWellFormed(get()));
+  test('reused-key counts exactly the keys the driver reused', () => assertReusedKeysMatchTruth(get()));
 }
 
 function assertAllParsed(o: Outcome): void {
@@ -210,7 +269,7 @@ describe('diagnosis 1: one tier, upstream-ws, pass ×2 / downgrade-strip / downg
     },
   );
 
-  test('every evidence file:line is a real line with the same text', () => assertEvidenceIsReal(o));
+  commonTests(() => o);
 
   test('the pass nodes are healthy in handshakes.byClient', () => {
     for (const i of [PASS_A, PASS_B]) {
@@ -279,7 +338,7 @@ describe('diagnosis 2: idle cut at 2.0 s and LB give-up at 3.5 s in one log (com
     assert.equal(finding(o.report, 'session-cut-at-timeout', LB_T / 1000), undefined, 'no session cut at the LB T');
   });
 
-  test('every evidence file:line is a real line with the same text', () => assertEvidenceIsReal(o));
+  commonTests(() => o);
 });
 
 // ─── 3. two tiers: the downgrade is visible only by joining keys ────────────────────────────────
@@ -361,7 +420,7 @@ describe('diagnosis 3: two tiers, downgrade-keep and downgrade-strip, front + ba
     assert.deepEqual(tk.sightings.map((s) => `${s.file === frontPath ? 'front' : 'back'} ${s.protocol} ${s.status}`).sort(), ['back HTTP/1.1 101', 'front HTTP/1.0 101']);
   });
 
-  test('every evidence file:line is a real line with the same text', () => assertEvidenceIsReal(o));
+  commonTests(() => o);
 });
 
 // ─── 4. no key logged: the built-in combined format ─────────────────────────────────────────────
@@ -414,7 +473,7 @@ describe('diagnosis 4: combined (no key, no request_time): handshakes by path an
     assert.deepEqual(f.clients.map((c) => c.client).sort(), o.nodes.filter((n) => n.mode !== 'pass').map((n) => n.addr).sort());
   });
 
-  test('every evidence file:line is a real line with the same text', () => assertEvidenceIsReal(o));
+  commonTests(() => o);
 });
 
 // ─── 5. healthy traffic only: nothing critical ──────────────────────────────────────────────────
@@ -451,7 +510,5 @@ describe('diagnosis 5: healthy traffic (spread sessions, HTTP/1.0 plain requests
     assert.equal(o.report.requests.http10, o.truth.filter((t) => t.protocolAtNginx === 'HTTP/1.0').length);
   });
 
-  test('every evidence file:line is a real line with the same text', () => {
-    if (o.report.findings.some((f) => f.evidence.length > 0)) assertEvidenceIsReal(o);
-  });
+  commonTests(() => o);
 });
