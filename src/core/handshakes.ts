@@ -92,6 +92,12 @@ export class HandshakeTable {
     // Missing-Upgrade rows get their own allowance: they are rare and always worth showing.
     if (n >= EVIDENCE_PER_CELL && !(r.flags & RowFlag.UPGRADE_MISSING && n < EVIDENCE_PER_CELL * 2)) return;
     this.cells.set(cell, n + 1);
+    this.keepEvidence(at, text);
+  }
+
+  /** Keeps a row's text whatever its cell holds (a rare row that a finding will cite). */
+  keepEvidence(at: number, text: string): void {
+    if (this.texts.size >= MAX_EVIDENCE || this.texts.has(at)) return;
     this.texts.set(at, text.length > 2000 ? `${text.slice(0, 1999)}…` : Buffer.from(text, 'utf8').toString('utf8'));
   }
 
@@ -170,6 +176,18 @@ export class KeyTable {
     if (protocol === 1) this.inputs10[id]! |= bit;
     else if (protocol === 2) this.inputs11[id]! |= bit;
     return id;
+  }
+
+  /** HTTP/1.0 on one input and HTTP/1.1 on another (neither set of inputs holds the other). */
+  isHiddenDowngrade(id: number): boolean {
+    const i10 = this.inputs10[id] as number;
+    const i11 = this.inputs11[id] as number;
+    return i10 !== 0 && i11 !== 0 && (i10 | i11) !== i10 && (i10 | i11) !== i11;
+  }
+
+  /** Repeated on `input` (reused-key), or a hidden downgrade: a key a finding will cite. */
+  isNotable(id: number, input: number): boolean {
+    return ((this.repeated[id] as number) & (1 << Math.min(31, input))) !== 0 || this.isHiddenDowngrade(id);
   }
 
   private resize(size: number): void {

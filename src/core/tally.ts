@@ -95,6 +95,8 @@ export class Tally {
     if (rec.key !== '') {
       const id = this.keys.see(rec.key, input, protocol, at, this.rows);
       if (at >= 0) this.rows.key[at] = id;
+      // Evidence of reused-key / hidden-downgrade: rare lines that share their cell with healthy ones.
+      if (at >= 0 && id >= 0 && this.keys.isNotable(id, input)) this.rows.keepEvidence(at, rec.text);
     }
   }
 

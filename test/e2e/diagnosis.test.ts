@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
 import type { Finding, Report } from '../../src/index.js';
 import {
+  newKey,
   readJsonLog,
   readLogLines,
   recordFor,
@@ -162,6 +163,8 @@ function assertFindingsWellFormed(o: Outcome): void {
     const lines = f.clients.reduce((n, c) => n + c.count, 0);
     const broken = Object.values(f.breakdown).reduce((n, c) => n + c, 0);
     assert.equal(broken, lines, `${what}: breakdown ${JSON.stringify(f.breakdown)} vs clients' lines`);
+    const shares = f.clients.reduce((n, c) => n + c.share, 0);
+    assert.ok(Math.abs(shares - 1) < 0.01 && f.clients.every((c) => c.share > 0 && c.share <= 1), `${what}: client shares ${JSON.stringify(f.clients)}`);
     if (COUNTS_KEYS.has(f.id)) assert.ok(lines >= 2 * f.count, `${what}: ${f.count} keys on only ${lines} lines`);
     else assert.equal(lines, f.count, `${what}: clients' counts add up to the count`);
     assert.equal(f.timeoutSeconds !== undefined, AT_A_TIMEOUT.has(f.id), `${what}: timeoutSeconds`);
@@ -508,6 +511,159 @@ describe('diagnosis 5: healthy traffic (spread sessions, HTTP/1.0 plain requests
     assert.notEqual(o.report.verdict.severity, 'critical', o.report.verdict.headline);
     assert.equal(finding(o.report, 'downgraded-handshake'), undefined, 'plain HTTP/1.0 requests are not a downgrade');
     assert.equal(o.report.requests.http10, o.truth.filter((t) => t.protocolAtNginx === 'HTTP/1.0').length);
+  });
+
+  commonTests(() => o);
+});
+
+// ─── 6. a client that reuses keys, next to nginx's own retry ────────────────────────────────────
+
+describe('diagnosis 6: reused Sec-WebSocket-Keys vs nginx failing over to a second upstream (combined-ws)', () => {
+  const K1 = newKey();
+  const K2 = newKey();
+  const actions: Action[] = [];
+  // K1 three times (two LB nodes), K2 twice: a client built with a fixed key.
+  for (const [i, via] of [0, 0, 1].entries()) actions.push({ kind: 'ws-session', via, key: K1, path: `/ws/k1-${i}`, holdMs: 250 + 100 * i, messages: 1, delayMs: i * 150, label: `K1 #${i}` });
+  for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', via: 1, key: K2, path: `/ws/k2-${i}`, holdMs: 300 + 150 * i, messages: 1, delayMs: 80 + i * 200, label: `K2 #${i}` });
+  // Fresh keys: healthy handshakes, and handshakes nginx retries on the backup upstream (one line each).
+  for (let i = 0; i < 4; i++) actions.push({ kind: 'ws-session', via: i % 2, path: `/ws/fresh${i}`, holdMs: 200 + 170 * i, messages: 2, label: `fresh ${i}` });
+  for (let i = 0; i < 3; i++) actions.push({ kind: 'ws-session', via: i % 2, path: `/retry/ws/rt${i}`, holdMs: 250 + 120 * i, messages: 1, label: `retry ${i}` });
+  actions.push({ kind: 'plain', via: 0, path: '/api/a' }, { kind: 'plain', via: 1, path: '/api/b' });
+
+  let o: Outcome;
+  before(async () => {
+    o = await scenario(
+      { formats: [`log_format combined_ws '${COMBINED_WS}';`], proxyReadTimeout: 2, nodes: [{ mode: 'pass' }, { mode: 'pass' }], actions },
+      (res) => ({ inputs: [res.logs['combined_ws'] as string], args: ['--preset', 'combined-ws'] }),
+    );
+  });
+  const input = (): string[] => o.lines.get(o.inputs[0] as string) ?? [];
+  const reusedLines = (): number[] => input().flatMap((l, i) => (l.includes(`"${K1}"`) || l.includes(`"${K2}"`) ? [i + 1] : []));
+
+  test('nginx logged what the harness predicted', () => assertTruthHolds(o));
+
+  test('every line parses', () => assertAllParsed(o));
+
+  test("nginx's failover is one line per handshake with the list `502, 101` and status 101 (not a reused key)", () => {
+    const retries = o.truth.filter((t) => t.label?.startsWith('retry'));
+    assert.equal(retries.length, 3);
+    for (const t of retries) {
+      const recs = o.front.filter((r) => r['http_sec_websocket_key'] === t.key);
+      assert.equal(recs.length, 1, `${t.label}: one line for its key`);
+      assert.equal(recs[0]?.['upstream_status'], '502, 101', t.label);
+      assert.equal(recs[0]?.['status'], '101', t.label);
+      // The line wsdiag read ends with the same list.
+      assert.equal(input().filter((l) => l.includes(`"${t.key}"`) && l.endsWith(' 502, 101')).length, 1, `${t.label}: the combined-ws line`);
+    }
+    const f = mustFind(o.report, 'reused-key');
+    assert.ok(!f.evidence.some((e) => retries.some((t) => e.text.includes(t.key as string))), 'no retry line in the evidence');
+  });
+
+  test('reused-key: 2 keys, on the 5 lines that hold them, from the clients that sent them', () => {
+    const f = mustFind(o.report, 'reused-key');
+    assert.equal(f.count, 2, 'keys, not lines');
+    const reusers = o.truth.filter((t) => t.key === K1 || t.key === K2);
+    assert.equal(reusers.length, 5);
+    assert.deepEqual(reusedLines().length, reusers.length, 'nginx wrote one line per handshake');
+    const want = tally(reusers.map((t) => [t.clientAddr, 0])).map((x) => x.replace(' 0 ', ' '));
+    assert.deepEqual(f.clients.map((c) => `${c.client} ×${c.count}`).sort(), want);
+    assert.equal(Object.values(f.breakdown).reduce((n, c) => n + c, 0), reusers.length, JSON.stringify(f.breakdown));
+    // Evidence: only lines holding a reused key, and both keys shown.
+    const lines = new Set(reusedLines());
+    for (const e of f.evidence) assert.ok(lines.has(e.line), `${e.file}:${e.line} holds no reused key: ${e.text}`);
+    for (const k of [K1, K2]) assert.ok(f.evidence.some((e) => e.text.includes(`"${k}"`)), `${k} in the evidence`);
+  });
+
+  test('the failover is no upstream error: the handshakes upgraded; nothing else is found', () => {
+    assert.equal(finding(o.report, 'upstream-error'), undefined);
+    assert.deepEqual(o.report.findings.map((f) => f.id), ['reused-key']);
+    assert.equal(o.report.handshakes.upgraded, o.truth.filter(isWs).length);
+  });
+
+  commonTests(() => o);
+});
+
+// ─── 7. refused handshakes and upstream errors among healthy traffic ────────────────────────────
+
+describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors among healthy traffic (diag format)', () => {
+  const actions: Action[] = [];
+  for (let i = 0; i < 6; i++) actions.push({ kind: 'ws-session', via: i % 2, path: `/ws/ok${i}`, holdMs: 200 + 180 * i, messages: 2, label: `healthy ${i}` });
+  // No Upgrade header: the app answers 426, or hangs until the user gives up (499).
+  for (let i = 0; i < 3; i++) actions.push({ kind: 'ws-no-upgrade', via: i % 2, path: `/ws/noup${i}?plain=426`, label: `no upgrade 426 ${i}` });
+  actions.push({ kind: 'ws-no-upgrade', via: 0, path: '/ws/noup-hang', responseTimeoutMs: 800, label: 'no upgrade, user gave up' });
+  // The app refuses real handshakes: origin (403), bad version (400), wrong path (404).
+  for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', via: 1, path: `/ws/origin${i}?reject=403`, label: `403 ${i}` });
+  actions.push({ kind: 'ws-session', via: 0, path: '/ws/version?reject=400', label: '400' });
+  for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', path: `/missing/ws${i}`, label: `404 ${i}` });
+  // Upstream errors: the upstream's port is closed (502); the app never answers (504 at proxy_read_timeout).
+  for (let i = 0; i < 3; i++) actions.push({ kind: 'ws-dead', via: i % 2, path: `/dead/ws/${i}`, label: `502 ${i}` });
+  for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', via: 0, path: `/ws/busy${i}?stall`, delayMs: i * 300, label: `504 ${i}` });
+  // A dead primary with a live backup: `502, 101`, status 101.
+  for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', via: i, path: `/retry/ws/r${i}`, holdMs: 300, messages: 1, label: `failover ${i}` });
+  actions.push({ kind: 'plain', via: 0, path: '/api/a' }, { kind: 'plain', via: 1, path: '/api/b', httpVersion: '1.0' });
+
+  let o: Outcome;
+  before(async () => {
+    o = await scenario(
+      { formats: [DIAG_DIRECTIVE], proxyReadTimeout: 2, nodes: [{ mode: 'pass' }, { mode: 'pass' }], actions },
+      (res) => ({ inputs: [res.logs['diag'] as string], args: ['--log-format', DIAG_DIRECTIVE] }),
+    );
+  });
+  const ws = (): Truth[] => o.truth.filter(isWs);
+  const byStatus = (ts: Truth[]): Record<string, number> => {
+    const m: Record<string, number> = {};
+    for (const t of ts) m[String(t.expectedStatus)] = (m[String(t.expectedStatus)] ?? 0) + 1;
+    return m;
+  };
+  const clientsOf = (ts: Truth[]): string[] => tally(ts.map((t) => [t.clientAddr, 0])).map((x) => x.replace(' 0 ', ' '));
+  const sorted = (r: Record<string, number>): [string, number][] => Object.entries(r).sort();
+  /** Evidence of a finding: every line is one of the truth's requests (by X-Test-Id in the xcheck log ↔ $request). */
+  const assertEvidenceFrom = (f: Finding, ts: Truth[]): void => {
+    for (const e of f.evidence) assert.ok(ts.some((t) => e.text.includes(`"${t.requestAtNginx}"`)), `${f.id}: ${e.text}`);
+  };
+
+  test('nginx logged what the harness predicted', () => assertTruthHolds(o));
+
+  test('every line parses', () => assertAllParsed(o));
+
+  test('missing-upgrade-header: the handshakes sent without Upgrade, by protocol and status', () => {
+    const noUp = ws().filter((t) => !t.upgradeAtNginx);
+    assert.equal(noUp.length, 4);
+    const f = mustFind(o.report, 'missing-upgrade-header');
+    assert.equal(f.count, noUp.length);
+    assert.deepEqual(sorted(f.breakdown), sorted(Object.fromEntries(Object.entries(byStatus(noUp)).map(([s, n]) => [`HTTP/1.1 ${s}`, n]))));
+    assert.deepEqual(f.clients.map((c) => `${c.client} ×${c.count}`).sort(), clientsOf(noUp));
+    assertEvidenceFrom(f, noUp);
+  });
+
+  test('handshake-rejected: every 4xx but 499, by status (426 ×3, 403 ×2, 404 ×2, 400 ×1)', () => {
+    const refused = ws().filter((t) => t.expectedStatus >= 400 && t.expectedStatus < 500 && t.expectedStatus !== 499);
+    const f = mustFind(o.report, 'handshake-rejected');
+    assert.equal(f.count, refused.length);
+    assert.deepEqual(sorted(f.breakdown), sorted(byStatus(refused)));
+    assert.deepEqual(sorted(f.breakdown), sorted({ 426: 3, 403: 2, 404: 2, 400: 1 }), 'the scenario made each status');
+    assert.deepEqual(f.clients.map((c) => `${c.client} ×${c.count}`).sort(), clientsOf(refused));
+    assertEvidenceFrom(f, refused);
+  });
+
+  test('upstream-error: the 502s and 504s by status; the failovers that ended 101 are not counted', () => {
+    const failed5xx = ws().filter((t) => t.expectedStatus >= 500);
+    const f = mustFind(o.report, 'upstream-error');
+    assert.equal(f.count, failed5xx.length);
+    assert.deepEqual(sorted(f.breakdown), sorted({ 502: 3, 504: 2 }));
+    assert.deepEqual(sorted(f.breakdown), sorted(byStatus(failed5xx)));
+    assert.deepEqual(f.clients.map((c) => `${c.client} ×${c.count}`).sort(), clientsOf(failed5xx));
+    assertEvidenceFrom(f, failed5xx);
+    const failovers = o.truth.filter((t) => t.label?.startsWith('failover'));
+    for (const t of failovers) assert.equal(recordFor(o.front, t)?.['upstream_status'], '502, 101', `${t.label}: nginx logged the failover list`);
+    assert.ok(!f.evidence.some((e) => e.text.includes('us="502, 101"')), 'no failover line among the evidence');
+  });
+
+  test('no downgrade, no timeout finding, no reused key: only the three rules this traffic breaks', () => {
+    assert.deepEqual(o.report.findings.map((f) => f.id).sort(), ['handshake-rejected', 'missing-upgrade-header', 'upstream-error']);
+    assert.deepEqual(o.report.timeouts, []);
+    const healthy = o.truth.filter((t) => t.label?.startsWith('healthy') || t.label?.startsWith('failover'));
+    assert.equal(o.report.handshakes.upgraded, healthy.length);
   });
 
   commonTests(() => o);
