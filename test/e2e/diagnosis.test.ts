@@ -116,12 +116,18 @@ function mustFind(report: Report, id: string, timeoutS?: number): Finding {
   return f;
 }
 
-/** (protocol, status) → count, as a sorted list of "protocol status ×n" for readable diffs. */
-function tally(pairs: Array<[string, number]>): string[] {
+/** Each distinct item with its count, as a sorted list of "item ×n" for readable diffs. */
+function countBy(items: string[]): string[] {
   const m = new Map<string, number>();
-  for (const [p, s] of pairs) m.set(`${p} ${s}`, (m.get(`${p} ${s}`) ?? 0) + 1);
+  for (const k of items) m.set(k, (m.get(k) ?? 0) + 1);
   return [...m.entries()].map(([k, n]) => `${k} ×${n}`).sort();
 }
+
+/** (protocol, status) → count, as a sorted list of "protocol status ×n". */
+const tally = (pairs: Array<[string, number]>): string[] => countBy(pairs.map(([p, s]) => `${p} ${s}`));
+/** The client addresses of some actions, as "address ×n" (what a finding's clients must be). */
+const clientsOf = (ts: Truth[]): string[] => countBy(ts.map((t) => t.clientAddr));
+const clientList = (f: Finding): string[] => f.clients.map((c) => `${c.client} ×${c.count}`).sort();
 
 /** Every evidence line of a finding is a real line of the file it names, with the same text. */
 function assertEvidenceIsReal(o: Outcome, f: Finding): void {
@@ -490,8 +496,9 @@ describe('diagnosis 5: healthy traffic (spread sessions, HTTP/1.0 plain requests
   actions.push({ kind: 'ws-session', path: '/ws/direct', holdMs: rnd(500, 2500), messages: 3, label: 'direct' });
   for (let i = 0; i < 4; i++) actions.push({ kind: 'plain', via: i < 2 ? i : 'direct', path: `/api/old${i}`, httpVersion: '1.0', label: `plain 1.0 ${i}` });
   actions.push({ kind: 'plain', via: 0, path: '/static/x.css' });
-  // Users who give up waiting at random times → 499, not in any cluster.
-  for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-no-upgrade', via: i, path: `/ws/gaveup${i}`, responseTimeoutMs: rnd(600, 1700), label: `gave up ${i}` });
+  // Users who give up waiting for a busy app at random times → 499 (Upgrade sent, so no missing header).
+  // Random within slots 500 ms apart, so three of them never agree to the millisecond by chance.
+  for (let i = 0; i < 3; i++) actions.push({ kind: 'ws-session', via: i % 2, path: `/ws/busy${i}?stall`, responseTimeoutMs: 600 + 500 * i + rnd(0, 300), label: `gave up ${i}` });
 
   let o: Outcome;
   before(async () => {
@@ -505,12 +512,19 @@ describe('diagnosis 5: healthy traffic (spread sessions, HTTP/1.0 plain requests
 
   test('every line parses', () => assertAllParsed(o));
 
-  test('no critical finding, and the verdict is not critical', () => {
-    const critical = o.report.findings.filter((f) => f.severity === 'critical');
-    assert.deepEqual(critical.map((f) => `${f.id} ×${f.count}: ${f.title}`), []);
-    assert.notEqual(o.report.verdict.severity, 'critical', o.report.verdict.headline);
-    assert.equal(finding(o.report, 'downgraded-handshake'), undefined, 'plain HTTP/1.0 requests are not a downgrade');
+  test('the traffic has what a false alarm could come from: sessions ending near T, impatient 499s, HTTP/1.0', () => {
+    const nearT = o.truth.filter((t) => t.expectedStatus === 101 && near(t.approxDurationMs, 2000, 500));
+    assert.ok(nearT.length >= 3, `${nearT.length} sessions within 0.5 s of the 2 s proxy_read_timeout`);
+    assert.equal(o.truth.filter((t) => t.expectedStatus === 499 && t.reason === 'client-abort').length, 3);
     assert.equal(o.report.requests.http10, o.truth.filter((t) => t.protocolAtNginx === 'HTTP/1.0').length);
+    assert.equal(o.report.handshakes.total, o.truth.filter(isWs).length);
+  });
+
+  test('no finding at all (no critical, no warning), no timeout, no incident; the verdict is ok', () => {
+    assert.deepEqual(o.report.findings.map((f) => `${f.severity} ${f.id} ×${f.count}: ${JSON.stringify(f.breakdown)}`), []);
+    assert.equal(o.report.verdict.severity, 'ok', o.report.verdict.headline);
+    assert.deepEqual(o.report.timeouts, [], 'spread sessions and scattered 499s are no timeout');
+    assert.deepEqual(o.report.timeline.incidents, []);
   });
 
   commonTests(() => o);
@@ -565,8 +579,7 @@ describe('diagnosis 6: reused Sec-WebSocket-Keys vs nginx failing over to a seco
     const reusers = o.truth.filter((t) => t.key === K1 || t.key === K2);
     assert.equal(reusers.length, 5);
     assert.deepEqual(reusedLines().length, reusers.length, 'nginx wrote one line per handshake');
-    const want = tally(reusers.map((t) => [t.clientAddr, 0])).map((x) => x.replace(' 0 ', ' '));
-    assert.deepEqual(f.clients.map((c) => `${c.client} ×${c.count}`).sort(), want);
+    assert.deepEqual(clientList(f), clientsOf(reusers));
     assert.equal(Object.values(f.breakdown).reduce((n, c) => n + c, 0), reusers.length, JSON.stringify(f.breakdown));
     // Evidence: only lines holding a reused key, and both keys shown.
     const lines = new Set(reusedLines());
@@ -615,7 +628,6 @@ describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors amo
     for (const t of ts) m[String(t.expectedStatus)] = (m[String(t.expectedStatus)] ?? 0) + 1;
     return m;
   };
-  const clientsOf = (ts: Truth[]): string[] => tally(ts.map((t) => [t.clientAddr, 0])).map((x) => x.replace(' 0 ', ' '));
   const sorted = (r: Record<string, number>): [string, number][] => Object.entries(r).sort();
   /** Evidence of a finding: every line is one of the truth's requests (by X-Test-Id in the xcheck log ↔ $request). */
   const assertEvidenceFrom = (f: Finding, ts: Truth[]): void => {
@@ -632,7 +644,7 @@ describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors amo
     const f = mustFind(o.report, 'missing-upgrade-header');
     assert.equal(f.count, noUp.length);
     assert.deepEqual(sorted(f.breakdown), sorted(Object.fromEntries(Object.entries(byStatus(noUp)).map(([s, n]) => [`HTTP/1.1 ${s}`, n]))));
-    assert.deepEqual(f.clients.map((c) => `${c.client} ×${c.count}`).sort(), clientsOf(noUp));
+    assert.deepEqual(clientList(f), clientsOf(noUp));
     assertEvidenceFrom(f, noUp);
   });
 
@@ -642,7 +654,7 @@ describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors amo
     assert.equal(f.count, refused.length);
     assert.deepEqual(sorted(f.breakdown), sorted(byStatus(refused)));
     assert.deepEqual(sorted(f.breakdown), sorted({ 426: 3, 403: 2, 404: 2, 400: 1 }), 'the scenario made each status');
-    assert.deepEqual(f.clients.map((c) => `${c.client} ×${c.count}`).sort(), clientsOf(refused));
+    assert.deepEqual(clientList(f), clientsOf(refused));
     assertEvidenceFrom(f, refused);
   });
 
@@ -652,7 +664,7 @@ describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors amo
     assert.equal(f.count, failed5xx.length);
     assert.deepEqual(sorted(f.breakdown), sorted({ 502: 3, 504: 2 }));
     assert.deepEqual(sorted(f.breakdown), sorted(byStatus(failed5xx)));
-    assert.deepEqual(f.clients.map((c) => `${c.client} ×${c.count}`).sort(), clientsOf(failed5xx));
+    assert.deepEqual(clientList(f), clientsOf(failed5xx));
     assertEvidenceFrom(f, failed5xx);
     const failovers = o.truth.filter((t) => t.label?.startsWith('failover'));
     for (const t of failovers) assert.equal(recordFor(o.front, t)?.['upstream_status'], '502, 101', `${t.label}: nginx logged the failover list`);
@@ -664,6 +676,98 @@ describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors amo
     assert.deepEqual(o.report.timeouts, []);
     const healthy = o.truth.filter((t) => t.label?.startsWith('healthy') || t.label?.startsWith('failover'));
     assert.equal(o.report.handshakes.upgraded, healthy.length);
+  });
+
+  commonTests(() => o);
+});
+
+// ─── 8. incident windows: downgrade bursts in the middle of healthy traffic ─────────────────────
+
+describe('diagnosis 8: two bursts through downgrading nodes amid steady healthy traffic: incident windows', () => {
+  const LB_T = 1000;
+  const STEP = 250;
+  /** The bursts, in ms from the start of the traffic, 2.5 s apart: more than two 1 s timeline buckets. */
+  const BURSTS = [
+    { node: 1, fromMs: 1000, toMs: 2000 },
+    { node: 2, fromMs: 4500, toMs: 5500 },
+  ];
+  /** Timing of the harness: an action's start as nginx logs it vs when the driver sent it (loopback, LB hop). */
+  const TIMING_MS = 150;
+  const actions: Action[] = [];
+  // A healthy handshake every 250 ms for 6.5 s, sessions of 150–450 ms (below any timeout).
+  for (let ms = 0, i = 0; ms <= 6500; ms += STEP, i++) actions.push({ kind: 'ws-session', via: 0, path: `/ws/steady${i}`, holdMs: 150 + ((i * 37) % 300), messages: 1, delayMs: ms, label: `steady ${i}` });
+  // The bursts: each attempt through a strip node hangs until the node gives up at 1 s (HTTP/1.0 499).
+  for (const [b, burst] of BURSTS.entries()) {
+    for (let ms = burst.fromMs; ms <= burst.toMs; ms += STEP) actions.push({ kind: 'ws-session', via: burst.node, path: `/ws/b${b}-${ms}`, delayMs: ms, label: `burst ${b}` });
+  }
+  // Plain requests through the downgrading nodes between the bursts succeed: not part of any incident.
+  actions.push({ kind: 'plain', via: 1, path: '/api/between', delayMs: 3200 }, { kind: 'plain', via: 2, path: '/api/after', delayMs: 6200 });
+
+  let o: Outcome;
+  before(async () => {
+    o = await scenario(
+      {
+        formats: [`log_format incident_ws '${INCIDENT_WS}';`],
+        proxyReadTimeout: 2,
+        nodes: [{ mode: 'pass' }, { mode: 'downgrade-strip', timeoutMs: LB_T }, { mode: 'downgrade-strip', timeoutMs: LB_T }],
+        actions,
+      },
+      (res) => ({ inputs: [res.logs['incident_ws'] as string], args: ['--preset', 'upstream-ws'] }),
+    );
+  });
+  const burst = (b: number): Truth[] => o.truth.filter((t) => t.label === `burst ${b}`);
+
+  test('nginx logged what the harness predicted', () => assertTruthHolds(o));
+
+  test('every line parses', () => assertAllParsed(o));
+
+  test('the failures are exactly the burst attempts: HTTP/1.0 499 at ≈1 s', () => {
+    const all = [...burst(0), ...burst(1)];
+    assert.equal(all.length, 10);
+    for (const t of all) assert.equal(`${t.protocolAtNginx} ${t.expectedStatus} ${t.reason}`, 'HTTP/1.0 499 lb-timeout', t.label);
+    assert.equal(mustFind(o.report, 'abandoned-at-timeout', LB_T / 1000).count, all.length);
+    assert.equal(mustFind(o.report, 'downgraded-handshake').count, all.length);
+    assert.deepEqual(o.report.findings.map((f) => f.id).sort(), ['abandoned-at-timeout', 'downgraded-handshake']);
+  });
+
+  test('one incident per burst: it starts and ends with the burst, counts its attempts, names its node', () => {
+    const incidents = o.report.timeline.incidents;
+    assert.equal(o.report.timeline.bucketSeconds, 1, 'the gap that separates incidents is two 1 s buckets');
+    assert.equal(incidents.length, BURSTS.length, JSON.stringify(incidents));
+    for (const [b, inc] of incidents.entries()) {
+      const ts = burst(b);
+      const first = Math.min(...ts.map((t) => t.sentAt));
+      const last = Math.max(...ts.map((t) => t.sentAt));
+      const start = Date.parse(inc.start);
+      const end = Date.parse(inc.end);
+      assert.ok(start >= first && start - first <= TIMING_MS, `burst ${b}: incident starts ${start - first} ms after its first attempt was sent`);
+      assert.ok(end >= last && end - last <= TIMING_MS, `burst ${b}: incident ends ${end - last} ms after its last attempt was sent`);
+      assert.equal(inc.count, ts.length, `burst ${b}: count`);
+      assert.deepEqual(inc.clients, [o.nodes[BURSTS[b]?.node as number]?.addr], `burst ${b}: clients`);
+    }
+  });
+
+  test('timeline buckets: the failures fall in the buckets of the bursts; healthy handshakes are in every bucket', () => {
+    const buckets = o.report.timeline.buckets;
+    assert.equal(buckets.reduce((n, b) => n + b.failed, 0), 10);
+    assert.equal(buckets.reduce((n, b) => n + b.handshakes, 0), o.truth.filter(isWs).length);
+    const bursts = [...burst(0), ...burst(1)];
+    for (const b of buckets.filter((x) => x.failed > 0)) {
+      const from = Date.parse(b.start);
+      const inIt = bursts.filter((t) => t.sentAt + TIMING_MS >= from && t.sentAt < from + 1000);
+      assert.ok(inIt.length >= b.failed, `bucket ${b.start}: ${b.failed} failed, ${inIt.length} burst attempts sent around it`);
+    }
+  });
+
+  test('firstSeen/lastSeen of the downgrade span the bursts: first attempt sent .. last give-up', () => {
+    const f = mustFind(o.report, 'downgraded-handshake');
+    const bursts = [...burst(0), ...burst(1)];
+    const first = Math.min(...bursts.map((t) => t.sentAt));
+    const lastEnd = Math.max(...bursts.map((t) => t.sentAt)) + LB_T;
+    const seenFirst = Date.parse(f.firstSeen ?? '');
+    const seenLast = Date.parse(f.lastSeen ?? '');
+    assert.ok(seenFirst >= first && seenFirst - first <= TIMING_MS, `firstSeen ${seenFirst - first} ms after the first attempt`);
+    assert.ok(Math.abs(seenLast - lastEnd) <= TIMING_MS, `lastSeen ${seenLast - lastEnd} ms from the last give-up`);
   });
 
   commonTests(() => o);
