@@ -3,7 +3,9 @@
  * downgrade-strip / downgrade-keep) → nginx (one or two tiers) → app, then spawns the built CLI
  * (dist/cli.js --output json) on the logs nginx wrote and checks the report against the harness's
  * ground truth (res.truth) and the escape=json cross-check log. Expected numbers are computed from
- * the truth, never assumed. Timeouts are short (2–3.5 s) so each scenario takes a few seconds.
+ * the truth, never assumed. Timeouts are short (1–3.5 s) so each scenario takes a few seconds.
+ * Every scenario also runs commonTests: each finding well formed (severity, count, clients, first/last
+ * seen within the run, real evidence, words) and reused-key equal to the keys the driver reused.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -622,6 +624,8 @@ describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors amo
   for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', path: `/missing/ws${i}`, label: `404 ${i}` });
   // Upstream errors: the upstream's port is closed (502); the app never answers (504 at proxy_read_timeout).
   for (let i = 0; i < 3; i++) actions.push({ kind: 'ws-dead', via: i % 2, path: `/dead/ws/${i}`, label: `502 ${i}` });
+  // Both peers of an upstream group dead: nginx tries each, logs `502, 502` and answers 502.
+  actions.push({ kind: 'ws-dead', via: 0, path: '/dead/both/ws', label: 'dead pair' });
   for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', via: 0, path: `/ws/busy${i}?stall`, delayMs: i * 300, label: `504 ${i}` });
   // A dead primary with a live backup: `502, 101`, status 101.
   for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', via: i, path: `/retry/ws/r${i}`, holdMs: 300, messages: 1, label: `failover ${i}` });
@@ -630,7 +634,15 @@ describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors amo
   let o: Outcome;
   before(async () => {
     o = await scenario(
-      { formats: [DIAG_DIRECTIVE], proxyReadTimeout: 2, nodes: [{ mode: 'pass' }, { mode: 'pass' }], actions },
+      {
+        formats: [DIAG_DIRECTIVE],
+        proxyReadTimeout: 2,
+        // Ports 1 and 2 on loopback: nothing listens (privileged, never bound by the tests).
+        httpConfig: 'upstream wsdiag_dead_pair { server 127.0.0.1:1 max_fails=0; server 127.0.0.1:2 max_fails=0; }',
+        serverConfig: '    location /dead/both/ { proxy_pass http://wsdiag_dead_pair; }',
+        nodes: [{ mode: 'pass' }, { mode: 'pass' }],
+        actions,
+      },
       (res) => ({ inputs: [res.logs['diag'] as string], args: ['--log-format', DIAG_DIRECTIVE] }),
     );
   });
@@ -670,11 +682,13 @@ describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors amo
     assertEvidenceFrom(f, refused);
   });
 
-  test('upstream-error: the 502s and 504s by status; the failovers that ended 101 are not counted', () => {
+  test('upstream-error: the 502s and 504s by status, a `502, 502` failover among them; the failovers that ended 101 are not counted', () => {
     const failed5xx = ws().filter((t) => t.expectedStatus >= 500);
     const f = mustFind(o.report, 'upstream-error');
     assert.equal(f.count, failed5xx.length);
-    assert.deepEqual(sorted(f.breakdown), sorted({ 502: 3, 504: 2 }));
+    assert.deepEqual(sorted(f.breakdown), sorted({ 502: 4, 504: 2 }));
+    const pair = o.truth.find((t) => t.label === 'dead pair') as Truth;
+    assert.equal(recordFor(o.front, pair)?.['upstream_status'], '502, 502', 'nginx logged both attempts on one line');
     assert.deepEqual(sorted(f.breakdown), sorted(byStatus(failed5xx)));
     assert.deepEqual(clientList(f), clientsOf(failed5xx));
     assertEvidenceFrom(f, failed5xx);
