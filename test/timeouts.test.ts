@@ -9,17 +9,7 @@ import { test } from 'node:test';
 
 import { DurationHistogram, QuantileSketch } from '../src/core/stats.js';
 import { clusterAt, defaultTolerance, findClusters, type Cluster, type ClusterOptions } from '../src/core/timeouts.js';
-
-/** mulberry32: small, seeded, good enough for test data. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from './helpers/prng.js';
 
 /** n integers uniform in [lo, hi]. */
 function uniform(rand: () => number, n: number, lo: number, hi: number): number[] {

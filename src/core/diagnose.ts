@@ -5,6 +5,7 @@
  */
 import { PROTOCOL_NAMES, Protocol } from './classify.js';
 import { RowFlag } from './handshakes.js';
+import { isHiddenDowngrade } from './keys.js';
 import type { Tally } from './tally.js';
 import { clusterAt, defaultTolerance, findClusters, type Cluster } from './timeouts.js';
 import type { ClientShare, Evidence, Finding, Severity, TimeoutCluster } from '../report/model.js';
@@ -19,11 +20,23 @@ export interface DiagnoseOptions {
   evidence: number;
 }
 
+/**
+ * How a row belongs to a finding, which says when it failed: a handshake attempt failed when it
+ * started; a session cut at a timeout failed when it ended. An attempt outranks a cut.
+ */
+export const enum BadRow {
+  NONE = 0,
+  CUT = 1,
+  ATTEMPT = 2,
+}
+
 export interface Diagnosis {
   timeouts: TimeoutCluster[];
   findings: Finding[];
   /** Per row: bit i set when the row belongs to a finding with id FINDING_IDS[i] (0: in none). */
   rowFindings: Uint8Array;
+  /** Per row: a BadRow, NONE unless the row belongs to a finding. */
+  rowBad: Uint8Array;
   clusters: { failed: Cluster[]; sessions: Cluster[] };
 }
 
@@ -153,7 +166,8 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
   for (const c of [...failedClusters, ...sessionClusters]) clusterStats.set(c, { statuses: new Map(), protocols: new Map() });
 
   const rowFindings = new Uint8Array(rows.length);
-  const add = (acc: Acc, r: number, label?: string): void => {
+  const rowBad = new Uint8Array(rows.length);
+  const add = (acc: Acc, r: number, label?: string, bad: BadRow = BadRow.ATTEMPT): void => {
     acc.count++;
     bump(acc.clients, rows.client[r] as number);
     const end = rows.endMs[r] as number;
@@ -164,6 +178,7 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
     if (label !== undefined) bump(acc.breakdown, label);
     if (rows.texts.has(r) && acc.evidenceRows.length < 64) acc.evidenceRows.push(r);
     rowFindings[r] = (rowFindings[r] as number) | acc.bit;
+    if (bad > (rowBad[r] as number)) rowBad[r] = bad;
   };
 
   for (let r = 0; r < rows.length; r++) {
@@ -198,10 +213,12 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
     }
     if (inSession) {
       const acc = cut.get(inSession);
-      if (acc) add(acc, r, `${PROTOCOL_NAMES[protocol]} ${status}`);
+      if (acc) add(acc, r, `${PROTOCOL_NAMES[protocol]} ${status}`, BadRow.CUT);
     }
     if (flags & RowFlag.UPGRADE_MISSING && flags & (RowFlag.HAS_KEY | RowFlag.WS_PATH)) add(missingUpgrade, r, `${PROTOCOL_NAMES[protocol]} ${status}`);
     if (status >= 400 && status < 500 && !ABANDONED.has(status)) add(rejected, r, String(status));
+    // The final $status decides: a failover (`$upstream_status` "502, 101") that ended 101 gave the
+    // client its WebSocket (nginx logs the dead peer in error.log); "502, 502" ends 502 and counts.
     if (status >= 500 && !(status === 504 && inFailed)) add(upstreamError, r, String(status));
   }
 
@@ -209,10 +226,7 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
   let hiddenKeys = 0;
   let reusedKeys = 0;
   for (const k of t.keys.keptKeys) {
-    const i10 = k.inputs10;
-    const i11 = k.inputs11;
-    const multi = (k.inputs & (k.inputs - 1)) !== 0;
-    if (multi && i10 !== 0 && i11 !== 0 && (i10 | i11) !== i10 && (i10 | i11) !== i11) {
+    if (isHiddenDowngrade(k.inputs10, k.inputs11)) {
       for (let r = k.firstRow; r >= 0; r = rows.nextSameKey[r] as number) {
         add(hidden, r, `${opts.inputs[rows.input[r] as number] ?? '?'}: ${PROTOCOL_NAMES[rows.protocol[r] as number]} ${rows.status[r]}`);
       }
@@ -286,15 +300,18 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
     }
   }
   timeouts.sort((a, b) => b.count - a.count);
-  return { timeouts, findings, rowFindings, clusters: { failed: failedClusters, sessions: sessionClusters } };
+  return { timeouts, findings, rowFindings, rowBad, clusters: { failed: failedClusters, sessions: sessionClusters } };
 }
 
 function toFinding(acc: Acc, severity: Severity, title: string, explanation: string, fix: string,
   clientName: (id: number) => string, opts: DiagnoseOptions, rows: Tally['rows']): Finding {
+  // Shares of the finding's lines: for hidden-downgrade and reused-key, count is of keys, not lines.
+  let lines = 0;
+  for (const n of acc.clients.values()) lines += n;
   const clients: ClientShare[] = [...acc.clients.entries()]
     .sort((a, b) => b[1] - a[1])
     .slice(0, 50)
-    .map(([id, count]) => ({ client: clientName(id), count, share: round(count / Math.max(1, acc.count)) }));
+    .map(([id, count]) => ({ client: clientName(id), count, share: round(count / Math.max(1, lines)) }));
   const finding: Finding = {
     id: acc.id, severity, title, count: acc.count, clients,
     firstSeen: iso(acc.first), lastSeen: iso(acc.last),

@@ -102,6 +102,12 @@ export class HandshakeTable {
     // Missing-Upgrade rows get their own allowance: they are rare and always worth showing.
     if (n >= EVIDENCE_PER_CELL && !(r.flags & RowFlag.UPGRADE_MISSING && n < EVIDENCE_PER_CELL * 2)) return;
     this.cells.set(cell, n + 1);
+    this.keepEvidence(at, text);
+  }
+
+  /** Keeps a row's text whatever its cell holds (a rare row that a finding will cite). */
+  keepEvidence(at: number, text: string): void {
+    if (this.texts.size >= MAX_EVIDENCE || this.texts.has(at)) return;
     this.texts.set(at, text.length > 2000 ? `${text.slice(0, 1999)}…` : Buffer.from(text, 'utf8').toString('utf8'));
   }
 

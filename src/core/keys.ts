@@ -66,6 +66,11 @@ function fingerprint(s: string, out: Uint32Array): void {
   }
 }
 
+/** HTTP/1.0 on one input and HTTP/1.1 on another (neither set of inputs holds the other). */
+export function isHiddenDowngrade(inputs10: number, inputs11: number): boolean {
+  return inputs10 !== 0 && inputs11 !== 0 && (inputs10 | inputs11) !== inputs10 && (inputs10 | inputs11) !== inputs11;
+}
+
 /** A key's state as the findings and the report read it. */
 export interface KeyState {
   inputs: number;
@@ -119,8 +124,12 @@ export class KeyTable {
 
   constructor(private readonly windowMs = KEY_WINDOW_MS) {}
 
-  /** Records one sighting of `key` on `input` at time `atMs` (NaN: unknown), row `row` (-1: not kept). */
-  see(key: string, input: number, protocol: number, row: number, atMs: number, table: HandshakeTable): void {
+  /**
+   * Records one sighting of `key` on `input` at time `atMs` (NaN: unknown), row `row` (-1: not
+   * kept). True when the key is now one a finding will cite: repeated on this input, or a hidden
+   * downgrade.
+   */
+  see(key: string, input: number, protocol: number, row: number, atMs: number, table: HandshakeTable): boolean {
     if (atMs > this.now) {
       this.now = atMs;
       this.expire();
@@ -174,6 +183,7 @@ export class KeyTable {
     if (protocol === 1) this.inputs10[slot]! |= bit;
     else if (protocol === 2) this.inputs11[slot]! |= bit;
     if (atMs === atMs) this.lastMs[slot] = atMs;
+    return ((this.repeated[slot] as number) & bit) !== 0 || isHiddenDowngrade(this.inputs10[slot] as number, this.inputs11[slot] as number);
   }
 
   /** Folds every live key; call once after the last sighting. */

@@ -111,8 +111,11 @@ export class Tally {
     row.upstream = this.upstreamNames.id(rec.upstreamAddr);
     const at = this.rows.add(row, rec.text);
     if (rec.key === '') return;
-    this.keys.see(rec.key, input, protocol, at, rec.endMs, this.rows);
-    if (at >= 0) this.rows.keys?.set(at, rec.key);
+    const notable = this.keys.see(rec.key, input, protocol, at, rec.endMs, this.rows);
+    if (at < 0) return;
+    this.rows.keys?.set(at, rec.key);
+    // Evidence of reused-key / hidden-downgrade: rare lines that share their cell with healthy ones.
+    if (notable) this.rows.keepEvidence(at, rec.text);
   }
 
   /** Call once after the last record. */

@@ -4,7 +4,7 @@
  * keys traced across inputs. Pure: no I/O, no formatting for any one renderer.
  */
 import { PROTOCOL_NAMES, Protocol } from '../core/classify.js';
-import { findingIdsOf, iso, round, type Diagnosis } from '../core/diagnose.js';
+import { BadRow, findingIdsOf, iso, round, type Diagnosis } from '../core/diagnose.js';
 import type { PipelineResult } from '../core/pipeline.js';
 import { KEY_WINDOW_MS } from '../core/keys.js';
 import type { Tally } from '../core/tally.js';
@@ -154,14 +154,17 @@ function correlation(t: Tally, names: readonly string[]): Report['correlation'] 
 
 function timeline(t: Tally, d: Diagnosis): Report['timeline'] {
   const rows = t.rows;
+  const startOf = (r: number): number => (rows.endMs[r] as number) - Math.max(0, rows.durationMs[r] as number);
+  // A failed attempt happened when it started; a session cut at a timeout when it ended (T later).
+  const failedAt = (r: number): number => (d.rowBad[r] === BadRow.CUT ? (rows.endMs[r] as number) : startOf(r));
   let lo = Infinity;
   let hi = -Infinity;
   for (let r = 0; r < rows.length; r++) {
-    const end = rows.endMs[r] as number;
-    if (!Number.isFinite(end)) continue;
-    const start = end - Math.max(0, rows.durationMs[r] as number);
+    if (!Number.isFinite(rows.endMs[r] as number)) continue;
+    const start = startOf(r);
+    const at = d.rowBad[r] === BadRow.NONE ? start : failedAt(r);
     if (start < lo) lo = start;
-    if (start > hi) hi = start;
+    if (at > hi) hi = at;
   }
   if (!Number.isFinite(lo)) return { bucketSeconds: 0, buckets: [], incidents: [] };
   const span = (hi - lo) / 1000;
@@ -170,19 +173,19 @@ function timeline(t: Tally, d: Diagnosis): Report['timeline'] {
   const origin = Math.floor(lo / size) * size;
   const n = Math.floor((hi - origin) / size) + 1;
   const buckets: TimelineBucket[] = Array.from({ length: n }, (_, i) => ({ start: new Date(origin + i * size).toISOString(), handshakes: 0, failed: 0, downgraded: 0 }));
+  const bucketAt = (ms: number): TimelineBucket | undefined => buckets[Math.floor((ms - origin) / size)];
   const badTimes: { at: number; client: number }[] = [];
   for (let r = 0; r < rows.length; r++) {
-    const end = rows.endMs[r] as number;
-    if (!Number.isFinite(end)) continue;
-    const start = end - Math.max(0, rows.durationMs[r] as number);
-    const b = buckets[Math.floor((start - origin) / size)];
+    if (!Number.isFinite(rows.endMs[r] as number)) continue;
+    const b = bucketAt(startOf(r));
     if (!b) continue;
     b.handshakes++;
-    if (d.rowFindings[r] !== 0) {
-      b.failed++;
-      if (badTimes.length < 1_000_000) badTimes.push({ at: start, client: rows.client[r] as number });
-    }
     if (rows.protocol[r] === Protocol.HTTP10) b.downgraded++;
+    if (d.rowBad[r] === BadRow.NONE) continue;
+    const at = failedAt(r);
+    const fb = bucketAt(at);
+    if (fb) fb.failed++;
+    if (badTimes.length < 1_000_000) badTimes.push({ at, client: rows.client[r] as number });
   }
   return { bucketSeconds, buckets, incidents: incidents(badTimes, size, t) };
 }

@@ -19,7 +19,7 @@ export interface Evidence {
 export interface ClientShare {
   client: string;
   count: number;
-  /** This client's share of the finding's count. */
+  /** This client's share of the finding's lines (count is of keys for hidden-downgrade and reused-key). */
   share: number;
 }
 
@@ -99,15 +99,21 @@ export interface TracedKey {
 
 export interface TimelineBucket {
   start: string;
+  /** Handshakes (and sessions) that started in this bucket. */
   handshakes: number;
+  /** Failures that happened in this bucket: a failed attempt when it started, a session cut when it ended. */
   failed: number;
+  /** Handshakes that started in this bucket as HTTP/1.0. */
   downgraded: number;
 }
 
+/** Failures closer together than two timeline buckets, dated as in TimelineBucket.failed. */
 export interface Incident {
+  /** When the first failure of the window happened, and the last. */
   start: string;
   end: string;
   count: number;
+  /** The clients with most failures in the window, most first (up to 5). */
   clients: string[];
 }
 

@@ -3,7 +3,9 @@
  * downgrade-strip / downgrade-keep) → nginx (one or two tiers) → app, then spawns the built CLI
  * (dist/cli.js --output json) on the logs nginx wrote and checks the report against the harness's
  * ground truth (res.truth) and the escape=json cross-check log. Expected numbers are computed from
- * the truth, never assumed. Timeouts are short (2–3.5 s) so each scenario takes a few seconds.
+ * the truth, never assumed. Timeouts are short (1–3.5 s) so each scenario takes a few seconds.
+ * Every scenario also runs commonTests: each finding well formed (severity, count, clients, first/last
+ * seen within the run, real evidence, words) and reused-key equal to the keys the driver reused.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { before, describe, test } from 'node:test';
 import type { Finding, Report } from '../../src/index.js';
 import {
+  newKey,
   readJsonLog,
   readLogLines,
   recordFor,
@@ -26,6 +29,15 @@ const CLI = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
 const ENV = { PATH: process.env['PATH'] ?? '', NO_COLOR: '1', TZ: 'UTC' };
 /** request_time vs the truth's predicted duration (measured error is a few ms). */
 const TOLERANCE_MS = 300;
+/** Evidence lines per finding asked of wsdiag: more than any scenario's smallest finding has lines. */
+const EVIDENCE = 8;
+/**
+ * --tolerance for scenarios whose exact counts rest on which lines fall in a timeout cluster. nginx
+ * times its own timeouts to the millisecond, but the simulated LB's timer and the app's answer run in
+ * the test's Node process: with the machine busy, a cluster's members spread over up to ~70 ms
+ * (measured beside CPU-bound work), past the default 25 ms. The default is proven in timeouts.test.ts.
+ */
+const HARNESS_TOLERANCE = ['--tolerance', '100'];
 
 const INCIDENT_WS =
   '[$time_local] $remote_addr - $remote_user - $server_addr to: $upstream_addr: $request upstream_response_time $upstream_response_time msec $msec request_time $request_time status $status client - $http_user_agent $http_sec_websocket_key';
@@ -46,6 +58,10 @@ interface Outcome {
   inputs: string[];
   report: Report;
   stderr: string;
+  /** Wall clock (ms since the epoch) around the whole run: every logged time falls inside it. */
+  window: { startMs: number; endMs: number };
+  /** Evidence lines asked for per finding (--evidence). */
+  evidence: number;
 }
 
 function runCli(args: string[]): { report: Report; stderr: string } {
@@ -59,12 +75,16 @@ function runCli(args: string[]): { report: Report; stderr: string } {
  * nginx's directory (finally), whatever failed.
  */
 async function scenario(spec: ScenarioSpec, pick: (res: ScenarioResult) => { inputs: string[]; args: string[] }): Promise<Outcome> {
+  const startMs = Date.now();
   const res = await runScenario(spec);
+  const endMs = Date.now();
   try {
     const { inputs, args } = pick(res);
     const lines = new Map(inputs.map((p) => [p, readLogLines(p).map((b) => b.toString('utf8'))]));
-    const { report, stderr } = runCli([...args, ...inputs]);
+    const { report, stderr } = runCli(['--evidence', String(EVIDENCE), ...args, ...inputs]);
     return {
+      window: { startMs, endMs },
+      evidence: EVIDENCE,
       truth: res.truth,
       nodes: res.nodes,
       front: readJsonLog(res.jsonLog),
@@ -77,6 +97,11 @@ async function scenario(spec: ScenarioSpec, pick: (res: ScenarioResult) => { inp
   } finally {
     res.cleanup();
   }
+}
+
+/** What nginx logged as request_time for these actions, sorted: for failure messages. */
+function loggedTimes(o: Outcome, ts: Truth[]): string {
+  return ts.map((t) => recordFor(o.front, t)?.['request_time'] ?? '?').sort().join(' ');
 }
 
 /** The harness's prediction must hold for every action, or the expected numbers below mean nothing. */
@@ -105,26 +130,83 @@ function mustFind(report: Report, id: string, timeoutS?: number): Finding {
   return f;
 }
 
-/** (protocol, status) → count, as a sorted list of "protocol status ×n" for readable diffs. */
-function tally(pairs: Array<[string, number]>): string[] {
+/** Each distinct item with its count, as a sorted list of "item ×n" for readable diffs. */
+function countBy(items: string[]): string[] {
   const m = new Map<string, number>();
-  for (const [p, s] of pairs) m.set(`${p} ${s}`, (m.get(`${p} ${s}`) ?? 0) + 1);
+  for (const k of items) m.set(k, (m.get(k) ?? 0) + 1);
   return [...m.entries()].map(([k, n]) => `${k} ×${n}`).sort();
 }
 
-/** Every evidence line of every finding is a real line of the file it names, with the same text. */
-function assertEvidenceIsReal(o: Outcome): void {
-  let checked = 0;
-  for (const f of o.report.findings) {
-    for (const e of f.evidence) {
-      const lines = o.lines.get(e.file);
-      assert.ok(lines, `${f.id}: evidence names ${e.file}, not one of the inputs ${o.inputs.join(', ')}`);
-      assert.ok(Number.isInteger(e.line) && e.line >= 1 && e.line <= lines.length, `${f.id}: ${e.file}:${e.line} is outside 1..${lines.length}`);
-      assert.equal(e.text, lines[e.line - 1], `${f.id}: ${e.file}:${e.line} text`);
-      checked++;
-    }
+/** (protocol, status) → count, as a sorted list of "protocol status ×n". */
+const tally = (pairs: Array<[string, number]>): string[] => countBy(pairs.map(([p, s]) => `${p} ${s}`));
+/** The client addresses of some actions, as "address ×n" (what a finding's clients must be). */
+const clientsOf = (ts: Truth[]): string[] => countBy(ts.map((t) => t.clientAddr));
+const clientList = (f: Finding): string[] => f.clients.map((c) => `${c.client} ×${c.count}`).sort();
+
+/** Every evidence line of a finding is a real line of the file it names, with the same text. */
+function assertEvidenceIsReal(o: Outcome, f: Finding): void {
+  for (const e of f.evidence) {
+    const lines = o.lines.get(e.file);
+    assert.ok(lines, `${f.id}: evidence names ${e.file}, not one of the inputs ${o.inputs.join(', ')}`);
+    assert.ok(Number.isInteger(e.line) && e.line >= 1 && e.line <= lines.length, `${f.id}: ${e.file}:${e.line} is outside 1..${lines.length}`);
+    assert.equal(e.text, lines[e.line - 1], `${f.id}: ${e.file}:${e.line} text`);
   }
-  assert.ok(checked > 0, 'some evidence was checked');
+}
+
+const SEVERITIES: readonly string[] = ['critical', 'warning', 'info'];
+/** Findings whose count is of keys (each key on two lines or more); every other finding counts lines. */
+const COUNTS_KEYS: ReadonlySet<string> = new Set(['hidden-downgrade', 'reused-key']);
+const AT_A_TIMEOUT: ReadonlySet<string> = new Set(['abandoned-at-timeout', 'session-cut-at-timeout']);
+
+/**
+ * What every finding of every scenario must carry (DESIGN.md §5): a severity, a count that its clients
+ * and breakdown add up to, clients, first/last seen inside the run's wall-clock window, 1..N evidence
+ * lines that are real lines of the inputs, a title, an explanation and a fix.
+ */
+function assertFindingsWellFormed(o: Outcome): void {
+  // $time_local has whole seconds: an end time (and the start derived from it) can read up to 1 s early.
+  const lo = o.window.startMs - 1000;
+  const hi = o.window.endMs;
+  const at = (iso: string | null, what: string): number => {
+    assert.ok(iso !== null, `${what} is null`);
+    const ms = Date.parse(iso);
+    assert.ok(ms >= lo && ms <= hi, `${what} ${iso} is outside the run ${new Date(lo).toISOString()}..${new Date(hi).toISOString()}`);
+    return ms;
+  };
+  for (const f of o.report.findings) {
+    const what = `${f.id}${f.timeoutSeconds === undefined ? '' : ` @${f.timeoutSeconds}`}`;
+    assert.ok(SEVERITIES.includes(f.severity), `${what}: severity ${f.severity}`);
+    assert.ok(Number.isInteger(f.count) && f.count > 0, `${what}: count ${f.count}`);
+    for (const [name, text] of [['title', f.title], ['explanation', f.explanation], ['fix', f.fix]] as const) assert.ok(text.trim().length > 0, `${what}: empty ${name}`);
+    assert.ok(f.clients.length > 0, `${what}: no clients`);
+    for (const c of f.clients) assert.ok(c.client !== '' && Number.isInteger(c.count) && c.count > 0, `${what}: client ${JSON.stringify(c)}`);
+    const lines = f.clients.reduce((n, c) => n + c.count, 0);
+    const broken = Object.values(f.breakdown).reduce((n, c) => n + c, 0);
+    assert.equal(broken, lines, `${what}: breakdown ${JSON.stringify(f.breakdown)} vs clients' lines`);
+    const shares = f.clients.reduce((n, c) => n + c.share, 0);
+    assert.ok(Math.abs(shares - 1) < 0.01 && f.clients.every((c) => c.share > 0 && c.share <= 1), `${what}: client shares ${JSON.stringify(f.clients)}`);
+    if (COUNTS_KEYS.has(f.id)) assert.ok(lines >= 2 * f.count, `${what}: ${f.count} keys on only ${lines} lines`);
+    else assert.equal(lines, f.count, `${what}: clients' counts add up to the count`);
+    assert.equal(f.timeoutSeconds !== undefined, AT_A_TIMEOUT.has(f.id), `${what}: timeoutSeconds`);
+    assert.ok(at(f.firstSeen, `${what}: firstSeen`) <= at(f.lastSeen, `${what}: lastSeen`), `${what}: firstSeen after lastSeen`);
+    assert.ok(f.evidence.length >= 1 && f.evidence.length <= o.evidence, `${what}: ${f.evidence.length} evidence lines`);
+    assertEvidenceIsReal(o, f);
+  }
+}
+
+/** Keys the driver sent on more than one action: what reused-key must count (0 → no finding). */
+function assertReusedKeysMatchTruth(o: Outcome): void {
+  const sent = new Map<string, number>();
+  for (const t of o.truth) if (t.key !== undefined) sent.set(t.key, (sent.get(t.key) ?? 0) + 1);
+  const reused = [...sent.values()].filter((n) => n > 1).length;
+  assert.equal(finding(o.report, 'reused-key')?.count ?? 0, reused, 'reused-key counts the keys the driver sent more than once');
+  assert.equal(o.report.correlation.reused, reused, 'correlation.reused');
+}
+
+/** The tests every scenario runs on its outcome, after its own. */
+function commonTests(get: () => Outcome): void {
+  test('every finding is well formed: severity, count, clients, first/last seen within the run, real evidence, words', () => assertFindingsWellFormed(get()));
+  test('reused-key counts exactly the keys the driver reused', () => assertReusedKeysMatchTruth(get()));
 }
 
 function assertAllParsed(o: Outcome): void {
@@ -162,7 +244,7 @@ describe('diagnosis 1: one tier, upstream-ws, pass ×2 / downgrade-strip / downg
         nodes: [{ mode: 'pass' }, { mode: 'pass' }, { mode: 'downgrade-strip', timeoutMs: LB_T }, { mode: 'downgrade-keep', timeoutMs: LB_T }],
         actions,
       },
-      (res) => ({ inputs: [res.logs['incident_ws'] as string], args: ['--preset', 'upstream-ws'] }),
+      (res) => ({ inputs: [res.logs['incident_ws'] as string], args: ['--preset', 'upstream-ws', ...HARNESS_TOLERANCE] }),
     );
   });
 
@@ -194,7 +276,7 @@ describe('diagnosis 1: one tier, upstream-ws, pass ×2 / downgrade-strip / downg
     const abandoned = o.truth.filter((t) => isWs(t) && t.protocolAtNginx === 'HTTP/1.0' && t.expectedStatus === 499 && near(t.approxDurationMs, LB_T));
     assert.ok(abandoned.length >= 3, 'the scenario produced a cluster');
     const f = mustFind(o.report, 'abandoned-at-timeout', LB_T / 1000);
-    assert.equal(f.count, abandoned.length);
+    assert.equal(f.count, abandoned.length, `request_time ${loggedTimes(o, abandoned)}; ${JSON.stringify(o.report.timeouts)}`);
     assert.deepEqual(f.clients.map((c) => c.client), [o.nodes[STRIP]?.addr]);
   });
 
@@ -206,11 +288,11 @@ describe('diagnosis 1: one tier, upstream-ws, pass ×2 / downgrade-strip / downg
       assert.ok(keep.length >= 3);
       const f = mustFind(o.report, 'downgraded-handshake');
       const at101 = Object.entries(f.breakdown).filter(([label]) => { const m = /^101 at ≈(\d+\.\d{3}) s$/.exec(label); return m !== null && Math.abs(Number(m[1]) - 3) < 0.1; }).reduce((s, [, n]) => s + n, 0);
-      assert.equal(at101, keep.length, JSON.stringify(f.breakdown));
+      assert.equal(at101, keep.length, `${JSON.stringify(f.breakdown)}; request_time ${loggedTimes(o, keep)}`);
     },
   );
 
-  test('every evidence file:line is a real line with the same text', () => assertEvidenceIsReal(o));
+  commonTests(() => o);
 
   test('the pass nodes are healthy in handshakes.byClient', () => {
     for (const i of [PASS_A, PASS_B]) {
@@ -249,7 +331,7 @@ describe('diagnosis 2: idle cut at 2.0 s and LB give-up at 3.5 s in one log (com
         nodes: [{ mode: 'pass' }, { mode: 'downgrade-strip', timeoutMs: LB_T }],
         actions,
       },
-      (res) => ({ inputs: [res.logs['combined_ws'] as string], args: [] }),
+      (res) => ({ inputs: [res.logs['combined_ws'] as string], args: HARNESS_TOLERANCE }),
     );
   });
 
@@ -261,7 +343,7 @@ describe('diagnosis 2: idle cut at 2.0 s and LB give-up at 3.5 s in one log (com
   });
 
   test('two timeouts: ≈2.0 s among sessions, ≈3.5 s among failed handshakes', () => {
-    const desc = JSON.stringify(o.report.timeouts.map((c) => [c.seconds, c.series, c.count]));
+    const desc = `${JSON.stringify(o.report.timeouts.map((c) => [c.seconds, c.series, c.count]))}; request_time ${loggedTimes(o, o.truth.filter(isWs))}`;
     assert.equal(o.report.timeouts.length, 2, desc);
     const idle = o.report.timeouts.find((c) => Math.abs(c.seconds - IDLE_T / 1000) <= 0.1);
     const lb = o.report.timeouts.find((c) => Math.abs(c.seconds - LB_T / 1000) <= 0.1);
@@ -273,13 +355,13 @@ describe('diagnosis 2: idle cut at 2.0 s and LB give-up at 3.5 s in one log (com
     const idle = o.truth.filter((t) => t.reason === 'idle-timeout' && t.expectedStatus === 101);
     const gaveUp = o.truth.filter((t) => t.reason === 'lb-timeout' && t.expectedStatus === 499);
     assert.equal(idle.length, 5);
-    assert.equal(mustFind(o.report, 'session-cut-at-timeout', IDLE_T / 1000).count, idle.length);
-    assert.equal(mustFind(o.report, 'abandoned-at-timeout', LB_T / 1000).count, gaveUp.length);
+    assert.equal(mustFind(o.report, 'session-cut-at-timeout', IDLE_T / 1000).count, idle.length, `request_time ${loggedTimes(o, idle)}`);
+    assert.equal(mustFind(o.report, 'abandoned-at-timeout', LB_T / 1000).count, gaveUp.length, `request_time ${loggedTimes(o, gaveUp)}`);
     assert.equal(finding(o.report, 'abandoned-at-timeout', IDLE_T / 1000), undefined, 'no abandoned finding at the idle T');
     assert.equal(finding(o.report, 'session-cut-at-timeout', LB_T / 1000), undefined, 'no session cut at the LB T');
   });
 
-  test('every evidence file:line is a real line with the same text', () => assertEvidenceIsReal(o));
+  commonTests(() => o);
 });
 
 // ─── 3. two tiers: the downgrade is visible only by joining keys ────────────────────────────────
@@ -361,7 +443,7 @@ describe('diagnosis 3: two tiers, downgrade-keep and downgrade-strip, front + ba
     assert.deepEqual(tk.sightings.map((s) => `${s.file === frontPath ? 'front' : 'back'} ${s.protocol} ${s.status}`).sort(), ['back HTTP/1.1 101', 'front HTTP/1.0 101']);
   });
 
-  test('every evidence file:line is a real line with the same text', () => assertEvidenceIsReal(o));
+  commonTests(() => o);
 });
 
 // ─── 4. no key logged: the built-in combined format ─────────────────────────────────────────────
@@ -414,7 +496,7 @@ describe('diagnosis 4: combined (no key, no request_time): handshakes by path an
     assert.deepEqual(f.clients.map((c) => c.client).sort(), o.nodes.filter((n) => n.mode !== 'pass').map((n) => n.addr).sort());
   });
 
-  test('every evidence file:line is a real line with the same text', () => assertEvidenceIsReal(o));
+  commonTests(() => o);
 });
 
 // ─── 5. healthy traffic only: nothing critical ──────────────────────────────────────────────────
@@ -428,8 +510,9 @@ describe('diagnosis 5: healthy traffic (spread sessions, HTTP/1.0 plain requests
   actions.push({ kind: 'ws-session', path: '/ws/direct', holdMs: rnd(500, 2500), messages: 3, label: 'direct' });
   for (let i = 0; i < 4; i++) actions.push({ kind: 'plain', via: i < 2 ? i : 'direct', path: `/api/old${i}`, httpVersion: '1.0', label: `plain 1.0 ${i}` });
   actions.push({ kind: 'plain', via: 0, path: '/static/x.css' });
-  // Users who give up waiting at random times → 499, not in any cluster.
-  for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-no-upgrade', via: i, path: `/ws/gaveup${i}`, responseTimeoutMs: rnd(600, 1700), label: `gave up ${i}` });
+  // Users who give up waiting for a busy app at random times → 499 (Upgrade sent, so no missing header).
+  // Random within slots 500 ms apart, so three of them never agree to the millisecond by chance.
+  for (let i = 0; i < 3; i++) actions.push({ kind: 'ws-session', via: i % 2, path: `/ws/busy${i}?stall`, responseTimeoutMs: 600 + 500 * i + rnd(0, 300), label: `gave up ${i}` });
 
   let o: Outcome;
   before(async () => {
@@ -443,15 +526,281 @@ describe('diagnosis 5: healthy traffic (spread sessions, HTTP/1.0 plain requests
 
   test('every line parses', () => assertAllParsed(o));
 
-  test('no critical finding, and the verdict is not critical', () => {
-    const critical = o.report.findings.filter((f) => f.severity === 'critical');
-    assert.deepEqual(critical.map((f) => `${f.id} ×${f.count}: ${f.title}`), []);
-    assert.notEqual(o.report.verdict.severity, 'critical', o.report.verdict.headline);
-    assert.equal(finding(o.report, 'downgraded-handshake'), undefined, 'plain HTTP/1.0 requests are not a downgrade');
+  test('the traffic has what a false alarm could come from: sessions ending near T, impatient 499s, HTTP/1.0', () => {
+    const nearT = o.truth.filter((t) => t.expectedStatus === 101 && near(t.approxDurationMs, 2000, 500));
+    assert.ok(nearT.length >= 3, `${nearT.length} sessions within 0.5 s of the 2 s proxy_read_timeout`);
+    assert.equal(o.truth.filter((t) => t.expectedStatus === 499 && t.reason === 'client-abort').length, 3);
     assert.equal(o.report.requests.http10, o.truth.filter((t) => t.protocolAtNginx === 'HTTP/1.0').length);
+    assert.equal(o.report.handshakes.total, o.truth.filter(isWs).length);
   });
 
-  test('every evidence file:line is a real line with the same text', () => {
-    if (o.report.findings.some((f) => f.evidence.length > 0)) assertEvidenceIsReal(o);
+  test('no finding at all (no critical, no warning), no timeout, no incident; the verdict is ok', () => {
+    assert.deepEqual(o.report.findings.map((f) => `${f.severity} ${f.id} ×${f.count}: ${JSON.stringify(f.breakdown)}`), []);
+    assert.equal(o.report.verdict.severity, 'ok', o.report.verdict.headline);
+    assert.deepEqual(o.report.timeouts, [], 'spread sessions and scattered 499s are no timeout');
+    assert.deepEqual(o.report.timeline.incidents, []);
   });
+
+  commonTests(() => o);
+});
+
+// ─── 6. a client that reuses keys, next to nginx's own retry ────────────────────────────────────
+
+describe('diagnosis 6: reused Sec-WebSocket-Keys vs nginx failing over to a second upstream (combined-ws)', () => {
+  const K1 = newKey();
+  const K2 = newKey();
+  const actions: Action[] = [];
+  // K1 three times (two LB nodes), K2 twice: a client built with a fixed key.
+  for (const [i, via] of [0, 0, 1].entries()) actions.push({ kind: 'ws-session', via, key: K1, path: `/ws/k1-${i}`, holdMs: 250 + 100 * i, messages: 1, delayMs: i * 150, label: `K1 #${i}` });
+  for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', via: 1, key: K2, path: `/ws/k2-${i}`, holdMs: 300 + 150 * i, messages: 1, delayMs: 80 + i * 200, label: `K2 #${i}` });
+  // Fresh keys: healthy handshakes, and handshakes nginx retries on the backup upstream (one line each).
+  for (let i = 0; i < 4; i++) actions.push({ kind: 'ws-session', via: i % 2, path: `/ws/fresh${i}`, holdMs: 200 + 170 * i, messages: 2, label: `fresh ${i}` });
+  for (let i = 0; i < 3; i++) actions.push({ kind: 'ws-session', via: i % 2, path: `/retry/ws/rt${i}`, holdMs: 250 + 120 * i, messages: 1, label: `retry ${i}` });
+  actions.push({ kind: 'plain', via: 0, path: '/api/a' }, { kind: 'plain', via: 1, path: '/api/b' });
+
+  let o: Outcome;
+  before(async () => {
+    o = await scenario(
+      { formats: [`log_format combined_ws '${COMBINED_WS}';`], proxyReadTimeout: 2, nodes: [{ mode: 'pass' }, { mode: 'pass' }], actions },
+      (res) => ({ inputs: [res.logs['combined_ws'] as string], args: ['--preset', 'combined-ws'] }),
+    );
+  });
+  const input = (): string[] => o.lines.get(o.inputs[0] as string) ?? [];
+  const reusedLines = (): number[] => input().flatMap((l, i) => (l.includes(`"${K1}"`) || l.includes(`"${K2}"`) ? [i + 1] : []));
+
+  test('nginx logged what the harness predicted', () => assertTruthHolds(o));
+
+  test('every line parses', () => assertAllParsed(o));
+
+  test("nginx's failover is one line per handshake with the list `502, 101` and status 101 (not a reused key)", () => {
+    const retries = o.truth.filter((t) => t.label?.startsWith('retry'));
+    assert.equal(retries.length, 3);
+    for (const t of retries) {
+      const recs = o.front.filter((r) => r['http_sec_websocket_key'] === t.key);
+      assert.equal(recs.length, 1, `${t.label}: one line for its key`);
+      assert.equal(recs[0]?.['upstream_status'], '502, 101', t.label);
+      assert.equal(recs[0]?.['status'], '101', t.label);
+      // The line wsdiag read ends with the same list.
+      assert.equal(input().filter((l) => l.includes(`"${t.key}"`) && l.endsWith(' 502, 101')).length, 1, `${t.label}: the combined-ws line`);
+    }
+    const f = mustFind(o.report, 'reused-key');
+    assert.ok(!f.evidence.some((e) => retries.some((t) => e.text.includes(t.key as string))), 'no retry line in the evidence');
+  });
+
+  test('reused-key: 2 keys, on the 5 lines that hold them, from the clients that sent them', () => {
+    const f = mustFind(o.report, 'reused-key');
+    assert.equal(f.count, 2, 'keys, not lines');
+    const reusers = o.truth.filter((t) => t.key === K1 || t.key === K2);
+    assert.equal(reusers.length, 5);
+    assert.deepEqual(reusedLines().length, reusers.length, 'nginx wrote one line per handshake');
+    assert.deepEqual(clientList(f), clientsOf(reusers));
+    assert.equal(Object.values(f.breakdown).reduce((n, c) => n + c, 0), reusers.length, JSON.stringify(f.breakdown));
+    // Evidence: only lines holding a reused key, and both keys shown.
+    const lines = new Set(reusedLines());
+    for (const e of f.evidence) assert.ok(lines.has(e.line), `${e.file}:${e.line} holds no reused key: ${e.text}`);
+    for (const k of [K1, K2]) assert.ok(f.evidence.some((e) => e.text.includes(`"${k}"`)), `${k} in the evidence`);
+  });
+
+  test('the failover is no upstream error: the handshakes upgraded; nothing else is found', () => {
+    assert.equal(finding(o.report, 'upstream-error'), undefined);
+    assert.deepEqual(o.report.findings.map((f) => f.id), ['reused-key']);
+    assert.equal(o.report.handshakes.upgraded, o.truth.filter(isWs).length);
+  });
+
+  commonTests(() => o);
+});
+
+// ─── 7. refused handshakes and upstream errors among healthy traffic ────────────────────────────
+
+describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors among healthy traffic (diag format)', () => {
+  const actions: Action[] = [];
+  for (let i = 0; i < 6; i++) actions.push({ kind: 'ws-session', via: i % 2, path: `/ws/ok${i}`, holdMs: 200 + 180 * i, messages: 2, label: `healthy ${i}` });
+  // No Upgrade header: the app answers 426, or hangs until the user gives up (499).
+  for (let i = 0; i < 3; i++) actions.push({ kind: 'ws-no-upgrade', via: i % 2, path: `/ws/noup${i}?plain=426`, label: `no upgrade 426 ${i}` });
+  actions.push({ kind: 'ws-no-upgrade', via: 0, path: '/ws/noup-hang', responseTimeoutMs: 800, label: 'no upgrade, user gave up' });
+  // The app refuses real handshakes: origin (403), bad version (400), wrong path (404).
+  for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', via: 1, path: `/ws/origin${i}?reject=403`, label: `403 ${i}` });
+  actions.push({ kind: 'ws-session', via: 0, path: '/ws/version?reject=400', label: '400' });
+  for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', path: `/missing/ws${i}`, label: `404 ${i}` });
+  // Upstream errors: the upstream's port is closed (502); the app never answers (504 at proxy_read_timeout).
+  for (let i = 0; i < 3; i++) actions.push({ kind: 'ws-dead', via: i % 2, path: `/dead/ws/${i}`, label: `502 ${i}` });
+  // Both peers of an upstream group dead: nginx tries each, logs `502, 502` and answers 502.
+  actions.push({ kind: 'ws-dead', via: 0, path: '/dead/both/ws', label: 'dead pair' });
+  for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', via: 0, path: `/ws/busy${i}?stall`, delayMs: i * 300, label: `504 ${i}` });
+  // A dead primary with a live backup: `502, 101`, status 101.
+  for (let i = 0; i < 2; i++) actions.push({ kind: 'ws-session', via: i, path: `/retry/ws/r${i}`, holdMs: 300, messages: 1, label: `failover ${i}` });
+  actions.push({ kind: 'plain', via: 0, path: '/api/a' }, { kind: 'plain', via: 1, path: '/api/b', httpVersion: '1.0' });
+
+  let o: Outcome;
+  before(async () => {
+    o = await scenario(
+      {
+        formats: [DIAG_DIRECTIVE],
+        proxyReadTimeout: 2,
+        // Ports 1 and 2 on loopback: nothing listens (privileged, never bound by the tests).
+        httpConfig: 'upstream wsdiag_dead_pair { server 127.0.0.1:1 max_fails=0; server 127.0.0.1:2 max_fails=0; }',
+        serverConfig: '    location /dead/both/ { proxy_pass http://wsdiag_dead_pair; }',
+        nodes: [{ mode: 'pass' }, { mode: 'pass' }],
+        actions,
+      },
+      (res) => ({ inputs: [res.logs['diag'] as string], args: ['--log-format', DIAG_DIRECTIVE] }),
+    );
+  });
+  const ws = (): Truth[] => o.truth.filter(isWs);
+  const byStatus = (ts: Truth[]): Record<string, number> => {
+    const m: Record<string, number> = {};
+    for (const t of ts) m[String(t.expectedStatus)] = (m[String(t.expectedStatus)] ?? 0) + 1;
+    return m;
+  };
+  const sorted = (r: Record<string, number>): [string, number][] => Object.entries(r).sort();
+  /** Evidence of a finding: every line is one of the truth's requests (by X-Test-Id in the xcheck log ↔ $request). */
+  const assertEvidenceFrom = (f: Finding, ts: Truth[]): void => {
+    for (const e of f.evidence) assert.ok(ts.some((t) => e.text.includes(`"${t.requestAtNginx}"`)), `${f.id}: ${e.text}`);
+  };
+
+  test('nginx logged what the harness predicted', () => assertTruthHolds(o));
+
+  test('every line parses', () => assertAllParsed(o));
+
+  test('missing-upgrade-header: the handshakes sent without Upgrade, by protocol and status', () => {
+    const noUp = ws().filter((t) => !t.upgradeAtNginx);
+    assert.equal(noUp.length, 4);
+    const f = mustFind(o.report, 'missing-upgrade-header');
+    assert.equal(f.count, noUp.length);
+    assert.deepEqual(sorted(f.breakdown), sorted(Object.fromEntries(Object.entries(byStatus(noUp)).map(([s, n]) => [`HTTP/1.1 ${s}`, n]))));
+    assert.deepEqual(clientList(f), clientsOf(noUp));
+    assertEvidenceFrom(f, noUp);
+  });
+
+  test('handshake-rejected: every 4xx but 499, by status (426 ×3, 403 ×2, 404 ×2, 400 ×1)', () => {
+    const refused = ws().filter((t) => t.expectedStatus >= 400 && t.expectedStatus < 500 && t.expectedStatus !== 499);
+    const f = mustFind(o.report, 'handshake-rejected');
+    assert.equal(f.count, refused.length);
+    assert.deepEqual(sorted(f.breakdown), sorted(byStatus(refused)));
+    assert.deepEqual(sorted(f.breakdown), sorted({ 426: 3, 403: 2, 404: 2, 400: 1 }), 'the scenario made each status');
+    assert.deepEqual(clientList(f), clientsOf(refused));
+    assertEvidenceFrom(f, refused);
+  });
+
+  test('upstream-error: the 502s and 504s by status, a `502, 502` failover among them; the failovers that ended 101 are not counted', () => {
+    const failed5xx = ws().filter((t) => t.expectedStatus >= 500);
+    const f = mustFind(o.report, 'upstream-error');
+    assert.equal(f.count, failed5xx.length);
+    assert.deepEqual(sorted(f.breakdown), sorted({ 502: 4, 504: 2 }));
+    const pair = o.truth.find((t) => t.label === 'dead pair') as Truth;
+    assert.equal(recordFor(o.front, pair)?.['upstream_status'], '502, 502', 'nginx logged both attempts on one line');
+    assert.deepEqual(sorted(f.breakdown), sorted(byStatus(failed5xx)));
+    assert.deepEqual(clientList(f), clientsOf(failed5xx));
+    assertEvidenceFrom(f, failed5xx);
+    const failovers = o.truth.filter((t) => t.label?.startsWith('failover'));
+    for (const t of failovers) assert.equal(recordFor(o.front, t)?.['upstream_status'], '502, 101', `${t.label}: nginx logged the failover list`);
+    assert.ok(!f.evidence.some((e) => e.text.includes('us="502, 101"')), 'no failover line among the evidence');
+  });
+
+  test('no downgrade, no timeout finding, no reused key: only the three rules this traffic breaks', () => {
+    assert.deepEqual(o.report.findings.map((f) => f.id).sort(), ['handshake-rejected', 'missing-upgrade-header', 'upstream-error']);
+    assert.deepEqual(o.report.timeouts, []);
+    const healthy = o.truth.filter((t) => t.label?.startsWith('healthy') || t.label?.startsWith('failover'));
+    assert.equal(o.report.handshakes.upgraded, healthy.length);
+  });
+
+  commonTests(() => o);
+});
+
+// ─── 8. incident windows: downgrade bursts in the middle of healthy traffic ─────────────────────
+
+describe('diagnosis 8: two bursts through downgrading nodes amid steady healthy traffic: incident windows', () => {
+  const LB_T = 1000;
+  const STEP = 250;
+  /** The bursts, in ms from the start of the traffic, 2.5 s apart: more than two 1 s timeline buckets. */
+  const BURSTS = [
+    { node: 1, fromMs: 1000, toMs: 2000 },
+    { node: 2, fromMs: 4500, toMs: 5500 },
+  ];
+  /**
+   * Timing of the harness: an action's start as nginx logs it ($msec − $request_time) comes after the
+   * driver sent it (loopback, the LB hop), by a few ms, more on a busy machine.
+   */
+  const TIMING_MS = 150;
+  /** nginx's time cache and whole-ms rounding on both clocks: the logged start can read a few ms early. */
+  const ROUNDING_MS = 5;
+  const after = (ms: number, sentAt: number): boolean => ms - sentAt >= -ROUNDING_MS && ms - sentAt <= TIMING_MS;
+  const actions: Action[] = [];
+  // A healthy handshake every 250 ms for 6.5 s, sessions of 150–450 ms (below any timeout).
+  for (let ms = 0, i = 0; ms <= 6500; ms += STEP, i++) actions.push({ kind: 'ws-session', via: 0, path: `/ws/steady${i}`, holdMs: 150 + ((i * 37) % 300), messages: 1, delayMs: ms, label: `steady ${i}` });
+  // The bursts: each attempt through a strip node hangs until the node gives up at 1 s (HTTP/1.0 499).
+  for (const [b, burst] of BURSTS.entries()) {
+    for (let ms = burst.fromMs; ms <= burst.toMs; ms += STEP) actions.push({ kind: 'ws-session', via: burst.node, path: `/ws/b${b}-${ms}`, delayMs: ms, label: `burst ${b}` });
+  }
+  // Plain requests through the downgrading nodes between the bursts succeed: not part of any incident.
+  actions.push({ kind: 'plain', via: 1, path: '/api/between', delayMs: 3200 }, { kind: 'plain', via: 2, path: '/api/after', delayMs: 6200 });
+
+  let o: Outcome;
+  before(async () => {
+    o = await scenario(
+      {
+        formats: [`log_format incident_ws '${INCIDENT_WS}';`],
+        proxyReadTimeout: 2,
+        nodes: [{ mode: 'pass' }, { mode: 'downgrade-strip', timeoutMs: LB_T }, { mode: 'downgrade-strip', timeoutMs: LB_T }],
+        actions,
+      },
+      (res) => ({ inputs: [res.logs['incident_ws'] as string], args: ['--preset', 'upstream-ws', ...HARNESS_TOLERANCE] }),
+    );
+  });
+  const burst = (b: number): Truth[] => o.truth.filter((t) => t.label === `burst ${b}`);
+
+  test('nginx logged what the harness predicted', () => assertTruthHolds(o));
+
+  test('every line parses', () => assertAllParsed(o));
+
+  test('the failures are exactly the burst attempts: HTTP/1.0 499 at ≈1 s', () => {
+    const all = [...burst(0), ...burst(1)];
+    assert.equal(all.length, 10);
+    for (const t of all) assert.equal(`${t.protocolAtNginx} ${t.expectedStatus} ${t.reason}`, 'HTTP/1.0 499 lb-timeout', t.label);
+    assert.equal(mustFind(o.report, 'abandoned-at-timeout', LB_T / 1000).count, all.length, `request_time ${loggedTimes(o, all)}`);
+    assert.equal(mustFind(o.report, 'downgraded-handshake').count, all.length);
+    assert.deepEqual(o.report.findings.map((f) => f.id).sort(), ['abandoned-at-timeout', 'downgraded-handshake']);
+  });
+
+  test('one incident per burst: it starts and ends with the burst, counts its attempts, names its node', () => {
+    const incidents = o.report.timeline.incidents;
+    assert.equal(o.report.timeline.bucketSeconds, 1, 'the gap that separates incidents is two 1 s buckets');
+    assert.equal(incidents.length, BURSTS.length, JSON.stringify(incidents));
+    for (const [b, inc] of incidents.entries()) {
+      const ts = burst(b);
+      const first = Math.min(...ts.map((t) => t.sentAt));
+      const last = Math.max(...ts.map((t) => t.sentAt));
+      const start = Date.parse(inc.start);
+      const end = Date.parse(inc.end);
+      assert.ok(after(start, first), `burst ${b}: incident starts ${start - first} ms after its first attempt was sent`);
+      assert.ok(after(end, last), `burst ${b}: incident ends ${end - last} ms after its last attempt was sent`);
+      assert.equal(inc.count, ts.length, `burst ${b}: count`);
+      assert.deepEqual(inc.clients, [o.nodes[BURSTS[b]?.node as number]?.addr], `burst ${b}: clients`);
+    }
+  });
+
+  test('timeline buckets: the failures fall in the buckets of the bursts; healthy handshakes are in every bucket', () => {
+    const buckets = o.report.timeline.buckets;
+    assert.equal(buckets.reduce((n, b) => n + b.failed, 0), 10);
+    assert.equal(buckets.reduce((n, b) => n + b.handshakes, 0), o.truth.filter(isWs).length);
+    const bursts = [...burst(0), ...burst(1)];
+    for (const b of buckets.filter((x) => x.failed > 0)) {
+      const from = Date.parse(b.start);
+      const inIt = bursts.filter((t) => t.sentAt + TIMING_MS >= from && t.sentAt < from + 1000);
+      assert.ok(inIt.length >= b.failed, `bucket ${b.start}: ${b.failed} failed, ${inIt.length} burst attempts sent around it`);
+    }
+  });
+
+  test('firstSeen/lastSeen of the downgrade span the bursts: first attempt sent .. last give-up', () => {
+    const f = mustFind(o.report, 'downgraded-handshake');
+    const bursts = [...burst(0), ...burst(1)];
+    const first = Math.min(...bursts.map((t) => t.sentAt));
+    const lastEnd = Math.max(...bursts.map((t) => t.sentAt)) + LB_T;
+    const seenFirst = Date.parse(f.firstSeen ?? '');
+    const seenLast = Date.parse(f.lastSeen ?? '');
+    assert.ok(after(seenFirst, first), `firstSeen ${seenFirst - first} ms after the first attempt`);
+    assert.ok(Math.abs(seenLast - lastEnd) <= TIMING_MS, `lastSeen ${seenLast - lastEnd} ms from the last give-up`);
+  });
+
+  commonTests(() => o);
 });

@@ -1,5 +1,5 @@
 /*
- * The tiny backend app of the e2e harness: a `ws` WebSocket endpoint under /ws/ (echo, ?beat=, ?hold=),
+ * The tiny backend app of the e2e harness: a `ws` WebSocket endpoint under /ws/ (echo, ?beat=, ?hold=, ?stall, ?reject=),
  * plain endpoints (/api/ JSON, /static/ text, everything else 404) on 127.0.0.1:<port 0>.
  * Owns only app behaviour and a record of what reached it; knows nothing about nginx or the LB.
  */
@@ -63,7 +63,8 @@ function percentEncodeHigh(line: Buffer): Buffer {
 /**
  * WebSocket query parameters understood by the app:
  * `beat=N` server heartbeat every N ms; `beatKind=ping|text` (default ping);
- * `hold=N` server closes (1000) after N ms; `plain=hang|426` plain-GET behaviour.
+ * `hold=N` server closes (1000) after N ms; `plain=hang|426` plain-GET behaviour;
+ * `stall` never answer the handshake; `reject=4xx` refuse the handshake with that status.
  */
 export async function startApp(opts: AppOptions = {}): Promise<App> {
   const host = opts.host ?? '127.0.0.1';
@@ -131,6 +132,14 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
     }
     upgradedSockets.add(socket);
     socket.on('close', () => upgradedSockets.delete(socket));
+    // ?stall: a busy app that never answers the handshake (the client, a proxy or close() ends it).
+    if (url.searchParams.has('stall')) return;
+    // ?reject=4xx: the app refuses the handshake (origin check, auth, bad version), as ws's verifyClient can.
+    const reject = intParam(url, 'reject');
+    if (reject !== undefined && reject >= 400 && reject < 500) {
+      socket.end(`HTTP/1.1 ${reject} ${http.STATUS_CODES[reject] ?? 'Rejected'}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+      return;
+    }
     // ws itself answers 400 for a bad key/version, as a real `ws` app would.
     wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
       const beat = intParam(url, 'beat');

@@ -160,8 +160,12 @@ export async function startLb(opts: LbOptions): Promise<Lb> {
           if (state === 'waiting' || state === 'swallowing') finish('upstream-closed-502', badGateway());
         });
         // The node's request timeout: no usable response within timeoutMs → 504 to the client,
-        // and both connections closed (nginx then sees its client go away).
-        timer = setTimeout(() => finish('timeout-504', gatewayTimeout()), node.timeoutMs);
+        // and both connections closed (nginx then sees its client go away). It runs from the moment
+        // the request can reach nginx, as nginx's $request_time does: timed from connect() instead,
+        // a busy loopback's accept latency (measured up to ~10 ms) made the logged T jitter.
+        up.once('connect', () => {
+          if (state !== 'done') timer = setTimeout(() => finish('timeout-504', gatewayTimeout()), node.timeoutMs);
+        });
         return;
       }
       if (state === 'waiting' || state === 'relaying') up?.write(chunk);

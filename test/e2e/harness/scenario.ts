@@ -43,12 +43,14 @@ interface ActionCommon {
   httpVersion?: '1.0' | '1.1';
   /** Client closes if no response head arrives within this time (a user giving up). */
   responseTimeoutMs?: number;
+  /** WebSocket kinds: send this Sec-WebSocket-Key instead of a fresh one (a client that reuses keys). */
+  key?: string;
 }
 
 /** Handshake, then hold the session for holdMs with `messages` echoes, then a client close. */
 export interface WsSessionAction extends ActionCommon {
   kind: 'ws-session';
-  /** Request target incl. query (default '/ws/'); the app reads ?beat=, ?hold=, ?plain=. */
+  /** Request target incl. query (default '/ws/'); the app reads ?beat=, ?hold=, ?plain=, ?stall, ?reject=. */
   path?: HeaderValue;
   holdMs?: number;
   messages?: number;
@@ -122,8 +124,10 @@ export interface Truth {
   id: string;
   label: string | undefined;
   kind: ActionKind;
-  /** Sec-WebSocket-Key sent (fresh per attempt), for WS kinds. */
+  /** Sec-WebSocket-Key sent (fresh per attempt unless the action names one), for WS kinds. */
   key: string | undefined;
+  /** Wall clock (ms since the epoch) when the driver started sending, after delayMs. */
+  sentAt: number;
   /** LB node address and mode, or undefined for direct. */
   node: string | undefined;
   nodeMode: NodeMode | undefined;
@@ -218,8 +222,12 @@ function predict(a: Action, target: Buffer, ctx: PredictContext): Prediction {
   const num = (k: string): number | undefined => (/^\d+$/.test(query.get(k) ?? '') ? Number(query.get(k)) : undefined);
   type C = [number, Reason];
   const first = (cands: C[]): C => cands.reduce((m, c) => (c[0] < m[0] ? c : m), [Infinity, 'client-closed'] as C);
+  // The app refuses the handshake itself (origin, auth, version), or never answers it (busy app).
+  const reject = num('reject');
+  if (upgradeAtNginx && reject !== undefined && reject >= 400 && reject < 500) return { status: reject, durationMs: 0, reason: 'app-answered', upgradeAtNginx };
+  const stalled = upgradeAtNginx && query.has('stall');
 
-  if (upgradeAtNginx) {
+  if (upgradeAtNginx && !stalled) {
     // nginx tunnels (also for HTTP/1.0) and logs 101 when the tunnel closes, however it closes.
     const beat = num('beat');
     const hold = num('hold');
@@ -236,9 +244,9 @@ function predict(a: Action, target: Buffer, ctx: PredictContext): Prediction {
     if (!Number.isFinite(ms)) throw new Error(`action ${a.kind} ${latin1(target)} would never end`);
     return { status: 101, durationMs: ms, reason, upgradeAtNginx };
   }
-  // No Upgrade reached nginx: the app sees a plain GET on its WebSocket path.
+  // No Upgrade reached nginx: the app sees a plain GET on its WebSocket path. Or the app stalls.
   const plain = query.get('plain') ?? ctx.plainWs;
-  if (plain === '426') return { status: 426, durationMs: 0, reason: 'app-answered', upgradeAtNginx };
+  if (!stalled && plain === '426') return { status: 426, durationMs: 0, reason: 'app-answered', upgradeAtNginx };
   const [ms, reason] = first([
     [nodeT, 'lb-timeout'],
     [clientT, 'client-abort'],
@@ -283,7 +291,7 @@ export function prepareAction(a: Action, id: string = randomBytes(6).toString('h
   if (a.kind === 'plain') {
     headers = [['Host', 'wsdiag.test'], ['User-Agent', ua], ['Accept', '*/*']];
   } else {
-    key = newKey();
+    key = a.key ?? newKey();
     headers = wsHeaders(key, { upgrade: a.kind !== 'ws-no-upgrade', userAgent: ua });
   }
   headers.push(['X-Test-Id', id], ...(a.headers ?? []));
@@ -368,6 +376,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
       });
       const protocolAtNginx = mode === 'downgrade-strip' || mode === 'downgrade-keep' ? 'HTTP/1.0' : version;
       if (a.delayMs) await new Promise((r) => setTimeout(r, a.delayMs));
+      const sentAt = Date.now();
       const observed = await exchange(target, prepared.request, {
         ...prepared.exchangeOptions,
         maxMs: Math.min(60000, Math.max(10000, p.durationMs + 5000)),
@@ -378,6 +387,7 @@ export async function runScenario(spec: ScenarioSpec): Promise<ScenarioResult> {
         label: a.label,
         kind: a.kind,
         key,
+        sentAt,
         node: node?.addr,
         nodeMode: node?.mode,
         clientAddr: node?.addr ?? a.localAddress ?? '127.0.0.1',
