@@ -81,6 +81,19 @@ function model(sightings: readonly Sighting[], windowMs: number, names: readonly
   return out;
 }
 
+/** The same sightings through a real KeyTable, summed up like the model. */
+function replay(sightings: readonly Sighting[], windowMs: number, names: readonly string[]): ReturnType<typeof model> {
+  const table = new KeyTable(windowMs);
+  const rows = new HandshakeTable();
+  let now = 0;
+  for (const x of sightings) {
+    now += x.dt;
+    table.see(names[x.key] as string, x.input, x.protocol, -1, now, rows);
+  }
+  table.finish();
+  return { keys: table.keys, multiTier: table.multiTier, reused: table.reused, mismatch: table.protocolMismatch, kept: table.keptKeys.map((k) => k.name) };
+}
+
 test('KeyTable equals the model: totals and kept keys, through window expiry, growth and index deletion', () => {
   // Half the keys are canonical base64 whose first word (the index hash) takes only 8 values, at
   // both ends of the 2048-place index, so probe chains are long and wrap around, and deletions
@@ -94,19 +107,7 @@ test('KeyTable equals the model: totals and kept keys, through window expiry, gr
   });
   const sighting = fc.record({ key: fc.nat(names.length - 1), input: fc.nat(2), protocol: fc.constantFrom(1, 2), dt: fc.constantFrom(0, 1, 2, 40) });
   fc.assert(fc.property(fc.array(sighting, { minLength: 200, maxLength: 4000, size: 'max' }), fc.constantFrom(30, 300, Infinity), (sightings, windowMs) => {
-    const table = new KeyTable(windowMs);
-    const rows = new HandshakeTable();
-    let now = 0;
-    for (const x of sightings) {
-      now += x.dt;
-      table.see(names[x.key] as string, x.input, x.protocol, -1, now, rows);
-    }
-    table.finish();
-    const want = model(sightings, windowMs, names);
-    assert.deepEqual(
-      { keys: table.keys, multiTier: table.multiTier, reused: table.reused, mismatch: table.protocolMismatch, kept: table.keptKeys.map((k) => k.name) },
-      want,
-    );
+    assert.deepEqual(replay(sightings, windowMs, names), model(sightings, windowMs, names));
   }), { numRuns: 60 });
 });
 
@@ -128,17 +129,9 @@ test('KeyTable equals the model when the ring grows after it has wrapped (slow t
     prev = e.at;
     return { key: e.key, input: e.input, protocol: 2, dt };
   });
-  const table = new KeyTable(300);
-  const rows = new HandshakeTable();
-  let now = 0;
-  for (const x of sightings) {
-    now += x.dt;
-    table.see(names[x.key] as string, x.input, x.protocol, -1, now, rows);
-  }
-  table.finish();
   const want = model(sightings, 300, names);
   assert.equal(want.keys, n);
-  assert.deepEqual({ keys: table.keys, multiTier: table.multiTier, reused: table.reused, mismatch: table.protocolMismatch, kept: table.keptKeys.map((k) => k.name) }, want);
+  assert.deepEqual(replay(sightings, 300, names), want);
 });
 
 test('sightings further apart than the window are two keys, closer ones one', () => {
