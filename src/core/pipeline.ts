@@ -1,7 +1,8 @@
 /*!
- * inputs → lines → records → Tally. Owns line numbering, the choice of format per line (several
- * formats: the last one that fitted is tried first), auto-detection on an input's first lines,
- * the format gate (FORMAT_NO_MATCH when an input's first lines all fail), and BadLineLog.
+ * inputs → lines → records → Tally. Owns reading the inputs side by side and merging their records
+ * by time, line numbering, the choice of format per line (several formats, tried in a fixed order),
+ * auto-detection on an input's first lines, the format gate (FORMAT_NO_MATCH when an input's first
+ * lines all fail), the --since/--until window, and BadLineLog.
  */
 import type { Readable } from 'node:stream';
 import { clip, isAnalyzerError, type ErrorCode } from '../errors.js';
