@@ -35,6 +35,25 @@ function grow<T extends Int32Array | Uint32Array | Uint16Array | Uint8Array | Fl
   return b;
 }
 
+/**
+ * Which handshake rows keep their text: the first few per (protocol, status, second of duration)
+ * cell. The answer depends only on the rows offered before, in order, and a cell's count never
+ * falls behind the same count over fewer rows: so a scanner that sees only part of an input (a
+ * worker's byte range) wants every text the whole table will keep, and ships no other.
+ */
+export class EvidenceCells {
+  private readonly cells = new Map<number, number>();
+
+  wants(protocol: number, status: number, durationMs: number, flags: number): boolean {
+    const cell = (protocol * 1000 + status) * 100_000 + (durationMs < 0 ? 99_999 : Math.min(99_998, Math.floor(durationMs / 1000)));
+    const n = this.cells.get(cell) ?? 0;
+    // Missing-Upgrade rows get their own allowance: they are rare and always worth showing.
+    if (n >= EVIDENCE_PER_CELL && !(flags & RowFlag.UPGRADE_MISSING && n < EVIDENCE_PER_CELL * 2)) return false;
+    this.cells.set(cell, n + 1);
+    return true;
+  }
+}
+
 export class HandshakeTable {
   length = 0;
   /** Rows offered, including those the sample left out. */
@@ -50,16 +69,20 @@ export class HandshakeTable {
   /** Next row with the same key (-1 = none): a per-key chain for tracing across tiers. */
   nextSameKey = new Int32Array(1024);
   readonly texts = new Map<number, string>();
-  private readonly cells = new Map<number, number>();
+  private readonly cells = new EvidenceCells();
   private rand = 0x2545f491;
 
   get sampled(): boolean {
     return this.seen > this.length;
   }
 
-  /** Adds a row; returns its index, or -1 if the sample left it out. */
+  /**
+   * Adds a row; returns its index, or -1 if the sample left it out. `text` is needed only when
+   * EvidenceCells.wants() said so for this row, in the same order (otherwise '' will do).
+   */
   add(r: RowInput, text: string): number {
     this.seen++;
+    const wanted = this.cells.wants(r.protocol, r.status, r.durationMs, r.flags);
     let at = this.length;
     if (at >= MAX_ROWS) {
       at = this.nextRandom() % this.seen;
@@ -78,18 +101,10 @@ export class HandshakeTable {
     this.endMs[at] = r.endMs;
     this.flags[at] = r.flags;
     this.nextSameKey[at] = -1;
-    this.keepText(at, r, text);
+    if (wanted && this.texts.size < MAX_EVIDENCE) {
+      this.texts.set(at, text.length > 2000 ? `${text.slice(0, 1999)}…` : Buffer.from(text, 'utf8').toString('utf8'));
+    }
     return at;
-  }
-
-  private keepText(at: number, r: RowInput, text: string): void {
-    if (this.texts.size >= MAX_EVIDENCE) return;
-    const cell = (r.protocol * 1000 + r.status) * 100_000 + (r.durationMs < 0 ? 99_999 : Math.min(99_998, Math.floor(r.durationMs / 1000)));
-    const n = this.cells.get(cell) ?? 0;
-    // Missing-Upgrade rows get their own allowance: they are rare and always worth showing.
-    if (n >= EVIDENCE_PER_CELL && !(r.flags & RowFlag.UPGRADE_MISSING && n < EVIDENCE_PER_CELL * 2)) return;
-    this.cells.set(cell, n + 1);
-    this.texts.set(at, text.length > 2000 ? `${text.slice(0, 1999)}…` : Buffer.from(text, 'utf8').toString('utf8'));
   }
 
   private nextRandom(): number {
