@@ -3,7 +3,7 @@
  * it into lines with split2, scans them (core/scan.ts) and posts the batches, in order, with
  * their arrays transferred. Knows nothing of other ranges or inputs; core/workers.ts drives it.
  */
-import { createReadStream } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, type MessagePort } from 'node:worker_threads';
 import split2 from 'split2';
 import { Classifier } from './classify.js';
@@ -13,6 +13,8 @@ import type { CompiledFormat } from '../format/compile.js';
 
 if (parentPort === null) throw new Error('core/worker.js runs as a worker thread');
 const port: MessagePort = parentPort;
+
+const READ_BYTES = 1 << 16;
 
 let formatsKey = '';
 let formats: CompiledFormat[] = [];
@@ -31,27 +33,37 @@ function run(task: ChunkTask): void {
     post({ type: 'batch', id: task.id, batch }, batchBuffers(batch));
     batch = newBatch();
   };
-  let failed = false;
-  const fail = (err: NodeJS.ErrnoException): void => {
-    if (failed) return;
-    failed = true;
-    flush();
-    post({ type: 'error', id: task.id, message: err.message, code: err.code ?? '' });
-  };
-  const input = createReadStream(task.file, { start: task.start, end: task.end - 1, highWaterMark: 1 << 20 });
+  // Synchronous reads: this thread has nothing else to do, and a read through the thread pool
+  // left the worker idle a quarter of the time. split2 hands out a write's lines before write()
+  // returns, so nothing piles up. 64 KiB reads: 1 MiB ones doubled the system time.
   const lines = split2('\n');
-  input.on('error', fail);
-  lines.on('error', fail);
   lines.on('data', (line: string) => {
     scanner.scan(line, batch);
     if (batch.length === BATCH_LINES) flush();
   });
-  lines.on('end', () => {
-    if (failed) return;
+  let fd = -1;
+  let at = task.start;
+  try {
+    fd = openSync(task.file, 'r');
+    while (at < task.end) {
+      const buf = Buffer.allocUnsafe(Math.min(READ_BYTES, task.end - at));
+      const n = readSync(fd, buf, 0, buf.length, at);
+      if (n === 0) break;
+      at += n;
+      lines.write(n === buf.length ? buf : buf.subarray(0, n));
+    }
+    lines.end();
+  } catch (err) {
     flush();
-    post({ type: 'end', id: task.id, bytes: input.bytesRead });
+    post({ type: 'error', id: task.id, message: (err as Error).message, code: (err as NodeJS.ErrnoException).code ?? '' });
+    return;
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+  lines.once('end', () => {
+    flush();
+    post({ type: 'end', id: task.id, bytes: at - task.start });
   });
-  input.pipe(lines);
 }
 
 port.on('message', (task: ChunkTask) => run(task));

@@ -42,8 +42,16 @@ interface Job {
   onReply: (r: WorkerReply) => void;
 }
 
-// Under tsx (the tests) this module is src/core/workers.ts and the worker is worker.ts beside it.
-const WORKER_URL = new URL(import.meta.url.endsWith('.ts') ? './worker.ts' : './worker.js', import.meta.url);
+const FROM_SOURCE = import.meta.url.endsWith('.ts');
+const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
+
+/** Run from the TypeScript sources (the tests, under tsx), a worker must register tsx itself first. */
+function startWorker(): Worker {
+  const options = { resourceLimits: { maxYoungGenerationSizeMb: 16 } };
+  if (!FROM_SOURCE) return new Worker(WORKER_URL, options);
+  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
+  return new Worker(boot, { ...options, eval: true });
+}
 
 /** Worker threads started on demand, up to `size`, each running one range at a time. */
 export class WorkerPool {
@@ -96,7 +104,7 @@ export class WorkerPool {
 
   private spawn(): Worker {
     this.started++;
-    const w = new Worker(WORKER_URL);
+    const w = startWorker();
     w.on('message', (r: WorkerReply) => {
       const job = this.running.get(w);
       if (job === undefined || job.task.id !== r.id) return;
