@@ -44,7 +44,7 @@ export async function lineRanges(name: string, size: number, chunkBytes: number)
 
 /**
  * The first `count` lines of a file (fewer when it is shorter), split at `\n` as split2 splits
- * them, for format detection. Reads at most `maxBytes`; a line cut there is left out.
+ * them and without a trailing `\r`, for format detection. Reads at most `maxBytes`; a line cut there is left out.
  */
 export async function headLines(name: string, count: number, maxBytes = 1 << 20): Promise<string[]> {
   const fh = await open(name, 'r');
@@ -63,7 +63,8 @@ export async function headLines(name: string, count: number, maxBytes = 1 << 20)
     const decoder = new StringDecoder('utf8');
     const lines = (decoder.write(buf.subarray(0, end)) + decoder.end()).split('\n');
     if (lines[lines.length - 1] === '') lines.pop();
-    return lines.slice(0, count);
+    // As the scanner reads them: a `\r` before the `\n` is not part of the line.
+    return lines.slice(0, count).map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
   } finally {
     await fh.close();
   }

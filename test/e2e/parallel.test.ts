@@ -101,3 +101,12 @@ test('the same with --since/--until cutting the logs in the middle', async () =>
   assert.ok(one.meta.inputs.some((i) => i.filtered > 0), 'some lines fall outside the window');
   assert.deepEqual(many, one);
 });
+
+test('the same for CRLF line ends', async () => {
+  const crlf = join(dir, 'crlf.log');
+  writeFileSync(crlf, readFileSync(front, 'utf8').replace(/\n/g, '\r\n'));
+  const one = await analyze({ inputs: [crlf], workers: 1 });
+  const many = await analyze({ inputs: [crlf], workers: 2, chunkBytes: 1024 });
+  assert.ok(one.lines.parsed > 0 && one.lines.unparsed === 2 * BAD_AFTER.size);
+  assert.deepEqual(many, one);
+});
