@@ -3,7 +3,6 @@
  * themselves. No process, console or exit here: that is src/cli.ts's job.
  */
 import { readFileSync } from 'node:fs';
-import { Classifier } from './core/classify.js';
 import { diagnose } from './core/diagnose.js';
 import { runPipeline } from './core/pipeline.js';
 import { Tally } from './core/tally.js';
@@ -27,9 +26,10 @@ export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json
 /** Reads the inputs and returns the report. Throws AnalyzerError only for bad options or formats. */
 export async function analyze(options: AnalyzeOptions): Promise<Report> {
   const o = await normalizeOptions(options);
-  const tally = new Tally(new Classifier(o.wsPaths), o.keysPerHandshake);
+  const tally = new Tally(o.keysPerHandshake);
   const result = await runPipeline(o.inputs, tally, {
-    formats: o.formats, detect: o.detect, stdin: o.stdin, signal: o.signal, sinceMs: o.sinceMs, untilMs: o.untilMs, onBadLine: o.onBadLine, onProgress: o.onProgress,
+    formats: o.formats, detect: o.detect, wsPaths: o.wsPaths, stdin: o.stdin, signal: o.signal, sinceMs: o.sinceMs, untilMs: o.untilMs,
+    onBadLine: o.onBadLine, onProgress: o.onProgress, workers: o.workers, chunkBytes: o.chunkBytes, detail: o.keysPerHandshake,
   });
   const d = diagnose(tally, { inputs: o.inputs, timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence });
   return buildReport(tally, d, result, { version: VERSION, timeoutSource: o.timeoutSeconds === undefined ? 'inferred' : 'option' });

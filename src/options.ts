@@ -43,6 +43,13 @@ export interface AnalyzeOptions {
   /** Called with every unparsed line (the report keeps only samples). */
   onBadLine?: (file: string, line: number, text: string) => void;
   onProgress?: (bytes: number, lines: number) => void;
+  /**
+   * Threads that read and parse lines (default: the machine's available parallelism; 1: this
+   * thread only). Large regular files are read in byte ranges of `chunkBytes` (default 32 MiB)
+   * by worker threads. The report does not depend on either.
+   */
+  workers?: number | string;
+  chunkBytes?: number | string;
 }
 
 export interface ResolvedOptions {
@@ -61,6 +68,8 @@ export interface ResolvedOptions {
   signal: AbortSignal | undefined;
   onBadLine: ((file: string, line: number, text: string) => void) | undefined;
   onProgress: ((bytes: number, lines: number) => void) | undefined;
+  workers: number | undefined;
+  chunkBytes: number | undefined;
 }
 
 function list(v: string | readonly string[] | undefined): string[] {
@@ -149,5 +158,7 @@ export async function normalizeOptions(raw: AnalyzeOptions): Promise<ResolvedOpt
     signal: raw.signal,
     onBadLine: raw.onBadLine,
     onProgress: raw.onProgress,
+    workers: positiveNumber('workers', raw.workers, true),
+    chunkBytes: positiveNumber('chunk-bytes', raw.chunkBytes, true),
   };
 }

@@ -47,9 +47,13 @@ export class Classifier {
   constructor(private readonly wsPaths: RegExp) {}
 
   isHandshake(rec: LogRecord): boolean {
-    if (rec.key !== '' || rec.status === 101) return true;
-    if (rec.upgrade !== '' && rec.upgrade.toLowerCase().includes('websocket')) return true;
-    return this.isWsPath(rec.path);
+    return this.byHeaders(rec.key, rec.status, rec.upgrade) || this.isWsPath(rec.path);
+  }
+
+  /** The evidence that needs no path: a key, status 101, an Upgrade header naming websocket. */
+  byHeaders(key: string, status: number, upgrade: string): boolean {
+    if (key !== '' || status === 101) return true;
+    return upgrade !== '' && upgrade.toLowerCase().includes('websocket');
   }
 
   isWsPath(path: string): boolean {

@@ -39,6 +39,25 @@ function grow<T extends Int32Array | Uint32Array | Uint16Array | Uint8Array | Fl
   return b;
 }
 
+/**
+ * Which handshake rows keep their text: the first few per (protocol, status, second of duration)
+ * cell. The answer depends only on the rows offered before, in order, and a cell's count never
+ * falls behind the same count over fewer rows: so a scanner that sees only part of an input (a
+ * worker's byte range) wants every text the whole table will keep, and ships no other.
+ */
+export class EvidenceCells {
+  private readonly cells = new Map<number, number>();
+
+  wants(protocol: number, status: number, durationMs: number, flags: number): boolean {
+    const cell = (protocol * 1000 + status) * 100_000 + (durationMs < 0 ? 99_999 : Math.min(99_998, Math.floor(durationMs / 1000)));
+    const n = this.cells.get(cell) ?? 0;
+    // Missing-Upgrade rows get their own allowance: they are rare and always worth showing.
+    if (n >= EVIDENCE_PER_CELL && !(flags & RowFlag.UPGRADE_MISSING && n < EVIDENCE_PER_CELL * 2)) return false;
+    this.cells.set(cell, n + 1);
+    return true;
+  }
+}
+
 export class HandshakeTable {
   length = 0;
   /** Rows offered, including those the sample left out. */
@@ -57,7 +76,7 @@ export class HandshakeTable {
   readonly texts = new Map<number, string>();
   /** Each row's key and where else it was seen: only when one row per handshake is wanted (CSV). */
   readonly keys: RowKeys | undefined;
-  private readonly cells = new Map<number, number>();
+  private readonly cells = new EvidenceCells();
   private rand = 0x2545f491;
 
   constructor(withKeys = false) {
@@ -68,9 +87,13 @@ export class HandshakeTable {
     return this.seen > this.length;
   }
 
-  /** Adds a row; returns its index, or -1 if the sample left it out. */
+  /**
+   * Adds a row; returns its index, or -1 if the sample left it out. `text` is needed only when
+   * EvidenceCells.wants() said so for this row, in the same order (otherwise '' will do).
+   */
   add(r: RowInput, text: string): number {
     this.seen++;
+    const wanted = this.cells.wants(r.protocol, r.status, r.durationMs, r.flags);
     let at = this.length;
     if (at >= MAX_ROWS) {
       at = this.nextRandom() % this.seen;
@@ -91,23 +114,13 @@ export class HandshakeTable {
     this.upstream[at] = r.upstream;
     this.nextSameKey[at] = -1;
     this.keys?.clear(at);
-    this.keepText(at, r, text);
+    if (wanted) this.keepEvidence(at, text);
     return at;
-  }
-
-  private keepText(at: number, r: RowInput, text: string): void {
-    if (this.texts.size >= MAX_EVIDENCE) return;
-    const cell = (r.protocol * 1000 + r.status) * 100_000 + (r.durationMs < 0 ? 99_999 : Math.min(99_998, Math.floor(r.durationMs / 1000)));
-    const n = this.cells.get(cell) ?? 0;
-    // Missing-Upgrade rows get their own allowance: they are rare and always worth showing.
-    if (n >= EVIDENCE_PER_CELL && !(r.flags & RowFlag.UPGRADE_MISSING && n < EVIDENCE_PER_CELL * 2)) return;
-    this.cells.set(cell, n + 1);
-    this.keepEvidence(at, text);
   }
 
   /** Keeps a row's text whatever its cell holds (a rare row that a finding will cite). */
   keepEvidence(at: number, text: string): void {
-    if (this.texts.size >= MAX_EVIDENCE || this.texts.has(at)) return;
+    if (this.texts.size >= MAX_EVIDENCE || this.texts.has(at) || text === '') return;
     this.texts.set(at, text.length > 2000 ? `${text.slice(0, 1999)}…` : Buffer.from(text, 'utf8').toString('utf8'));
   }
 
@@ -131,8 +144,8 @@ export class HandshakeTable {
     this.endMs = grow(this.endMs, size);
     this.flags = grow(this.flags, size);
     this.upstream = grow(this.upstream, size);
-    this.keys?.resize(size);
     this.nextSameKey = grow(this.nextSameKey, size);
+    this.keys?.resize(size);
   }
 }
 

@@ -1,25 +1,35 @@
 /*!
- * inputs → lines → records → Tally. Owns reading the inputs side by side and merging their records
- * by time, line numbering, the choice of format per line (several formats, tried in a fixed order),
- * auto-detection on an input's first lines, the format gate (FORMAT_NO_MATCH when an input's first
- * lines all fail), the --since/--until window, and BadLineLog.
+ * inputs → batches of scanned lines → Tally. Owns line numbering, auto-detection on an input's
+ * first lines, the format gate (FORMAT_NO_MATCH when an input's first lines all fail), BadLineLog,
+ * --since/--until, and the merge that hands every input's records to the tally in time order.
+ * Lines are scanned (core/scan.ts) in this thread for streams and small files, and by worker
+ * threads over byte ranges of large files (core/workers.ts); the batches replay the same way.
  */
+import { availableParallelism } from 'node:os';
+import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { clip, isAnalyzerError, type ErrorCode } from '../errors.js';
 import type { CompiledFormat } from '../format/compile.js';
-import { describeFailure, matchAny, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
+import { matchAny, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
 import { syslogBodyStart } from '../format/syslog.js';
+import { headLines, lineRanges } from '../input/chunks.js';
 import { LineQueue } from '../input/lines.js';
 import { openInput, type OpenedInput } from '../input/open.js';
-import { RecordReader, newRecord } from './record.js';
+import { Classifier } from './classify.js';
+import { LINE_BAD, LINE_EMPTY, LineScanner, StreamSource, type Batch, type BatchSource } from './scan.js';
 import { BadLineLog } from './stats.js';
 import type { Tally } from './tally.js';
+import { ChunkedSource, WorkerPool, formatSpec } from './workers.js';
 import type { InputReport } from '../report/model.js';
 
 /** goaccess's --num-tests: this many non-empty lines failing in a row at the start of an input stop it. */
 export const GATE_LINES = 10;
 /** Lines auto-detection looks at before choosing. */
 const DETECT_LINES = 20;
+/** Byte ranges workers read: large enough that a range's start-up cost vanishes, small enough for flat memory. */
+const CHUNK_BYTES = 32 << 20;
+/** Files smaller than this are read in this thread (a worker's start costs about as much). */
+const MIN_WORKER_BYTES = 4 << 20;
 
 /** Per input: lines, what parsed, which formats matched, and the error that stopped it (if any). */
 export type InputResult = InputReport;
@@ -28,6 +38,8 @@ export interface PipelineOptions {
   /** Formats to try in order; when `detect` is set they are candidates and the best fit is chosen per input. */
   formats: readonly CompiledFormat[];
   detect: boolean;
+  /** WebSocket path patterns (core/classify.ts compileWsPaths). */
+  wsPaths: RegExp;
   stdin?: Readable;
   signal?: AbortSignal;
   /** Only lines logged in [sinceMs, untilMs] are analysed (lines without a time are kept). */
@@ -36,6 +48,15 @@ export interface PipelineOptions {
   /** Every unparsed line, as it is met (BadLineLog keeps only samples). */
   onBadLine?: (file: string, line: number, text: string) => void;
   onProgress?: (bytes: number, lines: number) => void;
+  /**
+   * Threads that scan lines (default: the machine's available parallelism). 1 scans everything
+   * in this thread; more read large regular files in byte ranges of `chunkBytes` in parallel.
+   * The report is the same whatever the values.
+   */
+  workers?: number;
+  chunkBytes?: number;
+  /** Carry each handshake's $upstream_addr to the tally (for one CSV row per handshake). */
+  detail?: boolean;
 }
 
 export interface PipelineResult {
@@ -48,32 +69,41 @@ export interface PipelineResult {
   untilMs: number | undefined;
 }
 
-interface Plan {
-  format: CompiledFormat;
-  reader: RecordReader;
-  bounds: Int32Array;
+interface Shared {
+  opts: PipelineOptions;
+  bad: BadLineLog;
+  used: Set<CompiledFormat>;
 }
 
 /**
- * One input being read: its line queue, line numbering, format order, the gate, and the record
- * at its head (parsed, waiting for its turn in the merge).
+ * One input being read: its batches, line numbering, the gate, and the record at its head
+ * (scanned, waiting for its turn in the merge).
  */
 class Cursor {
   readonly result: InputResult;
-  readonly rec = newRecord();
-  /** A parsed record waits in `rec`, parsed with `plan`. */
+  /** A record waits at `headAt` of `batch`. */
   hasHead = false;
-  /** Whether the head's line logs $http_upgrade (read now: the reader is shared by inputs). */
-  headLogsUpgrade = false;
   /** When the head happened; lines without a time keep the previous one. */
   headMs = -Infinity;
   done = false;
   opened: OpenedInput | undefined;
-  lines: LineQueue | undefined;
-  private order: Plan[];
+  source: BatchSource | undefined;
+  private batch: Batch | null = null;
+  private at = 0;
+  private handshakeAt = 0;
+  private badAt = 0;
+  private headAt = 0;
+  private headHandshake = -1;
+  private headLine = 0;
+  /** The scanner's client numbers → the tally's, by scanner number (-1 until first used). */
+  private clientNames: string[] = [];
+  private clientIds: number[] = [];
+  /** Lines per format index, and whether this input has used it yet (fixes the key order of `formats`). */
+  private readonly formatLines: number[];
   private readonly sinceMs: number;
   private readonly untilMs: number;
   private lineNo = 0;
+  private stopped = false;
   private interrupted = false;
   get linesSoFar(): number {
     return this.lineNo;
@@ -83,118 +113,120 @@ class Cursor {
   private leadingFailures = 0;
   private firstFailure: { line: number; text: string; reason: string } | null = null;
 
-  constructor(
-    readonly input: number,
-    readonly name: string,
-    private readonly ctx: { opts: PipelineOptions; planFor: (f: CompiledFormat) => Plan; failure: MatchFailure; bad: BadLineLog; used: Set<CompiledFormat> },
-  ) {
+  constructor(readonly input: number, readonly name: string, private readonly ctx: Shared) {
     this.result = { name, lines: 0, parsed: 0, unparsed: 0, empty: 0, filtered: 0, bytes: 0, gzip: false, formats: {}, error: null };
-    this.order = ctx.opts.detect ? [] : ctx.opts.formats.map(ctx.planFor);
+    this.formatLines = ctx.opts.formats.map(() => -1);
     this.sinceMs = ctx.opts.sinceMs ?? -Infinity;
     this.untilMs = ctx.opts.untilMs ?? Infinity;
   }
 
   /**
-   * Parses queued lines until a record is at the head (true), the input is finished (true, with
-   * `done`), or more lines must arrive first (false).
+   * Replays scanned lines until a record is at the head (true), the input is finished (true,
+   * with `done`), or more lines must arrive first (false).
    */
   fill(): boolean {
-    const q = this.lines;
-    if (q === undefined) return this.finish();
-    if (this.order.length === 0 && this.ctx.opts.detect) {
-      if (q.size < DETECT_LINES && !q.ended) return false;
-      const sample: string[] = [];
-      for (let i = 0; i < DETECT_LINES && i < q.size; i++) sample.push(q.peek(i) as string);
-      this.order = chooseFormats(this.ctx.opts.formats.map(this.ctx.planFor), sample, this.ctx.failure);
-    }
+    const source = this.source;
+    if (source === undefined) return this.finish();
     while (!this.hasHead) {
-      const text = q.shift();
-      if (text === undefined) return q.ended ? this.finish() : false;
-      this.lineNo++;
-      this.handle(text);
+      if (this.stopped) return this.finish();
+      let b = this.batch;
+      if (b === null || this.at >= b.length) {
+        b = this.batch = source.next();
+        if (b === null) return source.ended ? this.finish() : false;
+        this.at = 0;
+        this.handshakeAt = 0;
+        this.badAt = 0;
+        if (b.clientsRestart) {
+          this.clientNames = [];
+          this.clientIds = [];
+        }
+        for (const c of b.clients) {
+          this.clientNames.push(c);
+          this.clientIds.push(-1);
+        }
+      }
+      this.replay(b, this.at++);
     }
     return true;
   }
 
-  /** Stops reading this input at the format gate; lines already queued are dropped. */
+  /** Hands the head record to the tally. */
+  emit(tally: Tally): void {
+    this.hasHead = false;
+    const b = this.batch as Batch;
+    const i = this.headAt;
+    const local = b.client[i] as number;
+    let client = this.clientIds[local] as number;
+    if (client < 0) client = this.clientIds[local] = tally.clientId(this.clientNames[local] as string);
+    const endMs = b.endMs[i] as number;
+    const durationMs = b.durationMs[i] as number;
+    const protocol = b.protocol[i] as number;
+    tally.request(client, protocol, durationMs >= 0 ? endMs - durationMs : endMs, endMs);
+    const h = this.headHandshake;
+    if (h >= 0) {
+      tally.handshake(this.input, this.headLine, client, protocol, b.status[h] as number, durationMs, endMs, b.flags[h] as number, b.keys[h] as string, b.texts[h] as string, b.upstreams[h] as string);
+    }
+  }
+
+  /** Stops reading this input at the format gate; what was read stays counted. */
   stop(): void {
-    this.lines?.close();
+    this.stopped = true;
+    this.source?.close();
   }
 
   /** Stops reading this input (Ctrl-C); lines already read are still analysed. */
   interrupt(): void {
-    if (this.lines === undefined || this.lines.ended) return;
+    if (this.source === undefined || this.source.ended || this.done) return;
     this.interrupted = true;
-    this.lines.stopReading();
+    this.source.stopReading();
   }
 
-  private handle(text: string): void {
+  private replay(b: Batch, i: number): void {
+    this.lineNo++;
+    const kind = b.kind[i] as number;
     const result = this.result;
-    if (text.length === 0) {
+    if (kind === LINE_EMPTY) {
       result.empty++;
       return;
     }
-    // Strictly, then relaxed; each on the line, then after a syslog header: a relaxed $remote_addr
-    // would otherwise swallow the header (`<190>Nov 30 06:59:33 host nginx: 127.0.0.3`).
-    let body = text;
-    let plan: Plan | null = null;
-    let start = 0;
-    for (let pass = 0; pass < 2 && plan === null; pass++) {
-      plan = this.match(text, pass);
-      if (plan === null && pass === 0) start = syslogBodyStart(text);
-      if (plan === null && start > 0) {
-        body = text.slice(start);
-        plan = this.match(body, pass);
-      }
-    }
-    if (plan === null) {
-      this.unparsed(text);
+    if (kind === LINE_BAD) {
+      const k = this.badAt++;
+      this.unparsed(b.bad[k] as string, b.reasons[k] as string);
       return;
     }
+    const handshake = b.handshake[i] === 1 ? this.handshakeAt++ : -1;
     this.gateOpen = true;
     result.parsed++;
-    const fname = plan.format.name;
-    result.formats[fname] = (result.formats[fname] ?? 0) + 1;
-    this.ctx.used.add(plan.format);
-    const rec = this.rec;
-    rec.file = this.name;
-    rec.line = this.lineNo;
-    plan.reader.read(body, plan.bounds, rec);
-    if (rec.endMs < this.sinceMs || rec.endMs > this.untilMs) {
+    const lines = this.formatLines;
+    if ((lines[kind] as number) < 0) {
+      const format = this.ctx.opts.formats[kind] as CompiledFormat;
+      result.formats[format.name] = 0;
+      this.ctx.used.add(format);
+      lines[kind] = 0;
+    }
+    lines[kind]!++;
+    const endMs = b.endMs[i] as number;
+    if (endMs < this.sinceMs || endMs > this.untilMs) {
       result.filtered++;
       return;
     }
-    if (rec.endMs === rec.endMs) this.headMs = rec.endMs;
-    this.headLogsUpgrade = plan.reader.logsUpgrade;
+    if (endMs === endMs) this.headMs = endMs;
+    this.headAt = i;
+    this.headHandshake = handshake;
+    this.headLine = this.lineNo;
     this.hasHead = true;
   }
 
-  /**
-   * Tries the formats in order, strictly (pass 0) or relaxed (pass 1). The order is fixed (no
-   * move-to-front): a format whose last field is free text also matches lines of a longer
-   * format that appends fields, so the longer one must keep going first.
-   */
-  private match(text: string, pass: number): Plan | null {
-    const order = this.order;
-    for (let i = 0; i < order.length; i++) {
-      const p = order[i] as Plan;
-      if (matchLine(p.format, text, p.bounds, this.ctx.failure, pass === 1)) return p;
-    }
-    return null;
-  }
-
-  private unparsed(text: string): void {
+  private unparsed(text: string, reason: string): void {
     this.result.unparsed++;
-    const first = this.order[0];
-    const failure = this.ctx.failure;
-    const describe = (): string => (first ? `${first.format.name}: ${describeFailure(first.format, text, failure)}` : 'no format');
+    const describe = (): string => reason;
     this.ctx.bad.add(this.name, this.lineNo, text, describe);
     this.ctx.opts.onBadLine?.(this.name, this.lineNo, text);
     if (this.gateOpen) return;
-    if (this.firstFailure === null) this.firstFailure = { line: this.lineNo, text, reason: describe() };
+    if (this.firstFailure === null) this.firstFailure = { line: this.lineNo, text, reason };
     if (++this.leadingFailures < GATE_LINES) return;
     const ff = this.firstFailure;
-    const tried = this.order.map((p) => `"${p.format.name}"`).join(', ');
+    const tried = this.tried.map((f) => `"${f.name}"`).join(', ');
     this.result.error = {
       code: 'FORMAT_NO_MATCH',
       message: `${this.name}: the first ${GATE_LINES} lines match no format tried (${tried}); first at ${this.name}:${ff.line}: ${ff.reason}: ${clip(ff.text, 200)}`,
@@ -202,20 +234,26 @@ class Cursor {
     this.stop();
   }
 
+  /** The formats in the order this input tries them (set when it is chosen). */
+  tried: CompiledFormat[] = [];
+
   private finish(): true {
     if (this.done) return true;
     this.done = true;
     const result = this.result;
-    const err = this.lines?.error;
+    const err = this.stopped ? null : this.source?.error;
     if (err) {
-      result.error = isAnalyzerError(err) ? { code: err.code, message: err.message } : inputError(this.name, err as NodeJS.ErrnoException, this.opened?.bytesRead() ?? 0);
+      result.error = isAnalyzerError(err) ? { code: err.code, message: err.message } : inputError(this.name, err as NodeJS.ErrnoException, this.source?.bytesRead() ?? 0);
     } else if (result.error === null && result.parsed === 0 && result.unparsed > 0 && this.firstFailure !== null) {
       const ff = this.firstFailure;
       result.error = { code: 'FORMAT_NO_MATCH', message: `${this.name}: no line matches the format; first at ${this.name}:${ff.line}: ${ff.reason}: ${clip(ff.text, 200)}` };
     }
+    this.formatLines.forEach((n, k) => {
+      if (n >= 0) result.formats[(this.ctx.opts.formats[k] as CompiledFormat).name] = n;
+    });
     if (this.interrupted) result.error ??= { code: 'INPUT_INTERRUPTED', message: `${this.name}: interrupted after line ${this.lineNo}` };
     result.lines = this.lineNo;
-    result.bytes = this.opened?.bytesRead() ?? 0;
+    result.bytes = this.source?.bytesRead() ?? this.opened?.bytesRead() ?? 0;
     this.opened?.stream.destroy();
     return true;
   }
@@ -229,20 +267,25 @@ class Cursor {
 export async function runPipeline(names: readonly string[], tally: Tally, opts: PipelineOptions): Promise<PipelineResult> {
   const bad = new BadLineLog();
   const used = new Set<CompiledFormat>();
-  const plans = new Map<CompiledFormat, Plan>();
-  const planFor = (f: CompiledFormat): Plan => {
-    let p = plans.get(f);
-    if (!p) {
-      p = { format: f, reader: new RecordReader(f), bounds: newBounds(f) };
-      plans.set(f, p);
-    }
-    return p;
-  };
-  const ctx = { opts, planFor, failure: newFailure(), bad, used };
+  const ctx: Shared = { opts, bad, used };
   const cursors = names.map((name, i) => new Cursor(i, name, ctx));
+  const classifier = new Classifier(opts.wsPaths);
+  const workers = Math.max(1, Math.floor(opts.workers ?? availableParallelism()));
+  const chunkBytes = Math.max(1, Math.floor(opts.chunkBytes ?? CHUNK_BYTES));
+  const pool = workers > 1 ? new WorkerPool(workers) : null;
+  const specs = opts.formats.map(formatSpec);
+  const all = opts.formats.map((_, i) => i);
   let partial = false;
   let records = 0;
+  const failure = newFailure();
+  /** The formats an input tries, in order: all of them, or the best fits of its first lines. */
+  const orderFor = (sample: string[] | null): number[] => (sample === null ? all : chooseFormats(opts.formats, sample, failure));
+  const scannerFor = (c: Cursor, order: number[]): LineScanner => {
+    c.tried = order.map((k) => opts.formats[k] as CompiledFormat);
+    return new LineScanner(opts.formats, order, classifier, opts.detail === true);
+  };
 
+  let wake = (): void => {};
   await Promise.all(cursors.map(async (c) => {
     if (opts.signal?.aborted) return;
     try {
@@ -251,53 +294,69 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
     } catch (err) {
       if (!isAnalyzerError(err)) throw err;
       c.result.error = { code: err.code, message: err.message };
+      return;
     }
+    if (pool === null || c.result.gzip || c.name === '-') return;
+    const info = await stat(c.name).catch(() => null);
+    if (info === null || !info.isFile() || info.size < Math.min(MIN_WORKER_BYTES, chunkBytes)) return;
+    // Large regular file: ranges for the workers, each scanned with the order chosen from its first lines.
+    const order = orderFor(opts.detect ? await headLines(c.name, DETECT_LINES) : null);
+    c.tried = order.map((k) => opts.formats[k] as CompiledFormat);
+    const ranges = await lineRanges(c.name, info.size, chunkBytes);
+    c.opened.stream.destroy();
+    c.source = new ChunkedSource(pool, ranges, { file: c.name, formats: specs, order, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, detail: opts.detail === true }, workers, () => wake());
   }));
 
   let interrupt = (): void => {};
-  await new Promise<void>((resolve) => {
-    let pumping = false;
-    const pump = (): void => {
-      if (pumping) return;
-      pumping = true;
-      try {
-        for (;;) {
-          let best: Cursor | null = null;
-          for (const c of cursors) {
-            if (!c.done && !c.hasHead && !c.fill()) return; // waiting for this input's next lines
-            if (!c.hasHead) continue;
-            if (best === null || c.headMs < best.headMs) best = c;
+  try {
+    await new Promise<void>((resolve) => {
+      let pumping = false;
+      const pump = (): void => {
+        if (pumping) return;
+        pumping = true;
+        try {
+          for (;;) {
+            let best: Cursor | null = null;
+            for (const c of cursors) {
+              if (!c.done && !c.hasHead && !c.fill()) return; // waiting for this input's next lines
+              if (!c.hasHead) continue;
+              if (best === null || c.headMs < best.headMs) best = c;
+            }
+            if (best === null) {
+              resolve();
+              return;
+            }
+            best.emit(tally);
+            if (opts.onProgress && (++records & 0x3fff) === 0) opts.onProgress(bytesRead(cursors), linesRead(cursors));
           }
-          if (best === null) {
-            resolve();
-            return;
-          }
-          best.hasHead = false;
-          tally.add(best.rec, best.input, best.headLogsUpgrade);
-          if (opts.onProgress && (++records & 0x3fff) === 0) opts.onProgress(bytesRead(cursors), linesRead(cursors));
+        } finally {
+          pumping = false;
         }
-      } finally {
-        pumping = false;
+      };
+      wake = pump;
+      interrupt = (): void => {
+        partial = true;
+        for (const c of cursors) c.interrupt();
+        pump();
+      };
+      if (opts.signal?.aborted) partial = true;
+      for (const c of cursors) {
+        if (c.opened === undefined) {
+          if (opts.signal?.aborted) c.result.error = { code: 'INPUT_INTERRUPTED', message: `${c.name}: not read (interrupted)` };
+          continue;
+        }
+        if (c.source !== undefined) continue;
+        const detect = opts.detect;
+        c.source = new StreamSource(new LineQueue(c.opened.stream, pump), c.opened, detect ? DETECT_LINES : 0, (sample) => scannerFor(c, orderFor(detect ? sample : null)));
       }
-    };
-    interrupt = (): void => {
-      partial = true;
-      for (const c of cursors) c.interrupt();
+      if (opts.signal?.aborted) interrupt();
+      else opts.signal?.addEventListener('abort', interrupt, { once: true });
       pump();
-    };
-    if (opts.signal?.aborted) partial = true;
-    for (const c of cursors) {
-      if (c.opened === undefined) {
-        if (opts.signal?.aborted) c.result.error = { code: 'INPUT_INTERRUPTED', message: `${c.name}: not read (interrupted)` };
-        continue;
-      }
-      c.lines = new LineQueue(c.opened.stream, pump);
-    }
-    if (opts.signal?.aborted) interrupt();
-    else opts.signal?.addEventListener('abort', interrupt, { once: true });
-    pump();
-  });
-  opts.signal?.removeEventListener('abort', interrupt);
+    });
+  } finally {
+    opts.signal?.removeEventListener('abort', interrupt);
+    await pool?.close();
+  }
   tally.finish();
   for (const c of cursors) if (c.result.error !== null && c.result.error.code !== 'FORMAT_NO_MATCH' && c.opened) partial = true;
   return { inputs: cursors.map((c) => c.result), bad, used: [...used], partial, sinceMs: opts.sinceMs, untilMs: opts.untilMs };
@@ -305,7 +364,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
 
 function bytesRead(cursors: readonly Cursor[]): number {
   let n = 0;
-  for (const c of cursors) n += c.opened?.bytesRead() ?? 0;
+  for (const c of cursors) n += c.source?.bytesRead() ?? c.opened?.bytesRead() ?? 0;
   return n;
 }
 
@@ -320,27 +379,29 @@ function inputError(name: string, err: NodeJS.ErrnoException, offset: number): {
 }
 
 /**
- * Auto-detection: candidates ordered by how many sample lines they match (ties: the earlier, more
- * specific one first); all stay in the list, so a format change mid-file still parses. A format
- * that extends another (same text plus appended fields) always goes before it.
+ * Auto-detection: candidates (indices into `formats`) ordered by how many sample lines they
+ * match (ties: the earlier, more specific one first); all stay in the list, so a format change
+ * mid-file still parses. A format that extends another (same text plus appended fields) always
+ * goes before it.
  */
-function chooseFormats(candidates: Plan[], lines: readonly string[], failure: MatchFailure): Plan[] {
-  const scored = candidates.map((p, i) => {
+function chooseFormats(formats: readonly CompiledFormat[], lines: readonly string[], failure: MatchFailure): number[] {
+  const scored = formats.map((f, i) => {
+    const bounds = newBounds(f);
     let hits = 0;
     for (const text of lines) {
       if (text.length === 0) continue;
       const start = syslogBodyStart(text);
-      if (matchAny(p.format, text, p.bounds, failure) || (start > 0 && matchAny(p.format, text.slice(start), p.bounds, failure))) hits++;
+      if (matchAny(f, text, bounds, failure) || (start > 0 && matchAny(f, text.slice(start), bounds, failure))) hits++;
     }
-    return { p, i, hits };
+    return { f, i, hits };
   });
   scored.sort((a, b) => b.hits - a.hits || a.i - b.i);
-  const order = scored.filter((s) => s.hits > 0).map((s) => s.p);
+  const order = scored.filter((s) => s.hits > 0);
   for (const s of scored) {
     if (s.hits > 0) continue;
-    const base = order.findIndex((o) => s.p.format.text.startsWith(o.format.text));
-    if (base >= 0) order.splice(base, 0, s.p);
+    const base = order.findIndex((o) => s.f.text.startsWith(o.f.text));
+    if (base >= 0) order.splice(base, 0, s);
   }
-  for (const s of scored) if (!order.includes(s.p)) order.push(s.p);
-  return order;
+  for (const s of scored) if (!order.includes(s)) order.push(s);
+  return order.map((s) => s.i);
 }

@@ -5,6 +5,7 @@
  */
 import type { CompiledFormat } from '../format/compile.js';
 import { decodeValue } from '../format/parse-line.js';
+import { Protocol } from './classify.js';
 
 export interface LogRecord {
   file: string;
@@ -92,12 +93,84 @@ function present(bounds: Int32Array, v: number): boolean {
   return v >= 0 && (bounds[2 * v] as number) >= 0;
 }
 
+/** Parses `%T.%03M` in s[start, end) as parseMillis does, without slicing. */
+function millisAt(s: string, start: number, end: number): number {
+  const dot = end - 4;
+  if (dot < start + 1 || s.charCodeAt(dot) !== 46) return -1;
+  let v = 0;
+  for (let i = start; i < end; i++) {
+    if (i === dot) continue;
+    const c = s.charCodeAt(i) - 48;
+    if (c < 0 || c > 9) return -1;
+    v = v * 10 + c;
+  }
+  return v;
+}
+
+/** parseStatus on s[start, end), without slicing (`-` and other lengths give 0). */
+function statusAt(s: string, start: number, end: number): number {
+  if (end - start !== 3) return 0;
+  const v = digits(s, start, 3);
+  return v >= 0 && v <= 999 ? v : 0;
+}
+
+/** protocolCode of s[start, end): the four HTTP versions by their characters, no slice. */
+function protocolAt(s: string, start: number, end: number): Protocol {
+  if (end === start) return Protocol.UNKNOWN;
+  if (end - start === 8 && s.startsWith('HTTP/', start) && s.charCodeAt(start + 6) === 46) {
+    const major = s.charCodeAt(start + 5);
+    const minor = s.charCodeAt(start + 7);
+    if (major === 49 && minor === 49) return Protocol.HTTP11;
+    if (major === 49 && minor === 48) return Protocol.HTTP10;
+    if (major === 50 && minor === 48) return Protocol.HTTP2;
+    if (major === 51 && minor === 48) return Protocol.HTTP3;
+  }
+  return Protocol.OTHER;
+}
+
+/**
+ * What the analysis reads from every line (RecordReader.facts): fewer fields than a LogRecord,
+ * numbers where the tally counts, and the path only when a classifier asks for it.
+ */
+export interface LineFacts {
+  client: string;
+  protocol: Protocol;
+  status: number;
+  durationMs: number;
+  endMs: number;
+  key: string;
+  upgrade: string;
+  /** The line logs $http_upgrade, so an empty `upgrade` means the header was absent. */
+  logsUpgrade: boolean;
+}
+
+export function newFacts(): LineFacts {
+  return { client: '', protocol: Protocol.UNKNOWN, status: 0, durationMs: -1, endMs: NaN, key: '', upgrade: '', logsUpgrade: false };
+}
+
 /** Reads LogRecords out of lines matched by one format; the variable lookups happen once, here. */
 export class RecordReader {
   private readonly at: Readonly<Record<string, number>>;
+  private readonly vClient: number;
+  private readonly vRequest: number;
+  private readonly vUri: number;
+  private readonly vRequestUri: number;
+  private readonly vProtocol: number;
+  private readonly vStatus: number;
+  private readonly vDuration: number;
+  private readonly vKey: number;
+  private readonly vUpgrade: number;
+  private readonly vUpstream: number;
   private lastTime = '';
   private lastTimeMs = NaN;
   private upgradeLogged = false;
+  /** The request line of the last facts() call, and where its path lies, for path(). */
+  private request = '';
+  private pathStart = 0;
+  private pathEnd = 0;
+  /** The facts() line and bounds, for path() without a $request. */
+  private text = '';
+  private bounds: Int32Array | null = null;
 
   constructor(readonly format: CompiledFormat) {
     const at: Record<string, number> = {};
@@ -107,6 +180,17 @@ export class RecordReader {
       at[name] = format.index.get(name) ?? -1;
     }
     this.at = at;
+    const v = (name: string): number => format.index.get(name) ?? -1;
+    this.vClient = v('remote_addr');
+    this.vRequest = v('request');
+    this.vUri = v('uri');
+    this.vRequestUri = v('request_uri');
+    this.vProtocol = v('server_protocol');
+    this.vStatus = v('status');
+    this.vDuration = v('request_time');
+    this.vKey = v('http_sec_websocket_key');
+    this.vUpgrade = v('http_upgrade');
+    this.vUpstream = v('upstream_addr');
   }
 
   /**
@@ -118,10 +202,68 @@ export class RecordReader {
   }
 
   private value(text: string, bounds: Int32Array, name: string): string {
-    const v = this.at[name] as number;
+    return this.valueOf(text, bounds, this.at[name] as number);
+  }
+
+  private valueOf(text: string, bounds: Int32Array, v: number): string {
     if (v < 0) return '';
-    const raw = text.slice(bounds[2 * v], bounds[2 * v + 1]);
-    return raw === '-' ? '' : decodeValue(this.format.escape, raw);
+    const start = bounds[2 * v] as number;
+    const end = bounds[2 * v + 1] as number;
+    if (end - start === 1 && text.charCodeAt(start) === 45) return '';
+    return decodeValue(this.format.escape, text.slice(start, end));
+  }
+
+  /**
+   * The facts the analysis needs from a line that matched this reader's format: the same values
+   * read() gives (client, protocol code, status, duration, end time, key, Upgrade), with fewer
+   * strings made. path() gives the path of this line when asked.
+   */
+  facts(text: string, bounds: Int32Array, out: LineFacts): void {
+    this.text = text;
+    this.bounds = bounds;
+    out.client = this.valueOf(text, bounds, this.vClient);
+    const request = this.valueOf(text, bounds, this.vRequest);
+    this.request = request;
+    let protocol = Protocol.UNKNOWN;
+    if (request !== '') {
+      const sp1 = request.indexOf(' ');
+      const sp2 = request.lastIndexOf(' ');
+      if (sp1 > 0 && sp2 > sp1) {
+        this.pathStart = sp1 + 1;
+        this.pathEnd = sp2;
+        protocol = protocolAt(request, sp2 + 1, request.length);
+      } else {
+        this.pathStart = sp1 > 0 ? sp1 + 1 : request.length;
+        this.pathEnd = request.length;
+      }
+    }
+    const vp = this.vProtocol;
+    if (vp >= 0) {
+      const proto = this.valueOf(text, bounds, vp);
+      if (proto !== '') protocol = protocolAt(proto, 0, proto.length);
+    }
+    out.protocol = protocol;
+    const vs = this.vStatus;
+    out.status = vs < 0 ? 0 : this.format.escape === 'default' ? statusAt(text, bounds[2 * vs] as number, bounds[2 * vs + 1] as number) : parseStatus(this.valueOf(text, bounds, vs));
+    const rt = this.vDuration;
+    out.durationMs = rt < 0 ? -1 : millisAt(text, bounds[2 * rt] as number, bounds[2 * rt + 1] as number);
+    out.endMs = this.endTime(text, bounds);
+    out.key = this.valueOf(text, bounds, this.vKey);
+    out.upgrade = this.valueOf(text, bounds, this.vUpgrade);
+    out.logsUpgrade = present(bounds, this.vUpgrade);
+  }
+
+  /** $upstream_addr of the line last given to facts() ('' when absent). */
+  upstream(): string {
+    return this.valueOf(this.text, this.bounds as Int32Array, this.vUpstream);
+  }
+
+  /** The path of the line last given to facts(), as read() would set rec.path. */
+  path(): string {
+    if (this.request !== '') return this.request.slice(this.pathStart, this.pathEnd);
+    const text = this.text;
+    const bounds = this.bounds as Int32Array;
+    return this.valueOf(text, bounds, this.vRequestUri) || this.valueOf(text, bounds, this.vUri);
   }
 
   /** Fills `rec` from a line that matched this reader's format. */
@@ -166,7 +308,7 @@ export class RecordReader {
     // A variable whose start bound is -1 is absent from this (JSON) line: use the next time source.
     const ms = this.at.msec as number;
     if (present(bounds, ms)) {
-      const v = parseMillis(text.slice(bounds[2 * ms], bounds[2 * ms + 1]));
+      const v = millisAt(text, bounds[2 * ms] as number, bounds[2 * ms + 1] as number);
       return v < 0 ? NaN : v;
     }
     const local = this.at.time_local as number;

@@ -3,10 +3,9 @@
  * duration histograms timeouts are inferred from, and the handshake and key tables. Owns nothing
  * about verdicts (core/diagnose.ts) or presentation (report/).
  */
-import { Classifier, Protocol, protocolCode } from './classify.js';
-import { HandshakeTable, RowFlag, type RowInput } from './handshakes.js';
+import { Protocol } from './classify.js';
+import { HandshakeTable, type RowInput } from './handshakes.js';
 import { KeyTable } from './keys.js';
-import type { LogRecord } from './record.js';
 import { DurationHistogram, QuantileSketch } from './stats.js';
 
 export interface ClientCounts {
@@ -51,7 +50,7 @@ export class Tally {
   private readonly row: RowInput = { input: 0, line: 0, client: 0, protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, upstream: 0 };
 
   /** `rowKeys`: keep each handshake's key and its sightings per row (for one CSV row per handshake). */
-  constructor(private readonly classifier: Classifier, rowKeys = false) {
+  constructor(rowKeys = false) {
     this.rows = new HandshakeTable(rowKeys);
     const perRow = this.rows.keys;
     if (perRow) {
@@ -65,57 +64,61 @@ export class Tally {
     }
   }
 
-  add(rec: LogRecord, input: number, logsUpgrade: boolean): void {
+  /** One line that reached the analysis (parsed, not filtered out), in merge order. */
+  request(client: number, protocol: number, startMs: number, endMs: number): void {
     this.requests++;
-    const protocol = protocolCode(rec.protocol);
-    const client = this.clientId(rec.client);
     const counts = this.clientCounts[client] as ClientCounts;
     counts.total++;
     if (protocol === Protocol.HTTP10) {
       this.requestsHttp10++;
       counts.http10++;
     }
-    if (rec.endMs === rec.endMs) {
-      if (rec.startMs < this.firstMs) this.firstMs = rec.startMs;
-      if (rec.endMs > this.lastMs) this.lastMs = rec.endMs;
+    if (endMs === endMs) {
+      if (startMs < this.firstMs) this.firstMs = startMs;
+      if (endMs > this.lastMs) this.lastMs = endMs;
     }
-    if (!this.classifier.isHandshake(rec)) return;
+  }
 
+  /**
+   * A line that request() just counted is a handshake: its row, groups, histograms and key.
+   * `text` is the line while core/handshakes.ts EvidenceCells may want it or it has a key, else '';
+   * `upstream` its $upstream_addr ('' when not asked for).
+   */
+  handshake(input: number, line: number, client: number, protocol: number, status: number, durationMs: number, endMs: number, flags: number, key: string, text: string, upstream: string): void {
+    const counts = this.clientCounts[client] as ClientCounts;
     counts.handshakes++;
     if (protocol === Protocol.HTTP10) counts.handshakesHttp10++;
-    if (rec.status === 101) counts.upgraded++;
+    if (status === 101) counts.upgraded++;
     else counts.failed++;
-    const groupId = protocol * 1000 + rec.status;
+    const groupId = protocol * 1000 + status;
     let group = this.groups.get(groupId);
     if (group === undefined) {
-      group = { protocol, status: rec.status, count: 0, durations: new QuantileSketch() };
+      group = { protocol, status, count: 0, durations: new QuantileSketch() };
       this.groups.set(groupId, group);
     }
     group.count++;
-    if (rec.durationMs >= 0) {
-      group.durations.add(rec.durationMs);
-      (rec.status === 101 ? this.sessionDurations : this.failedDurations).add(rec.durationMs);
+    if (durationMs >= 0) {
+      group.durations.add(durationMs);
+      (status === 101 ? this.sessionDurations : this.failedDurations).add(durationMs);
     }
 
     const row = this.row;
     row.input = input;
-    row.line = rec.line;
+    row.line = line;
     row.client = client;
     row.protocol = protocol;
-    row.status = rec.status;
-    row.durationMs = rec.durationMs;
-    row.endMs = rec.endMs;
-    row.flags = (rec.key !== '' ? RowFlag.HAS_KEY : 0)
-      | (logsUpgrade && rec.upgrade === '' ? RowFlag.UPGRADE_MISSING : 0)
-      | (this.classifier.isWsPath(rec.path) ? RowFlag.WS_PATH : 0);
-    row.upstream = this.upstreamNames.id(rec.upstreamAddr);
-    const at = this.rows.add(row, rec.text);
-    if (rec.key === '') return;
-    const notable = this.keys.see(rec.key, input, protocol, at, rec.endMs, this.rows);
+    row.status = status;
+    row.durationMs = durationMs;
+    row.endMs = endMs;
+    row.flags = flags;
+    row.upstream = this.upstreamNames.id(upstream);
+    const at = this.rows.add(row, text);
+    if (key === '') return;
+    const notable = this.keys.see(key, input, protocol, at, endMs, this.rows);
     if (at < 0) return;
-    this.rows.keys?.set(at, rec.key);
+    this.rows.keys?.set(at, key);
     // Evidence of reused-key / hidden-downgrade: rare lines that share their cell with healthy ones.
-    if (notable) this.rows.keepEvidence(at, rec.text);
+    if (notable) this.rows.keepEvidence(at, text);
   }
 
   /** Call once after the last record. */
@@ -123,7 +126,8 @@ export class Tally {
     this.keys.finish();
   }
 
-  private clientId(client: string): number {
+  /** The number of a client (its name as logged), the same for every line that names it. */
+  clientId(client: string): number {
     const id = this.clientNames.id(client);
     if (id === this.clientCounts.length) this.clientCounts.push({ total: 0, http10: 0, handshakes: 0, handshakesHttp10: 0, upgraded: 0, failed: 0 });
     return id;

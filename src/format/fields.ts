@@ -58,6 +58,14 @@ export function shapeOf(name: string): Shape {
   return SHAPES[name] ?? Shape.ANY;
 }
 
+/** Shapes whose values (and `-`) never contain a space. */
+const SPACELESS = new Uint8Array(16);
+for (const s of [Shape.TOKEN, Shape.STATUS, Shape.UINT, Shape.SECONDS, Shape.TIME_ISO, Shape.WS_KEY, Shape.PIPE]) SPACELESS[s] = 1;
+
+export function isSpaceless(shape: Shape): boolean {
+  return SPACELESS[shape] === 1;
+}
+
 /** True for the nine variables nginx writes itself: they are never `-` and never escaped. */
 export function isLogModuleVar(name: string): boolean {
   return LOG_MODULE_VARS.has(name);

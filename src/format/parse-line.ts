@@ -5,7 +5,7 @@
  * Formats of kind `json` are matched by format/json-format.ts behind the same calls.
  */
 import type { CompiledFormat, Escape, TemplateFormat } from './compile.js';
-import { Shape, fitsShape } from './fields.js';
+import { Shape, fitsShape, isSpaceless } from './fields.js';
 import { describeJsonFailure, matchJson } from './json-format.js';
 
 /** Where matching stopped: the furthest point any attempt reached. */
@@ -62,6 +62,8 @@ function run(f: TemplateFormat, shapes: Uint8Array, text: string, bounds: Int32A
   }
   if (n === 0) return text.length === head.length;
   const { allowDash, allowEmpty } = f;
+  const tail = lits[n] as string;
+  const lastSpaceless = isSpaceless(shapes[n - 1] as Shape);
   let v = 0;
   bounds[0] = head.length;
   let from = head.length;
@@ -80,6 +82,12 @@ function run(f: TemplateFormat, shapes: Uint8Array, text: string, bounds: Int32A
         if (e >= start && fitsShape(shape, text, start, e, dash, empty)) end = e;
       }
     } else {
+      // Before a last value that holds no space, the literal must end after the line's last space:
+      // earlier candidates (the spaces of an unquoted user agent) cannot lead to a match.
+      if (v === n - 2 && lastSpaceless && lit.indexOf(' ') >= 0) {
+        const skip = text.lastIndexOf(' ', text.length - tail.length - 1) - lit.length + 1;
+        if (skip > from) from = skip;
+      }
       end = text.indexOf(lit, from);
       // A list does not end where ` : ` continues it (`502 : 101`), unless the format says ` : ` next.
       while (end >= 0 && (!fitsShape(shape, text, start, end, dash, empty) || (shape === Shape.LIST && !lit.startsWith(' : ') && text.startsWith(' : ', end)))) {

@@ -8,32 +8,43 @@ import { Transform, type TransformCallback } from 'node:stream';
 /** Far above any real access-log line (a 10 MB one still parses), far below V8's string limit. */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
-export function capLines(max = MAX_LINE_BYTES): Transform {
+/** The cut, chunk by chunk, for callers that write to split2 themselves (core/worker.ts). */
+export class LineCapper {
   /** Bytes of the current line passed on so far. */
-  let run = 0;
+  private run = 0;
+
+  constructor(private readonly max = MAX_LINE_BYTES) {}
+
+  cut(chunk: Buffer): Buffer {
+    const max = this.max;
+    const first = chunk.indexOf(10);
+    // Common case: the line in progress stays under the cap, and so does every line inside the chunk.
+    if (first < 0 ? this.run + chunk.length <= max : this.run + first <= max && chunk.length <= max) {
+      this.run = first < 0 ? this.run + chunk.length : chunk.length - chunk.lastIndexOf(10) - 1;
+      return chunk;
+    }
+    const parts: Buffer[] = [];
+    let from = 0;
+    while (from < chunk.length) {
+      const nl = chunk.indexOf(10, from);
+      const end = nl < 0 ? chunk.length : nl;
+      const keep = Math.max(0, Math.min(end - from, max - this.run));
+      if (keep > 0) parts.push(chunk.subarray(from, from + keep));
+      this.run += end - from;
+      if (nl < 0) break;
+      parts.push(chunk.subarray(nl, nl + 1));
+      this.run = 0;
+      from = nl + 1;
+    }
+    return Buffer.concat(parts);
+  }
+}
+
+export function capLines(max = MAX_LINE_BYTES): Transform {
+  const capper = new LineCapper(max);
   return new Transform({
     transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-      const first = chunk.indexOf(10);
-      // Common case: the line in progress stays under the cap, and so does every line inside the chunk.
-      if (first < 0 ? run + chunk.length <= max : run + first <= max && chunk.length <= max) {
-        run = first < 0 ? run + chunk.length : chunk.length - chunk.lastIndexOf(10) - 1;
-        done(null, chunk);
-        return;
-      }
-      const parts: Buffer[] = [];
-      let from = 0;
-      while (from < chunk.length) {
-        const nl = chunk.indexOf(10, from);
-        const end = nl < 0 ? chunk.length : nl;
-        const keep = Math.max(0, Math.min(end - from, max - run));
-        if (keep > 0) parts.push(chunk.subarray(from, from + keep));
-        run += end - from;
-        if (nl < 0) break;
-        parts.push(chunk.subarray(nl, nl + 1));
-        run = 0;
-        from = nl + 1;
-      }
-      done(null, Buffer.concat(parts));
+      done(null, capper.cut(chunk));
     },
   });
 }

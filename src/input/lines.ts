@@ -1,8 +1,9 @@
 /*!
- * Byte stream → a queue of lines, through capLines (over-long lines cut) and split2 (default
- * /\r?\n/, no mapper, no skipOverflow, so no line is dropped and line numbers never drift). The reader pulls lines when it is ready; the
- * stream is paused while too many wait, so several inputs can be read side by side in bounded
- * memory. Line numbering is the caller's.
+ * Byte stream → a queue of lines, through capLines (over-long lines cut) and split2 (split at
+ * `\n`, no mapper, no skipOverflow, so no line is dropped and line numbers never drift; the
+ * scanner drops a `\r` before the `\n`).
+ * The reader pulls lines when it is ready; the stream is paused while too many wait, so several
+ * inputs can be read side by side in bounded memory. Line numbering is the caller's.
  */
 import type { Readable } from 'node:stream';
 import split2 from 'split2';
@@ -20,11 +21,14 @@ export class LineQueue {
   private queue: string[] = [];
   private at = 0;
   private paused = false;
-  private readonly lines = split2();
+  // A string matcher, not the default /\r?\n/: String#split on a string is twice as fast (0.33 s
+  // against 0.82 s of CPU for split2 alone over the 2M-line bench file).
+  private readonly lines = split2('\n');
+  private notifying = false;
   private readonly cap = capLines();
 
   /**
-   * `onChange` runs after each line arrives and when the queue ends. 'data' events rather than
+   * `onChange` runs after lines arrive and when the queue ends. 'data' events rather than
    * `for await`: one async step per line costs more than the parse itself on short lines.
    */
   constructor(private readonly input: Readable, onChange: () => void) {
@@ -45,7 +49,13 @@ export class LineQueue {
         this.paused = true;
         this.lines.pause();
       }
-      onChange();
+      // Once for all the lines split from one read, not once per line.
+      if (this.notifying) return;
+      this.notifying = true;
+      queueMicrotask(() => {
+        this.notifying = false;
+        onChange();
+      });
     });
     input.pipe(this.cap).pipe(this.lines);
   }

@@ -1,0 +1,258 @@
+/*!
+ * One input's lines → Batches of per-line facts, in line order: which format fitted each line
+ * (strictly, relaxed, after a syslog header), the numbers the tally counts, and for handshakes the
+ * key, flags and (while it may become evidence) the text. Runs where the lines are: in a worker
+ * over a byte range of a file (core/worker.ts) or in the main thread over a stream. Counts nothing
+ * across lines: core/pipeline.ts replays the batches, in order, into the tally.
+ */
+import type { CompiledFormat } from '../format/compile.js';
+import { describeFailure, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
+import { syslogBodyStart } from '../format/syslog.js';
+import type { Classifier } from './classify.js';
+import { EvidenceCells, RowFlag } from './handshakes.js';
+import { RecordReader, newFacts } from './record.js';
+import type { LineQueue } from '../input/lines.js';
+import type { OpenedInput } from '../input/open.js';
+
+/** `kind` of a line that matched no format, and of an empty line; other kinds are format indices. */
+export const LINE_BAD = 255;
+export const LINE_EMPTY = 254;
+/** Lines per batch. */
+export const BATCH_LINES = 8192;
+/** Unparsed lines per scanner whose failure is described (BadLineLog keeps 20 samples). */
+const DESCRIBED = 20;
+/** Distinct clients a scanner remembers before it starts its numbering afresh. */
+const MAX_LOCAL_CLIENTS = 1 << 16;
+
+/** Per-line columns, plus the strings a few lines need. Plain data: it crosses to the main thread. */
+export interface Batch {
+  length: number;
+  /** Per line: the index of the format that fitted, LINE_BAD or LINE_EMPTY. */
+  kind: Uint8Array;
+  /** Per parsed line: the client, numbered by the scanner (see `clients`). */
+  client: Uint32Array;
+  protocol: Uint8Array;
+  durationMs: Int32Array;
+  /** NaN when the line has no time. */
+  endMs: Float64Array;
+  /** Per line: 1 when it is a WebSocket handshake. */
+  handshake: Uint8Array;
+  /** Per handshake, in line order. */
+  status: Uint16Array;
+  flags: Uint8Array;
+  keys: string[];
+  /**
+   * The line's text while it may become evidence (core/handshakes.ts EvidenceCells), or when it
+   * has a key (a reused or hidden-downgrade key's lines are cited whatever their cell), else ''.
+   */
+  texts: string[];
+  /** $upstream_addr, when the scanner was asked for per-handshake detail (CSV), else ''. */
+  upstreams: string[];
+  /** When set, the scanner numbered clients afresh from 0 at this batch. */
+  clientsRestart: boolean;
+  /** Clients met for the first time, in the order of their numbers. */
+  clients: string[];
+  /** Per unparsed line, in order: the text, and why it failed (for the first few; else ''). */
+  bad: string[];
+  reasons: string[];
+}
+
+export function newBatch(): Batch {
+  return {
+    length: 0, kind: new Uint8Array(BATCH_LINES), client: new Uint32Array(BATCH_LINES), protocol: new Uint8Array(BATCH_LINES),
+    durationMs: new Int32Array(BATCH_LINES), endMs: new Float64Array(BATCH_LINES), handshake: new Uint8Array(BATCH_LINES),
+    status: new Uint16Array(BATCH_LINES), flags: new Uint8Array(BATCH_LINES), keys: [], texts: [], upstreams: [],
+    clientsRestart: false, clients: [], bad: [], reasons: [],
+  };
+}
+
+/** The typed arrays of a batch, to transfer rather than copy. */
+export function batchBuffers(b: Batch): ArrayBuffer[] {
+  return [b.kind, b.client, b.protocol, b.durationMs, b.endMs, b.handshake, b.status, b.flags].map((a) => a.buffer as ArrayBuffer);
+}
+
+interface Plan {
+  /** Index in the pipeline's format list. */
+  index: number;
+  format: CompiledFormat;
+  reader: RecordReader;
+  bounds: Int32Array;
+}
+
+export class LineScanner {
+  private readonly order: Plan[];
+  private readonly failure: MatchFailure = newFailure();
+  private readonly facts = newFacts();
+  private readonly cells = new EvidenceCells();
+  private readonly clientIds = new Map<string, number>();
+  private described = 0;
+  private firstBatch = true;
+
+  /**
+   * `order`: indices into `formats`, tried in that order for every line. `detail`: also ship each
+   * handshake's $upstream_addr (for one CSV row per handshake).
+   */
+  constructor(formats: readonly CompiledFormat[], order: readonly number[], private readonly classifier: Classifier, private readonly detail = false) {
+    this.order = order.map((index) => {
+      const format = formats[index] as CompiledFormat;
+      return { index, format, reader: new RecordReader(format), bounds: newBounds(format) };
+    });
+  }
+
+  /** Adds one line (as split at `\n`; a trailing `\r` is dropped here) to the batch, which must have room. */
+  scan(line: string, b: Batch): void {
+    const i = b.length++;
+    if (i === 0) {
+      // The main thread maps these numbers to its own; both start afresh with a scanner's first
+      // batch, and between batches when many clients were met.
+      b.clientsRestart = this.firstBatch || this.clientIds.size >= MAX_LOCAL_CLIENTS;
+      this.firstBatch = false;
+      if (b.clientsRestart) this.clientIds.clear();
+    }
+    const text = stripCr(line);
+    if (text.length === 0) {
+      b.kind[i] = LINE_EMPTY;
+      return;
+    }
+    // Strictly, then relaxed; each on the line, then after a syslog header: a relaxed $remote_addr
+    // would otherwise swallow the header (`<190>Nov 30 06:59:33 host nginx: 127.0.0.3`).
+    let body = text;
+    let plan: Plan | null = null;
+    let start = 0;
+    for (let pass = 0; pass < 2 && plan === null; pass++) {
+      plan = this.match(text, pass);
+      if (plan === null && pass === 0) start = syslogBodyStart(text);
+      if (plan === null && start > 0) {
+        body = text.slice(start);
+        plan = this.match(body, pass);
+      }
+    }
+    if (plan === null) {
+      b.kind[i] = LINE_BAD;
+      b.bad.push(text);
+      const first = this.order[0];
+      b.reasons.push(this.described++ >= DESCRIBED ? '' : first ? `${first.format.name}: ${describeFailure(first.format, text, this.failure)}` : 'no format');
+      return;
+    }
+    b.kind[i] = plan.index;
+    const f = this.facts;
+    const reader = plan.reader;
+    reader.facts(body, plan.bounds, f);
+    b.client[i] = this.clientId(f.client, b);
+    b.protocol[i] = f.protocol;
+    b.durationMs[i] = f.durationMs;
+    b.endMs[i] = f.endMs;
+    const wsPath = this.classifier.isWsPath(reader.path());
+    if (!wsPath && !this.classifier.byHeaders(f.key, f.status, f.upgrade)) {
+      b.handshake[i] = 0;
+      return;
+    }
+    b.handshake[i] = 1;
+    const h = b.keys.length;
+    const flags = (f.key !== '' ? RowFlag.HAS_KEY : 0) | (f.logsUpgrade && f.upgrade === '' ? RowFlag.UPGRADE_MISSING : 0) | (wsPath ? RowFlag.WS_PATH : 0);
+    b.status[h] = f.status;
+    b.flags[h] = flags;
+    b.keys.push(f.key);
+    // Keyed lines always ship their text; the others only while their cell may keep it.
+    b.texts.push(f.key !== '' || this.cells.wants(f.protocol, f.status, f.durationMs, flags) ? body : '');
+    b.upstreams.push(this.detail ? reader.upstream() : '');
+  }
+
+  /**
+   * Tries the formats in order, strictly (pass 0) or relaxed (pass 1). The order is fixed (no
+   * move-to-front): a format whose last field is free text also matches lines of a longer
+   * format that appends fields, so the longer one must keep going first.
+   */
+  private match(text: string, pass: number): Plan | null {
+    const order = this.order;
+    for (let i = 0; i < order.length; i++) {
+      const p = order[i] as Plan;
+      if (matchLine(p.format, text, p.bounds, this.failure, pass === 1)) return p;
+    }
+    return null;
+  }
+
+  private clientId(client: string, b: Batch): number {
+    const ids = this.clientIds;
+    let id = ids.get(client);
+    if (id !== undefined) return id;
+    id = ids.size;
+    // A copy: a sliced string would keep its whole read chunk alive as a map key.
+    ids.set(Buffer.from(client, 'utf8').toString('utf8'), id);
+    b.clients.push(client);
+    return id;
+  }
+}
+
+/** Where a cursor gets an input's batches: scanned here from a stream, or by workers over ranges. */
+export interface BatchSource {
+  /** The next batch, or null when none is ready; the previous one is done with. */
+  next(): Batch | null;
+  /** No batch will come any more (end of input, error, or close()). */
+  readonly ended: boolean;
+  readonly error: Error | null;
+  /** Input bytes (compressed, for gzip) read and scanned so far. */
+  bytesRead(): number;
+  /** Stops reading; batches not yet taken are dropped. */
+  close(): void;
+  /** Stops reading; what was read already still comes out of next(). */
+  stopReading(): void;
+}
+
+/** An input scanned in this thread as its lines arrive (stdin, gzip, small files). */
+export class StreamSource implements BatchSource {
+  private scanner: LineScanner | null = null;
+  private readonly batch = newBatch();
+
+  /** `choose` picks the format order from the first lines (called once, when DETECT_LINES are in or the input ended). */
+  constructor(
+    private readonly lines: LineQueue,
+    private readonly opened: OpenedInput,
+    private readonly detectLines: number,
+    private readonly choose: (sample: string[]) => LineScanner,
+  ) {}
+
+  get ended(): boolean {
+    return this.lines.ended;
+  }
+
+  get error(): Error | null {
+    return this.lines.error;
+  }
+
+  next(): Batch | null {
+    const q = this.lines;
+    if (this.scanner === null) {
+      if (q.size < this.detectLines && !q.ended) return null;
+      const sample: string[] = [];
+      for (let i = 0; i < this.detectLines && i < q.size; i++) sample.push(stripCr(q.peek(i) as string));
+      this.scanner = this.choose(sample);
+    }
+    const b = this.batch;
+    b.length = 0;
+    b.keys = [];
+    b.texts = [];
+    b.upstreams = [];
+    b.clients = [];
+    b.bad = [];
+    b.reasons = [];
+    for (let line = q.shift(); line !== undefined; line = b.length < BATCH_LINES ? q.shift() : undefined) this.scanner.scan(line, b);
+    return b.length > 0 ? b : null;
+  }
+
+  bytesRead(): number {
+    return this.opened.bytesRead();
+  }
+
+  close(): void {
+    this.lines.close();
+  }
+
+  stopReading(): void {
+    this.lines.stopReading();
+  }
+}
+
+function stripCr(line: string): string {
+  return line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
+}

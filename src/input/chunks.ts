@@ -1,0 +1,71 @@
+/*!
+ * A large regular file as byte ranges that start and end at line boundaries, so workers can read
+ * them side by side and the lines of all ranges, in order, are the lines of the file; and the
+ * first lines of a file, for format detection before any range is read. Reads bytes, parses nothing.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+
+export interface ByteRange {
+  start: number;
+  end: number;
+}
+
+const PROBE = 1 << 16;
+
+/** Offset just after the first `\n` at or after `from` (the file's size when there is none). */
+async function lineStartAfter(fh: FileHandle, from: number, size: number): Promise<number> {
+  const buf = Buffer.allocUnsafe(PROBE);
+  for (let at = from; at < size; at += PROBE) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(PROBE, size - at), at);
+    if (bytesRead === 0) break;
+    const nl = buf.subarray(0, bytesRead).indexOf(10);
+    if (nl >= 0) return at + nl + 1;
+  }
+  return size;
+}
+
+/** [0, size) cut into ranges of about `chunkBytes`, each ending just after a `\n` (the last at `size`). */
+export async function lineRanges(name: string, size: number, chunkBytes: number): Promise<ByteRange[]> {
+  const fh = await open(name, 'r');
+  try {
+    const ranges: ByteRange[] = [];
+    let start = 0;
+    while (start < size) {
+      const end = start + chunkBytes >= size ? size : await lineStartAfter(fh, start + chunkBytes - 1, size);
+      ranges.push({ start, end });
+      start = end;
+    }
+    return ranges;
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * The first `count` lines of a file (fewer when it is shorter), split at `\n` as split2 splits
+ * them and without a trailing `\r`, for format detection. Reads at most `maxBytes`; a line cut there is left out.
+ */
+export async function headLines(name: string, count: number, maxBytes = 1 << 20): Promise<string[]> {
+  const fh = await open(name, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(maxBytes);
+    let have = 0;
+    let newlines = 0;
+    while (have < maxBytes && newlines < count) {
+      const { bytesRead } = await fh.read(buf, have, Math.min(PROBE, maxBytes - have), have);
+      if (bytesRead === 0) break;
+      for (let i = buf.indexOf(10, have); i >= 0 && i < have + bytesRead; i = buf.indexOf(10, i + 1)) newlines++;
+      have += bytesRead;
+    }
+    const atEof = have < maxBytes && newlines < count;
+    const end = atEof ? have : buf.lastIndexOf(10, have - 1) + 1;
+    const decoder = new StringDecoder('utf8');
+    const lines = (decoder.write(buf.subarray(0, end)) + decoder.end()).split('\n');
+    if (lines[lines.length - 1] === '') lines.pop();
+    // As the scanner reads them: a `\r` before the `\n` is not part of the line.
+    return lines.slice(0, count).map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+  } finally {
+    await fh.close();
+  }
+}
