@@ -110,3 +110,19 @@ test('usage errors exit 2', () => {
   assert.equal(p.code, 2);
   assert.match(p.stderr, /Unknown preset "nope"; presets: /);
 });
+
+test('--workers: 1 thread and 2 workers print the same report for a file large enough to be split; 0 is refused', () => {
+  const lines = readFileSync(FIXTURE, 'utf8').split('\n').filter((l) => l !== '');
+  const big = join(tmp, 'big.log');
+  // ≈ 5 MB: past the size below which a file is read in one thread.
+  writeFileSync(big, `${Array.from({ length: 16_000 }, (_, i) => lines[i % lines.length]).join('\n')}\n`);
+  const one = run(['--workers', '1', '--output', 'json', big]);
+  const two = run(['--workers', '2', '--output', 'json', big]);
+  assert.equal(one.code, 0, one.stderr);
+  assert.equal(two.stdout, one.stdout);
+  assert.equal((JSON.parse(one.stdout) as { lines: { parsed: number } }).lines.parsed, 16_000);
+  const bad = run(['--workers', '0', FIXTURE]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^wsdiag: Invalid option --workers: expected a positive integer, got "0"/);
+  assertNoStack(bad.stderr);
+});

@@ -600,7 +600,7 @@ async function main(): Promise<number> {
   if (haveCli) out.push('(ratios of median wall time; below 1 means wsdiag is faster)');
   out.push('');
   if (memRows.length > 0) {
-    out.push('memory (one run each; the 10× file is the 1× file concatenated 10 times):');
+    out.push('memory (one run each; the 10× file is one log ten times as long: ten seeded segments, time moving on):');
     out.push(textTable(memHeader, memTable));
     if (memNote !== '') out.push(memNote);
     out.push('');
