@@ -5,6 +5,9 @@
  * case: a line is written when the request ends, $request_time is the whole session.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import { analyze, type Finding, type Report } from '../src/index.js';
@@ -101,4 +104,43 @@ test('reused-key has evidence even when its lines share their cell with many hea
   assert.deepEqual(f.clients, [{ client: '100.97.88.11', count: 3, share: 1 }]);
   assert.ok(f.evidence.length >= 1, 'some evidence');
   for (const e of f.evidence) assert.ok(e.text.endsWith(` ${KEY}`), e.text);
+});
+
+test('two tiers: a handshake logged at the front and at the back counts once in `handshakes`; lines stay in `count`', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsdiag-tiers-'));
+  try {
+    const keyOf = (i: number): string => Buffer.alloc(16, i + 1).toString('base64');
+    const front: Line[] = [...healthy(7)];
+    const back: Line[] = [];
+    // 12 handshakes the LB gave up on at 60 s: the front logs 499, and so does the back when the front hangs up.
+    for (let i = 0; i < 12; i++) {
+      const gaveUp = { protocol: 'HTTP/1.1' as const, status: 499, startMs: 5_000 + i * 20_000, durMs: 60_000 + (i % 3), key: keyOf(i) };
+      front.push({ ...gaveUp, client: '100.97.88.252' });
+      back.push({ ...gaveUp, client: '10.0.20.11', durMs: gaveUp.durMs - 1 });
+    }
+    // One client retried twice with the same key: 2 attempts, each logged by both tiers.
+    for (const startMs of [400_000, 401_000]) {
+      front.push({ client: '100.97.88.252', protocol: 'HTTP/1.1', status: 502, startMs, durMs: 3, key: keyOf(99) });
+      back.push({ client: '10.0.20.11', protocol: 'HTTP/1.1', status: 502, startMs, durMs: 2, key: keyOf(99) });
+    }
+    const write = (name: string, lines: Line[]): string => {
+      const file = join(dir, name);
+      writeFileSync(file, `${[...lines].sort((a, b) => a.startMs + a.durMs - (b.startMs + b.durMs)).map(line).join('\n')}\n`);
+      return file;
+    };
+    const files = [write('front.log', front), write('back.log', back)];
+    const r = await analyze({ inputs: files, preset: 'upstream-ws' });
+    const abandoned = findingOf(r, 'abandoned-at-timeout');
+    assert.equal(abandoned.count, 24);
+    assert.equal(abandoned.handshakes, 12);
+    assert.match(abandoned.explanation, /^12 handshakes \(24 log lines: one handshake can be logged by each tier\) ended/);
+    const upstream = findingOf(r, 'upstream-error');
+    assert.equal(upstream.count, 4);
+    assert.equal(upstream.handshakes, 2, 'two attempts with one key, each seen at both tiers');
+    const single = await analyze({ inputs: [files[0] as string], preset: 'upstream-ws' });
+    assert.equal(findingOf(single, 'abandoned-at-timeout').count, 12);
+    assert.equal(findingOf(single, 'abandoned-at-timeout').handshakes, undefined, 'one input: lines are handshakes');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

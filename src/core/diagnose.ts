@@ -115,10 +115,50 @@ interface Acc {
   last: number;
   breakdown: Map<string, number>;
   evidenceRows: number[];
+  /** Rows of keys logged by several inputs, as (chain head × 65536 + input) → rows. */
+  tiers: Map<number, number>;
+  /** Rows counted as a handshake of their own (no key seen on another input). */
+  lone: number;
 }
 
 function newAcc(id: FindingId, timeout?: Cluster): Acc {
-  return { id, bit: 1 << FINDING_IDS.indexOf(id), timeout, count: 0, clients: new Map(), first: Infinity, last: -Infinity, breakdown: new Map(), evidenceRows: [] };
+  return { id, bit: 1 << FINDING_IDS.indexOf(id), timeout, count: 0, clients: new Map(), first: Infinity, last: -Infinity, breakdown: new Map(), evidenceRows: [], tiers: new Map(), lone: 0 };
+}
+
+/**
+ * Per row, the first row of its key's chain when that key was logged by several inputs (tiers),
+ * else -1: the rows of one handshake seen at the front and at the back share a head.
+ */
+function tierHeads(rows: Tally['rows']): Int32Array {
+  const n = rows.length;
+  const heads = new Int32Array(n).fill(-1);
+  const hasPrev = new Uint8Array(n);
+  for (let r = 0; r < n; r++) {
+    const next = rows.nextSameKey[r] as number;
+    if (next >= 0) hasPrev[next] = 1;
+  }
+  for (let h = 0; h < n; h++) {
+    if (hasPrev[h] || (rows.nextSameKey[h] as number) < 0) continue;
+    let multi = false;
+    for (let r = h; r >= 0 && !multi; r = rows.nextSameKey[r] as number) multi = rows.input[r] !== rows.input[h];
+    if (multi) for (let r = h; r >= 0; r = rows.nextSameKey[r] as number) heads[r] = h;
+  }
+  return heads;
+}
+
+/**
+ * Distinct handshakes among an Acc's rows: a key logged by several tiers is one handshake per
+ * attempt (the most rows any one input has of it), every other row one of its own.
+ */
+function handshakesOf(acc: Acc): number {
+  const perHead = new Map<number, number>();
+  for (const [k, n] of acc.tiers) {
+    const head = Math.floor(k / 65536);
+    perHead.set(head, Math.max(perHead.get(head) ?? 0, n));
+  }
+  let total = acc.lone;
+  for (const n of perHead.values()) total += n;
+  return total;
 }
 
 function bump<K>(m: Map<K, number>, k: K, by = 1): void {
@@ -167,8 +207,12 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
 
   const rowFindings = new Uint8Array(rows.length);
   const rowBad = new Uint8Array(rows.length);
+  const heads = opts.inputs.length > 1 ? tierHeads(rows) : undefined;
   const add = (acc: Acc, r: number, label?: string, bad: BadRow = BadRow.ATTEMPT): void => {
     acc.count++;
+    const head = heads === undefined ? -1 : (heads[r] as number);
+    if (head < 0) acc.lone++;
+    else bump(acc.tiers, head * 65536 + Math.min(65535, rows.input[r] as number));
     bump(acc.clients, rows.client[r] as number);
     const end = rows.endMs[r] as number;
     const dur = rows.durationMs[r] as number;
@@ -248,37 +292,44 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
     if (acc.count === 0) return;
     const f = toFinding(acc, severity, title, explanation, fix, clientName, opts, rows);
     if (nginxConfig !== undefined) f.nginxConfig = nginxConfig;
+    if (heads !== undefined && acc !== hidden && acc !== reused) f.handshakes = handshakesOf(acc);
     findings.push(f);
+  };
+  /** "12 handshakes", or with several inputs "6 handshakes (12 lines: each logged by 2 tiers)". */
+  const counted = (acc: Acc, noun: string): string => {
+    const n = heads === undefined ? acc.count : handshakesOf(acc);
+    const what = `${n} ${noun}${n === 1 ? '' : 's'}`;
+    return n === acc.count ? what : `${what} (${acc.count} log lines: one handshake can be logged by each tier)`;
   };
   const scaled = (acc: Acc): Severity => (acc.count >= Math.max(3, handshakes * 0.05) ? 'critical' : 'warning');
 
   const bad10 = [...downgraded.clients.keys()].map(clientName);
   push(downgraded, 'critical', 'WebSocket handshakes arrived as HTTP/1.0',
-    `RFC 6455 requires HTTP/1.1 for the opening handshake. ${downgraded.count} handshake${downgraded.count === 1 ? '' : 's'} reached nginx as HTTP/1.0, so a hop in front of nginx (here: ${bad10.slice(0, 5).join(', ')}${bad10.length > 5 ? ', …' : ''}) rewrote the request. An HTTP/1.0 proxy drops Upgrade/Connection, so the app sees a plain GET and never answers (499/504 at the LB's timeout), answers 426, or — when the header is kept — nginx tunnels but the HTTP/1.0 hop cannot carry it and gives up at its timeout (101 at T). The browser sees 504.`,
+    `RFC 6455 requires HTTP/1.1 for the opening handshake. ${counted(downgraded, 'handshake')} reached nginx as HTTP/1.0, so a hop in front of nginx (here: ${bad10.slice(0, 5).join(', ')}${bad10.length > 5 ? ', …' : ''}) rewrote the request. An HTTP/1.0 proxy drops Upgrade/Connection, so the app sees a plain GET and never answers (499/504 at the LB's timeout), answers 426, or — when the header is kept — nginx tunnels but the HTTP/1.0 hop cannot carry it and gives up at its timeout (101 at T). The browser sees 504.`,
     `Find which load-balancer nodes/listeners these addresses are and make them forward WebSocket as HTTP/1.1 (a WebSocket-capable LB tier or listener, or a TCP listener), or take them out of rotation. At every nginx hop keep ${NGINX_SNIPPET}.`, UPGRADE_CONFIG);
   for (const acc of abandoned.values()) {
     const T = seconds(acc.timeout?.centerMs ?? 0);
     push(acc, 'critical', `Handshakes abandoned at a ${T} timeout`,
-      `${acc.count} handshake${acc.count === 1 ? '' : 's'} ended 499/504/408 within milliseconds of ${T}: no response header came back before something gave up. A tight cluster like this is a timeout, not impatient users (those are spread out).`,
+      `${counted(acc, 'handshake')} ended 499/504/408 within milliseconds of ${T}: no response header came back before something gave up. A tight cluster like this is a timeout, not impatient users (those are spread out).`,
       `Find the component whose timeout is ${T} (see timeouts). 499 means the client side (usually the load balancer's request timeout) gave up first, 504 that nginx's proxy_read_timeout did. The handshake itself was never answered: check the downgrade finding, that the app handles the Upgrade, and ${NGINX_SNIPPET}.`, UPGRADE_CONFIG);
   }
   for (const acc of cut.values()) {
     const T = seconds(acc.timeout?.centerMs ?? 0);
     push(acc, 'warning', `Upgraded sessions cut at ${T}`,
-      `${acc.count} WebSocket session${acc.count === 1 ? '' : 's'} (status 101) ended within milliseconds of ${T}. Healthy sessions end at scattered times; sessions killed by an idle timeout or a lifetime cap end together.`,
+      `${counted(acc, 'WebSocket session')} (status 101) ended within milliseconds of ${T}. Healthy sessions end at scattered times; sessions killed by an idle timeout or a lifetime cap end together.`,
       `If T matches nginx's proxy_read_timeout (default 60 s), send application heartbeats (ping/pong) more often than every ${T}, or raise proxy_read_timeout/proxy_send_timeout for the WebSocket location; if it matches the load balancer's idle timeout or a hard cap, raise that or reconnect before it.`, SESSION_TIMEOUT_CONFIG);
   }
   push(hidden, 'critical', 'Hidden downgrade: the same handshake is HTTP/1.0 at one tier and HTTP/1.1 at another',
     `${hidden.count} Sec-WebSocket-Key${hidden.count === 1 ? '' : 's'} appear as HTTP/1.0 in one input and HTTP/1.1 in another. The tier behind nginx re-speaks HTTP/1.1 (proxy_http_version 1.1), so its log looks healthy; only the front tier shows the downgrade.`,
     `Fix the hop in front of the tier that logged HTTP/1.0 (see downgraded-handshake for its client addresses).`, UPGRADE_CONFIG);
   push(upstreamError, scaled(upstreamError), 'Handshakes failed with an upstream error (5xx)',
-    `${upstreamError.count} handshake${upstreamError.count === 1 ? '' : 's'} got a 5xx: the upstream was down or refused (502), overloaded (503), or nginx timed out waiting (504, outside any timeout cluster).`,
+    `${counted(upstreamError, 'handshake')} got a 5xx: the upstream was down or refused (502), overloaded (503), or nginx timed out waiting (504, outside any timeout cluster).`,
     'Check the upstream addresses in the evidence, nginx\'s error.log around these times, and proxy_next_upstream; a dead backend in the upstream group shows as a failover list such as "502, 101".');
   push(missingUpgrade, scaled(missingUpgrade), 'Handshakes without an Upgrade header',
-    `${missingUpgrade.count} request${missingUpgrade.count === 1 ? '' : 's'} look like WebSocket handshakes (a Sec-WebSocket-Key or a WebSocket path) but reached nginx with no Upgrade header: a proxy in front dropped the hop-by-hop headers.`,
+    `${counted(missingUpgrade, 'request')} look like WebSocket handshakes (a Sec-WebSocket-Key or a WebSocket path) but reached nginx with no Upgrade header: a proxy in front dropped the hop-by-hop headers.`,
     `Make the hop in front forward Upgrade and Connection (HTTP/1.1 WebSocket support on the LB; for an nginx in front: ${NGINX_SNIPPET}).`, UPGRADE_CONFIG);
   push(rejected, scaled(rejected), 'Handshakes rejected (4xx)',
-    `${rejected.count} handshake${rejected.count === 1 ? '' : 's'} were refused with a 4xx: 400 (invalid handshake), 403 (origin/auth), 404 (wrong path), 426 (the app got a request without a usable Upgrade).`,
+    `${counted(rejected, 'handshake')} were refused with a 4xx: 400 (invalid handshake), 403 (origin/auth), 404 (wrong path), 426 (the app got a request without a usable Upgrade).`,
     'Check the status breakdown: 426 on HTTP/1.0 is the downgrade; 400/426 on HTTP/1.1 usually means Upgrade/Connection were not passed to the app; 403/404 are app routing or auth.', UPGRADE_CONFIG);
   push(reused, 'warning', 'Sec-WebSocket-Key seen on several lines of one log',
     `${reused.count} key${reused.count === 1 ? '' : 's'} repeat within one input. Browsers make a fresh key per attempt, so a repeat is a proxy retry, a duplicated request, or a client that reuses keys.`,

@@ -90,9 +90,10 @@ function verdict(d: Diagnosis, t: Tally): Report['verdict'] {
   if (top.id === 'downgraded-handshake') {
     const parts = Object.entries(top.breakdown).map(([label, n]) => `${label} ×${n}`);
     const nodes = top.clients.slice(0, 4).map((c) => c.client).join(', ');
-    headline = `${top.count} WebSocket handshake${top.count === 1 ? '' : 's'} arrived as HTTP/1.0 (RFC 6455 requires HTTP/1.1): ${parts.join(', ')}; through client address${top.clients.length === 1 ? '' : 'es'} ${nodes}${top.clients.length > 4 ? ', …' : ''}. Fix: ${top.fix}`;
+    const n = top.handshakes ?? top.count;
+    headline = `${n} WebSocket handshake${n === 1 ? '' : 's'} arrived as HTTP/1.0 (RFC 6455 requires HTTP/1.1): ${parts.join(', ')}; through client address${top.clients.length === 1 ? '' : 'es'} ${nodes}${top.clients.length > 4 ? ', …' : ''}. Fix: ${top.fix}`;
   } else {
-    headline = `${top.title}: ${top.count}${top.clients.length ? `, from ${top.clients.slice(0, 4).map((c) => c.client).join(', ')}` : ''}. Fix: ${top.fix}`;
+    headline = `${top.title}: ${top.handshakes ?? top.count}${top.clients.length ? `, from ${top.clients.slice(0, 4).map((c) => c.client).join(', ')}` : ''}. Fix: ${top.fix}`;
   }
   return { severity: top.severity, headline, details };
 }

@@ -27,7 +27,13 @@ export interface Finding {
   id: string;
   severity: Severity;
   title: string;
+  /** Log lines (keys, for hidden-downgrade and reused-key). */
   count: number;
+  /**
+   * With several inputs: distinct handshakes among those lines, a handshake logged by several
+   * tiers (the same Sec-WebSocket-Key) counted once per attempt.
+   */
+  handshakes?: number;
   timeoutSeconds?: number;
   clients: ClientShare[];
   /** ISO times of the first start and last end among the finding's lines (null when not logged). */

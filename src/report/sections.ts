@@ -65,6 +65,7 @@ export function sections(report: Report, top: number): Section[] {
 /** A finding's facts as label → value pairs, in reading order. */
 export function findingFacts(f: Finding): [string, string][] {
   const facts: [string, string][] = [['count', int(f.count)]];
+  if (f.handshakes !== undefined && f.handshakes !== f.count) facts.push(['distinct handshakes', `${int(f.handshakes)} (a handshake logged by several tiers counts once)`]);
   if (f.timeoutSeconds !== undefined) facts.push(['timeout T', `≈${f.timeoutSeconds.toFixed(3)} s`]);
   if (f.firstSeen) facts.push(['first seen', f.firstSeen], ['last seen', f.lastSeen ?? '-']);
   const breakdown = Object.entries(f.breakdown);
