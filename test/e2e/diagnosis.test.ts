@@ -391,7 +391,7 @@ describe('diagnosis 3: two tiers, downgrade-keep and downgrade-strip, front + ba
         assert.ok(res.back);
         frontPath = res.logs['incident_ws'] as string;
         backPath = res.back.logs['incident_ws'] as string;
-        return { inputs: [frontPath, backPath], args: ['--preset', 'upstream-ws'] };
+        return { inputs: [frontPath, backPath], args: ['--preset', 'upstream-ws', ...HARNESS_TOLERANCE] };
       },
     );
   });
@@ -416,6 +416,20 @@ describe('diagnosis 3: two tiers, downgrade-keep and downgrade-strip, front + ba
     assert.ok(fromTruth >= 6);
     const f = mustFind(o.report, 'hidden-downgrade');
     assert.equal(f.count, fromTruth);
+  });
+
+  test('a handshake logged by both tiers counts once in `handshakes`, twice in `count` (lines)', () => {
+    const strip = o.truth.filter((t) => t.nodeMode === 'downgrade-strip' && t.key).length;
+    const keep = o.truth.filter((t) => t.nodeMode === 'downgrade-keep' && t.key).length;
+    assert.ok(strip >= 3 && keep >= 3);
+    // Stripped: the LB gives up at T, front 499 and back 499. Kept: both tiers log the tunnel as 101 ended at T.
+    const abandoned = mustFind(o.report, 'abandoned-at-timeout', LB_T / 1000);
+    assert.deepEqual([abandoned.count, abandoned.handshakes], [2 * strip, strip]);
+    const cut = mustFind(o.report, 'session-cut-at-timeout', LB_T / 1000);
+    assert.deepEqual([cut.count, cut.handshakes], [2 * keep, keep]);
+    // HTTP/1.0 is logged by the front only: lines are handshakes there.
+    const downgraded = mustFind(o.report, 'downgraded-handshake');
+    assert.equal(downgraded.handshakes, downgraded.count);
   });
 
   test('correlation: multiTier = keys in both logs; traced keys show sightings from both files', () => {
