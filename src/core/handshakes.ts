@@ -1,5 +1,5 @@
 /*!
- * Every handshake line, kept as a row of numbers in growable typed arrays (≈30 bytes a row, no
+ * Every handshake line, kept as a row of numbers in typed arrays that grow in place (≈34 bytes a row, no
  * text), so findings can be decided after the timeouts are known. Past MAX_ROWS rows it keeps a
  * uniform sample (and says so). Evidence text is kept only for a few rows per (protocol, status,
  * second of duration) cell. Keys live in core/keys.ts; rows only carry the per-key chain.
@@ -33,10 +33,21 @@ const MAX_ROWS = 4_000_000;
 const EVIDENCE_PER_CELL = 4;
 const MAX_EVIDENCE = 20_000;
 
-function grow<T extends Int32Array | Uint32Array | Uint16Array | Uint8Array | Float64Array>(a: T, size: number): T {
-  const b = new (a.constructor as new (n: number) => T)(size);
-  b.set(a);
-  return b;
+type Column = Int32Array | Uint32Array | Uint16Array | Uint8Array | Float64Array;
+
+/**
+ * A column of `width` numbers a row on a resizable ArrayBuffer that reserves room for MAX_ROWS:
+ * it grows in place, so growing never holds the old and the new copy at once.
+ */
+function column<T extends Column>(ctor: { new (buffer: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, rows: number, width = 1): T {
+  const bytes = ctor.BYTES_PER_ELEMENT * width;
+  return new ctor(new ArrayBuffer(rows * bytes, { maxByteLength: MAX_ROWS * bytes }));
+}
+
+/** Resizes a column() to `size` rows of `width` in place (length-tracking: the view follows). */
+function grow<T extends Column>(a: T, size: number, width = 1): T {
+  (a.buffer as ArrayBuffer).resize(size * width * a.BYTES_PER_ELEMENT);
+  return a;
 }
 
 /**
@@ -62,17 +73,17 @@ export class HandshakeTable {
   length = 0;
   /** Rows offered, including those the sample left out. */
   seen = 0;
-  input = new Uint16Array(1024);
-  line = new Uint32Array(1024);
-  client = new Uint32Array(1024);
-  protocol = new Uint8Array(1024);
-  status = new Uint16Array(1024);
-  durationMs = new Int32Array(1024);
-  endMs = new Float64Array(1024);
-  flags = new Uint8Array(1024);
-  upstream = new Uint32Array(1024);
+  input = column(Uint16Array, 1024);
+  line = column(Uint32Array, 1024);
+  client = column(Uint32Array, 1024);
+  protocol = column(Uint8Array, 1024);
+  status = column(Uint16Array, 1024);
+  durationMs = column(Int32Array, 1024);
+  endMs = column(Float64Array, 1024);
+  flags = column(Uint8Array, 1024);
+  upstream = column(Uint32Array, 1024);
   /** Next row with the same key (-1 = none): a per-key chain for tracing across tiers. */
-  nextSameKey = new Int32Array(1024);
+  nextSameKey = column(Int32Array, 1024);
   readonly texts = new Map<number, string>();
   /** Each row's key and where else it was seen: only when one row per handshake is wanted (CSV). */
   readonly keys: RowKeys | undefined;
@@ -100,7 +111,8 @@ export class HandshakeTable {
       if (at >= MAX_ROWS) return -1;
       this.texts.delete(at);
     } else {
-      if (at === this.input.length) this.resize(at * 2);
+      // In place and by a quarter: a column's slack stays under 25 %.
+      if (at === this.input.length) this.resize(Math.min(MAX_ROWS, Math.ceil(at * 1.25)));
       this.length++;
     }
     this.input[at] = r.input;
@@ -155,10 +167,10 @@ export class HandshakeTable {
  * kept only on request.
  */
 export class RowKeys {
-  words = new Uint32Array(4 * 1024);
-  inputs = new Uint32Array(1024);
-  inputs10 = new Uint32Array(1024);
-  inputs11 = new Uint32Array(1024);
+  words = column(Uint32Array, 1024, 4);
+  inputs = column(Uint32Array, 1024);
+  inputs10 = column(Uint32Array, 1024);
+  inputs11 = column(Uint32Array, 1024);
   readonly texts = new Map<number, string>();
   private readonly scratch = new Uint32Array(4);
 
@@ -186,7 +198,7 @@ export class RowKeys {
   }
 
   resize(size: number): void {
-    this.words = grow(this.words, 4 * size);
+    this.words = grow(this.words, size, 4);
     this.inputs = grow(this.inputs, size);
     this.inputs10 = grow(this.inputs10, size);
     this.inputs11 = grow(this.inputs11, size);
