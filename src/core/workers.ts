@@ -182,14 +182,22 @@ export class ChunkedSource implements BatchSource {
 
   /** Keeps the batches of the range being read that have arrived; drops every later range. */
   stopReading(): void {
-    this.next_ = this.ranges.length;
-    for (const p of this.pending) {
-      this.pool.cancel(p.id);
-      p.done = true;
+    const head = this.pending[0];
+    if (head === undefined) {
+      this.next_ = this.ranges.length;
+      this.ended = true;
+    } else {
+      this.pool.cancel(head.id);
+      head.done = true;
+      this.dropAfter(head);
     }
-    this.pending.splice(1);
-    if (this.pending.length === 0) this.ended = true;
     this.onChange();
+  }
+
+  /** Reads nothing after range `p`: later ranges are cancelled and none is launched any more. */
+  private dropAfter(p: Pending): void {
+    this.next_ = this.ranges.length;
+    for (const q of this.pending.splice(this.pending.indexOf(p) + 1)) this.pool.cancel(q.id);
   }
 
   private launch(): void {
@@ -206,11 +214,10 @@ export class ChunkedSource implements BatchSource {
     else if (r.type === 'end') p.done = true;
     else {
       // Lines before the error were analysed; the rest of the file is not read.
+      // Ranges before it go on: their lines come first.
       p.done = true;
       this.error = Object.assign(new Error(r.message), { code: r.code });
-      for (const q of this.pending) if (q !== p) this.pool.cancel(q.id);
-      this.pending.splice(this.pending.indexOf(p) + 1);
-      this.next_ = this.ranges.length;
+      this.dropAfter(p);
     }
     this.onChange();
   }
