@@ -1,12 +1,13 @@
 /*!
  * Correlation by Sec-WebSocket-Key in bounded memory. A live key is a slot of fixed-size numbers
- * (the key's 16 bytes, sighting counts, per-input bitmasks, its row chain, when it was last seen)
- * in typed arrays, found through an open-addressing index; no string per key. Keys leave the
+ * (the key's 16 bytes, per-input bitmasks, its row chain, when it was last seen) in typed
+ * arrays, found through an open-addressing index; no string per key. Keys leave the
  * window when the log's time has moved past their last sighting by KEY_WINDOW_MS (or, at the
  * slot cap, oldest first); a leaving key is folded into the totals and, when it is one a finding
  * or the report needs (several tiers, a repeat), kept in a compact list. Only keys that are not
  * canonical base64 (hostile or odd clients) keep their text, and only while live or kept.
  */
+import { Protocol } from './classify.js';
 import type { HandshakeTable } from './handshakes.js';
 
 /** How long after its last sighting a key can still meet another sighting (tiers, retries). */
@@ -101,7 +102,6 @@ export class KeyTable {
   private live = 0;
   private words = new Uint32Array(4 * 1024);
   private plain = new Uint8Array(1024);
-  private count = new Uint32Array(1024);
   private inputs = new Uint32Array(1024);
   private inputs10 = new Uint32Array(1024);
   private inputs11 = new Uint32Array(1024);
@@ -159,7 +159,6 @@ export class KeyTable {
       this.keys++;
       this.words.set(w, 4 * slot);
       this.plain[slot] = isPlain;
-      this.count[slot] = 0;
       this.inputs[slot] = 0;
       this.inputs10[slot] = 0;
       this.inputs11[slot] = 0;
@@ -178,10 +177,9 @@ export class KeyTable {
         this.lastRow[slot] = row;
       }
     }
-    this.count[slot]!++;
     this.inputs[slot]! |= bit;
-    if (protocol === 1) this.inputs10[slot]! |= bit;
-    else if (protocol === 2) this.inputs11[slot]! |= bit;
+    if (protocol === Protocol.HTTP10) this.inputs10[slot]! |= bit;
+    else if (protocol === Protocol.HTTP11) this.inputs11[slot]! |= bit;
     if (atMs === atMs) this.lastMs[slot] = atMs;
     return ((this.repeated[slot] as number) & bit) !== 0 || isHiddenDowngrade(this.inputs10[slot] as number, this.inputs11[slot] as number);
   }
@@ -277,7 +275,6 @@ export class KeyTable {
     };
     this.words = relayout(this.words, 4);
     this.plain = relayout(this.plain);
-    this.count = relayout(this.count);
     this.inputs = relayout(this.inputs);
     this.inputs10 = relayout(this.inputs10);
     this.inputs11 = relayout(this.inputs11);
