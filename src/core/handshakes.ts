@@ -44,10 +44,9 @@ function column<T extends Column>(ctor: { new (buffer: ArrayBuffer): T; BYTES_PE
   return new ctor(new ArrayBuffer(rows * bytes, { maxByteLength: MAX_ROWS * bytes }));
 }
 
-/** Resizes a column() to `size` rows of `width` in place (length-tracking: the view follows). */
-function grow<T extends Column>(a: T, size: number, width = 1): T {
-  (a.buffer as ArrayBuffer).resize(size * width * a.BYTES_PER_ELEMENT);
-  return a;
+/** Resizes column()s to `size` rows in place (length-tracking views follow); `words` holds 4 a row. */
+function grow(size: number, columns: readonly Column[], width = 1): void {
+  for (const a of columns) (a.buffer as ArrayBuffer).resize(size * width * a.BYTES_PER_ELEMENT);
 }
 
 /**
@@ -73,17 +72,17 @@ export class HandshakeTable {
   length = 0;
   /** Rows offered, including those the sample left out. */
   seen = 0;
-  input = column(Uint16Array, 1024);
-  line = column(Uint32Array, 1024);
-  client = column(Uint32Array, 1024);
-  protocol = column(Uint8Array, 1024);
-  status = column(Uint16Array, 1024);
-  durationMs = column(Int32Array, 1024);
-  endMs = column(Float64Array, 1024);
-  flags = column(Uint8Array, 1024);
-  upstream = column(Uint32Array, 1024);
+  readonly input = column(Uint16Array, 1024);
+  readonly line = column(Uint32Array, 1024);
+  readonly client = column(Uint32Array, 1024);
+  readonly protocol = column(Uint8Array, 1024);
+  readonly status = column(Uint16Array, 1024);
+  readonly durationMs = column(Int32Array, 1024);
+  readonly endMs = column(Float64Array, 1024);
+  readonly flags = column(Uint8Array, 1024);
+  readonly upstream = column(Uint32Array, 1024);
   /** Next row with the same key (-1 = none): a per-key chain for tracing across tiers. */
-  nextSameKey = column(Int32Array, 1024);
+  readonly nextSameKey = column(Int32Array, 1024);
   readonly texts = new Map<number, string>();
   /** Each row's key and where else it was seen: only when one row per handshake is wanted (CSV). */
   readonly keys: RowKeys | undefined;
@@ -147,16 +146,7 @@ export class HandshakeTable {
   }
 
   private resize(size: number): void {
-    this.input = grow(this.input, size);
-    this.line = grow(this.line, size);
-    this.client = grow(this.client, size);
-    this.protocol = grow(this.protocol, size);
-    this.status = grow(this.status, size);
-    this.durationMs = grow(this.durationMs, size);
-    this.endMs = grow(this.endMs, size);
-    this.flags = grow(this.flags, size);
-    this.upstream = grow(this.upstream, size);
-    this.nextSameKey = grow(this.nextSameKey, size);
+    grow(size, [this.input, this.line, this.client, this.protocol, this.status, this.durationMs, this.endMs, this.flags, this.upstream, this.nextSameKey]);
     this.keys?.resize(size);
   }
 }
@@ -167,10 +157,10 @@ export class HandshakeTable {
  * kept only on request.
  */
 export class RowKeys {
-  words = column(Uint32Array, 1024, 4);
-  inputs = column(Uint32Array, 1024);
-  inputs10 = column(Uint32Array, 1024);
-  inputs11 = column(Uint32Array, 1024);
+  readonly words = column(Uint32Array, 1024, 4);
+  readonly inputs = column(Uint32Array, 1024);
+  readonly inputs10 = column(Uint32Array, 1024);
+  readonly inputs11 = column(Uint32Array, 1024);
   readonly texts = new Map<number, string>();
   private readonly scratch = new Uint32Array(4);
 
@@ -198,9 +188,7 @@ export class RowKeys {
   }
 
   resize(size: number): void {
-    this.words = grow(this.words, size, 4);
-    this.inputs = grow(this.inputs, size);
-    this.inputs10 = grow(this.inputs10, size);
-    this.inputs11 = grow(this.inputs11, size);
+    grow(size, [this.words], 4);
+    grow(size, [this.inputs, this.inputs10, this.inputs11]);
   }
 }
