@@ -66,6 +66,19 @@ export function newBatch(): Batch {
   };
 }
 
+/** Empties a batch for reuse (StreamSource hands out one batch again and again): its typed arrays stay. */
+function clearBatch(b: Batch): Batch {
+  b.length = 0;
+  b.clientsRestart = false;
+  b.keys = [];
+  b.texts = [];
+  b.upstreams = [];
+  b.clients = [];
+  b.bad = [];
+  b.reasons = [];
+  return b;
+}
+
 /** The typed arrays of a batch, to transfer rather than copy. */
 export function batchBuffers(b: Batch): ArrayBuffer[] {
   return [b.kind, b.client, b.protocol, b.durationMs, b.endMs, b.handshake, b.status, b.flags].map((a) => a.buffer as ArrayBuffer);
@@ -228,14 +241,7 @@ export class StreamSource implements BatchSource {
       for (let i = 0; i < this.detectLines && i < q.size; i++) sample.push(stripCr(q.peek(i) as string));
       this.scanner = this.choose(sample);
     }
-    const b = this.batch;
-    b.length = 0;
-    b.keys = [];
-    b.texts = [];
-    b.upstreams = [];
-    b.clients = [];
-    b.bad = [];
-    b.reasons = [];
+    const b = clearBatch(this.batch);
     for (let line = q.shift(); line !== undefined; line = b.length < BATCH_LINES ? q.shift() : undefined) this.scanner.scan(line, b);
     return b.length > 0 ? b : null;
   }
