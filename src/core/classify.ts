@@ -3,7 +3,6 @@
  * order: a Sec-WebSocket-Key, an Upgrade header naming websocket, status 101, a WebSocket path.
  * The path patterns are compiled once from the defaults plus --ws-path.
  */
-import type { LogRecord } from './record.js';
 
 /** Paths that carry WebSockets in common stacks; a path segment match, query allowed. */
 export const DEFAULT_WS_PATHS: readonly string[] = ['/ws', '/websocket', '/socket.io/*transport=websocket', '/cable', '/sockjs/*/websocket'];
@@ -18,17 +17,6 @@ export const enum Protocol {
 }
 
 export const PROTOCOL_NAMES: readonly string[] = ['unknown', 'HTTP/1.0', 'HTTP/1.1', 'HTTP/2.0', 'HTTP/3.0', 'other'];
-
-export function protocolCode(p: string): Protocol {
-  switch (p) {
-    case 'HTTP/1.1': return Protocol.HTTP11;
-    case 'HTTP/1.0': return Protocol.HTTP10;
-    case 'HTTP/2.0': return Protocol.HTTP2;
-    case 'HTTP/3.0': return Protocol.HTTP3;
-    case '': return Protocol.UNKNOWN;
-    default: return Protocol.OTHER;
-  }
-}
 
 function escapeRe(s: string): string {
   return s.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
@@ -45,10 +33,6 @@ export function compileWsPaths(patterns: readonly string[]): RegExp {
 
 export class Classifier {
   constructor(private readonly wsPaths: RegExp) {}
-
-  isHandshake(rec: LogRecord): boolean {
-    return this.byHeaders(rec.key, rec.status, rec.upgrade) || this.isWsPath(rec.path);
-  }
 
   /** The evidence that needs no path: a key, status 101, an Upgrade header naming websocket. */
   byHeaders(key: string, status: number, upgrade: string): boolean {

@@ -114,7 +114,7 @@ function statusAt(s: string, start: number, end: number): number {
   return v >= 0 && v <= 999 ? v : 0;
 }
 
-/** protocolCode of s[start, end): the four HTTP versions by their characters, no slice. */
+/** The Protocol of s[start, end): the four HTTP versions by their characters, no slice. */
 function protocolAt(s: string, start: number, end: number): Protocol {
   if (end === start) return Protocol.UNKNOWN;
   if (end - start === 8 && s.startsWith('HTTP/', start) && s.charCodeAt(start + 6) === 46) {
