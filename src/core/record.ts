@@ -1,7 +1,8 @@
 /*!
- * LogRecord: the fields of one parsed line that the analysis uses, in one fixed shape, filled from
- * a matched line by a RecordReader compiled once per format. Values stay strings except the few
- * numbers every line needs (status, request time, end time), parsed with charCodeAt, not Date.parse.
+ * Reading the fields of a line matched by one format, with the variable lookups done once per
+ * format (RecordReader): facts(), the few numbers and strings the analysis takes from every line,
+ * and read(), the whole LogRecord built on the same facts. Numbers are parsed with charCodeAt,
+ * not Date.parse.
  */
 import type { CompiledFormat } from '../format/compile.js';
 import { decodeValue } from '../format/parse-line.js';
@@ -161,9 +162,9 @@ export class RecordReader {
   private readonly vKey: number;
   private readonly vUpgrade: number;
   private readonly vUpstream: number;
+  private readonly readFacts = newFacts();
   private lastTime = '';
   private lastTimeMs = NaN;
-  private upgradeLogged = false;
   /** The request line of the last facts() call, and where its path lies, for path(). */
   private request = '';
   private pathStart = 0;
@@ -198,7 +199,7 @@ export class RecordReader {
    * Per line: a JSON line may lack a key its format otherwise has (bounds -1).
    */
   get logsUpgrade(): boolean {
-    return this.upgradeLogged;
+    return this.readFacts.logsUpgrade;
   }
 
   private value(text: string, bounds: Int32Array, name: string): string {
@@ -266,41 +267,37 @@ export class RecordReader {
     return this.valueOf(text, bounds, this.vRequestUri) || this.valueOf(text, bounds, this.vUri);
   }
 
-  /** Fills `rec` from a line that matched this reader's format. */
+  /**
+   * Fills `rec` from a line that matched this reader's format: facts() and the few fields only a
+   * whole record shows (method, the protocol as written, upstream status, user agent).
+   */
   read(text: string, bounds: Int32Array, rec: LogRecord): void {
+    const f = this.readFacts;
+    this.facts(text, bounds, f);
     rec.text = text;
-    rec.client = this.value(text, bounds, 'remote_addr');
-    const request = this.value(text, bounds, 'request');
+    rec.client = f.client;
+    rec.path = this.path();
+    const request = this.request;
     if (request !== '') {
       const sp1 = request.indexOf(' ');
       const sp2 = request.lastIndexOf(' ');
-      if (sp1 > 0 && sp2 > sp1) {
-        rec.method = request.slice(0, sp1);
-        rec.path = request.slice(sp1 + 1, sp2);
-        rec.protocol = request.slice(sp2 + 1);
-      } else {
-        // HTTP/0.9 or a partial line: no protocol part.
-        rec.method = sp1 > 0 ? request.slice(0, sp1) : request;
-        rec.path = sp1 > 0 ? request.slice(sp1 + 1) : '';
-        rec.protocol = '';
-      }
+      // HTTP/0.9 or a partial line has no protocol part.
+      rec.method = sp1 > 0 ? request.slice(0, sp1) : request;
+      rec.protocol = sp1 > 0 && sp2 > sp1 ? request.slice(sp2 + 1) : '';
     } else {
       rec.method = this.value(text, bounds, 'request_method');
-      rec.path = this.value(text, bounds, 'request_uri') || this.value(text, bounds, 'uri');
       rec.protocol = '';
     }
     const proto = this.value(text, bounds, 'server_protocol');
     if (proto !== '') rec.protocol = proto;
-    rec.status = parseStatus(this.value(text, bounds, 'status'));
-    const rt = this.at.request_time as number;
-    rec.durationMs = rt < 0 ? -1 : parseMillis(text.slice(bounds[2 * rt], bounds[2 * rt + 1]));
-    rec.endMs = this.endTime(text, bounds);
-    rec.startMs = rec.durationMs >= 0 ? rec.endMs - rec.durationMs : rec.endMs;
-    rec.upstreamAddr = this.value(text, bounds, 'upstream_addr');
+    rec.status = f.status;
+    rec.durationMs = f.durationMs;
+    rec.endMs = f.endMs;
+    rec.startMs = f.durationMs >= 0 ? f.endMs - f.durationMs : f.endMs;
+    rec.upstreamAddr = this.upstream();
     rec.upstreamStatus = this.value(text, bounds, 'upstream_status');
-    rec.key = this.value(text, bounds, 'http_sec_websocket_key');
-    rec.upgrade = this.value(text, bounds, 'http_upgrade');
-    this.upgradeLogged = present(bounds, this.at.http_upgrade as number);
+    rec.key = f.key;
+    rec.upgrade = f.upgrade;
     rec.userAgent = this.value(text, bounds, 'http_user_agent');
   }
 
