@@ -295,7 +295,7 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
     if (heads !== undefined && acc !== hidden && acc !== reused) f.handshakes = handshakesOf(acc);
     findings.push(f);
   };
-  /** "12 handshakes", or with several inputs "6 handshakes (12 lines: each logged by 2 tiers)". */
+  /** "12 handshakes", or with several inputs "6 handshakes (12 log lines: one handshake can be logged by each tier)". */
   const counted = (acc: Acc, noun: string): string => {
     const n = heads === undefined ? acc.count : handshakesOf(acc);
     const what = `${n} ${noun}${n === 1 ? '' : 's'}`;

@@ -132,7 +132,6 @@ export class Tally {
     if (id === this.clientCounts.length) this.clientCounts.push({ total: 0, http10: 0, handshakes: 0, handshakesHttp10: 0, upgraded: 0, failed: 0 });
     return id;
   }
-
 }
 
 /** Strings to dense ids, bounded: past `max` names every new one shares the OTHER_CLIENT id. */
