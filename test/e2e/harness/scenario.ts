@@ -24,7 +24,7 @@ import {
 } from './driver.js';
 import { startLb, type LbEvent, type LbNode, type NodeMode, type NodeSpec } from './lb.js';
 import { waitForLines, type ByteString, type JsonRecord } from './logs.js';
-import { nginxVersion, startNginx, type Nginx, type ProxyLocation } from './nginx.js';
+import { nginxVersion, startNginx, type Nginx, type NginxOptions, type ProxyLocation } from './nginx.js';
 
 export type ActionKind = 'ws-session' | 'ws-idle' | 'ws-no-upgrade' | 'ws-dead' | 'plain';
 
@@ -78,18 +78,9 @@ export interface PlainAction extends ActionCommon {
 }
 export type Action = WsSessionAction | WsIdleAction | WsNoUpgradeAction | WsDeadAction | PlainAction;
 
-export interface ScenarioSpec {
-  /** Raw `log_format …;` texts (each also gets an access_log). */
-  formats?: string[];
-  tiers?: 1 | 2;
-  /** Seconds (default 2) for /ws/ and every other location not in `locations`. */
-  proxyReadTimeout?: number;
-  proxySendTimeout?: number;
-  locations?: ProxyLocation[];
-  /** See NginxOptions.formatsInclude. */
-  formatsInclude?: boolean;
-  httpConfig?: string;
-  serverConfig?: string;
+/** The nginx part (as NginxOptions has it; `formats` are raw `log_format …;` texts here) and the traffic. */
+export interface ScenarioSpec
+  extends Pick<NginxOptions, 'formats' | 'tiers' | 'proxyReadTimeout' | 'proxySendTimeout' | 'locations' | 'formatsInclude' | 'httpConfig' | 'serverConfig'> {
   app?: AppOptions;
   nodes?: NodeSpec[];
   actions: Action[];
