@@ -75,15 +75,11 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
 
   // insecureHTTPParser: nginx forwards hostile bytes (\x01 in User-Agent, raw 0xFF in the query)
   // verbatim; a lenient app keeps those requests answerable so nginx logs the app's status.
+  const record = (req: http.IncomingMessage, upgrade: boolean): void => {
+    requests.push({ at: Date.now(), method: req.method ?? '', url: req.url ?? '', httpVersion: req.httpVersion, headers: req.headers, upgrade });
+  };
   const server = http.createServer({ insecureHTTPParser: true }, (req, res) => {
-    requests.push({
-      at: Date.now(),
-      method: req.method ?? '',
-      url: req.url ?? '',
-      httpVersion: req.httpVersion,
-      headers: req.headers,
-      upgrade: false,
-    });
+    record(req, false);
     const url = parseUrl(req.url);
     const send = (status: number, type: string, body: string): void => {
       const buf = Buffer.from(body);
@@ -116,14 +112,7 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
   });
 
   server.on('upgrade', (req: http.IncomingMessage, socket: Socket, head: Buffer) => {
-    requests.push({
-      at: Date.now(),
-      method: req.method ?? '',
-      url: req.url ?? '',
-      httpVersion: req.httpVersion,
-      headers: req.headers,
-      upgrade: true,
-    });
+    record(req, true);
     socket.on('error', () => socket.destroy());
     const url = parseUrl(req.url);
     if (!isWsPath(url.pathname)) {
