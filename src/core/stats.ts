@@ -1,7 +1,7 @@
 /*!
  * Streaming statistics that stay the same size however long the log: a millisecond-resolution
- * duration histogram (exact quantiles and clusters below 10 minutes; histograms merge), and
- * BadLineLog (count per reason, the first samples with file:line).
+ * duration histogram (exact quantiles and clusters below 10 minutes), and BadLineLog (count per
+ * reason, the first samples with file:line). Both merge, so partial results can be combined.
  */
 import type { DurationSummary } from '../report/model.js';
 
@@ -83,7 +83,7 @@ export class BadLineLog {
   }
 }
 
-/** Log-spaced buckets (1 % wide) for quantiles of any duration in a few KB. */
+/** Log-spaced buckets (1 % wide) for quantiles of any duration in a few KB; merges by addition. */
 export class QuantileSketch {
   private static readonly GROWTH = Math.log(1.01);
   private static readonly SIZE = 2200; // 1.01^2200 ms ≈ 9e9 ms: beyond any request_time
@@ -96,6 +96,12 @@ export class QuantileSketch {
     this.buckets[b] = (this.buckets[b] as number) + 1;
     this.count++;
     if (ms > this.maxMs) this.maxMs = ms;
+  }
+
+  merge(o: QuantileSketch): void {
+    for (let i = 0; i < QuantileSketch.SIZE; i++) this.buckets[i] = (this.buckets[i] as number) + (o.buckets[i] as number);
+    this.count += o.count;
+    if (o.maxMs > this.maxMs) this.maxMs = o.maxMs;
   }
 
   /** The q-quantile in ms, within 1 %; -1 when empty. */
