@@ -1,7 +1,8 @@
 /*!
  * Streaming statistics that stay the same size however long the log: a millisecond-resolution
- * duration histogram (exact quantiles and clusters below 10 minutes), and BadLineLog (count per
- * reason, the first samples with file:line). Both merge, so partial results can be combined.
+ * duration histogram (exact quantiles and clusters below 10 minutes), a log-spaced quantile
+ * sketch, and BadLineLog (count per reason, the first samples with file:line). The histogram and
+ * the sketch merge by addition.
  */
 import type { DurationSummary } from '../report/model.js';
 
