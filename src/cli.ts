@@ -12,6 +12,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BadLinesFile, ProgressLine } from './sinks.js';
 import { AnalyzerError, CSV_KINDS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, isAnalyzerError, type CsvKind, type OutputName, type Rendered, type Report } from './index.js';
+import { list } from './options.js';
 import { visible } from './report/text.js';
 
 const SEVERITIES = ['critical', 'warning', 'info'];
@@ -22,14 +23,6 @@ function fail(message: string, hint?: string): never {
   process.exit(2);
 }
 
-/**
- * Repeatable flags are plain strings (yargs collects repeats into an array): an `array: true`
- * option would swallow the input file names that follow it.
- */
-function list(v: unknown): string[] {
-  if (v === undefined) return [];
-  return Array.isArray(v) ? v.map(String) : [String(v)];
-}
 
 /** A reader that went away (`| head`) ends the run quietly: exit 0, nothing more on stderr. */
 function onStdoutError(err: NodeJS.ErrnoException): never {
@@ -72,6 +65,8 @@ async function main(): Promise<void> {
     .scriptName('wsdiag')
     .usage('$0 [inputs..]\n\nReads nginx access logs (files, "-" for stdin, gzip detected) and explains why WebSocket handshakes fail.')
     .positional('inputs', { describe: 'log files; "-" or none reads stdin', type: 'string' })
+    // Repeatable flags are plain strings (yargs collects repeats into an array; list() reads both):
+    // an `array: true` option would swallow the input file names that follow it.
     .option('log-format', { type: 'string', describe: 'the log_format as in nginx.conf (quoted pieces, escape=...); repeat for logs whose format changed: each line uses the first that fits' })
     .option('preset', { type: 'string', describe: `a named format: ${PRESET_FORMATS.map((p) => p.name).join(', ')}` })
     .option('nginx-conf', { type: 'string', describe: 'read log_format directives from this nginx.conf (includes followed)' })

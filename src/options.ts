@@ -72,9 +72,13 @@ export interface ResolvedOptions {
   chunkBytes: number | undefined;
 }
 
-function list(v: string | readonly string[] | undefined): string[] {
+/**
+ * An option given once, several times (yargs collects repeats into an array) or not at all, as a
+ * list of strings.
+ */
+export function list(v: unknown): string[] {
   if (v === undefined) return [];
-  return typeof v === 'string' ? [v] : [...v];
+  return Array.isArray(v) ? v.map(String) : [String(v)];
 }
 
 export function positiveNumber(flag: string, v: number | string | undefined, integer: boolean): number | undefined {
