@@ -1,13 +1,14 @@
 /*!
  * ChunkedSource (src/core/workers.ts) with a scripted pool in place of worker threads: batches come
  * out in file order whatever order the ranges answer in, and a range that fails stops the ranges
- * after it, never the ones before it.
+ * after it, never the ones before it. A stream's blocks: the format order waits for the first,
+ * buffers go back to the feed, and a stop keeps every block read already.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
 import { newBatch, type Batch } from '../src/core/scan.js';
-import { ChunkedSource, type ChunkTask, type WorkerPool, type WorkerReply } from '../src/core/workers.js';
+import { ChunkedSource, FileRanges, type ChunkTask, type WorkerPool, type WorkerReply } from '../src/core/workers.js';
 
 /** Runs nothing: the test answers for each range; a cancelled range's later answers go unheard, as in WorkerPool. */
 class ScriptedPool {
@@ -32,7 +33,7 @@ function batch(tag: number): Batch {
   return b;
 }
 
-const TASK = { file: 'f', formats: [], order: [], wsPaths: { source: 'x', flags: '' }, detail: false };
+const TASK = { file: 'f', formats: [], wsPaths: { source: 'x', flags: '' }, detail: false };
 
 function drain(s: ChunkedSource): number[] {
   const out: number[] = [];
@@ -42,13 +43,13 @@ function drain(s: ChunkedSource): number[] {
 
 test('batches come out in range order, whichever range answers first', () => {
   const pool = new ScriptedPool();
-  const s = new ChunkedSource(pool as unknown as WorkerPool, [{ start: 0, end: 10 }, { start: 10, end: 20 }], TASK, 2, () => {});
+  const s = new ChunkedSource(pool as unknown as WorkerPool, new FileRanges([{ start: 0, end: 10 }, { start: 10, end: 20 }]), TASK, [], 2, () => {});
   const [r0, r1] = pool.jobs;
   r1?.reply({ type: 'batch', id: 1, batch: batch(21) });
-  r1?.reply({ type: 'end', id: 1, bytes: 10 });
+  r1?.reply({ type: 'end', id: 1 });
   assert.deepEqual(drain(s), []);
   r0?.reply({ type: 'batch', id: 0, batch: batch(11) });
-  r0?.reply({ type: 'end', id: 0, bytes: 10 });
+  r0?.reply({ type: 'end', id: 0 });
   assert.deepEqual(drain(s), [11, 21]);
   assert.equal(s.ended, true);
   assert.equal(s.error, null);
@@ -57,14 +58,14 @@ test('batches come out in range order, whichever range answers first', () => {
 test('a later range that fails leaves the earlier one running: its lines come first, then the error ends the input', () => {
   const pool = new ScriptedPool();
   const ranges = [{ start: 0, end: 10 }, { start: 10, end: 20 }, { start: 20, end: 30 }];
-  const s = new ChunkedSource(pool as unknown as WorkerPool, ranges, TASK, 3, () => {});
+  const s = new ChunkedSource(pool as unknown as WorkerPool, new FileRanges(ranges), TASK, [], 3, () => {});
   const [r0, r1, r2] = pool.jobs;
   r1?.reply({ type: 'batch', id: 1, batch: batch(21) });
   r1?.reply({ type: 'error', id: 1, message: 'read failed', code: 'EIO' });
   assert.equal(r2?.cancelled, true, 'the range after the failed one is dropped');
   assert.equal(r0?.cancelled, false, 'the range before it is not');
   r0?.reply({ type: 'batch', id: 0, batch: batch(11) });
-  r0?.reply({ type: 'end', id: 0, bytes: 10 });
+  r0?.reply({ type: 'end', id: 0 });
   assert.deepEqual(drain(s), [11, 21]);
   assert.equal(s.ended, true);
   assert.equal(s.error?.message, 'read failed');
@@ -72,7 +73,7 @@ test('a later range that fails leaves the earlier one running: its lines come fi
 
 test('stopReading keeps what the range being read has sent and drops the rest', () => {
   const pool = new ScriptedPool();
-  const s = new ChunkedSource(pool as unknown as WorkerPool, [{ start: 0, end: 10 }, { start: 10, end: 20 }], TASK, 2, () => {});
+  const s = new ChunkedSource(pool as unknown as WorkerPool, new FileRanges([{ start: 0, end: 10 }, { start: 10, end: 20 }]), TASK, [], 2, () => {});
   const [r0, r1] = pool.jobs;
   r0?.reply({ type: 'batch', id: 0, batch: batch(11) });
   r1?.reply({ type: 'batch', id: 1, batch: batch(21) });
@@ -80,4 +81,114 @@ test('stopReading keeps what the range being read has sent and drops the rest', 
   r0?.reply({ type: 'batch', id: 0, batch: batch(12) });
   assert.deepEqual(drain(s), [11]);
   assert.equal(s.ended, true);
+});
+
+/** A stream's blocks as the test hands them out; stopReading keeps them, as StreamBlocks does. */
+class ScriptedBlocks {
+  readonly ready: { data: ArrayBuffer; bytes: number; inputBytes: number }[] = [];
+  finished = false;
+  error: Error | null = null;
+  readonly recycled: ArrayBuffer[] = [];
+
+  get drained(): boolean {
+    return this.finished && this.ready.length === 0;
+  }
+
+  add(text: string): void {
+    const data = new TextEncoder().encode(text).buffer as ArrayBuffer;
+    this.ready.push({ data, bytes: data.byteLength, inputBytes: 0 });
+  }
+
+  take(): (typeof this.ready)[number] | null {
+    return this.ready.shift() ?? null;
+  }
+
+  peek(): (typeof this.ready)[number] | null {
+    return this.ready[0] ?? null;
+  }
+
+  stop(): void {
+    this.finished = true;
+    this.ready.length = 0;
+  }
+
+  stopReading(): boolean {
+    this.finished = true;
+    return true;
+  }
+
+  recycle(data: ArrayBuffer): void {
+    this.recycled.push(data);
+  }
+}
+
+test('a stream: the format order waits for its first block, and every block is scanned with it', () => {
+  const pool = new ScriptedPool();
+  const blocks = new ScriptedBlocks();
+  const seen: string[] = [];
+  const s = new ChunkedSource(pool as unknown as WorkerPool, blocks, TASK, (first) => {
+    seen.push(first !== null && 'data' in first ? new TextDecoder().decode(first.data) : 'none');
+    return [1, 0];
+  }, 1, () => {});
+  assert.equal(drain(s).length, 0);
+  assert.equal(pool.jobs.length, 0, 'nothing is launched before the order is known');
+  blocks.add('a\nb\n');
+  blocks.add('c\n');
+  blocks.add('d\n');
+  assert.deepEqual(drain(s), []);
+  assert.deepEqual(seen, ['a\nb\n']);
+  assert.equal(pool.jobs.length, 2, 'one block scanned, one launched ahead');
+  assert.deepEqual(pool.jobs.map((j) => j.task.order), [[1, 0], [1, 0]]);
+  pool.jobs[0]?.reply({ type: 'batch', id: 0, batch: batch(1) });
+  pool.jobs[0]?.reply({ type: 'end', id: 0, data: new ArrayBuffer(8) });
+  assert.deepEqual(drain(s), [1]);
+  assert.equal(blocks.recycled.length, 1, "a block's buffer goes back to the feed");
+  assert.equal(pool.jobs.length, 3);
+  blocks.finished = true;
+  pool.jobs[1]?.reply({ type: 'end', id: 1 });
+  pool.jobs[2]?.reply({ type: 'batch', id: 2, batch: batch(3) });
+  pool.jobs[2]?.reply({ type: 'end', id: 2 });
+  assert.deepEqual(drain(s), [3]);
+  assert.equal(s.ended, true);
+  assert.deepEqual(seen, ['a\nb\n'], 'the order is chosen once');
+});
+
+test('a stream that is stopped (Ctrl-C): the blocks read already are still scanned, nothing is dropped', () => {
+  const pool = new ScriptedPool();
+  const blocks = new ScriptedBlocks();
+  blocks.add('a\n');
+  blocks.add('b\n');
+  blocks.add('c\n');
+  const s = new ChunkedSource(pool as unknown as WorkerPool, blocks, TASK, [0], 1, () => {});
+  assert.equal(pool.jobs.length, 2);
+  s.stopReading();
+  for (const [i, job] of pool.jobs.entries()) {
+    job.reply({ type: 'batch', id: i, batch: batch(10 + i) });
+    job.reply({ type: 'end', id: i });
+  }
+  assert.deepEqual(drain(s), [10, 11]);
+  const last = pool.jobs[2];
+  assert.ok(last, 'the third block is launched after the first two');
+  last.reply({ type: 'batch', id: 2, batch: batch(12) });
+  last.reply({ type: 'end', id: 2 });
+  assert.deepEqual(drain(s), [12]);
+  assert.equal(s.ended, true);
+  assert.equal(pool.jobs.filter((j) => j.cancelled).length, 0);
+});
+
+test('an empty stream: the order is chosen with no block, and the source ends', () => {
+  const pool = new ScriptedPool();
+  const blocks = new ScriptedBlocks();
+  let chosen = 0;
+  const s = new ChunkedSource(pool as unknown as WorkerPool, blocks, TASK, (first) => {
+    chosen++;
+    assert.equal(first, null);
+    return [0];
+  }, 2, () => {});
+  assert.equal(s.ended, false);
+  blocks.finished = true;
+  assert.deepEqual(drain(s), []);
+  assert.equal(s.ended, true);
+  assert.equal(chosen, 1);
+  assert.equal(pool.jobs.length, 0);
 });

@@ -2,8 +2,9 @@
  * inputs → batches of scanned lines → Tally. Owns line numbering, auto-detection on an input's
  * first lines, the format gate (FORMAT_NO_MATCH when an input's first lines all fail), BadLineLog,
  * --since/--until, and the merge that hands every input's records to the tally in time order.
- * Lines are scanned (core/scan.ts) in this thread for streams and small files, and by worker
- * threads over byte ranges of large files (core/workers.ts); the batches replay the same way.
+ * Lines are scanned (core/scan.ts) by worker threads (core/workers.ts) over byte ranges of large
+ * files and over blocks of streams' lines (gzip, stdin, pipes), or in this thread for small files
+ * and with one worker; the batches replay the same way.
  */
 import { availableParallelism } from 'node:os';
 import { stat } from 'node:fs/promises';
@@ -12,20 +13,22 @@ import { clip, isAnalyzerError, type ErrorCode } from '../errors.js';
 import type { CompiledFormat } from '../format/compile.js';
 import { matchAny, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
 import { syslogBodyStart } from '../format/syslog.js';
-import { headLines, lineRanges } from '../input/chunks.js';
+import { BLOCK_BYTES, StreamBlocks } from '../input/blocks.js';
+import { firstLines, headLines, lineRanges } from '../input/chunks.js';
 import { LineQueue } from '../input/lines.js';
 import { openInput, type OpenedInput } from '../input/open.js';
 import { Classifier } from './classify.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner, StreamSource, type Batch, type BatchSource } from './scan.js';
 import { BadLineLog } from './stats.js';
 import type { Tally } from './tally.js';
-import { ChunkedSource, WorkerPool, formatSpec } from './workers.js';
+import { ChunkedSource, FileRanges, WorkerPool, formatSpec, type Part } from './workers.js';
 import type { InputReport } from '../report/model.js';
 
 /** goaccess's --num-tests: this many non-empty lines failing in a row at the start of an input stop it. */
 export const GATE_LINES = 10;
-/** Lines auto-detection looks at before choosing. */
+/** Lines auto-detection looks at before choosing, within this many bytes. */
 const DETECT_LINES = 20;
+const DETECT_BYTES = 1 << 20;
 /** Byte ranges workers read: large enough that a range's start-up cost vanishes, small enough for flat memory. */
 const CHUNK_BYTES = 32 << 20;
 /** Files smaller than this are read in this thread (a worker's start costs about as much). */
@@ -296,15 +299,27 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       c.result.error = { code: err.code, message: err.message };
       return;
     }
-    if (pool === null || c.result.gzip || c.name === '-') return;
-    const info = await stat(c.name).catch(() => null);
-    if (info === null || !info.isFile() || info.size < Math.min(MIN_WORKER_BYTES, chunkBytes)) return;
-    // Large regular file: ranges for the workers, each scanned with the order chosen from its first lines.
-    const order = orderFor(opts.detect ? await headLines(c.name, DETECT_LINES) : null);
-    c.tried = order.map((k) => opts.formats[k] as CompiledFormat);
-    const ranges = await lineRanges(c.name, info.size, chunkBytes);
-    c.opened.stream.destroy();
-    c.source = new ChunkedSource(pool, ranges, { file: c.name, formats: specs, order, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, detail: opts.detail === true }, workers, () => wake());
+    if (pool === null) return;
+    const task = { file: c.name, formats: specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, detail: opts.detail === true };
+    const info = c.result.gzip || c.name === '-' ? null : await stat(c.name).catch(() => null);
+    if (info !== null && info.isFile()) {
+      if (info.size < Math.min(MIN_WORKER_BYTES, chunkBytes)) return;
+      // Large regular file: ranges for the workers, each scanned with the order chosen from its first lines.
+      const order = orderFor(opts.detect ? await headLines(c.name, DETECT_LINES) : null);
+      c.tried = order.map((k) => opts.formats[k] as CompiledFormat);
+      const ranges = await lineRanges(c.name, info.size, chunkBytes);
+      c.opened.stream.destroy();
+      c.source = new ChunkedSource(pool, new FileRanges(ranges), task, order, workers, () => wake());
+      return;
+    }
+    // A stream (gzip, stdin, a pipe): this thread reads and gunzips, workers scan blocks of its lines.
+    const opened = c.opened;
+    const blocks = new StreamBlocks(opened.stream, () => opened.bytesRead(), () => wake(), Math.min(BLOCK_BYTES, chunkBytes));
+    c.source = new ChunkedSource(pool, blocks, task, (first) => {
+      const order = orderFor(opts.detect ? sampleOf(first) : null);
+      c.tried = order.map((k) => opts.formats[k] as CompiledFormat);
+      return order;
+    }, workers, () => wake());
   }));
 
   let interrupt = (): void => {};
@@ -360,6 +375,14 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   tally.finish();
   for (const c of cursors) if (c.result.error !== null && c.result.error.code !== 'FORMAT_NO_MATCH' && c.opened) partial = true;
   return { inputs: cursors.map((c) => c.result), bad, used: [...used], partial, sinceMs: opts.sinceMs, untilMs: opts.untilMs };
+}
+
+/** The first lines of a stream's first block, for detection ([] for an input without a byte). */
+function sampleOf(first: Part | null): string[] {
+  if (first === null || !('data' in first)) return [];
+  const all = Buffer.from(first.data, 0, first.bytes);
+  const head = all.subarray(0, DETECT_BYTES);
+  return firstLines(head, DETECT_LINES, head.length === all.length);
 }
 
 function bytesRead(cursors: readonly Cursor[]): number {

@@ -1,7 +1,8 @@
 /*!
- * A worker thread's side of parallel reading: reads one byte range of a file at a time, splits
- * it into lines with split2, scans them (core/scan.ts) and posts the batches, in order, with
- * their arrays transferred. Knows nothing of other ranges or inputs; core/workers.ts drives it.
+ * A worker thread's side of parallel scanning: takes one part of an input at a time (reads a byte
+ * range of a file, or is handed a block of a stream's lines), splits it into lines with split2,
+ * scans them (core/scan.ts) and posts the batches, in order, with their arrays transferred.
+ * Knows nothing of other parts or inputs; core/workers.ts drives it.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { parentPort, type MessagePort } from 'node:worker_threads';
@@ -43,29 +44,40 @@ function run(task: ChunkTask): void {
     scanner.scan(line, batch);
     if (batch.length === BATCH_LINES) flush();
   });
+  const part = task.part;
+  lines.once('end', () => {
+    flush();
+    // A block's buffer goes back, to carry a later block.
+    if ('data' in part) post({ type: 'end', id: task.id, data: part.data }, [part.data]);
+    else post({ type: 'end', id: task.id });
+  });
+  if ('data' in part) {
+    // A block of whole lines, cut to length by the main thread already. Written in reads' sizes:
+    // a block-sized string would go to V8's large-object space, freed only by full collections.
+    const block = Buffer.from(part.data, 0, part.bytes);
+    for (let at = 0; at < block.length; at += READ_BYTES) lines.write(block.subarray(at, at + READ_BYTES));
+    lines.end();
+    return;
+  }
   let fd = -1;
-  let at = task.start;
   try {
     fd = openSync(task.file, 'r');
-    while (at < task.end) {
-      const buf = Buffer.allocUnsafe(Math.min(READ_BYTES, task.end - at));
-      const n = readSync(fd, buf, 0, buf.length, at);
+    // One buffer for every read: split2 decodes a write's bytes before write() returns.
+    const buf = Buffer.allocUnsafe(READ_BYTES);
+    for (let at = part.start; at < part.end;) {
+      const n = readSync(fd, buf, 0, Math.min(READ_BYTES, part.end - at), at);
       if (n === 0) break;
       at += n;
-      lines.write(capper.cut(n === buf.length ? buf : buf.subarray(0, n)));
+      lines.write(capper.cut(buf.subarray(0, n)));
     }
     lines.end();
   } catch (err) {
+    lines.removeAllListeners('end');
     flush();
     post({ type: 'error', id: task.id, message: (err as Error).message, code: (err as NodeJS.ErrnoException).code ?? '' });
-    return;
   } finally {
     if (fd >= 0) closeSync(fd);
   }
-  lines.once('end', () => {
-    flush();
-    post({ type: 'end', id: task.id, bytes: at - task.start });
-  });
 }
 
 port.on('message', (task: ChunkTask) => run(task));

@@ -1,8 +1,9 @@
 /*!
- * Parallel reading of large regular files: a pool of worker threads (core/worker.ts), each
- * scanning one byte range at a time, and ChunkedSource, which hands one input's batches to the
- * pipeline in file order however the ranges finish. Ranges are launched a few ahead of the one
- * being read, so memory is bounded by those few ranges' batches, not by the file.
+ * Parallel scanning: a pool of worker threads (core/worker.ts), each scanning one part of an input
+ * at a time (a byte range of a large regular file, or a block of a stream's lines), and
+ * ChunkedSource, which hands one input's batches to the pipeline in input order however the parts
+ * finish. Parts are launched a few ahead of the one being read, so memory is bounded by those
+ * few parts' batches, not by the input.
  */
 import { Worker } from 'node:worker_threads';
 import { compileFormatString, type CompiledFormat, type Escape } from '../format/compile.js';
@@ -21,11 +22,70 @@ export function compileSpec(s: FormatSpec): CompiledFormat {
   return s.kind === 'json' ? compileJsonFormat(s.name) : compileFormatString(s.text, s.escape, s.name);
 }
 
+/**
+ * One part of an input: a byte range of a file, or a block of whole lines (the first `bytes` of
+ * `data`, transferred to the worker and back). `inputBytes`: how far into the input (on disk,
+ * compressed) the part ends.
+ */
+export type Part = (ByteRange | { data: ArrayBuffer; bytes: number }) & { inputBytes: number };
+
+/** Where a ChunkedSource's parts come from, in input order. */
+export interface PartFeed {
+  /** The next part, or null when none is ready (more may come unless `drained`). */
+  take(): Part | null;
+  /** The part take() would give, left in place. */
+  peek(): Part | null;
+  /** No part will come any more. */
+  readonly drained: boolean;
+  /** Why the input stopped early (the parts before it still count). */
+  readonly error: Error | null;
+  /** Takes no more parts. */
+  stop(): void;
+  /**
+   * Reads no more of the input. True when what was read already must still come out as parts
+   * (a stream cannot be read again); false when later parts may be dropped (a file's ranges).
+   */
+  stopReading(): boolean;
+  /** A block's buffer, back from the worker that scanned it. */
+  recycle?(data: ArrayBuffer): void;
+}
+
+/** A regular file's byte ranges as a PartFeed. */
+export class FileRanges implements PartFeed {
+  readonly error = null;
+  private at = 0;
+
+  constructor(private readonly ranges: readonly ByteRange[]) {}
+
+  get drained(): boolean {
+    return this.at >= this.ranges.length;
+  }
+
+  take(): Part | null {
+    const p = this.peek();
+    if (p !== null) this.at++;
+    return p;
+  }
+
+  peek(): Part | null {
+    const r = this.ranges[this.at];
+    return r === undefined ? null : { start: r.start, end: r.end, inputBytes: r.end };
+  }
+
+  stop(): void {
+    this.at = this.ranges.length;
+  }
+
+  stopReading(): false {
+    this.stop();
+    return false;
+  }
+}
+
 export interface ChunkTask {
   id: number;
   file: string;
-  start: number;
-  end: number;
+  part: Part;
   formats: FormatSpec[];
   /** Indices into `formats`, in the order detection chose for this input. */
   order: number[];
@@ -36,7 +96,7 @@ export interface ChunkTask {
 
 export type WorkerReply =
   | { type: 'batch'; id: number; batch: Batch }
-  | { type: 'end'; id: number; bytes: number }
+  | { type: 'end'; id: number; data?: ArrayBuffer }
   | { type: 'error'; id: number; message: string; code: string };
 
 interface Job {
@@ -55,7 +115,7 @@ function startWorker(): Worker {
   return new Worker(boot, { ...options, eval: true });
 }
 
-/** Worker threads started on demand, up to `size`, each running one range at a time. */
+/** Worker threads started on demand, up to `size`, each scanning one part at a time. */
 export class WorkerPool {
   private readonly idle: Worker[] = [];
   private readonly running = new Map<Worker, Job>();
@@ -66,7 +126,7 @@ export class WorkerPool {
 
   constructor(private readonly size: number) {}
 
-  /** Queues a range; `onReply` gets its batches in order, then one 'end' or 'error'. */
+  /** Queues a part; `onReply` gets its batches in order, then one 'end' or 'error'. */
   run(task: Omit<ChunkTask, 'id'>, onReply: (r: WorkerReply) => void): number {
     const id = this.nextId++;
     this.queue.push({ task: { ...task, id }, onReply });
@@ -74,7 +134,7 @@ export class WorkerPool {
     return id;
   }
 
-  /** Drops a queued range; one already running finishes unheard. */
+  /** Drops a queued part; one already running finishes unheard. */
   cancel(id: number): void {
     const i = this.queue.findIndex((j) => j.task.id === id);
     if (i >= 0) this.queue.splice(i, 1);
@@ -100,7 +160,8 @@ export class WorkerPool {
       }
       const job = this.queue.shift() as Job;
       this.running.set(w, job);
-      w.postMessage(job.task);
+      const part = job.task.part;
+      w.postMessage(job.task, 'data' in part ? [part.data] : []);
     }
   }
 
@@ -118,7 +179,7 @@ export class WorkerPool {
       if (r.type !== 'batch') this.dispatch();
     });
     w.on('error', (err) => {
-      // A worker that died takes its range with it: that input ends with the error.
+      // A worker that died takes its part with it: that input ends with the error.
       const job = this.running.get(w);
       this.running.delete(w);
       this.started--;
@@ -131,42 +192,51 @@ export class WorkerPool {
 
 interface Pending {
   id: number;
-  range: ByteRange;
+  part: Part;
   batches: Batch[];
   done: boolean;
 }
 
-/** One input read as ranges by the pool; its batches come out in file order. */
+/** The task of every part of one input; `order` may wait for the input's first part (see ChunkedSource). */
+export type InputTask = Omit<ChunkTask, 'id' | 'part' | 'order'>;
+
+/** One input read in parts by the pool; its batches come out in input order. */
 export class ChunkedSource implements BatchSource {
   ended = false;
   error: Error | null = null;
   private readonly pending: Pending[] = [];
-  private next_ = 0;
   private consumed = 0;
+  private order: number[] | null;
+  private readonly choose: ((first: Part | null) => number[]) | null;
 
-  /** `ahead`: ranges launched beyond the one being read. `onChange` runs when a batch or the end arrives. */
+  /**
+   * `order`: the format order of every part, or how to choose it from the input's first part
+   * (called once, with null for an input without a byte). `ahead`: parts launched beyond the one
+   * being read. `onChange` runs when a batch or the end arrives.
+   */
   constructor(
     private readonly pool: WorkerPool,
-    private readonly ranges: readonly ByteRange[],
-    private readonly task: Omit<ChunkTask, 'id' | 'start' | 'end'>,
+    private readonly feed: PartFeed,
+    private readonly task: InputTask,
+    order: number[] | ((first: Part | null) => number[]),
     private readonly ahead: number,
     private readonly onChange: () => void,
   ) {
+    this.order = typeof order === 'function' ? null : order;
+    this.choose = typeof order === 'function' ? order : null;
     this.launch();
-    if (ranges.length === 0) this.ended = true;
   }
 
   next(): Batch | null {
     for (;;) {
+      this.launch();
       const head = this.pending[0];
-      if (head === undefined || this.ended) return null;
+      if (this.ended || head === undefined) return null;
       const b = head.batches.shift();
       if (b !== undefined) return b;
       if (!head.done) return null;
       this.pending.shift();
-      this.consumed = head.range.end;
-      if (this.pending.length === 0 && this.next_ >= this.ranges.length) this.ended = true;
-      this.launch();
+      this.consumed = head.part.inputBytes;
     }
   }
 
@@ -178,43 +248,61 @@ export class ChunkedSource implements BatchSource {
     this.ended = true;
     for (const p of this.pending) this.pool.cancel(p.id);
     this.pending.length = 0;
+    this.feed.stop();
   }
 
-  /** Keeps the batches of the range being read that have arrived; drops every later range. */
+  /**
+   * A stream's parts read already all come out; of a file's, the batches of the part being read
+   * that have arrived, and no later part.
+   */
   stopReading(): void {
+    const keep = this.feed.stopReading();
     const head = this.pending[0];
-    if (head === undefined) {
-      this.next_ = this.ranges.length;
-      this.ended = true;
-    } else {
+    if (!keep && head !== undefined) {
       this.pool.cancel(head.id);
       head.done = true;
       this.dropAfter(head);
     }
+    this.launch();
     this.onChange();
   }
 
-  /** Reads nothing after range `p`: later ranges are cancelled and none is launched any more. */
+  /** Reads nothing after part `p`: later parts are cancelled and none is taken any more. */
   private dropAfter(p: Pending): void {
-    this.next_ = this.ranges.length;
+    this.feed.stop();
     for (const q of this.pending.splice(this.pending.indexOf(p) + 1)) this.pool.cancel(q.id);
   }
 
+  /** Launches parts while there is room; ends the source when the feed and the parts are done. */
   private launch(): void {
-    while (!this.ended && this.next_ < this.ranges.length && this.pending.length <= this.ahead) {
-      const range = this.ranges[this.next_++] as ByteRange;
-      const p: Pending = { id: -1, range, batches: [], done: false };
-      p.id = this.pool.run({ ...this.task, start: range.start, end: range.end }, (r) => this.reply(p, r));
+    if (this.ended) return;
+    if (this.order === null) {
+      const first = this.feed.peek();
+      if (first === null && !this.feed.drained) return;
+      this.order = (this.choose as (first: Part | null) => number[])(first);
+    }
+    while (this.pending.length <= this.ahead) {
+      const part = this.feed.take();
+      if (part === null) break;
+      const p: Pending = { id: -1, part, batches: [], done: false };
+      p.id = this.pool.run({ ...this.task, order: this.order, part }, (r) => this.reply(p, r));
       this.pending.push(p);
+    }
+    if (this.pending.length === 0 && this.feed.drained) {
+      this.ended = true;
+      this.error ??= this.feed.error;
     }
   }
 
   private reply(p: Pending, r: WorkerReply): void {
     if (r.type === 'batch') p.batches.push(r.batch);
-    else if (r.type === 'end') p.done = true;
+    else if (r.type === 'end') {
+      p.done = true;
+      if (r.data !== undefined) this.feed.recycle?.(r.data);
+    }
     else {
-      // Lines before the error were analysed; the rest of the file is not read.
-      // Ranges before it go on: their lines come first.
+      // Lines before the error were analysed; the rest of the input is not read.
+      // Parts before it go on: their lines come first.
       p.done = true;
       this.error = Object.assign(new Error(r.message), { code: r.code });
       this.dropAfter(p);

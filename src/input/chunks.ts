@@ -1,7 +1,8 @@
 /*!
  * A large regular file as byte ranges that start and end at line boundaries, so workers can read
  * them side by side and the lines of all ranges, in order, are the lines of the file; and the
- * first lines of a file, for format detection before any range is read. Reads bytes, parses nothing.
+ * first lines of a file or a buffer, for format detection before any range is read. Reads bytes,
+ * parses nothing.
  */
 import { open, type FileHandle } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
@@ -58,14 +59,21 @@ export async function headLines(name: string, count: number, maxBytes = 1 << 20)
       for (let i = buf.indexOf(10, have); i >= 0 && i < have + bytesRead; i = buf.indexOf(10, i + 1)) newlines++;
       have += bytesRead;
     }
-    const atEof = have < maxBytes && newlines < count;
-    const end = atEof ? have : buf.lastIndexOf(10, have - 1) + 1;
-    const decoder = new StringDecoder('utf8');
-    const lines = (decoder.write(buf.subarray(0, end)) + decoder.end()).split('\n');
-    if (lines[lines.length - 1] === '') lines.pop();
-    // As the scanner reads them: a `\r` before the `\n` is not part of the line.
-    return lines.slice(0, count).map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+    return firstLines(buf.subarray(0, have), count, have < maxBytes && newlines < count);
   } finally {
     await fh.close();
   }
+}
+
+/**
+ * The first `count` lines of `buf` (fewer when it holds fewer), as headLines gives them. `whole`:
+ * buf is all of its input, so a last line without a `\n` counts; else a line cut short is left out.
+ */
+export function firstLines(buf: Buffer, count: number, whole: boolean): string[] {
+  const end = whole ? buf.length : buf.lastIndexOf(10) + 1;
+  const decoder = new StringDecoder('utf8');
+  const lines = (decoder.write(buf.subarray(0, end)) + decoder.end()).split('\n', count + 1);
+  if (lines.length <= count && lines[lines.length - 1] === '') lines.pop();
+  // As the scanner reads them: a `\r` before the `\n` is not part of the line.
+  return lines.slice(0, count).map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
 }

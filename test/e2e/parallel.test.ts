@@ -2,13 +2,16 @@
  * Results do not depend on parallelism (issue 6): two tiers' logs written by real nginx, repeated
  * so keys recur across many byte ranges, with unparsed lines mixed in, are analysed in this
  * thread only (workers: 1) and by worker threads over 1 KiB ranges; the reports must be equal,
- * and bad-line and evidence file:line must name the real lines. Also with --since/--until.
+ * and bad-line and evidence file:line must name the real lines. Also with --since/--until, CRLF,
+ * gzip inputs and stdin (scanned by workers in blocks).
  * See: issue 6.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
 import { after, before, test } from 'node:test';
 import { RENDERERS, analyze, renderedText, type AnalyzeOptions, type Report } from '../../src/index.js';
 import { readLogLines, runScenario, type Action } from './harness/index.js';
@@ -122,4 +125,25 @@ test('the same one-CSV-row-per-handshake output (keys, their tiers, upstreams) w
   assert.ok(rows.some((r) => r.includes('front.log=HTTP/1.0;') && r.includes('back.log=HTTP/1.1')), 'a key seen as HTTP/1.0 in front and HTTP/1.1 behind');
   assert.ok(rows.some((r) => /127\.0\.0\.1:\d+/.test(r)), 'upstream addresses are there');
   assert.equal(many, one);
+});
+
+test('the same for gzip inputs and stdin, whose lines workers scan in blocks cut by this thread', async () => {
+  const gz = (file: string): string => {
+    const out = `${file}.gz`;
+    writeFileSync(out, gzipSync(readFileSync(file)));
+    return out;
+  };
+  const inputs = [gz(front), gz(back)];
+  const one = await analyze({ inputs, preset: 'upstream-ws', evidence: 20, workers: 1 });
+  const many = await analyze({ inputs, preset: 'upstream-ws', evidence: 20, workers: 3, chunkBytes: 1024 });
+  assert.ok(one.meta.inputs.every((i) => i.gzip));
+  assert.equal(one.lines.unparsed, 2 * 2 * BAD_AFTER.size);
+  assert.deepEqual(many, one);
+
+  const piped = (extra: AnalyzeOptions): Promise<Report> =>
+    analyze({ inputs: ['-'], stdin: Readable.from([readFileSync(front)]), evidence: 20, ...extra });
+  const alone = await piped({ workers: 1 });
+  const blocks = await piped({ workers: 2, chunkBytes: 700 });
+  assert.ok(alone.lines.parsed > 0 && alone.lines.unparsed === 2 * BAD_AFTER.size);
+  assert.deepEqual(blocks, alone);
 });

@@ -1,0 +1,114 @@
+/*!
+ * StreamBlocks (src/input/blocks.ts): a byte stream cut into blocks of whole lines. Whatever the
+ * chunking, the blocks in order are the stream's bytes; the stream waits while a block does; an
+ * error or a stop keeps the whole lines read and drops a line cut short; buffers are reused.
+ */
+import assert from 'node:assert/strict';
+import { PassThrough, Readable } from 'node:stream';
+import { test } from 'node:test';
+import fc from 'fast-check';
+
+import { StreamBlocks, type Block } from '../src/input/blocks.js';
+
+function text(b: Block): string {
+  return Buffer.from(b.data, 0, b.bytes).toString('latin1');
+}
+
+/** Takes every block as it comes, until the stream is done. */
+function collect(input: Readable, blockBytes: number): Promise<{ blocks: string[]; feed: StreamBlocks }> {
+  return new Promise((resolve) => {
+    const blocks: string[] = [];
+    const feed = new StreamBlocks(input, () => 0, () => {
+      for (let b = feed.take(); b !== null; b = feed.take()) {
+        blocks.push(text(b));
+        feed.recycle(b.data);
+      }
+      if (feed.drained) resolve({ blocks, feed });
+    }, blockBytes);
+  });
+}
+
+test('property: any chunking of any lines gives blocks that are the stream, each ending at a newline', async () => {
+  await fc.assert(fc.asyncProperty(
+    fc.array(fc.string({ unit: fc.constantFrom('a', 'b', ' ', '\n'), maxLength: 40 }), { maxLength: 30 }),
+    fc.integer({ min: 1, max: 64 }),
+    async (chunks, blockBytes) => {
+      const all = chunks.join('');
+      const { blocks, feed } = await collect(Readable.from(chunks.filter((c) => c.length > 0).map((c) => Buffer.from(c, 'latin1'))), blockBytes);
+      assert.equal(blocks.join(''), all);
+      assert.equal(feed.error, null);
+      blocks.slice(0, -1).forEach((b) => {
+        assert.ok(b.endsWith('\n'), JSON.stringify(b));
+      });
+      assert.ok(blocks.every((b) => b.length > 0));
+    },
+  ), { numRuns: 300 });
+});
+
+test('the stream is paused while a block waits to be taken, and goes on when it is', async () => {
+  const input = new PassThrough();
+  let changes = 0;
+  const feed = new StreamBlocks(input, () => 0, () => changes++, 8);
+  input.write('line one\nline two\n');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(feed.peek() !== null, true);
+  assert.equal(input.isPaused(), true);
+  input.write('line three\n');
+  await new Promise((r) => setImmediate(r));
+  const first = feed.take();
+  assert.equal(first !== null && text(first), 'line one\nline two\n');
+  assert.equal(input.isPaused(), false);
+  input.end();
+  await new Promise((r) => setImmediate(r));
+  const second = feed.take();
+  assert.equal(second !== null && text(second), 'line three\n');
+  assert.equal(feed.drained, true);
+  assert.ok(changes >= 3);
+});
+
+test('an error mid-stream: the whole lines before it come out, the line it cut short does not, the error is kept', async () => {
+  const input = new PassThrough();
+  const feed = new StreamBlocks(input, () => 0, () => {}, 1 << 20);
+  input.write('first\nsecond\nthir');
+  await new Promise((r) => setImmediate(r));
+  input.destroy(new Error('unexpected end of file'));
+  await new Promise((r) => setImmediate(r));
+  const b = feed.take();
+  assert.equal(b !== null && text(b), 'first\nsecond\n');
+  assert.equal(feed.take(), null);
+  assert.equal(feed.drained, true);
+  assert.equal(feed.error?.message, 'unexpected end of file');
+});
+
+test('stopReading (Ctrl-C): the lines read so far make a last block and the input is read no more', async () => {
+  const input = new PassThrough();
+  const feed = new StreamBlocks(input, () => 0, () => {}, 1 << 20);
+  input.write('a\nb\nc');
+  await new Promise((r) => setImmediate(r));
+  assert.equal(feed.stopReading(), true);
+  input.write('d\n');
+  const b = feed.take();
+  assert.equal(b !== null && text(b), 'a\nb\n');
+  assert.equal(feed.drained, true);
+  assert.equal(input.destroyed, true);
+});
+
+test('a buffer given back carries a later block', async () => {
+  const input = new PassThrough();
+  const feed = new StreamBlocks(input, () => 0, () => {}, 4);
+  input.write('1234\n');
+  await new Promise((r) => setImmediate(r));
+  const first = feed.take() as Block;
+  feed.recycle(first.data);
+  input.write('5678\n');
+  await new Promise((r) => setImmediate(r));
+  const second = feed.take() as Block;
+  assert.equal(second.data, first.data);
+  assert.equal(text(second), '5678\n');
+  input.end();
+});
+
+test('a stream of strings is read as UTF-8 bytes', async () => {
+  const { blocks } = await collect(Readable.from(['héllo\nwör', 'ld\n']), 4);
+  assert.equal(Buffer.from(blocks.join(''), 'latin1').toString('utf8'), 'héllo\nwörld\n');
+});
