@@ -20,7 +20,7 @@ test('50,000 rows through many in-place growths read back exactly, keys included
   assert.ok(t.input.length >= n && t.input.length < n * 1.25 + 1024, `capacity ${t.input.length} for ${n} rows`);
   for (let i = 0; i < n; i += 997) {
     assert.deepEqual(
-      [t.input[i], t.line[i], t.client[i], t.protocol[i], t.status[i], t.durationMs[i], t.endMs[i], t.flags[i], t.upstream[i], t.nextSameKey[i], t.keys?.text(i)],
+      [t.input[i], t.line[i], t.client[i], t.protocol[i], t.status[i], t.durationMs[i], t.endMs[i], t.flags[i], t.keys?.upstream[i], t.nextSameKey[i], t.keys?.text(i)],
       [i % 3, i + 1, i % 97, 1 + (i % 2), 101 + (i % 400), i * 7, 1.5e12 + i, i % 8, i % 5, -1, key(i)],
     );
   }

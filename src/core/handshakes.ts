@@ -1,5 +1,5 @@
 /*!
- * Every handshake line, kept as a row of numbers in typed arrays that grow in place (≈34 bytes a row, no
+ * Every handshake line, kept as a row of numbers in typed arrays that grow in place (30 bytes a row, no
  * text), so findings can be decided after the timeouts are known. Past MAX_ROWS rows it keeps a
  * uniform sample (and says so). Evidence text is kept only for a few rows per (protocol, status,
  * second of duration) cell. Keys live in core/keys.ts; rows only carry the per-key chain.
@@ -80,11 +80,10 @@ export class HandshakeTable {
   readonly durationMs = column(Int32Array, 1024);
   readonly endMs = column(Float64Array, 1024);
   readonly flags = column(Uint8Array, 1024);
-  readonly upstream = column(Uint32Array, 1024);
   /** Next row with the same key (-1 = none): a per-key chain for tracing across tiers. */
   readonly nextSameKey = column(Int32Array, 1024);
   readonly texts = new Map<number, string>();
-  /** Each row's key and where else it was seen: only when one row per handshake is wanted (CSV). */
+  /** Each row's key, where else it was seen, and its upstream: only when one row per handshake is wanted (CSV). */
   readonly keys: RowKeys | undefined;
   private readonly cells = new EvidenceCells();
   private rand = 0x2545f491;
@@ -122,9 +121,8 @@ export class HandshakeTable {
     this.durationMs[at] = r.durationMs;
     this.endMs[at] = r.endMs;
     this.flags[at] = r.flags;
-    this.upstream[at] = r.upstream;
     this.nextSameKey[at] = -1;
-    this.keys?.clear(at);
+    this.keys?.clear(at, r.upstream);
     if (wanted) this.keepEvidence(at, text);
     return at;
   }
@@ -146,21 +144,23 @@ export class HandshakeTable {
   }
 
   private resize(size: number): void {
-    grow(size, [this.input, this.line, this.client, this.protocol, this.status, this.durationMs, this.endMs, this.flags, this.upstream, this.nextSameKey]);
+    grow(size, [this.input, this.line, this.client, this.protocol, this.status, this.durationMs, this.endMs, this.flags, this.nextSameKey]);
     this.keys?.resize(size);
   }
 }
 
 /**
- * Per row: the key (16 bytes, or its text when not canonical base64) and, once the key has left
- * the correlation window, the inputs it was seen on with which protocol. 28 bytes a row, so it is
- * kept only on request.
+ * Per row: the key (16 bytes, or its text when not canonical base64), once the key has left the
+ * correlation window the inputs it was seen on with which protocol, and the $upstream_addr. 32
+ * bytes a row, so it is kept only on request.
  */
 export class RowKeys {
   readonly words = column(Uint32Array, 1024, 4);
   readonly inputs = column(Uint32Array, 1024);
   readonly inputs10 = column(Uint32Array, 1024);
   readonly inputs11 = column(Uint32Array, 1024);
+  /** Index into Tally.upstreams. */
+  readonly upstream = column(Uint32Array, 1024);
   readonly texts = new Map<number, string>();
   private readonly scratch = new Uint32Array(4);
 
@@ -179,16 +179,18 @@ export class RowKeys {
     return this.words[o] === 0 && this.words[o + 1] === 0 && this.words[o + 2] === 0 && this.words[o + 3] === 0 ? '' : encodeKey(this.words.subarray(o, o + 4));
   }
 
-  clear(row: number): void {
+  /** A new row: no key yet, and its upstream. */
+  clear(row: number, upstream: number): void {
     this.words.fill(0, 4 * row, 4 * row + 4);
     this.texts.delete(row);
     this.inputs[row] = 0;
     this.inputs10[row] = 0;
     this.inputs11[row] = 0;
+    this.upstream[row] = upstream;
   }
 
   resize(size: number): void {
     grow(size, [this.words], 4);
-    grow(size, [this.inputs, this.inputs10, this.inputs11]);
+    grow(size, [this.inputs, this.inputs10, this.inputs11, this.upstream]);
   }
 }

@@ -127,7 +127,7 @@ function* handshakeRows(t: Tally, d: Diagnosis, names: readonly string[]): Gener
       start: iso(dur >= 0 ? end - dur : NaN),
       end: iso(end),
       client: t.clients[rows.client[r] as number] ?? '?',
-      upstream: t.upstreams[rows.upstream[r] as number] ?? '',
+      upstream: k === undefined ? '' : (t.upstreams[k.upstream[r] as number] ?? ''),
       findings: findingIdsOf(d.rowFindings[r] as number),
     };
   }

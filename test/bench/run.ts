@@ -1,7 +1,8 @@
 /*!
  * The benchmark behind `npm run bench`: makes (or reuses) seeded incident-format data in bench-data/, then times
- * `wc -l`, two awk one-liners, `zcat` and wsdiag (dist/cli.js, plain and gzip) with /usr/bin/time, and measures
- * wsdiag's peak RSS at 1× and 10× the lines. Prints a text table, ratios and a Markdown table.
+ * `wc -l`, two awk one-liners, `zcat` and wsdiag (dist/cli.js: a file, its gzip copy, and the file on standard
+ * input) with /usr/bin/time, and measures wsdiag's peak RSS at 1× and 10× the lines. Prints a text table, ratios
+ * and a Markdown table.
  * It owns no parsing logic and is not run by `npm test`; data generation lives in generate.ts.
  */
 
@@ -207,9 +208,10 @@ interface Sample {
  * Runs `cmd args` under GNU time (`-f '%e %M %U %S'`) for peak RSS and CPU; wall time is taken here with a
  * monotonic clock (GNU time's %e has only 10 ms resolution). `stdout`: 'capture', 'ignore' (/dev/null) or a file.
  */
-function runCommand(cmd: string, args: string[], stdout: 'capture' | 'ignore' | { file: string }): Promise<Sample> {
+function runCommand(cmd: string, args: string[], stdout: 'capture' | 'ignore' | { file: string }, stdinFile?: string): Promise<Sample> {
   const argv = GNU_TIME === null ? [cmd, ...args] : [GNU_TIME, '-f', '%e %M %U %S', '-o', TIME_FILE, cmd, ...args];
   let fd: number | null = null;
+  const inFd = stdinFile === undefined ? null : openSync(stdinFile, 'r');
   let out: IOType | number = 'ignore';
   if (stdout === 'capture') out = 'pipe';
   else if (typeof stdout === 'object') {
@@ -219,7 +221,8 @@ function runCommand(cmd: string, args: string[], stdout: 'capture' | 'ignore' | 
   rmSync(TIME_FILE, { force: true });
   return new Promise<Sample>((resolvePromise, reject) => {
     const t0 = performance.now();
-    const child = spawn(argv[0] as string, argv.slice(1), { stdio: ['ignore', out, 'pipe'] });
+    const child = spawn(argv[0] as string, argv.slice(1), { stdio: [inFd ?? 'ignore', out, 'pipe'] });
+    if (inFd !== null) closeSync(inFd);
     let so = '';
     let se = '';
     child.stdout?.setEncoding('utf8').on('data', (d: string) => { so += d; });
@@ -261,6 +264,8 @@ interface Bench {
   bytes: number;
   lines: number;
   stdout: 'capture' | 'ignore';
+  /** A file given as standard input (`< file`). */
+  stdin?: string;
   /** Exit codes that mean success. */
   okCodes: number[];
 }
@@ -293,7 +298,7 @@ async function timeBench(bench: Bench, runs: number): Promise<BenchResult> {
   const samples: Sample[] = [];
   let failed: string | null = null;
   for (let i = 0; i < runs; i++) {
-    const s = await runCommand(bench.cmd, bench.args, bench.stdout);
+    const s = await runCommand(bench.cmd, bench.args, bench.stdout, bench.stdin);
     if (s.signal !== null || s.code === null || !bench.okCodes.includes(s.code)) {
       failed = describeFailure(s);
       log(`  FAILED: ${failed}`);
@@ -490,6 +495,10 @@ async function main(): Promise<number> {
         name: 'wsdiag .gz', shell: `node ${show(CLI_PATH)} --output json ${show(data.gz)} >/dev/null`,
         cmd: process.execPath, args: [CLI_PATH, '--output', 'json', data.gz], ...plain, stdout: 'ignore', okCodes: [0, 1],
       },
+      {
+        name: 'wsdiag stdin', shell: `node ${show(CLI_PATH)} --output json - < ${show(data.log)} >/dev/null`,
+        cmd: process.execPath, args: [CLI_PATH, '--output', 'json', '-'], stdin: data.log, ...plain, stdout: 'ignore', okCodes: [0, 1],
+      },
     );
   } else {
     log(`wsdiag skipped: ${show(CLI_PATH)} does not exist (run \`npm run build\` first)`);
@@ -565,6 +574,7 @@ async function main(): Promise<number> {
     ['wsdiag', `${awkName} (all lines)`],
     ['wsdiag', 'wc -l'],
     ['wsdiag .gz', 'zcat .gz'],
+    ['wsdiag stdin', `${awkName} (/ws prefilter)`],
   ];
   const ratioNames = ratioPairs.map(([a, b]) => `${a} / ${b}`);
   const ratioWidth = Math.max(...ratioNames.map((n) => n.length));
