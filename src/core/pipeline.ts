@@ -4,7 +4,7 @@
  * --since/--until, and the merge that hands every input's records to the tally in time order.
  * Lines are scanned (core/scan.ts) by worker threads (core/workers.ts) over byte ranges of large
  * files and over blocks of streams' lines (gzip, stdin, pipes), or in this thread for small files
- * and with one worker; the batches replay the same way.
+ * and with `workers: 1`; the batches replay the same way.
  */
 import { availableParallelism } from 'node:os';
 import { stat } from 'node:fs/promises';

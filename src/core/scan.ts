@@ -2,7 +2,8 @@
  * One input's lines → Batches of per-line facts, in line order: which format fitted each line
  * (strictly, relaxed, after a syslog header), the numbers the tally counts, and for handshakes the
  * key, flags and (while it may become evidence) the text. Runs where the lines are: in a worker
- * over a byte range of a file (core/worker.ts) or in the main thread over a stream. Counts nothing
+ * over a part of an input (core/worker.ts: a byte range of a file, a block of a stream's lines),
+ * or in the main thread over a small file or with one thread. Counts nothing
  * across lines: core/pipeline.ts replays the batches, in order, into the tally.
  */
 import type { CompiledFormat } from '../format/compile.js';

@@ -206,8 +206,6 @@ export class ChunkedSource implements BatchSource {
   error: Error | null = null;
   private readonly pending: Pending[] = [];
   private consumed = 0;
-  private order: number[] | null;
-  private readonly choose: ((first: Part | null) => number[]) | null;
 
   /**
    * `order`: the format order of every part, or how to choose it from the input's first part
@@ -218,12 +216,10 @@ export class ChunkedSource implements BatchSource {
     private readonly pool: WorkerPool,
     private readonly feed: PartFeed,
     private readonly task: InputTask,
-    order: number[] | ((first: Part | null) => number[]),
+    private order: number[] | ((first: Part | null) => number[]),
     private readonly ahead: number,
     private readonly onChange: () => void,
   ) {
-    this.order = typeof order === 'function' ? null : order;
-    this.choose = typeof order === 'function' ? order : null;
     this.launch();
   }
 
@@ -276,16 +272,17 @@ export class ChunkedSource implements BatchSource {
   /** Launches parts while there is room; ends the source when the feed and the parts are done. */
   private launch(): void {
     if (this.ended) return;
-    if (this.order === null) {
+    if (typeof this.order === 'function') {
       const first = this.feed.peek();
       if (first === null && !this.feed.drained) return;
-      this.order = (this.choose as (first: Part | null) => number[])(first);
+      this.order = this.order(first);
     }
+    const order = this.order;
     while (this.pending.length <= this.ahead) {
       const part = this.feed.take();
       if (part === null) break;
       const p: Pending = { id: -1, part, batches: [], done: false };
-      p.id = this.pool.run({ ...this.task, order: this.order, part }, (r) => this.reply(p, r));
+      p.id = this.pool.run({ ...this.task, order, part }, (r) => this.reply(p, r));
       this.pending.push(p);
     }
     if (this.pending.length === 0 && this.feed.drained) {
