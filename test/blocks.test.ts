@@ -112,3 +112,19 @@ test('a stream of strings is read as UTF-8 bytes', async () => {
   const { blocks } = await collect(Readable.from(['héllo\nwör', 'ld\n']), 4);
   assert.equal(Buffer.from(blocks.join(''), 'latin1').toString('utf8'), 'héllo\nwörld\n');
 });
+
+test('a stream that goes quiet: the whole lines it sent come out as a block before it ends', async () => {
+  const input = new PassThrough();
+  const feed = new StreamBlocks(input, () => 0, () => {}, 1 << 20);
+  input.write('first\nsecond\nthi');
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(feed.peek(), null, 'not while bytes keep coming');
+  await new Promise((r) => setTimeout(r, 400));
+  const b = feed.take();
+  assert.equal(b !== null && text(b), 'first\nsecond\n');
+  input.end('rd\n');
+  await new Promise((r) => setImmediate(r));
+  const rest = feed.take();
+  assert.equal(rest !== null && text(rest), 'third\n');
+  assert.equal(feed.drained, true);
+});

@@ -2,7 +2,8 @@
  * A byte stream (gunzipped file, stdin, pipe) → blocks of whole lines, each a buffer of its own
  * that can be handed to a worker thread, in stream order. Lines are cut as capLines cuts them; a
  * block ends just after a `\n` (the last one at the end of the stream). The stream is paused
- * while a block waits to be taken, so memory is a few blocks whatever the stream's length.
+ * while a block waits to be taken, so memory is a few blocks whatever the stream's length; a
+ * stream that goes quiet (a pipe from a live command) still hands on the lines it sent.
  * Reads bytes, parses nothing.
  */
 import type { Readable } from 'node:stream';
@@ -24,6 +25,8 @@ export const BLOCK_BYTES = 4 << 20;
 const SLACK = 1 << 20;
 /** Returned buffers kept for reuse. */
 const FREE_MAX = 8;
+/** Whole lines gathered are cut into a block when no more bytes came for this long. */
+const QUIET_MS = 250;
 
 export class StreamBlocks {
   /** The stream ended or failed; blocks may still wait (see `drained`). */
@@ -37,6 +40,7 @@ export class StreamBlocks {
   /** Buffers of `capacity` bytes given back (recycle()), to cut the next blocks into. */
   private readonly free: ArrayBuffer[] = [];
   private readonly capacity: number;
+  private quiet: NodeJS.Timeout | null = null;
 
   /** `inputBytes()`: input bytes read so far; `onChange` runs when a block is ready and at the end. */
   constructor(
@@ -105,6 +109,8 @@ export class StreamBlocks {
     if (this.stopped) return;
     this.parts.push(chunk);
     this.partBytes += chunk.length;
+    if (this.quiet !== null) clearTimeout(this.quiet);
+    this.quiet = setTimeout(() => this.cutWholeLines(), QUIET_MS).unref();
     if (this.partBytes < this.blockBytes) return;
     // Cut after the last newline of what has gathered; a line longer than a block waits for its end.
     const nl = chunk.lastIndexOf(10);
@@ -133,22 +139,28 @@ export class StreamBlocks {
     this.onChange();
   }
 
+  /** Cuts the whole lines gathered (up to the last newline) into a block, if there are any. */
+  private cutWholeLines(): void {
+    this.quiet = null;
+    let nl = -1;
+    let before = this.partBytes;
+    for (let i = this.parts.length - 1; i >= 0 && nl < 0; i--) {
+      const p = this.parts[i] as Buffer;
+      before -= p.length;
+      nl = p.lastIndexOf(10);
+    }
+    if (nl < 0) return;
+    if (!this.finished) this.input.pause();
+    this.cut(before + nl + 1);
+  }
+
   /** No more bytes: the whole lines gathered make a last block; a line cut short by an error or a stop is dropped. */
   private end(err: Error | null): void {
     if (this.finished) return;
     this.finished = true;
     this.error = err;
-    const last = this.parts[this.parts.length - 1];
-    if (last !== undefined) {
-      let nl = -1;
-      let before = this.partBytes;
-      for (let i = this.parts.length - 1; i >= 0 && nl < 0; i--) {
-        const p = this.parts[i] as Buffer;
-        before -= p.length;
-        nl = p.lastIndexOf(10);
-      }
-      if (nl >= 0) this.cut(before + nl + 1);
-    }
+    if (this.quiet !== null) clearTimeout(this.quiet);
+    this.cutWholeLines();
     this.parts = [];
     this.partBytes = 0;
     this.onChange();
