@@ -9,7 +9,7 @@ import { parentPort, type MessagePort } from 'node:worker_threads';
 import split2 from 'split2';
 import { LineCapper } from '../input/line-cap.js';
 import { Classifier } from './classify.js';
-import { LineScanner, BATCH_LINES, batchBuffers, newBatch, type Batch } from './scan.js';
+import { LineScanner, BATCH_CHARS, BATCH_LINES, batchBuffers, newBatch, type Batch } from './scan.js';
 import { compileSpec, type ChunkTask, type WorkerReply } from './workers.js';
 import type { CompiledFormat } from '../format/compile.js';
 
@@ -29,11 +29,13 @@ function run(task: ChunkTask): void {
   }
   const scanner = new LineScanner(formats, task.order, new Classifier(new RegExp(task.wsPaths.source, task.wsPaths.flags)), task.detail);
   let batch: Batch = newBatch();
+  let chars = 0;
   const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(reply, transfer);
   const flush = (): void => {
     if (batch.length === 0) return;
     post({ type: 'batch', id: task.id, batch }, batchBuffers(batch));
     batch = newBatch();
+    chars = 0;
   };
   // Synchronous reads: this thread has nothing else to do, and a read through the thread pool
   // left the worker idle a quarter of the time. split2 hands out a write's lines before write()
@@ -42,7 +44,8 @@ function run(task: ChunkTask): void {
   const capper = new LineCapper();
   lines.on('data', (line: string) => {
     scanner.scan(line, batch);
-    if (batch.length === BATCH_LINES) flush();
+    chars += line.length;
+    if (batch.length === BATCH_LINES || chars >= BATCH_CHARS) flush();
   });
   const part = task.part;
   lines.once('end', () => {
