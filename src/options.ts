@@ -44,9 +44,10 @@ export interface AnalyzeOptions {
   onBadLine?: (file: string, line: number, text: string) => void;
   onProgress?: (bytes: number, lines: number) => void;
   /**
-   * Threads that read and parse lines (default: the machine's available parallelism; 1: this
-   * thread only). Large regular files are read in byte ranges of `chunkBytes` (default 32 MiB)
-   * by worker threads. The report does not depend on either.
+   * Threads that parse lines (default: the machine's available parallelism; 1: this thread
+   * only). Worker threads read large regular files in byte ranges of `chunkBytes` (default 32 MiB)
+   * and parse streams (gzip, stdin) in blocks of whole lines (4 MiB, or `chunkBytes` if smaller).
+   * The report does not depend on either.
    */
   workers?: number | string;
   chunkBytes?: number | string;

@@ -53,8 +53,9 @@ export interface PipelineOptions {
   onProgress?: (bytes: number, lines: number) => void;
   /**
    * Threads that scan lines (default: the machine's available parallelism). 1 scans everything
-   * in this thread; more read large regular files in byte ranges of `chunkBytes` in parallel.
-   * The report is the same whatever the values.
+   * in this thread; more scan large regular files in byte ranges of `chunkBytes`, and streams in
+   * blocks of whole lines (at most `chunkBytes`), in parallel. The report is the same whatever
+   * the values.
    */
   workers?: number;
   chunkBytes?: number;
