@@ -1,7 +1,8 @@
 /*!
  * StreamBlocks (src/input/blocks.ts): a byte stream cut into blocks of whole lines. Whatever the
  * chunking, the blocks in order are the stream's bytes; the stream waits while a block does; an
- * error or a stop keeps the whole lines read and drops a line cut short; buffers are reused.
+ * error or a stop keeps the whole lines read and drops a line cut short; a stream that goes quiet
+ * hands on its whole lines; buffers are reused.
  */
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';

@@ -3,8 +3,8 @@
  * (strictly, relaxed, after a syslog header), the numbers the tally counts, and for handshakes the
  * key, flags and (while it may become evidence) the text. Runs where the lines are: in a worker
  * over a part of an input (core/worker.ts: a byte range of a file, a block of a stream's lines),
- * or in the main thread over a small file or with one thread. Counts nothing
- * across lines: core/pipeline.ts replays the batches, in order, into the tally.
+ * or in the main thread over a small file or with one thread. Counts nothing across lines:
+ * core/pipeline.ts replays the batches, in order, into the tally.
  */
 import type { CompiledFormat } from '../format/compile.js';
 import { describeFailure, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
@@ -21,8 +21,8 @@ export const LINE_EMPTY = 254;
 /**
  * Lines per batch, at most; a worker also posts one once its lines reach BATCH_CHARS. Small:
  * what a batch holds (keys and texts, and the read chunks they are cut from) lives until it is
- * posted; at 8192 lines it lived long enough for a worker to promote it to its old generation,
- * and two workers took 30 MiB more.
+ * posted, and at 8192 lines it lived long enough to be promoted unless a worker had a large
+ * young generation (core/workers.ts).
  */
 export const BATCH_LINES = 1024;
 export const BATCH_CHARS = 1 << 18;

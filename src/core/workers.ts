@@ -110,7 +110,7 @@ const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.m
 /** Run from the TypeScript sources (the tests, under tsx), a worker must register tsx itself first. */
 function startWorker(): Worker {
   // A small young generation: a worker's batches are posted young (core/scan.ts BATCH_LINES), so
-  // little survives a collection. 16 MB cost each worker about 10 MiB more, for no speed.
+  // little survives a collection. 16 MB cost each worker about 13 MiB more, for no speed.
   const options = { resourceLimits: { maxYoungGenerationSizeMb: 6 } };
   if (!FROM_SOURCE) return new Worker(WORKER_URL, options);
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
