@@ -282,11 +282,11 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   let partial = false;
   let records = 0;
   const failure = newFailure();
-  /** The formats an input tries, in order: all of them, or the best fits of its first lines. */
-  const orderFor = (sample: string[] | null): number[] => (sample === null ? all : chooseFormats(opts.formats, sample, failure));
-  const scannerFor = (c: Cursor, order: number[]): LineScanner => {
+  /** The formats input `c` tries, in order: all of them, or the best fits of its first lines (null: no detection). */
+  const orderFor = (c: Cursor, sample: string[] | null): number[] => {
+    const order = sample === null ? all : chooseFormats(opts.formats, sample, failure);
     c.tried = order.map((k) => opts.formats[k] as CompiledFormat);
-    return new LineScanner(opts.formats, order, classifier, opts.detail === true);
+    return order;
   };
 
   let wake = (): void => {};
@@ -306,8 +306,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
     if (info !== null && info.isFile()) {
       if (info.size < Math.min(MIN_WORKER_BYTES, chunkBytes)) return;
       // Large regular file: ranges for the workers, each scanned with the order chosen from its first lines.
-      const order = orderFor(opts.detect ? await headLines(c.name, DETECT_LINES) : null);
-      c.tried = order.map((k) => opts.formats[k] as CompiledFormat);
+      const order = orderFor(c, opts.detect ? await headLines(c.name, DETECT_LINES) : null);
       const ranges = await lineRanges(c.name, info.size, chunkBytes);
       c.opened.stream.destroy();
       c.source = new ChunkedSource(pool, new FileRanges(ranges), task, order, workers, () => wake());
@@ -316,11 +315,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
     // A stream (gzip, stdin, a pipe): this thread reads and gunzips, workers scan blocks of its lines.
     const opened = c.opened;
     const blocks = new StreamBlocks(opened.stream, () => opened.bytesRead(), () => wake(), Math.min(BLOCK_BYTES, chunkBytes));
-    c.source = new ChunkedSource(pool, blocks, task, (first) => {
-      const order = orderFor(opts.detect ? sampleOf(first) : null);
-      c.tried = order.map((k) => opts.formats[k] as CompiledFormat);
-      return order;
-    }, workers, () => wake());
+    c.source = new ChunkedSource(pool, blocks, task, (first) => orderFor(c, opts.detect ? sampleOf(first) : null), workers, () => wake());
   }));
 
   let interrupt = (): void => {};
@@ -363,7 +358,8 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
         }
         if (c.source !== undefined) continue;
         const detect = opts.detect;
-        c.source = new StreamSource(new LineQueue(c.opened.stream, pump), c.opened, detect ? DETECT_LINES : 0, (sample) => scannerFor(c, orderFor(detect ? sample : null)));
+        const scannerFor = (sample: string[]): LineScanner => new LineScanner(opts.formats, orderFor(c, detect ? sample : null), classifier, opts.detail === true);
+        c.source = new StreamSource(new LineQueue(c.opened.stream, pump), c.opened, detect ? DETECT_LINES : 0, scannerFor);
       }
       if (opts.signal?.aborted) interrupt();
       else opts.signal?.addEventListener('abort', interrupt, { once: true });
