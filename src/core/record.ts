@@ -151,17 +151,22 @@ export function newFacts(): LineFacts {
 
 /** Reads LogRecords out of lines matched by one format; the variable lookups happen once, here. */
 export class RecordReader {
-  private readonly at: Readonly<Record<string, number>>;
   private readonly vClient: number;
   private readonly vRequest: number;
+  private readonly vMethod: number;
   private readonly vUri: number;
   private readonly vRequestUri: number;
   private readonly vProtocol: number;
   private readonly vStatus: number;
   private readonly vDuration: number;
+  private readonly vMsec: number;
+  private readonly vTimeLocal: number;
+  private readonly vTimeIso: number;
   private readonly vKey: number;
   private readonly vUpgrade: number;
   private readonly vUpstream: number;
+  private readonly vUpstreamStatus: number;
+  private readonly vUserAgent: number;
   private readonly readFacts = newFacts();
   private lastTime = '';
   private lastTimeMs = NaN;
@@ -174,24 +179,23 @@ export class RecordReader {
   private bounds: Int32Array | null = null;
 
   constructor(readonly format: CompiledFormat) {
-    const at: Record<string, number> = {};
-    for (const name of ['remote_addr', 'request', 'request_method', 'request_uri', 'uri', 'server_protocol', 'status',
-      'request_time', 'msec', 'time_local', 'time_iso8601', 'upstream_addr', 'upstream_status', 'http_sec_websocket_key',
-      'http_upgrade', 'http_user_agent']) {
-      at[name] = format.index.get(name) ?? -1;
-    }
-    this.at = at;
     const v = (name: string): number => format.index.get(name) ?? -1;
     this.vClient = v('remote_addr');
     this.vRequest = v('request');
+    this.vMethod = v('request_method');
     this.vUri = v('uri');
     this.vRequestUri = v('request_uri');
     this.vProtocol = v('server_protocol');
     this.vStatus = v('status');
     this.vDuration = v('request_time');
+    this.vMsec = v('msec');
+    this.vTimeLocal = v('time_local');
+    this.vTimeIso = v('time_iso8601');
     this.vKey = v('http_sec_websocket_key');
     this.vUpgrade = v('http_upgrade');
     this.vUpstream = v('upstream_addr');
+    this.vUpstreamStatus = v('upstream_status');
+    this.vUserAgent = v('http_user_agent');
   }
 
   /**
@@ -200,10 +204,6 @@ export class RecordReader {
    */
   get logsUpgrade(): boolean {
     return this.readFacts.logsUpgrade;
-  }
-
-  private value(text: string, bounds: Int32Array, name: string): string {
-    return this.valueOf(text, bounds, this.at[name] as number);
   }
 
   private valueOf(text: string, bounds: Int32Array, v: number): string {
@@ -285,31 +285,31 @@ export class RecordReader {
       rec.method = sp1 > 0 ? request.slice(0, sp1) : request;
       rec.protocol = sp1 > 0 && sp2 > sp1 ? request.slice(sp2 + 1) : '';
     } else {
-      rec.method = this.value(text, bounds, 'request_method');
+      rec.method = this.valueOf(text, bounds, this.vMethod);
       rec.protocol = '';
     }
-    const proto = this.value(text, bounds, 'server_protocol');
+    const proto = this.valueOf(text, bounds, this.vProtocol);
     if (proto !== '') rec.protocol = proto;
     rec.status = f.status;
     rec.durationMs = f.durationMs;
     rec.endMs = f.endMs;
     rec.startMs = f.durationMs >= 0 ? f.endMs - f.durationMs : f.endMs;
     rec.upstreamAddr = this.upstream();
-    rec.upstreamStatus = this.value(text, bounds, 'upstream_status');
+    rec.upstreamStatus = this.valueOf(text, bounds, this.vUpstreamStatus);
     rec.key = f.key;
     rec.upgrade = f.upgrade;
-    rec.userAgent = this.value(text, bounds, 'http_user_agent');
+    rec.userAgent = this.valueOf(text, bounds, this.vUserAgent);
   }
 
   private endTime(text: string, bounds: Int32Array): number {
     // A variable whose start bound is -1 is absent from this (JSON) line: use the next time source.
-    const ms = this.at.msec as number;
+    const ms = this.vMsec;
     if (present(bounds, ms)) {
       const v = millisAt(text, bounds[2 * ms] as number, bounds[2 * ms + 1] as number);
       return v < 0 ? NaN : v;
     }
-    const local = this.at.time_local as number;
-    const iso = this.at.time_iso8601 as number;
+    const local = this.vTimeLocal;
+    const iso = this.vTimeIso;
     const v = present(bounds, local) ? local : iso;
     if (!present(bounds, v)) return NaN;
     const s = text.slice(bounds[2 * v], bounds[2 * v + 1]);
