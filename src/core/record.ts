@@ -71,22 +71,7 @@ export function parseTimeIso(s: string): number {
 
 /** `1520586427.537` → 1520586427537; `60.000` → 60000. -1 when not `%T.%03M`. */
 export function parseMillis(s: string): number {
-  const dot = s.length - 4;
-  if (dot < 1 || s.charCodeAt(dot) !== 46) return -1;
-  let v = 0;
-  for (let i = 0; i < s.length; i++) {
-    if (i === dot) continue;
-    const c = s.charCodeAt(i) - 48;
-    if (c < 0 || c > 9) return -1;
-    v = v * 10 + c;
-  }
-  return v;
-}
-
-function parseStatus(s: string): number {
-  if (s.length !== 3) return 0;
-  const v = digits(s, 0, 3);
-  return v >= 0 && v <= 999 ? v : 0;
+  return millisAt(s, 0, s.length);
 }
 
 /** Does the format have variable v, and did the matched line hold it (a JSON line may not)? */
@@ -94,7 +79,7 @@ function present(bounds: Int32Array, v: number): boolean {
   return v >= 0 && (bounds[2 * v] as number) >= 0;
 }
 
-/** Parses `%T.%03M` in s[start, end) as parseMillis does, without slicing. */
+/** parseMillis on s[start, end), without slicing. */
 function millisAt(s: string, start: number, end: number): number {
   const dot = end - 4;
   if (dot < start + 1 || s.charCodeAt(dot) !== 46) return -1;
@@ -108,7 +93,7 @@ function millisAt(s: string, start: number, end: number): number {
   return v;
 }
 
-/** parseStatus on s[start, end), without slicing (`-` and other lengths give 0). */
+/** The three-digit status in s[start, end), without slicing (`-` and other lengths give 0). */
 function statusAt(s: string, start: number, end: number): number {
   if (end - start !== 3) return 0;
   const v = digits(s, start, 3);
@@ -245,7 +230,12 @@ export class RecordReader {
     }
     out.protocol = protocol;
     const vs = this.vStatus;
-    out.status = vs < 0 ? 0 : this.format.escape === 'default' ? statusAt(text, bounds[2 * vs] as number, bounds[2 * vs + 1] as number) : parseStatus(this.valueOf(text, bounds, vs));
+    if (vs < 0) out.status = 0;
+    else if (this.format.escape === 'default') out.status = statusAt(text, bounds[2 * vs] as number, bounds[2 * vs + 1] as number);
+    else {
+      const status = this.valueOf(text, bounds, vs);
+      out.status = statusAt(status, 0, status.length);
+    }
     const rt = this.vDuration;
     out.durationMs = rt < 0 ? -1 : millisAt(text, bounds[2 * rt] as number, bounds[2 * rt + 1] as number);
     out.endMs = this.endTime(text, bounds);
