@@ -82,7 +82,7 @@ async function main(): Promise<void> {
     .option('top', { type: 'string', default: '20', describe: 'findings and rows per table (table, markdown, html)' })
     .option('since', { type: 'string', describe: 'only lines logged at or after this time: 2h, 30m (ago), 09/Mar/2018:15:00:00 +0800, 2018-03-09T07:00Z, epoch seconds' })
     .option('until', { type: 'string', describe: 'only lines logged at or before this time (same forms as --since)' })
-    .option('workers', { type: 'string', describe: 'threads that parse large files (default: one per core; 1 keeps everything in one thread)' })
+    .option('workers', { type: 'string', describe: 'threads that parse (default: one per core; 1 keeps everything in one thread, for less memory)' })
     .option('bad-lines', { type: 'string', describe: 'write every unparsed line to this file as "file:line<TAB>text"' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no notes or progress on stderr' })
     .example('$0 access.log', 'terminal report, format auto-detected')
