@@ -111,7 +111,8 @@ export class Tally {
     row.durationMs = durationMs;
     row.endMs = endMs;
     row.flags = flags;
-    row.upstream = this.upstreamNames.id(upstream);
+    // Rows keep the upstream only with their per-row detail (one CSV row per handshake).
+    row.upstream = this.rows.keys === undefined ? 0 : this.upstreamNames.id(upstream);
     const at = this.rows.add(row, text);
     if (key === '') return;
     const notable = this.keys.see(key, input, protocol, at, endMs, this.rows);
