@@ -26,12 +26,12 @@ export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json
 /** Reads the inputs and returns the report. Throws AnalyzerError only for bad options or formats. */
 export async function analyze(options: AnalyzeOptions): Promise<Report> {
   const o = await normalizeOptions(options);
-  const tally = new Tally(o.keysPerHandshake);
+  const tally = new Tally({ rows: o.keysPerHandshake, evidence: o.evidence, caps: o.caps });
   const result = await runPipeline(o.inputs, tally, {
     formats: o.formats, detect: o.detect, wsPaths: o.wsPaths, stdin: o.stdin, signal: o.signal, sinceMs: o.sinceMs, untilMs: o.untilMs,
     onBadLine: o.onBadLine, onProgress: o.onProgress, workers: o.workers, chunkBytes: o.chunkBytes, detail: o.keysPerHandshake,
   });
-  const d = diagnose(tally, { inputs: o.inputs, timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence });
+  const d = diagnose(tally, { timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence, multiInput: o.inputs.length > 1 });
   return buildReport(tally, d, result, { version: VERSION, timeoutSource: o.timeoutSeconds === undefined ? 'inferred' : 'option' });
 }
 

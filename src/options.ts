@@ -3,6 +3,7 @@
  * callers (OPTION_INVALID with the flag, what was expected and what was given), the formats
  * compiled (--log-format, --preset, --nginx-conf) and the WebSocket path patterns.
  */
+import type { Caps } from './core/tally.js';
 import type { Readable } from 'node:stream';
 import { AnalyzerError } from './errors.js';
 import { compileFormat, compileFormatString, type CompiledFormat } from './format/compile.js';
@@ -35,7 +36,7 @@ export interface AnalyzeOptions {
   now?: number;
   /**
    * Keep each handshake's Sec-WebSocket-Key and the inputs it was seen on, for one CSV row per
-   * handshake (28 more bytes per handshake; off by default).
+   * handshake (about 60 bytes a handshake; off by default).
    */
   keysPerHandshake?: boolean;
   stdin?: Readable;
@@ -51,6 +52,11 @@ export interface AnalyzeOptions {
    */
   workers?: number | string;
   chunkBytes?: number | string;
+  /**
+   * Internal: smaller sizes for the analysis's memory caps (tests run past each one and check that
+   * every count stays the same).
+   */
+  caps?: Partial<Caps>;
 }
 
 export interface ResolvedOptions {
@@ -71,6 +77,7 @@ export interface ResolvedOptions {
   onProgress: ((bytes: number, lines: number) => void) | undefined;
   workers: number | undefined;
   chunkBytes: number | undefined;
+  caps: Partial<Caps> | undefined;
 }
 
 /**
@@ -165,5 +172,6 @@ export async function normalizeOptions(raw: AnalyzeOptions): Promise<ResolvedOpt
     onProgress: raw.onProgress,
     workers: positiveNumber('workers', raw.workers, true),
     chunkBytes: positiveNumber('chunk-bytes', raw.chunkBytes, true),
+    caps: raw.caps,
   };
 }

@@ -74,11 +74,8 @@ test('an idle cut is dated when the sessions were cut (their end), not when they
   const r = await report([...healthy(7), ...cut]);
   assert.equal(findingOf(r, 'session-cut-at-timeout').count, cut.length);
   assert.deepEqual(r.timeline.incidents, [{ start: at(70_000), end: at(75_002), count: 6, clients: ['100.97.89.3'] }]);
-  const failed = r.timeline.buckets.reduce((n, b) => n + b.failed, 0);
-  assert.equal(failed, cut.length, 'each cut counted once, in the bucket of its end');
-  const cutBucket = r.timeline.buckets.find((b) => b.failed > 0);
-  const size = r.timeline.bucketSeconds * 1000;
-  assert.ok(cutBucket && Date.parse(cutBucket.start) <= T0 + 70_000 && T0 + 75_002 < Date.parse(cutBucket.start) + size, JSON.stringify(cutBucket));
+  // Buckets count failed attempts (by their start); a cut session was no failed attempt.
+  assert.equal(r.timeline.buckets.reduce((n, b) => n + b.failed, 0), 0);
 });
 
 test('failed attempts are dated when they started: an LB give-up burst and HTTP/1.0 101s at T', async () => {

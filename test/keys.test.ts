@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 
-import { HandshakeTable } from '../src/core/handshakes.js';
-import { KEY_WINDOW_MS, KeyTable, decodeKey, encodeKey } from '../src/core/keys.js';
+import { EvidenceReservoir } from '../src/core/evidence.js';
+import { KEY_WINDOW_MS, KeyWindow, decodeKey, encodeKey, isHiddenDowngrade, type Sighting as KeySighting } from '../src/core/keys.js';
 import { analyze } from '../src/index.js';
 
 test('decodeKey reads canonical RFC 6455 keys and round-trips through encodeKey', () => {
@@ -39,22 +39,19 @@ interface Sighting {
 }
 
 /** The table's contract, written the obvious way: live keys in first-sighting order, expired from the front. */
-function model(sightings: readonly Sighting[], windowMs: number, names: readonly string[]): { keys: number; multiTier: number; reused: number; mismatch: number; kept: string[] } {
+function model(sightings: readonly Sighting[], windowMs: number, names: readonly string[]): { keys: number; multiTier: number; reused: number; mismatch: number; hidden: number; traced: string[] } {
   type St = { name: string; inputs: number; i10: number; i11: number; repeated: number; last: number };
   const live = new Map<string, St>();
-  const out = { keys: 0, multiTier: 0, reused: 0, mismatch: 0, kept: [] as string[] };
-  let plainMulti = 0;
+  const out = { keys: 0, multiTier: 0, reused: 0, mismatch: 0, hidden: 0, traced: [] as string[] };
+  const traced = { mixed: 0, plain: 0 };
   const fold = (s: St): void => {
     const multi = (s.inputs & (s.inputs - 1)) !== 0;
     const mixed = s.i10 !== 0 && s.i11 !== 0;
     if (multi) out.multiTier++;
     if (s.repeated) out.reused++;
     if (mixed) out.mismatch++;
-    if ((multi && mixed) || s.repeated) out.kept.push(s.name);
-    else if (multi && plainMulti < 10) {
-      plainMulti++;
-      out.kept.push(s.name);
-    }
+    if (isHiddenDowngrade(s.i10, s.i11)) out.hidden++;
+    if (multi && (mixed ? traced.mixed++ : traced.plain++) < 10) out.traced.push(s.name);
   };
   let now = 0;
   for (const x of sightings) {
@@ -81,20 +78,24 @@ function model(sightings: readonly Sighting[], windowMs: number, names: readonly
   return out;
 }
 
-/** The same sightings through a real KeyTable, summed up like the model. */
+function sighting(input: number, protocol: number, endMs: number): KeySighting {
+  return { input, line: 1, client: 0, clientName: 'c', protocol, status: 101, durationMs: -1, endMs, flags: 0, text: 'line', row: -1 };
+}
+
+/** The same sightings through a real KeyWindow, summed up like the model. */
 function replay(sightings: readonly Sighting[], windowMs: number, names: readonly string[]): ReturnType<typeof model> {
-  const table = new KeyTable(windowMs);
-  const rows = new HandshakeTable();
+  const table = new KeyWindow(new EvidenceReservoir(4, 100), undefined, windowMs);
   let now = 0;
   for (const x of sightings) {
     now += x.dt;
-    table.see(names[x.key] as string, x.input, x.protocol, -1, now, rows);
+    table.see(names[x.key] as string, sighting(x.input, x.protocol, now));
   }
   table.finish();
-  return { keys: table.keys, multiTier: table.multiTier, reused: table.reused, mismatch: table.protocolMismatch, kept: table.keptKeys.map((k) => k.name) };
+  const c = table.counts;
+  return { keys: c.keys, multiTier: c.multiTier, reused: c.reused, mismatch: c.protocolMismatch, hidden: c.hidden.keys, traced: c.traced.map((k) => k.key) };
 }
 
-test('KeyTable equals the model: totals and kept keys, through window expiry, growth and index deletion', () => {
+test('KeyWindow equals the model: totals, hidden downgrades and traced keys, through window expiry, growth and index deletion', () => {
   // Half the keys are canonical base64 whose first word (the index hash) takes only 8 values, at
   // both ends of the 2048-place index, so probe chains are long and wrap around, and deletions
   // must mend them; half arbitrary text (fingerprinted).
@@ -111,7 +112,7 @@ test('KeyTable equals the model: totals and kept keys, through window expiry, gr
   }), { numRuns: 60 });
 });
 
-test('KeyTable equals the model when the ring grows after it has wrapped (slow traffic, then a burst)', () => {
+test('KeyWindow equals the model when the ring grows after it has wrapped (slow traffic, then a burst)', () => {
   const n = 6000;
   const names = Array.from({ length: n }, (_, i) => {
     if (i % 3 === 0) return `odd key ${i}`;
@@ -135,17 +136,16 @@ test('KeyTable equals the model when the ring grows after it has wrapped (slow t
 });
 
 test('sightings further apart than the window are two keys, closer ones one', () => {
-  const rows = new HandshakeTable();
   const key = 'dGhlIHNhbXBsZSBub25jZQ==';
-  const t = new KeyTable(1000);
-  t.see(key, 0, 2, -1, 0, rows);
-  t.see('AAAAAAAAAAAAAAAAAAAAAA==', 0, 2, -1, 1001, rows);
-  t.see(key, 0, 2, -1, 1002, rows);
-  t.see(key, 0, 2, -1, 1500, rows);
+  const t = new KeyWindow(new EvidenceReservoir(4, 100), undefined, 1000);
+  t.see(key, sighting(0, 2, 0));
+  t.see('AAAAAAAAAAAAAAAAAAAAAA==', sighting(0, 2, 1001));
+  t.see(key, sighting(0, 2, 1002));
+  t.see(key, sighting(0, 2, 1500));
   t.finish();
-  assert.equal(t.keys, 3);
-  assert.equal(t.reused, 1);
-  assert.deepEqual(t.keptKeys.map((k) => k.name), [key]);
+  assert.equal(t.counts.keys, 3);
+  assert.equal(t.counts.reused, 1);
+  assert.equal(t.counts.reusedKeys.keys, 1);
 });
 
 test('two tiers whose logs are longer than the key window still join on the key (inputs read side by side by time)', async () => {

@@ -1,13 +1,13 @@
 /*!
- * Timeout inference (src/core/timeouts.ts) over DurationHistogram, and the quantile structures of
- * src/core/stats.ts. Inputs come from a seeded PRNG; every expected cluster (bounds, count, median)
+ * Timeout inference (src/core/timeouts.ts) over DurationHistogram, and the duration grid and
+ * histogram of src/core/grid.ts. Inputs come from a seeded PRNG; every expected cluster (bounds, count, median)
  * is computed from the generated values, not copied from the code's output.
  */
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { DurationHistogram, QuantileSketch } from '../src/core/stats.js';
+import { DurationHistogram, FINE, COARSE } from '../src/core/grid.js';
 import { clusterAt, defaultTolerance, findClusters, type Cluster, type ClusterOptions } from '../src/core/timeouts.js';
 import { prng } from './helpers/prng.js';
 
@@ -142,7 +142,7 @@ const clusterAtCases: { name: string; ms: number; tol: number; values?: number[]
   { name: '60 s ± 0', ms: 60_000, tol: 0 },
   { name: '60 s ± 1', ms: 60_000, tol: 1 },
   { name: 'lower edge clamped to 0', ms: 1_000, tol: 5_000 },
-  { name: 'last millisecond of the fine range', ms: 599_999, tol: 0 },
+  { name: 'a bin wider than 1 ms (599.999 s ± 0) still holds its value', ms: 599_999, tol: 0 },
   { name: 'nothing there', ms: 30_000, tol: 25 },
   { name: 'coarse range (whole seconds), 700.0 s ± 1 s', ms: 700_000, tol: 1_000 },
 ];
@@ -200,36 +200,27 @@ const quantileCases: { name: string; values: number[] }[] = [
 ];
 
 for (const c of quantileCases) {
-  test(`QuantileSketch within 1 %: ${c.name}`, () => {
-    const s = new QuantileSketch();
-    for (const v of c.values) s.add(v);
-    const sorted = [...c.values].sort((a, b) => a - b);
-    assert.equal(s.count, c.values.length);
-    assert.equal(s.maxMs, sorted[sorted.length - 1]);
-    for (const q of QS) {
-      const want = exactQuantile(sorted, q);
-      const got = s.quantile(q);
-      assert.ok(Math.abs(got - want) <= Math.max(1, 0.01 * want), `q=${q}: got ${got}, exact ${want}`);
-    }
-  });
-
-  test(`DurationHistogram quantiles (exact below 600 s): ${c.name}`, () => {
+  test(`DurationHistogram quantiles: exact to the ms below 65.5 s, the value's bin (within 0.003 %) above: ${c.name}`, () => {
     const h = histogram(c.values);
     const sorted = [...c.values].sort((a, b) => a - b);
     for (const q of QS) {
       const want = exactQuantile(sorted, q);
-      // Above the fine range the histogram keeps whole seconds; beyond a day, one overflow bin (answered with the max).
-      const bin = want < 600_000 ? want : want < 86_400_000 ? Math.floor(want / 1000) * 1000 : sorted[sorted.length - 1];
-      assert.equal(h.quantile(q), bin, `q=${q}`);
+      const got = h.quantile(q);
+      const bin = FINE.bin(want);
+      assert.equal(got.ms, Math.min(FINE.lo(bin), sorted.at(-1) as number), `q=${q}`);
+      assert.equal(got.exact, want < 65_536, `q=${q}: exact flag`);
+      // Past 2^31 ms (24.8 days) everything shares the last bin.
+      const reach = Math.min(want, FINE.lo(FINE.size - 1));
+      assert.ok(reach - got.ms <= reach * 0.00004, `q=${q}: ${got.ms} vs ${want}`);
     }
   });
 }
 
-test('QuantileSketch: merging two halves equals adding everything to one', () => {
+test('DurationHistogram: merging two halves equals adding everything to one', () => {
   const values = logUniform(21, 4000, 3_600_000);
-  const all = new QuantileSketch();
-  const a = new QuantileSketch();
-  const b = new QuantileSketch();
+  const all = new DurationHistogram();
+  const a = new DurationHistogram();
+  const b = new DurationHistogram();
   values.forEach((v, i) => {
     all.add(v);
     (i % 2 === 0 ? a : b).add(v);
@@ -238,7 +229,21 @@ test('QuantileSketch: merging two halves equals adding everything to one', () =>
   assert.deepEqual([a.count, a.maxMs, QS.map((q) => a.quantile(q))], [all.count, all.maxMs, QS.map((q) => all.quantile(q))]);
 });
 
-test('empty QuantileSketch and DurationHistogram answer -1', () => {
-  assert.equal(new QuantileSketch().quantile(0.5), -1);
-  assert.equal(new DurationHistogram().quantile(0.5), -1);
+test('empty DurationHistogram answers -1', () => {
+  assert.equal(new DurationHistogram().quantile(0.5).ms, -1);
+});
+
+test('both grids tile 0 ms to 2^31 ms without gaps, each duration in the bin whose bounds hold it', () => {
+  for (const g of [FINE, COARSE]) {
+    let next = 0;
+    for (let b = 0; b < g.size - 1; b++) {
+      assert.equal(g.lo(b), next);
+      next = g.hi(b) + 1;
+      if (b % 97 === 0) for (const ms of [g.lo(b), g.hi(b)]) assert.equal(g.bin(ms), b);
+    }
+    assert.equal(g.bin(2 ** 31 + 5), g.size - 1);
+  }
+  // Relative width: FINE within 2^-15 past 65.5 s, COARSE within 2^-10 past 2 s.
+  assert.equal(FINE.hi(FINE.bin(900_000)) - FINE.lo(FINE.bin(900_000)) + 1, 16);
+  assert.equal(COARSE.hi(COARSE.bin(60_000)) - COARSE.lo(COARSE.bin(60_000)) + 1, 32);
 });

@@ -1,19 +1,10 @@
 /*!
- * Every handshake line, kept as a row of numbers in typed arrays that grow in place (30 bytes a row, no
- * text), so findings can be decided after the timeouts are known. Past MAX_ROWS rows it keeps a
- * uniform sample (and says so). Evidence text is kept only for a few rows per (protocol, status,
- * second of duration) cell. Keys live in core/keys.ts; rows only carry the per-key chain.
+ * One row per handshake line, kept only when the user asks for them (`--output csv`, one row per
+ * handshake): numbers in typed arrays (about 60 bytes a row), the key and where else it was seen.
+ * Nothing counts from here: counts come from core/counts.ts. The key window (core/keys.ts) links a
+ * key's rows and says, when the key leaves it, where the key was seen and what it amounted to.
  */
-
-import { decodeKey, encodeKey } from './keys.js';
-
-export const enum RowFlag {
-  HAS_KEY = 1,
-  /** The format logs $http_upgrade and it was empty or `-`. */
-  UPGRADE_MISSING = 2,
-  /** Matched the WebSocket path patterns. */
-  WS_PATH = 4,
-}
+import { decodeKey, encodeKey, type KeyRowLinks } from './keys.js';
 
 export interface RowInput {
   input: number;
@@ -24,95 +15,41 @@ export interface RowInput {
   durationMs: number;
   endMs: number;
   flags: number;
-  /** Index into Tally.upstreams ($upstream_addr as logged). */
+  /** Index into HandshakeRows.upstreams ($upstream_addr as logged). */
   upstream: number;
 }
 
-/** Rows kept exactly; beyond this a reservoir sample keeps memory flat. */
-const MAX_ROWS = 4_000_000;
-const EVIDENCE_PER_CELL = 4;
-const MAX_EVIDENCE = 20_000;
-
 type Column = Int32Array | Uint32Array | Uint16Array | Uint8Array | Float64Array;
 
-/**
- * A column of `width` numbers a row on a resizable ArrayBuffer that reserves room for MAX_ROWS:
- * it grows in place, so growing never holds the old and the new copy at once.
- */
-function column<T extends Column>(ctor: { new (buffer: ArrayBuffer): T; BYTES_PER_ELEMENT: number }, rows: number, width = 1): T {
-  const bytes = ctor.BYTES_PER_ELEMENT * width;
-  return new ctor(new ArrayBuffer(rows * bytes, { maxByteLength: MAX_ROWS * bytes }));
-}
-
-/** Resizes column()s to `size` rows in place (length-tracking views follow); `words` holds 4 a row. */
-function grow(size: number, columns: readonly Column[], width = 1): void {
-  for (const a of columns) (a.buffer as ArrayBuffer).resize(size * width * a.BYTES_PER_ELEMENT);
-}
-
-/**
- * Which handshake rows keep their text: the first few per (protocol, status, second of duration)
- * cell. The answer depends only on the rows offered before, in order, and a cell's count never
- * falls behind the same count over fewer rows: so a scanner that sees only part of an input (a
- * worker's byte range) wants every text the whole table will keep, and ships no other.
- */
-export class EvidenceCells {
-  private readonly cells = new Map<number, number>();
-
-  wants(protocol: number, status: number, durationMs: number, flags: number): boolean {
-    const cell = (protocol * 1000 + status) * 100_000 + (durationMs < 0 ? 99_999 : Math.min(99_998, Math.floor(durationMs / 1000)));
-    const n = this.cells.get(cell) ?? 0;
-    // Missing-Upgrade rows get their own allowance: they are rare and always worth showing.
-    if (n >= EVIDENCE_PER_CELL && !(flags & RowFlag.UPGRADE_MISSING && n < EVIDENCE_PER_CELL * 2)) return false;
-    this.cells.set(cell, n + 1);
-    return true;
-  }
-}
-
-export class HandshakeTable {
+export class HandshakeRows implements KeyRowLinks {
   length = 0;
-  /** Rows offered, including those the sample left out. */
-  seen = 0;
-  readonly input = column(Uint16Array, 1024);
-  readonly line = column(Uint32Array, 1024);
-  readonly client = column(Uint32Array, 1024);
-  readonly protocol = column(Uint8Array, 1024);
-  readonly status = column(Uint16Array, 1024);
-  readonly durationMs = column(Int32Array, 1024);
-  readonly endMs = column(Float64Array, 1024);
-  readonly flags = column(Uint8Array, 1024);
-  /** Next row with the same key (-1 = none): a per-key chain for tracing across tiers. */
-  readonly nextSameKey = column(Int32Array, 1024);
-  readonly texts = new Map<number, string>();
-  /** Each row's key, where else it was seen, and its upstream: only when one row per handshake is wanted (CSV). */
-  readonly keys: RowKeys | undefined;
-  private readonly cells = new EvidenceCells();
-  private rand = 0x2545f491;
+  input = new Uint16Array(1024);
+  line = new Uint32Array(1024);
+  client = new Uint32Array(1024);
+  protocol = new Uint8Array(1024);
+  status = new Uint16Array(1024);
+  durationMs = new Int32Array(1024);
+  endMs = new Float64Array(1024);
+  flags = new Uint8Array(1024);
+  /** Next row with the same key (-1 = none). */
+  private next = new Int32Array(1024);
+  /** The key's 16 bytes (all zero: none, or kept as text). */
+  private words = new Uint32Array(4 * 1024);
+  /** Once the key left the window: the inputs it was seen on, with HTTP/1.0, with HTTP/1.1; and KEY_* findings. */
+  keyInputs = new Uint32Array(1024);
+  keyInputs10 = new Uint32Array(1024);
+  keyInputs11 = new Uint32Array(1024);
+  keyFindings = new Uint8Array(1024);
+  upstream = new Uint32Array(1024);
+  private readonly texts = new Map<number, string>();
+  private readonly upstreamIds = new Map<string, number>();
+  /** Distinct $upstream_addr values, by id. */
+  readonly upstreams: string[] = [];
+  private readonly scratch = new Uint32Array(4);
 
-  constructor(withKeys = false) {
-    this.keys = withKeys ? new RowKeys() : undefined;
-  }
-
-  get sampled(): boolean {
-    return this.seen > this.length;
-  }
-
-  /**
-   * Adds a row; returns its index, or -1 if the sample left it out. `text` is needed only when
-   * EvidenceCells.wants() said so for this row, in the same order (otherwise '' will do).
-   */
-  add(r: RowInput, text: string): number {
-    this.seen++;
-    const wanted = this.cells.wants(r.protocol, r.status, r.durationMs, r.flags);
-    let at = this.length;
-    if (at >= MAX_ROWS) {
-      at = this.nextRandom() % this.seen;
-      if (at >= MAX_ROWS) return -1;
-      this.texts.delete(at);
-    } else {
-      // In place and by a quarter: a column's slack stays under 25 %.
-      if (at === this.input.length) this.resize(Math.min(MAX_ROWS, Math.ceil(at * 1.25)));
-      this.length++;
-    }
+  add(r: RowInput, key: string): number {
+    const at = this.length++;
+    if (at === this.input.length) this.grow();
     this.input[at] = r.input;
     this.line[at] = r.line;
     this.client[at] = r.client;
@@ -121,76 +58,70 @@ export class HandshakeTable {
     this.durationMs[at] = r.durationMs;
     this.endMs[at] = r.endMs;
     this.flags[at] = r.flags;
-    this.nextSameKey[at] = -1;
-    this.keys?.clear(at, r.upstream);
-    if (wanted) this.keepEvidence(at, text);
+    this.next[at] = -1;
+    this.upstream[at] = r.upstream;
+    const w = this.scratch;
+    // An all-zero key would read back as "no key": keep it as text, like non-canonical ones.
+    if (key !== '') {
+      if (decodeKey(key, w) && (w[0] || w[1] || w[2] || w[3])) this.words.set(w, 4 * at);
+      else this.texts.set(at, Buffer.from(key, 'utf8').toString('utf8'));
+    }
     return at;
   }
 
-  /** Keeps a row's text whatever its cell holds (a rare row that a finding will cite). */
-  keepEvidence(at: number, text: string): void {
-    if (this.texts.size >= MAX_EVIDENCE || this.texts.has(at) || text === '') return;
-    this.texts.set(at, text.length > 2000 ? `${text.slice(0, 1999)}…` : Buffer.from(text, 'utf8').toString('utf8'));
-  }
-
-  private nextRandom(): number {
-    // xorshift32: deterministic, so a rerun samples the same rows.
-    let x = this.rand;
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    this.rand = x >>> 0;
-    return this.rand;
-  }
-
-  private resize(size: number): void {
-    grow(size, [this.input, this.line, this.client, this.protocol, this.status, this.durationMs, this.endMs, this.flags, this.nextSameKey]);
-    this.keys?.resize(size);
-  }
-}
-
-/**
- * Per row: the key (16 bytes, or its text when not canonical base64), once the key has left the
- * correlation window the inputs it was seen on with which protocol, and the $upstream_addr. 32
- * bytes a row, so it is kept only on request.
- */
-export class RowKeys {
-  readonly words = column(Uint32Array, 1024, 4);
-  readonly inputs = column(Uint32Array, 1024);
-  readonly inputs10 = column(Uint32Array, 1024);
-  readonly inputs11 = column(Uint32Array, 1024);
-  /** Index into Tally.upstreams. */
-  readonly upstream = column(Uint32Array, 1024);
-  readonly texts = new Map<number, string>();
-  private readonly scratch = new Uint32Array(4);
-
-  set(row: number, key: string): void {
-    const w = this.scratch;
-    // An all-zero key would read back as "no key": keep it as text, like non-canonical ones.
-    if (decodeKey(key, w) && (w[0] || w[1] || w[2] || w[3])) this.words.set(w, 4 * row);
-    else this.texts.set(row, Buffer.from(key, 'utf8').toString('utf8'));
+  upstreamId(addr: string): number {
+    let id = this.upstreamIds.get(addr);
+    if (id === undefined) {
+      id = this.upstreams.length;
+      this.upstreams.push(Buffer.from(addr, 'utf8').toString('utf8'));
+      this.upstreamIds.set(this.upstreams[id] as string, id);
+    }
+    return id;
   }
 
   /** The key of `row` ('' when it had none). */
-  text(row: number): string {
+  key(row: number): string {
     const t = this.texts.get(row);
     if (t !== undefined) return t;
     const o = 4 * row;
-    return this.words[o] === 0 && this.words[o + 1] === 0 && this.words[o + 2] === 0 && this.words[o + 3] === 0 ? '' : encodeKey(this.words.subarray(o, o + 4));
+    const w = this.words;
+    return w[o] === 0 && w[o + 1] === 0 && w[o + 2] === 0 && w[o + 3] === 0 ? '' : encodeKey(w.subarray(o, o + 4));
   }
 
-  /** A new row: no key yet, and its upstream. */
-  clear(row: number, upstream: number): void {
-    this.words.fill(0, 4 * row, 4 * row + 4);
-    this.texts.delete(row);
-    this.inputs[row] = 0;
-    this.inputs10[row] = 0;
-    this.inputs11[row] = 0;
-    this.upstream[row] = upstream;
+  link(previousRow: number, row: number): void {
+    this.next[previousRow] = row;
   }
 
-  resize(size: number): void {
-    grow(size, [this.words], 4);
-    grow(size, [this.inputs, this.inputs10, this.inputs11, this.upstream]);
+  folded(firstRow: number, inputs: number, inputs10: number, inputs11: number, findings: number): void {
+    for (let r = firstRow; r >= 0; r = this.next[r] as number) {
+      this.keyInputs[r] = inputs;
+      this.keyInputs10[r] = inputs10;
+      this.keyInputs11[r] = inputs11;
+      this.keyFindings[r] = findings;
+    }
+  }
+
+  private grow(): void {
+    const n = this.input.length * 2;
+    const copy = <T extends Column>(a: T, width = 1): T => {
+      const b = new (a.constructor as new (n: number) => T)(n * width);
+      b.set(a);
+      return b;
+    };
+    this.input = copy(this.input);
+    this.line = copy(this.line);
+    this.client = copy(this.client);
+    this.protocol = copy(this.protocol);
+    this.status = copy(this.status);
+    this.durationMs = copy(this.durationMs);
+    this.endMs = copy(this.endMs);
+    this.flags = copy(this.flags);
+    this.next = copy(this.next);
+    this.words = copy(this.words, 4);
+    this.keyInputs = copy(this.keyInputs);
+    this.keyInputs10 = copy(this.keyInputs10);
+    this.keyInputs11 = copy(this.keyInputs11);
+    this.keyFindings = copy(this.keyFindings);
+    this.upstream = copy(this.upstream);
   }
 }

@@ -1,21 +1,28 @@
 /*!
- * Correlation by Sec-WebSocket-Key in bounded memory. A live key is a slot of fixed-size numbers
- * (the key's 16 bytes, per-input bitmasks, its row chain, when it was last seen) in typed
- * arrays, found through an open-addressing index; no string per key. Keys leave the
- * window when the log's time has moved past their last sighting by KEY_WINDOW_MS (or, at the
- * slot cap, oldest first); a leaving key is folded into the totals and, when it is one a finding
- * or the report needs (several tiers, a repeat), kept in a compact list. Only keys that are not
- * canonical base64 (hostile or odd clients) keep their text, and only while live or kept.
+ * Correlation by Sec-WebSocket-Key in bounded memory: the one owner of key state. A live key is a
+ * slot of fixed-size numbers (the key's 16 bytes, per-input bitmasks, its first sightings, when it
+ * was last seen) in typed arrays, found through an open-addressing index; no string per key. Keys
+ * leave the window when the log's time has moved past their last sighting by KEY_WINDOW_MS (or, at
+ * the slot cap, oldest first, counted in `evictedEarly`); a leaving key is folded into KeyCounts
+ * (totals, the hidden-downgrade and reused-key tallies, a few traced keys). Nothing is kept per key
+ * after it leaves. Only keys that are not canonical base64 keep their text, and only while live.
  */
 import { Protocol } from './classify.js';
-import type { HandshakeTable } from './handshakes.js';
+import { RowFlag } from './counts.js';
+import { KEY_CLASS, type EvidenceReservoir, type EvidenceRow } from './evidence.js';
 
 /** How long after its last sighting a key can still meet another sighting (tiers, retries). */
 export const KEY_WINDOW_MS = 10 * 60_000;
 /** Live keys at most; past this the oldest leave early (counted in `evictedEarly`). */
-const MAX_LIVE = 1 << 19;
-/** Multi-tier keys kept for tracing even when nothing is wrong with them. */
-const KEEP_PLAIN_MULTI = 10;
+export const MAX_LIVE_KEYS = 1 << 19;
+/** Keys traced in the report, of each kind (protocol mismatch across inputs, or plain multi-tier). */
+const TRACED = 10;
+/** Sightings kept per live key, for tracing. */
+const SIGHTINGS = 3;
+/** Inputs whose sightings of a key are counted apart (later inputs share the last counter). */
+const COUNTED_INPUTS = 8;
+/** First sightings whose text is kept while their key is live, to cite when it turns out hidden or reused. */
+const HELD_TEXTS = 1024;
 
 const B64 = new Int8Array(128).fill(-1);
 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'.split('').forEach((c, i) => {
@@ -72,29 +79,74 @@ export function isHiddenDowngrade(inputs10: number, inputs11: number): boolean {
   return inputs10 !== 0 && inputs11 !== 0 && (inputs10 | inputs11) !== inputs10 && (inputs10 | inputs11) !== inputs11;
 }
 
-/** A key's state as the findings and the report read it. */
-export interface KeyState {
-  inputs: number;
-  inputs10: number;
-  inputs11: number;
-  repeated: number;
-  firstRow: number;
-  name: string;
-}
-
 /** Bit i: seen on input i (inputs past 31 share bit 31). */
 function isMulti(inputs: number): boolean {
   return (inputs & (inputs - 1)) !== 0;
 }
 
-export class KeyTable {
-  /** Keys ever seen (live and folded). */
+/** A finding over keys: how many, whose, when, and by which pattern of inputs. */
+export interface KeyFindingCounts {
+  keys: number;
+  /** The keys' lines per client id (all of a key's lines go to the client of its HTTP/1.0 sighting for hidden downgrades, else of its first). */
+  clients: Map<number, number>;
+  firstMs: number;
+  lastMs: number;
+  /** Keys per label ("front.log HTTP/1.0, back.log HTTP/1.1"), labels built by the caller from input bitmasks. */
+  patterns: Map<string, number>;
+}
+
+export interface TracedSighting {
+  input: number;
+  line: number;
+  protocol: number;
+  status: number;
+  durationMs: number;
+}
+
+/** Everything the key window learnt, folded: exact for the keys that left it (all, after finish()). */
+export class KeyCounts {
   keys = 0;
   multiTier = 0;
   reused = 0;
   protocolMismatch = 0;
-  /** Keys that left the window because the slot cap was reached before their time was up. */
   evictedEarly = 0;
+  readonly hidden = newKeyFinding();
+  readonly reusedKeys = newKeyFinding();
+  readonly traced: { key: string; mismatch: boolean; sightings: TracedSighting[] }[] = [];
+}
+
+function newKeyFinding(): KeyFindingCounts {
+  return { keys: 0, clients: new Map(), firstMs: Infinity, lastMs: -Infinity, patterns: new Map() };
+}
+
+/** Per-row detail for one CSV row per handshake: rows of a key linked, told how the key ended. */
+export interface KeyRowLinks {
+  link(previousRow: number, row: number): void;
+  folded(firstRow: number, inputs: number, inputs10: number, inputs11: number, findings: number): void;
+}
+
+/** Bits of KeyRowLinks.folded's `findings`. */
+export const KEY_HIDDEN = 1;
+export const KEY_REUSED = 2;
+
+/** A sighting, as KeyWindow.see takes it. */
+export interface Sighting {
+  input: number;
+  line: number;
+  client: number;
+  clientName: string;
+  protocol: number;
+  status: number;
+  durationMs: number;
+  endMs: number;
+  flags: number;
+  text: string;
+  /** Row index in the per-row detail table, -1 without one. */
+  row: number;
+}
+
+export class KeyWindow {
+  readonly counts = new KeyCounts();
 
   // Live slots: a ring from `head`, `live` long, in order of first sighting.
   private cap = 1024;
@@ -106,30 +158,45 @@ export class KeyTable {
   private inputs10 = new Uint32Array(1024);
   private inputs11 = new Uint32Array(1024);
   private repeated = new Uint32Array(1024);
+  private firstMs = new Float64Array(1024);
+  private lastMs = new Float64Array(1024);
+  /** The client of the first sighting, and of the first HTTP/1.0 sighting (-1: none). */
+  private client = new Int32Array(1024);
+  private client10 = new Int32Array(1024);
+  private sightings = new Uint8Array(1024);
+  /** COUNTED_INPUTS per slot: the key's lines on each input (saturating at 255). */
+  private perInput = new Uint8Array(COUNTED_INPUTS * 1024);
+  /** SIGHTINGS per slot: input, line, protocol, status, duration. */
+  private sInput = new Uint16Array(SIGHTINGS * 1024);
+  private sLine = new Uint32Array(SIGHTINGS * 1024);
+  private sProtocol = new Uint8Array(SIGHTINGS * 1024);
+  private sStatus = new Uint16Array(SIGHTINGS * 1024);
+  private sDuration = new Int32Array(SIGHTINGS * 1024);
   private firstRow = new Int32Array(1024);
   private lastRow = new Int32Array(1024);
-  private lastMs = new Float64Array(1024);
   /** Texts of live keys that are not canonical base64, by slot. */
   private texts = new Map<number, string>();
+  /** First sightings' evidence, by slot, for the first HELD_TEXTS live keys that have one. */
+  private held = new Map<number, EvidenceRow>();
   /** Open addressing, linear probing: slot + 1, 0 = empty. */
   private index = new Int32Array(2048);
   private readonly probe = new Uint32Array(4);
   private now = -Infinity;
 
-  /** Keys kept after leaving the window, for the findings and the report. */
-  private readonly kept: KeyState[] = [];
-  /** Called as each key leaves the window, with its first row and where it was seen. */
-  onFold: ((firstRow: number, inputs: number, inputs10: number, inputs11: number) => void) | undefined;
-  private keptPlainMulti = 0;
-
-  constructor(private readonly windowMs = KEY_WINDOW_MS) {}
+  constructor(
+    private readonly evidence: EvidenceReservoir,
+    private readonly links?: KeyRowLinks,
+    private readonly windowMs = KEY_WINDOW_MS,
+    private readonly maxLive = MAX_LIVE_KEYS,
+  ) {}
 
   /**
-   * Records one sighting of `key` on `input` at time `atMs` (NaN: unknown), row `row` (-1: not
-   * kept). True when the key is now one a finding will cite: repeated on this input, or a hidden
-   * downgrade.
+   * One sighting of `key`. Returns RowFlag.TIER_REPEAT when another input has logged the key at
+   * least as often as this one now has (the same attempt seen at another tier), else 0: a key's
+   * lines without the flag are its attempts, the most lines any one input has of it.
    */
-  see(key: string, input: number, protocol: number, row: number, atMs: number, table: HandshakeTable): boolean {
+  see(key: string, s: Sighting): number {
+    const atMs = s.endMs;
     if (atMs > this.now) {
       this.now = atMs;
       this.expire();
@@ -137,51 +204,79 @@ export class KeyTable {
     const w = this.probe;
     const isPlain = decodeKey(key, w) ? 1 : 0;
     if (!isPlain) fingerprint(key, w);
-    const mask = this.index.length - 1;
-    let i = (w[0] as number) & mask;
-    let slot = -1;
-    for (let e = this.index[i] as number; e !== 0; e = this.index[i] as number) {
-      const s = e - 1;
-      const o = 4 * s;
-      if (this.words[o] === w[0] && this.words[o + 1] === w[1] && this.words[o + 2] === w[2] && this.words[o + 3] === w[3] && this.plain[s] === isPlain) {
-        slot = s;
-        break;
-      }
-      i = (i + 1) & mask;
-    }
-    const bit = 1 << Math.min(31, input);
+    let slot = this.find(w, isPlain);
+    const bit = 1 << Math.min(31, s.input);
+    const startMs = s.durationMs >= 0 ? atMs - s.durationMs : atMs;
+    let flag = 0;
     if (slot < 0) {
       slot = this.allocate();
       // The allocation may have rebuilt the index: probe again for the free place.
-      i = (w[0] as number) & (this.index.length - 1);
-      while (this.index[i] !== 0) i = (i + 1) & (this.index.length - 1);
+      const mask = this.index.length - 1;
+      let i = (w[0] as number) & mask;
+      while (this.index[i] !== 0) i = (i + 1) & mask;
       this.index[i] = slot + 1;
-      this.keys++;
+      this.counts.keys++;
       this.words.set(w, 4 * slot);
       this.plain[slot] = isPlain;
       this.inputs[slot] = 0;
       this.inputs10[slot] = 0;
       this.inputs11[slot] = 0;
       this.repeated[slot] = 0;
-      this.firstRow[slot] = row;
-      this.lastRow[slot] = row;
+      this.firstMs[slot] = startMs;
       this.lastMs[slot] = this.now;
+      this.client[slot] = s.client;
+      this.client10[slot] = -1;
+      this.sightings[slot] = 0;
+      this.perInput.fill(0, COUNTED_INPUTS * slot, COUNTED_INPUTS * slot + COUNTED_INPUTS);
+      this.firstRow[slot] = s.row;
+      this.lastRow[slot] = s.row;
       // A fresh copy: a sliced string would keep its whole line alive.
       if (!isPlain) this.texts.set(slot, Buffer.from(key, 'utf8').toString('utf8'));
+      if (this.held.size < HELD_TEXTS) this.held.set(slot, { ...evidenceOf(s), text: Buffer.from(s.text, 'utf8').toString('utf8') });
     } else {
-      if ((this.inputs[slot] as number) & bit) this.repeated[slot]! |= bit;
-      if (row >= 0) {
+      const inputs = this.inputs[slot] as number;
+      if (inputs & bit) this.repeated[slot]! |= bit;
+      if (s.row >= 0 && this.links !== undefined) {
         const last = this.lastRow[slot] as number;
-        if (last >= 0) table.nextSameKey[last] = row;
-        else this.firstRow[slot] = row;
-        this.lastRow[slot] = row;
+        if (last >= 0) this.links.link(last, s.row);
+        else this.firstRow[slot] = s.row;
+        this.lastRow[slot] = s.row;
       }
+      if (startMs < (this.firstMs[slot] as number)) this.firstMs[slot] = startMs;
     }
+    const base = COUNTED_INPUTS * slot;
+    const mine = base + Math.min(COUNTED_INPUTS - 1, s.input);
+    if ((this.perInput[mine] as number) < 255) this.perInput[mine]!++;
+    for (let j = base; j < base + COUNTED_INPUTS; j++) if (j !== mine && (this.perInput[j] as number) >= (this.perInput[mine] as number)) flag = RowFlag.TIER_REPEAT;
+    const wasNotable = this.notable(slot);
     this.inputs[slot]! |= bit;
-    if (protocol === Protocol.HTTP10) this.inputs10[slot]! |= bit;
-    else if (protocol === Protocol.HTTP11) this.inputs11[slot]! |= bit;
-    if (atMs === atMs) this.lastMs[slot] = atMs;
-    return ((this.repeated[slot] as number) & bit) !== 0 || isHiddenDowngrade(this.inputs10[slot] as number, this.inputs11[slot] as number);
+    if (s.protocol === Protocol.HTTP10) {
+      this.inputs10[slot]! |= bit;
+      if (this.client10[slot] === -1) this.client10[slot] = s.client;
+    } else if (s.protocol === Protocol.HTTP11) this.inputs11[slot]! |= bit;
+    if (atMs === atMs && atMs > (this.lastMs[slot] as number)) this.lastMs[slot] = atMs;
+    const n = this.sightings[slot] as number;
+    if (n < SIGHTINGS) {
+      const o = SIGHTINGS * slot + n;
+      this.sInput[o] = s.input;
+      this.sLine[o] = s.line;
+      this.sProtocol[o] = s.protocol;
+      this.sStatus[o] = s.status;
+      this.sDuration[o] = s.durationMs;
+      this.sightings[slot] = n + 1;
+    }
+    const notable = this.notable(slot);
+    if (notable !== 0) {
+      const cls = notable & KEY_HIDDEN ? KEY_CLASS.hidden : KEY_CLASS.reused;
+      // The first sighting too, when its text is still held: a pair of lines tells the story.
+      const first = this.held.get(slot);
+      if (first !== undefined && wasNotable === 0) {
+        this.evidence.offer(cls, first);
+        this.held.delete(slot);
+      }
+      this.evidence.offer(cls, evidenceOf(s));
+    }
+    return flag;
   }
 
   /** Folds every live key; call once after the last sighting. */
@@ -189,9 +284,20 @@ export class KeyTable {
     while (this.live > 0) this.evictHead();
   }
 
-  /** Keys that left the window and matter: several inputs, or a repeat. */
-  get keptKeys(): readonly KeyState[] {
-    return this.kept;
+  private notable(slot: number): number {
+    return (isHiddenDowngrade(this.inputs10[slot] as number, this.inputs11[slot] as number) ? KEY_HIDDEN : 0) | (this.repeated[slot] !== 0 ? KEY_REUSED : 0);
+  }
+
+  private find(w: Uint32Array, isPlain: number): number {
+    const mask = this.index.length - 1;
+    let i = (w[0] as number) & mask;
+    for (let e = this.index[i] as number; e !== 0; e = this.index[i] as number) {
+      const s = e - 1;
+      const o = 4 * s;
+      if (this.words[o] === w[0] && this.words[o + 1] === w[1] && this.words[o + 2] === w[2] && this.words[o + 3] === w[3] && this.plain[s] === isPlain) return s;
+      i = (i + 1) & mask;
+    }
+    return -1;
   }
 
   /** Drops keys whose last sighting is more than the window behind the newest time. */
@@ -202,8 +308,8 @@ export class KeyTable {
 
   private allocate(): number {
     if (this.live === this.cap) {
-      if (this.cap >= MAX_LIVE) {
-        this.evictedEarly++;
+      if (this.cap >= this.maxLive) {
+        this.counts.evictedEarly++;
         this.evictHead();
       } else {
         this.resize(this.cap * 2);
@@ -219,26 +325,49 @@ export class KeyTable {
     this.fold(s);
     this.unindex(s);
     this.texts.delete(s);
+    this.held.delete(s);
     this.head = (s + 1) % this.cap;
     this.live--;
   }
 
   private fold(s: number): void {
+    const c = this.counts;
     const inputs = this.inputs[s] as number;
     const i10 = this.inputs10[s] as number;
     const i11 = this.inputs11[s] as number;
     const repeated = this.repeated[s] as number;
-    this.onFold?.(this.firstRow[s] as number, inputs, i10, i11);
     const multi = isMulti(inputs);
     const mixed = i10 !== 0 && i11 !== 0;
-    if (multi) this.multiTier++;
-    if (repeated !== 0) this.reused++;
-    if (mixed) this.protocolMismatch++;
-    const plainMulti = multi && !mixed && repeated === 0 && this.keptPlainMulti < KEEP_PLAIN_MULTI;
-    if (!(multi && mixed) && repeated === 0 && !plainMulti) return;
-    if (plainMulti) this.keptPlainMulti++;
-    const name = this.plain[s] ? encodeKey(this.words.subarray(4 * s, 4 * s + 4)) : (this.texts.get(s) ?? '');
-    this.kept.push({ inputs, inputs10: i10, inputs11: i11, repeated, firstRow: this.firstRow[s] as number, name });
+    if (multi) c.multiTier++;
+    if (repeated !== 0) c.reused++;
+    if (mixed) c.protocolMismatch++;
+    const findings = this.notable(s);
+    this.links?.folded(this.firstRow[s] as number, inputs, i10, i11, findings);
+    let lines = 0;
+    for (let j = COUNTED_INPUTS * s; j < COUNTED_INPUTS * (s + 1); j++) lines += this.perInput[j] as number;
+    if (findings & KEY_HIDDEN) this.tallyKey(c.hidden, s, this.client10[s] as number, lines, `${i10}:${i11}`);
+    if (findings & KEY_REUSED) this.tallyKey(c.reusedKeys, s, this.client[s] as number, lines, `${repeated}`);
+    if (multi && c.traced.filter((t) => t.mismatch === mixed).length < TRACED) {
+      const sightings: TracedSighting[] = [];
+      for (let k = 0; k < (this.sightings[s] as number); k++) {
+        const o = SIGHTINGS * s + k;
+        sightings.push({ input: this.sInput[o] as number, line: this.sLine[o] as number, protocol: this.sProtocol[o] as number, status: this.sStatus[o] as number, durationMs: this.sDuration[o] as number });
+      }
+      c.traced.push({ key: this.name(s), mismatch: mixed, sightings });
+    }
+  }
+
+  /** Patterns are input bitmasks as text ("1:2": HTTP/1.0 on input 0, HTTP/1.1 on input 1); the report names them. */
+  private tallyKey(f: KeyFindingCounts, s: number, client: number, lines: number, pattern: string): void {
+    f.keys++;
+    f.clients.set(client, (f.clients.get(client) ?? 0) + lines);
+    if ((this.firstMs[s] as number) < f.firstMs) f.firstMs = this.firstMs[s] as number;
+    if ((this.lastMs[s] as number) > f.lastMs) f.lastMs = this.lastMs[s] as number;
+    f.patterns.set(pattern, (f.patterns.get(pattern) ?? 0) + 1);
+  }
+
+  private name(s: number): string {
+    return this.plain[s] ? encodeKey(this.words.subarray(4 * s, 4 * s + 4)) : (this.texts.get(s) ?? '');
   }
 
   /** Removes slot s from the index (backward-shift deletion keeps probe chains whole). */
@@ -265,7 +394,7 @@ export class KeyTable {
   private resize(size: number): void {
     const order = new Int32Array(this.live);
     for (let k = 0; k < this.live; k++) order[k] = (this.head + k) % this.cap;
-    const relayout = <T extends Uint32Array | Int32Array | Float64Array | Uint8Array>(a: T, width = 1): T => {
+    const relayout = <T extends Uint32Array | Int32Array | Float64Array | Uint8Array | Uint16Array>(a: T, width = 1): T => {
       const b = new (a.constructor as new (n: number) => T)(size * width);
       for (let k = 0; k < order.length; k++) {
         const from = (order[k] as number) * width;
@@ -279,15 +408,29 @@ export class KeyTable {
     this.inputs10 = relayout(this.inputs10);
     this.inputs11 = relayout(this.inputs11);
     this.repeated = relayout(this.repeated);
+    this.firstMs = relayout(this.firstMs);
+    this.lastMs = relayout(this.lastMs);
+    this.client = relayout(this.client);
+    this.client10 = relayout(this.client10);
+    this.sightings = relayout(this.sightings);
+    this.perInput = relayout(this.perInput, COUNTED_INPUTS);
+    this.sInput = relayout(this.sInput, SIGHTINGS);
+    this.sLine = relayout(this.sLine, SIGHTINGS);
+    this.sProtocol = relayout(this.sProtocol, SIGHTINGS);
+    this.sStatus = relayout(this.sStatus, SIGHTINGS);
+    this.sDuration = relayout(this.sDuration, SIGHTINGS);
     this.firstRow = relayout(this.firstRow);
     this.lastRow = relayout(this.lastRow);
-    this.lastMs = relayout(this.lastMs);
-    const texts = new Map<number, string>();
-    for (let k = 0; k < order.length; k++) {
-      const t = this.texts.get(order[k] as number);
-      if (t !== undefined) texts.set(k, t);
-    }
-    this.texts = texts;
+    const remap = <V>(m: Map<number, V>): Map<number, V> => {
+      const out = new Map<number, V>();
+      for (let k = 0; k < order.length; k++) {
+        const v = m.get(order[k] as number);
+        if (v !== undefined) out.set(k, v);
+      }
+      return out;
+    };
+    this.texts = remap(this.texts);
+    this.held = remap(this.held);
     this.head = 0;
     this.cap = size;
     this.index = new Int32Array(size * 2);
@@ -298,4 +441,8 @@ export class KeyTable {
       this.index[i] = s + 1;
     }
   }
+}
+
+function evidenceOf(s: Sighting): EvidenceRow {
+  return { input: s.input, line: s.line, client: s.clientName, protocol: s.protocol, status: s.status, flags: s.flags, durationMs: s.durationMs, endMs: s.endMs, text: s.text };
 }

@@ -165,7 +165,7 @@ class Cursor {
     const endMs = b.endMs[i] as number;
     const durationMs = b.durationMs[i] as number;
     const protocol = b.protocol[i] as number;
-    tally.request(client, protocol, durationMs >= 0 ? endMs - durationMs : endMs, endMs);
+    tally.request(this.input, client, protocol, durationMs >= 0 ? endMs - durationMs : endMs, endMs);
     const h = this.headHandshake;
     if (h >= 0) {
       tally.handshake(this.input, this.headLine, client, protocol, b.status[h] as number, durationMs, endMs, b.flags[h] as number, b.keys[h] as string, b.texts[h] as string, b.upstreams[h] as string);

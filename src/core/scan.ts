@@ -10,7 +10,7 @@ import type { CompiledFormat } from '../format/compile.js';
 import { describeFailure, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
 import { syslogBodyStart } from '../format/syslog.js';
 import type { Classifier } from './classify.js';
-import { EvidenceCells, RowFlag } from './handshakes.js';
+import { RowFlag } from './counts.js';
 import { RecordReader, newFacts } from './record.js';
 import type { LineQueue } from '../input/lines.js';
 import type { OpenedInput } from '../input/open.js';
@@ -103,7 +103,6 @@ export class LineScanner {
   private readonly order: Plan[];
   private readonly failure: MatchFailure = newFailure();
   private readonly facts = newFacts();
-  private readonly cells = new EvidenceCells();
   private readonly clientIds = new Map<string, number>();
   private described = 0;
   private firstBatch = true;
@@ -173,8 +172,8 @@ export class LineScanner {
     b.status[h] = f.status;
     b.flags[h] = flags;
     b.keys.push(f.key);
-    // Keyed lines always ship their text; the others only while their cell may keep it.
-    b.texts.push(f.key !== '' || this.cells.wants(f.protocol, f.status, f.durationMs, flags) ? body : '');
+    // Every handshake ships its text: the evidence reservoir keeps each class's last line too.
+    b.texts.push(body);
     b.upstreams.push(this.detail ? reader.upstream() : '');
   }
 

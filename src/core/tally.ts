@@ -1,160 +1,89 @@
 /*!
- * The one pass over the records: counts per client, per (protocol, status) of handshakes, the two
- * duration histograms timeouts are inferred from, and the handshake and key tables. Owns nothing
- * about verdicts (core/diagnose.ts) or presentation (report/).
+ * The one pass over the records, in merge order: each line goes to the exact counts
+ * (core/counts.ts), each handshake also to the key window (core/keys.ts) and the evidence reservoir
+ * (core/evidence.ts), and, only when one CSV row per handshake is asked for, to the row table
+ * (core/handshakes.ts). Owns nothing about verdicts (core/diagnose.ts) or presentation (report/).
  */
-import { Protocol } from './classify.js';
-import { HandshakeTable, type RowInput } from './handshakes.js';
-import { KeyTable } from './keys.js';
-import { DurationHistogram, QuantileSketch } from './stats.js';
+import { COARSE } from './grid.js';
+import { Counts, DEFAULT_COUNT_CAPS, type CountCaps } from './counts.js';
+import { EvidenceReservoir } from './evidence.js';
+import { HandshakeRows } from './handshakes.js';
+import { KEY_WINDOW_MS, KeyWindow, MAX_LIVE_KEYS, type Sighting } from './keys.js';
 
-export interface ClientCounts {
-  total: number;
-  http10: number;
-  handshakes: number;
-  handshakesHttp10: number;
-  upgraded: number;
-  failed: number;
+/** Every cap the analysis has; an internal option shrinks them so tests can run past each one. */
+export interface Caps extends CountCaps {
+  liveKeys: number;
+  evidenceRows: number;
 }
 
-export interface GroupCounts {
-  protocol: number;
-  status: number;
-  count: number;
-  durations: QuantileSketch;
-}
+export const DEFAULT_CAPS: Caps = { ...DEFAULT_COUNT_CAPS, liveKeys: MAX_LIVE_KEYS, evidenceRows: 50_000 };
 
-/** Clients past this many are counted under OTHER_CLIENT, so memory stays bounded. */
-const MAX_CLIENTS = 100_000;
-export const OTHER_CLIENT = '(other)';
+export interface TallyOptions {
+  /** Keep one row per handshake (for one CSV row per handshake). */
+  rows?: boolean;
+  /** Evidence lines the report shows per finding. */
+  evidence?: number;
+  caps?: Partial<Caps>;
+}
 
 export class Tally {
-  requests = 0;
-  requestsHttp10 = 0;
-  private readonly clientNames = new Interner(MAX_CLIENTS);
-  /** Client addresses by id. */
-  readonly clients = this.clientNames.names;
-  private readonly upstreamNames = new Interner(MAX_CLIENTS);
-  /** Distinct $upstream_addr values of handshakes, by id (rows refer to them by index). */
-  readonly upstreams = this.upstreamNames.names;
-  readonly clientCounts: ClientCounts[] = [];
-  readonly groups = new Map<number, GroupCounts>();
-  /** Durations of handshakes that did not upgrade (any status but 101). */
-  readonly failedDurations = new DurationHistogram();
-  /** Durations of upgraded sessions (101). */
-  readonly sessionDurations = new DurationHistogram();
-  readonly rows: HandshakeTable;
-  readonly keys = new KeyTable();
-  firstMs = Infinity;
-  lastMs = -Infinity;
-  private readonly row: RowInput = { input: 0, line: 0, client: 0, protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, upstream: 0 };
+  readonly counts: Counts;
+  readonly evidence: EvidenceReservoir;
+  readonly keys: KeyWindow;
+  readonly rows: HandshakeRows | undefined;
+  private readonly sighting: Sighting = { input: 0, line: 0, client: 0, clientName: '', protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, text: '', row: -1 };
 
-  /** `rowKeys`: keep each handshake's key and its sightings per row (for one CSV row per handshake). */
-  constructor(rowKeys = false) {
-    this.rows = new HandshakeTable(rowKeys);
-    const perRow = this.rows.keys;
-    if (perRow) {
-      this.keys.onFold = (first, inputs, i10, i11) => {
-        for (let r = first; r >= 0; r = this.rows.nextSameKey[r] as number) {
-          perRow.inputs[r] = inputs;
-          perRow.inputs10[r] = i10;
-          perRow.inputs11[r] = i11;
-        }
-      };
-    }
+  constructor(opts: TallyOptions = {}) {
+    const caps = { ...DEFAULT_CAPS, ...opts.caps };
+    this.counts = new Counts(caps);
+    // A finding cites up to `evidence` lines, varied: a few more per class leave room to choose.
+    this.evidence = new EvidenceReservoir(Math.max(4, (opts.evidence ?? 5) + 1), caps.evidenceRows);
+    this.rows = opts.rows ? new HandshakeRows() : undefined;
+    this.keys = new KeyWindow(this.evidence, this.rows, KEY_WINDOW_MS, caps.liveKeys);
   }
 
-  /** One line that reached the analysis (parsed, not filtered out), in merge order. */
-  request(client: number, protocol: number, startMs: number, endMs: number): void {
-    this.requests++;
-    const counts = this.clientCounts[client] as ClientCounts;
-    counts.total++;
-    if (protocol === Protocol.HTTP10) {
-      this.requestsHttp10++;
-      counts.http10++;
-    }
-    if (endMs === endMs) {
-      if (startMs < this.firstMs) this.firstMs = startMs;
-      if (endMs > this.lastMs) this.lastMs = endMs;
-    }
+  /** One parsed line that reached the analysis. */
+  request(input: number, client: number, protocol: number, startMs: number, endMs: number): void {
+    this.counts.request(input, client, protocol, startMs, endMs);
   }
 
   /**
-   * A line that request() just counted is a handshake: its row, groups, histograms and key.
-   * `text` is the line while core/handshakes.ts EvidenceCells may want it or it has a key, else '';
-   * `upstream` its $upstream_addr ('' when not asked for).
+   * A line that request() just counted is a handshake. `text` is the line; `upstream` its
+   * $upstream_addr ('' unless rows are kept).
    */
   handshake(input: number, line: number, client: number, protocol: number, status: number, durationMs: number, endMs: number, flags: number, key: string, text: string, upstream: string): void {
-    const counts = this.clientCounts[client] as ClientCounts;
-    counts.handshakes++;
-    if (protocol === Protocol.HTTP10) counts.handshakesHttp10++;
-    if (status === 101) counts.upgraded++;
-    else counts.failed++;
-    const groupId = protocol * 1000 + status;
-    let group = this.groups.get(groupId);
-    if (group === undefined) {
-      group = { protocol, status, count: 0, durations: new QuantileSketch() };
-      this.groups.set(groupId, group);
+    const rows = this.rows;
+    const row = rows === undefined ? -1 : rows.add({ input, line, client, protocol, status, durationMs, endMs, flags, upstream: rows.upstreamId(upstream) }, key);
+    const s = this.sighting;
+    s.input = input;
+    s.line = line;
+    s.client = client;
+    s.clientName = this.counts.clients[client] ?? '?';
+    s.protocol = protocol;
+    s.status = status;
+    s.durationMs = durationMs;
+    s.endMs = endMs;
+    s.flags = flags;
+    s.text = text;
+    s.row = row;
+    if (key !== '') {
+      flags |= this.keys.see(key, s);
+      s.flags = flags;
+      if (rows !== undefined) rows.flags[row] = flags;
     }
-    group.count++;
-    if (durationMs >= 0) {
-      group.durations.add(durationMs);
-      (status === 101 ? this.sessionDurations : this.failedDurations).add(durationMs);
-    }
+    const startMs = durationMs >= 0 ? endMs - durationMs : endMs;
+    this.counts.handshake(input, client, protocol, status, flags, durationMs, startMs, endMs);
+    this.evidence.offer(EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : COARSE.bin(durationMs)),
+      { input, line, client: s.clientName, protocol, status, flags, durationMs, endMs, text });
+  }
 
-    const row = this.row;
-    row.input = input;
-    row.line = line;
-    row.client = client;
-    row.protocol = protocol;
-    row.status = status;
-    row.durationMs = durationMs;
-    row.endMs = endMs;
-    row.flags = flags;
-    // Rows keep the upstream only with their per-row detail (one CSV row per handshake).
-    row.upstream = this.rows.keys === undefined ? 0 : this.upstreamNames.id(upstream);
-    const at = this.rows.add(row, text);
-    if (key === '') return;
-    const notable = this.keys.see(key, input, protocol, at, endMs, this.rows);
-    if (at < 0) return;
-    this.rows.keys?.set(at, key);
-    // Evidence of reused-key / hidden-downgrade: rare lines that share their cell with healthy ones.
-    if (notable) this.rows.keepEvidence(at, text);
+  /** The number of a client (its name as logged). */
+  clientId(name: string): number {
+    return this.counts.clientId(name);
   }
 
   /** Call once after the last record. */
   finish(): void {
     this.keys.finish();
-  }
-
-  /** The number of a client (its name as logged), the same for every line that names it. */
-  clientId(client: string): number {
-    const id = this.clientNames.id(client);
-    if (id === this.clientCounts.length) this.clientCounts.push({ total: 0, http10: 0, handshakes: 0, handshakesHttp10: 0, upgraded: 0, failed: 0 });
-    return id;
-  }
-}
-
-/** Strings to dense ids, bounded: past `max` names every new one shares the OTHER_CLIENT id. */
-class Interner {
-  readonly names: string[] = [];
-  private readonly ids = new Map<string, number>();
-
-  constructor(private readonly max: number) {}
-
-  id(name: string): number {
-    let id = this.ids.get(name);
-    if (id !== undefined) return id;
-    if (this.names.length >= this.max) {
-      id = this.ids.get(OTHER_CLIENT);
-      if (id !== undefined) return id;
-      name = OTHER_CLIENT;
-    }
-    id = this.names.length;
-    // A fresh copy: a sliced string would keep its whole line alive as a map key.
-    const copy = Buffer.from(name, 'utf8').toString('utf8');
-    this.ids.set(copy, id);
-    this.names.push(copy);
-    return id;
   }
 }

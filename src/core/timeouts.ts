@@ -1,9 +1,11 @@
 /*!
  * Infers the timeouts T that ended connections: tight clusters of request_time in a duration
  * histogram. A timeout kill ends many requests within milliseconds of T; healthy sessions that
- * happen to last about T are spread out. Never assumes 60 s. Pure functions over DurationHistogram.
+ * happen to last about T are spread out. Never assumes 60 s. Pure functions over DurationHistogram
+ * (core/grid.ts): clusters are found over the whole range, minutes or days, and their bounds are
+ * FINE bin edges, so a duration is inside a cluster exactly when its bin is.
  */
-import { DurationHistogram } from './stats.js';
+import { FINE, type DurationHistogram } from './grid.js';
 
 export interface Cluster {
   /** Centre of the cluster (median of its members), in ms. */
@@ -46,18 +48,27 @@ export function defaultTolerance(ms: number): number {
   return Math.max(25, Math.round(ms * 0.002));
 }
 
-/** Finds every tight cluster in the fine (ms) range of the histogram, largest first. */
+/** Finds every tight cluster in the histogram, largest first. */
 export function findClusters(h: DurationHistogram, opts: ClusterOptions = {}): Cluster[] {
   const minCount = opts.minCount ?? 3;
-  const fine = h.fine;
-  const n = fine.length;
+  const nonEmpty: number[] = [];
+  h.forEach((b) => nonEmpty.push(b));
+  if (nonEmpty.length === 0) return [];
+  const n = (nonEmpty.at(-1) as number) + 1;
   const prefix = new Float64Array(n + 1);
-  for (let i = 0; i < n; i++) prefix[i + 1] = (prefix[i] as number) + (fine[i] as number);
-  const sum = (lo: number, hi: number): number => (prefix[Math.min(n, Math.max(0, hi + 1))] as number) - (prefix[Math.min(n, Math.max(0, lo))] as number);
+  for (let b = 0; b < n; b++) prefix[b + 1] = (prefix[b] as number) + h.at(b);
+  /** Count of durations from loMs to hiMs (whole bins from the one holding loMs). */
+  const sum = (loMs: number, hiMs: number): number => {
+    if (hiMs < 0 || hiMs < loMs) return 0;
+    const lo = FINE.bin(Math.max(0, loMs));
+    const hi = Math.min(n - 1, FINE.bin(hiMs));
+    return lo > hi ? 0 : (prefix[hi + 1] as number) - (prefix[lo] as number);
+  };
 
   const candidates: Cluster[] = [];
-  for (let t = MIN_TIMEOUT_MS; t < n; t++) {
-    if (fine[t] === 0) continue;
+  for (const b of nonEmpty) {
+    const t = FINE.lo(b);
+    if (t < MIN_TIMEOUT_MS) continue;
     const w = opts.toleranceMs ?? defaultTolerance(t);
     // The window [t, t + w] starts at a member; its count decides whether it is a candidate.
     const inWin = sum(t, t + w);
@@ -68,7 +79,7 @@ export function findClusters(h: DurationHistogram, opts: ClusterOptions = {}): C
     const background = around / (2 * r);
     const contrast = background === 0 ? Infinity : density / background;
     if (contrast < MIN_CONTRAST) continue;
-    const c = tighten(fine, t, t + w, inWin, contrast);
+    const c = tighten(h, b, Math.min(n - 1, FINE.bin(t + w)), inWin, contrast);
     // Chance is judged over the members' own span: six give-ups within 13 ms are no coincidence.
     if (lnPoissonTail(inWin, background * (c.hiMs - c.loMs + 1)) > MAX_LN_P) continue;
     candidates.push(c);
@@ -84,20 +95,20 @@ export function findClusters(h: DurationHistogram, opts: ClusterOptions = {}): C
   return kept;
 }
 
-/** Shrinks [lo, hi] to its first and last members and finds the median member. */
-function tighten(fine: Uint32Array, lo: number, hi: number, count: number, contrast: number): Cluster {
-  while (lo < hi && fine[lo] === 0) lo++;
-  while (hi > lo && fine[hi] === 0) hi--;
+/** Shrinks bins [lo, hi] to its first and last members and finds the median member. */
+function tighten(h: DurationHistogram, lo: number, hi: number, count: number, contrast: number): Cluster {
+  while (lo < hi && h.at(lo) === 0) lo++;
+  while (hi > lo && h.at(hi) === 0) hi--;
   let seen = 0;
   let center = lo;
-  for (let i = lo; i <= hi; i++) {
-    seen += fine[i] as number;
+  for (let b = lo; b <= hi; b++) {
+    seen += h.at(b);
     if (seen * 2 >= count) {
-      center = i;
+      center = b;
       break;
     }
   }
-  return { centerMs: center, loMs: lo, hiMs: hi, count, contrast };
+  return { centerMs: FINE.lo(center), loMs: FINE.lo(lo), hiMs: FINE.hi(hi), count, contrast };
 }
 
 /** A cluster around a timeout the user named (--timeout), with the given tolerance. */
@@ -105,4 +116,17 @@ export function clusterAt(h: DurationHistogram, ms: number, toleranceMs: number)
   const lo = Math.max(0, ms - toleranceMs);
   const hi = ms + toleranceMs;
   return { centerMs: ms, loMs: lo, hiMs: hi, count: h.countBetween(lo, hi), contrast: Infinity };
+}
+
+/**
+ * The cluster holding a duration, if any: the one its FINE bin overlaps (inferred clusters end on
+ * bin edges, so for them this is the bin lying inside).
+ */
+export function clusterOf(cs: readonly Cluster[], ms: number): Cluster | undefined {
+  if (ms < 0) return undefined;
+  const b = FINE.bin(ms);
+  const lo = FINE.lo(b);
+  const hi = FINE.hi(b);
+  for (const c of cs) if (hi >= c.loMs && lo <= c.hiMs) return c;
+  return undefined;
 }

@@ -1,15 +1,22 @@
 /*!
  * Tally + Diagnosis → Report: the verdict, the tables (protocol × status, clients), the timeline
  * with incident windows, the duration histogram with the timeout clusters as their own bins, and
- * keys traced across inputs. Pure: no I/O, no formatting for any one renderer.
+ * keys traced across inputs. Every number comes from the exact counts (core/counts.ts); findings
+ * get their words from report/prose.ts. Pure: no I/O, no formatting for any one renderer.
  */
-import { PROTOCOL_NAMES, Protocol } from '../core/classify.js';
-import { BadRow, findingIdsOf, iso, round, type Diagnosis } from '../core/diagnose.js';
-import type { PipelineResult } from '../core/pipeline.js';
+import { PROTOCOL_NAMES } from '../core/classify.js';
+import { BUCKET_LADDER_S } from '../core/counts.js';
+import { seriesOf, type Diagnosis, type FindingData } from '../core/diagnose.js';
+import { DurationHistogram, FINE } from '../core/grid.js';
 import { KEY_WINDOW_MS } from '../core/keys.js';
+import type { PipelineResult } from '../core/pipeline.js';
 import type { Tally } from '../core/tally.js';
+import { likelyCause, proseOf } from './prose.js';
 import { attachHandshakeRows } from './rows.js';
-import { SCHEMA_VERSION, type ClientRow, type HandshakeRow, type HistogramBin, type Incident, type Report, type TimelineBucket, type TracedKey } from './model.js';
+import {
+  SCHEMA_VERSION, type ClientRow, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type Report,
+  type TimelineBucket, type TracedKey,
+} from './model.js';
 
 export interface BuildOptions {
   version: string;
@@ -18,11 +25,20 @@ export interface BuildOptions {
   maxClients?: number;
 }
 
-const NICE_BUCKETS_S = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600, 86400];
 const MAX_BUCKETS = 60;
 const HISTOGRAM_EDGES_S = [0, 0.1, 0.5, 1, 2, 5, 10, 20, 30, 45, 60, 90, 120, 300, 600, 1800, 3600];
 
+export function iso(ms: number): string | null {
+  return Number.isFinite(ms) ? new Date(ms).toISOString() : null;
+}
+
+export function round(x: number, digits = 4): number {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
 export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: BuildOptions): Report {
+  const c = t.counts;
   const names = p.inputs.map((i) => i.name);
   const lines = p.inputs.reduce(
     (a, i) => ({ total: a.total + i.lines, parsed: a.parsed + i.parsed, unparsed: a.unparsed + i.unparsed, empty: a.empty + i.empty, filtered: a.filtered + i.filtered }),
@@ -31,184 +47,255 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
   const formatLines = new Map<string, number>();
   for (const i of p.inputs) for (const [name, n] of Object.entries(i.formats)) formatLines.set(name, (formatLines.get(name) ?? 0) + n);
 
+  // Protocol × status over every input and flag, with the exact durations of each.
+  const groups = new Map<number, { protocol: number; status: number; count: number; durations: DurationHistogram }>();
+  for (const g of c.groups.values()) {
+    const k = g.protocol * 1000 + g.status;
+    let row = groups.get(k);
+    if (row === undefined) groups.set(k, (row = { protocol: g.protocol, status: g.status, count: 0, durations: new DurationHistogram() }));
+    row.count += g.count;
+    row.durations.merge(g.durations);
+  }
   let upgraded = 0;
-  const byProtocolStatus = [...t.groups.values()]
+  const byProtocolStatus = [...groups.values()]
     .sort((a, b) => b.count - a.count || a.protocol - b.protocol || a.status - b.status)
     .map((g) => {
       if (g.status === 101) upgraded += g.count;
-      return { protocol: PROTOCOL_NAMES[g.protocol] ?? 'unknown', status: g.status, count: g.count, share: round(g.count / Math.max(1, t.rows.seen)), durations: g.durations.summary() };
+      return { protocol: PROTOCOL_NAMES[g.protocol] ?? 'unknown', status: g.status, count: g.count, share: round(g.count / Math.max(1, c.handshakes)), durations: summary(g.durations) };
     });
 
-  const byClient: ClientRow[] = t.clientCounts
-    .map((c, id) => ({
-      client: t.clients[id] ?? '?', total: c.total, http10: c.http10, http10Share: round(c.http10 / Math.max(1, c.total)),
-      handshakes: c.handshakes, handshakesHttp10: c.handshakesHttp10, upgraded: c.upgraded, failed: c.failed,
-      assessment: c.handshakesHttp10 === 0 ? 'healthy' as const : c.handshakesHttp10 === c.handshakes ? 'downgrading' as const : 'mixed' as const,
-    }))
-    .filter((c) => c.handshakes > 0 || c.http10 > 0)
+  const perClient = new Map<number, ClientRow>();
+  for (const cc of c.clientCounts) {
+    let row = perClient.get(cc.client);
+    if (row === undefined) {
+      row = { client: c.clients[cc.client] ?? '?', total: 0, http10: 0, http10Share: 0, handshakes: 0, handshakesHttp10: 0, upgraded: 0, failed: 0, assessment: 'healthy' };
+      perClient.set(cc.client, row);
+    }
+    row.total += cc.total;
+    row.http10 += cc.http10;
+    row.handshakes += cc.handshakes;
+    row.handshakesHttp10 += cc.handshakesHttp10;
+    row.upgraded += cc.upgraded;
+    row.failed += cc.handshakes - cc.upgraded;
+  }
+  const byClient: ClientRow[] = [...perClient.values()]
+    .filter((r) => r.handshakes > 0 || r.http10 > 0)
+    .map((r) => ({ ...r, http10Share: round(r.http10 / Math.max(1, r.total)), assessment: assess(r) }))
     .sort((a, b) => b.handshakesHttp10 - a.handshakesHttp10 || b.failed - a.failed || b.handshakes - a.handshakes || a.client.localeCompare(b.client))
     .slice(0, opts.maxClients ?? 1000);
 
+  const findings = d.findings.map((f) => toFinding(f, names));
   const report: Report = {
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'wsdiag', version: opts.version },
     meta: {
       inputs: p.inputs.map((i) => ({ ...i, formats: { ...i.formats }, status: i.error === null ? 'read' as const : i.parsed === 0 ? 'skipped' as const : 'partial' as const })),
       formats: p.used.map((f) => ({ name: f.name, escape: f.escape, text: f.text, lines: formatLines.get(f.name) ?? 0 })),
-      timeRange: { start: iso(t.firstMs), end: iso(t.lastMs) },
+      timeRange: { start: iso(c.firstMs), end: iso(c.lastMs) },
       window: { since: p.sinceMs === undefined ? null : iso(p.sinceMs), until: p.untilMs === undefined ? null : iso(p.untilMs) },
       partial: p.partial,
-      sampled: t.rows.sampled,
+      clientsFolded: c.clientsCapped,
       timeoutSource: opts.timeoutSource,
     },
     lines: { ...lines, samples: p.bad.samples.map((s) => ({ ...s })) },
-    verdict: verdict(d, t),
-    requests: { total: t.requests, http10: t.requestsHttp10 },
-    handshakes: { total: t.rows.seen, upgraded, failed: t.rows.seen - upgraded, byProtocolStatus, byClient },
-    timeouts: d.timeouts,
-    findings: d.findings,
+    verdict: verdict(findings, c.handshakes),
+    requests: { total: c.requests, http10: c.requestsHttp10 },
+    handshakes: { total: c.handshakes, upgraded, failed: c.handshakes - upgraded, byProtocolStatus, byClient },
+    timeouts: d.timeouts.map((x) => ({
+      seconds: x.cluster.centerMs / 1000, count: x.cluster.count, minSeconds: x.cluster.loMs / 1000, maxSeconds: x.cluster.hiMs / 1000,
+      spreadMs: x.cluster.hiMs - x.cluster.loMs, series: x.series, source: x.source, statuses: x.statuses, protocols: x.protocols, likelyCause: likelyCause(x),
+    })),
+    findings,
     correlation: correlation(t, names),
     timeline: timeline(t, d),
     histogram: histogram(t, d),
   };
-  attachHandshakeRows(report, () => handshakeRows(t, d, names));
+  const rows = t.rows;
+  if (rows !== undefined) attachHandshakeRows(report, () => handshakeRows(t, d, names));
   return report;
 }
 
-function verdict(d: Diagnosis, t: Tally): Report['verdict'] {
-  const top = d.findings[0];
+function assess(r: ClientRow): ClientRow['assessment'] {
+  if (r.handshakesHttp10 > 0) return r.handshakesHttp10 === r.handshakes ? 'downgrading' : 'mixed';
+  if (r.handshakes > 0 && r.upgraded === 0) return 'failing';
+  return 'healthy';
+}
+
+/** Exact percentiles from the FINE histogram (marked approximate past 65.5 s, where its bins are wider than 1 ms). */
+function summary(h: DurationHistogram): DurationSummary {
+  const s = (q: number): number | null => {
+    const v = h.quantile(q);
+    return v.ms < 0 ? null : v.ms / 1000;
+  };
+  const out: DurationSummary = { p50: s(0.5), p90: s(0.9), p99: s(0.99), max: h.maxMs < 0 ? null : h.maxMs / 1000 };
+  if (h.count > 0 && ![0.5, 0.9, 0.99].every((q) => h.quantile(q).exact)) out.approximate = true;
+  return out;
+}
+
+function toFinding(f: FindingData, names: readonly string[]): Finding {
+  const words = proseOf(f);
+  let total = 0;
+  for (const x of f.clients) total += x.count;
+  const keyPattern = f.id === 'hidden-downgrade' || f.id === 'reused-key';
+  const out: Finding = {
+    id: f.id, severity: f.severity, title: words.title, count: f.count,
+    clients: f.clients.map((x) => ({ client: x.client, count: x.count, share: round(x.count / Math.max(1, total)) })),
+    firstSeen: iso(f.firstMs), lastSeen: iso(f.lastMs),
+    breakdown: Object.fromEntries(f.breakdown.map(([label, n]) => [keyPattern ? patternLabel(f.id, label, names) : label, n])),
+    evidence: f.evidence.map((e) => ({ file: names[e.input] ?? '?', line: e.line, text: e.text })),
+    explanation: words.explanation, fix: words.fix,
+  };
+  if (f.handshakes !== undefined) out.handshakes = f.handshakes;
+  if (f.timeout !== undefined) out.timeoutSeconds = f.timeout.centerMs / 1000;
+  if (f.clientsApproximate) out.clientsApproximate = true;
+  if (words.nginxConfig !== undefined) out.nginxConfig = words.nginxConfig;
+  return out;
+}
+
+/** Input bitmasks as core/keys.ts tallies them → "front.log: HTTP/1.0; back.log: HTTP/1.1" or "repeated in front.log". */
+function patternLabel(id: string, pattern: string, names: readonly string[]): string {
+  const inputsOf = (mask: number): string[] => names.filter((_, i) => (mask & (1 << Math.min(31, i))) !== 0);
+  if (id === 'reused-key') return `repeated in ${inputsOf(Number(pattern)).join(', ')}`;
+  const [i10, i11] = pattern.split(':').map(Number) as [number, number];
+  return `HTTP/1.0 in ${inputsOf(i10).join(', ')}; HTTP/1.1 in ${inputsOf(i11).join(', ')}`;
+}
+
+function verdict(findings: readonly Finding[], handshakes: number): Report['verdict'] {
+  const top = findings[0];
   if (!top) {
-    const hs = t.rows.seen;
     return {
       severity: 'ok',
-      headline: hs === 0 ? 'No WebSocket handshakes found in the parsed lines.' : `No WebSocket failure pattern found in ${hs} handshake${hs === 1 ? '' : 's'}.`,
+      headline: handshakes === 0 ? 'No WebSocket handshakes found in the parsed lines.' : `No WebSocket failure pattern found in ${handshakes} handshake${handshakes === 1 ? '' : 's'}.`,
       details: [],
     };
   }
-  const details = d.findings.map((f) => `${f.severity}: ${f.title} (${f.count})`);
+  const details = findings.map((f) => `${f.severity}: ${f.title} (${f.count})`);
   let headline: string;
   if (top.id === 'downgraded-handshake') {
     const parts = Object.entries(top.breakdown).map(([label, n]) => `${label} ×${n}`);
-    const nodes = top.clients.slice(0, 4).map((c) => c.client).join(', ');
+    const nodes = top.clients.slice(0, 4).map((x) => x.client).join(', ');
     const n = top.handshakes ?? top.count;
     headline = `${n} WebSocket handshake${n === 1 ? '' : 's'} arrived as HTTP/1.0 (RFC 6455 requires HTTP/1.1): ${parts.join(', ')}; through client address${top.clients.length === 1 ? '' : 'es'} ${nodes}${top.clients.length > 4 ? ', …' : ''}. Fix: ${top.fix}`;
   } else {
-    headline = `${top.title}: ${top.handshakes ?? top.count}${top.clients.length ? `, from ${top.clients.slice(0, 4).map((c) => c.client).join(', ')}` : ''}. Fix: ${top.fix}`;
+    headline = `${top.title}: ${top.handshakes ?? top.count}${top.clients.length ? `, from ${top.clients.slice(0, 4).map((x) => x.client).join(', ')}` : ''}. Fix: ${top.fix}`;
   }
   return { severity: top.severity, headline, details };
 }
 
-/** Every kept handshake row, with its key's sightings across inputs and the findings it counts in. */
+/** Every handshake row, with its key's sightings across inputs and the findings it counts in. */
 function* handshakeRows(t: Tally, d: Diagnosis, names: readonly string[]): Generator<HandshakeRow> {
   const rows = t.rows;
-  const k = rows.keys;
+  if (rows === undefined) return;
   for (let r = 0; r < rows.length; r++) {
     const keyInputs: HandshakeRow['keyInputs'] = [];
-    const seen = k?.inputs[r] ?? 0;
+    const seen = rows.keyInputs[r] as number;
     for (let i = 0; i < 32 && seen !== 0; i++) {
       const bit = 1 << i;
       if ((seen & bit) === 0) continue;
       const protocols = [];
-      if ((k?.inputs10[r] as number) & bit) protocols.push('HTTP/1.0');
-      if ((k?.inputs11[r] as number) & bit) protocols.push('HTTP/1.1');
+      if ((rows.keyInputs10[r] as number) & bit) protocols.push('HTTP/1.0');
+      if ((rows.keyInputs11[r] as number) & bit) protocols.push('HTTP/1.1');
       if (protocols.length === 0) protocols.push('other');
       keyInputs.push({ file: names[i] ?? '?', protocols });
     }
     const dur = rows.durationMs[r] as number;
     const end = rows.endMs[r] as number;
+    const protocol = rows.protocol[r] as number;
+    const status = rows.status[r] as number;
     yield {
       file: names[rows.input[r] as number] ?? '?',
       line: rows.line[r] as number,
-      key: k?.text(r) ?? '',
+      key: rows.key(r),
       keyInputs,
-      protocol: PROTOCOL_NAMES[rows.protocol[r] as number] ?? 'unknown',
-      status: rows.status[r] as number,
+      protocol: PROTOCOL_NAMES[protocol] ?? 'unknown',
+      status,
       requestTime: dur >= 0 ? dur / 1000 : null,
       start: iso(dur >= 0 ? end - dur : NaN),
       end: iso(end),
-      client: t.clients[rows.client[r] as number] ?? '?',
-      upstream: k === undefined ? '' : (t.upstreams[k.upstream[r] as number] ?? ''),
-      findings: findingIdsOf(d.rowFindings[r] as number),
+      client: t.counts.clients[rows.client[r] as number] ?? '?',
+      upstream: rows.upstreams[rows.upstream[r] as number] ?? '',
+      findings: d.findingsOf(protocol, status, rows.flags[r] as number, dur, rows.keyFindings[r] as number),
     };
   }
 }
 
 function correlation(t: Tally, names: readonly string[]): Report['correlation'] {
-  const k = t.keys;
-  const multi = k.keptKeys.filter((s) => (s.inputs & (s.inputs - 1)) !== 0);
-  // Prefer keys whose protocol differs between inputs: those are the ones worth reading.
-  const candidates = [...multi.filter((s) => s.inputs10 !== 0), ...multi.filter((s) => s.inputs10 === 0)].slice(0, 10);
-  const rows = t.rows;
-  const traced: TracedKey[] = candidates.map((s) => {
-    const sightings = [];
-    for (let r = s.firstRow; r >= 0 && sightings.length < 10; r = rows.nextSameKey[r] as number) {
-      const dur = rows.durationMs[r] as number;
-      sightings.push({ file: names[rows.input[r] as number] ?? '?', line: rows.line[r] as number, protocol: PROTOCOL_NAMES[rows.protocol[r] as number] ?? 'unknown', status: rows.status[r] as number, durationSeconds: dur >= 0 ? dur / 1000 : null });
-    }
-    return { key: s.name, sightings };
-  });
+  const k = t.keys.counts;
+  // Keys whose protocol differs between inputs first: those are the ones worth reading.
+  const candidates = [...k.traced.filter((s) => s.mismatch), ...k.traced.filter((s) => !s.mismatch)].slice(0, 10);
+  const traced: TracedKey[] = candidates.map((s) => ({
+    key: s.key,
+    sightings: s.sightings.map((x) => ({ file: names[x.input] ?? '?', line: x.line, protocol: PROTOCOL_NAMES[x.protocol] ?? 'unknown', status: x.status, durationSeconds: x.durationMs >= 0 ? x.durationMs / 1000 : null })),
+  }));
   return {
     keys: k.keys, multiTier: k.multiTier, singleInput: k.keys - k.multiTier, reused: k.reused, protocolMismatch: k.protocolMismatch,
     windowSeconds: KEY_WINDOW_MS / 1000, evicted: k.evictedEarly, traced,
   };
 }
 
+/** Handshakes per time bucket (by when they started) and incident windows of failed ones. */
 function timeline(t: Tally, d: Diagnosis): Report['timeline'] {
-  const rows = t.rows;
-  const startOf = (r: number): number => (rows.endMs[r] as number) - Math.max(0, rows.durationMs[r] as number);
-  // A failed attempt happened when it started; a session cut at a timeout when it ended (T later).
-  const failedAt = (r: number): number => (d.rowBad[r] === BadRow.CUT ? (rows.endMs[r] as number) : startOf(r));
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let r = 0; r < rows.length; r++) {
-    if (!Number.isFinite(rows.endMs[r] as number)) continue;
-    const start = startOf(r);
-    const at = d.rowBad[r] === BadRow.NONE ? start : failedAt(r);
-    if (start < lo) lo = start;
-    if (at > hi) hi = at;
+  const c = t.counts;
+  const stored = c.bucketSeconds;
+  const keys = [...c.buckets.keys()].sort((a, b) => a - b);
+  if (keys.length === 0) return { bucketSeconds: 0, buckets: [], incidents: [] };
+  const lo = (keys[0] as number) * stored;
+  const hi = ((keys.at(-1) as number) + 1) * stored;
+  const span = hi - lo;
+  const bucketSeconds = BUCKET_LADDER_S.find((b) => b >= stored && span / b < MAX_BUCKETS) ?? Math.max(stored, BUCKET_LADDER_S.at(-1) as number);
+  const origin = Math.floor(lo / bucketSeconds);
+  const n = Math.floor((hi - 1) / bucketSeconds) - origin + 1;
+  const buckets: TimelineBucket[] = Array.from({ length: n }, (_, i) => ({ start: new Date((origin + i) * bucketSeconds * 1000).toISOString(), handshakes: 0, failed: 0, downgraded: 0 }));
+  const failed = buckets.map(() => ({ by: new Map<number, number>(), first: Infinity, last: -Infinity }));
+  for (const k of keys) {
+    const i = Math.floor((k * stored) / bucketSeconds) - origin;
+    const src = c.buckets.get(k);
+    const dst = buckets[i];
+    if (src === undefined || dst === undefined) continue;
+    dst.handshakes += src.handshakes;
+    dst.downgraded += src.downgraded;
+    dst.failed += src.failed;
+    const f = failed[i] as (typeof failed)[number];
+    for (const [client, m] of src.failedBy) f.by.set(client, (f.by.get(client) ?? 0) + m);
+    f.first = Math.min(f.first, src.failedFirst);
+    f.last = Math.max(f.last, src.failedLast);
   }
-  if (!Number.isFinite(lo)) return { bucketSeconds: 0, buckets: [], incidents: [] };
-  const span = (hi - lo) / 1000;
-  const bucketSeconds = NICE_BUCKETS_S.find((b) => span / b < MAX_BUCKETS) ?? Math.ceil(span / MAX_BUCKETS);
-  const size = bucketSeconds * 1000;
-  const origin = Math.floor(lo / size) * size;
-  const n = Math.floor((hi - origin) / size) + 1;
-  const buckets: TimelineBucket[] = Array.from({ length: n }, (_, i) => ({ start: new Date(origin + i * size).toISOString(), handshakes: 0, failed: 0, downgraded: 0 }));
-  const bucketAt = (ms: number): TimelineBucket | undefined => buckets[Math.floor((ms - origin) / size)];
-  const badTimes: { at: number; client: number }[] = [];
-  for (let r = 0; r < rows.length; r++) {
-    if (!Number.isFinite(rows.endMs[r] as number)) continue;
-    const b = bucketAt(startOf(r));
-    if (!b) continue;
-    b.handshakes++;
-    if (rows.protocol[r] === Protocol.HTTP10) b.downgraded++;
-    if (d.rowBad[r] === BadRow.NONE) continue;
-    const at = failedAt(r);
-    const fb = bucketAt(at);
-    if (fb) fb.failed++;
-    if (badTimes.length < 1_000_000) badTimes.push({ at, client: rows.client[r] as number });
-  }
-  return { bucketSeconds, buckets, incidents: incidents(badTimes, size, t) };
+  // Sessions cut at a timeout failed when they were cut: their findings give the window of ends.
+  // (HTTP/1.0 ones are failed attempts already.)
+  const cuts = d.findings.filter((f) => f.id === 'session-cut-at-timeout')
+    .map((f) => ({ first: f.firstEndMs, last: f.lastMs, count: f.count - (f.breakdown.find(([label]) => label === 'HTTP/1.0 101')?.[1] ?? 0), clients: f.clients }))
+    .filter((x) => x.count > 0);
+  return { bucketSeconds, buckets, incidents: incidents(buckets, failed, cuts, bucketSeconds, c.clients) };
 }
 
-/** Failures closer together than two buckets belong to one incident window. */
-function incidents(bad: { at: number; client: number }[], gapMs: number, t: Tally): Incident[] {
-  bad.sort((a, b) => a.at - b.at);
+/**
+ * Failures closer together than two buckets make one incident window: failed attempts (by bucket,
+ * from the first start to the last) and sessions cut at a timeout (from the first cut to the last).
+ */
+function incidents(buckets: TimelineBucket[], failed: { by: Map<number, number>; first: number; last: number }[],
+  cuts: { first: number; last: number; count: number; clients: { client: string; count: number }[] }[], bucketSeconds: number, clients: readonly string[]): Incident[] {
+  const spans: { first: number; last: number; count: number; by: Map<string, number> }[] = [];
+  buckets.forEach((b, i) => {
+    const f = failed[i] as (typeof failed)[number];
+    if (b.failed > 0) spans.push({ first: f.first, last: f.last, count: b.failed, by: new Map([...f.by].map(([id, n]) => [clients[id] ?? '?', n])) });
+  });
+  for (const c of cuts) spans.push({ first: c.first, last: c.last, count: c.count, by: new Map(c.clients.map((x) => [x.client, x.count])) });
+  spans.sort((a, b) => a.first - b.first);
   const out: Incident[] = [];
-  let cur: { start: number; end: number; count: number; clients: Map<number, number> } | null = null;
+  let cur: { start: number; end: number; count: number; clients: Map<string, number> } | null = null;
   const flush = (): void => {
     if (!cur) return;
-    const clients = [...cur.clients.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([id]) => t.clients[id] ?? '?');
-    out.push({ start: new Date(cur.start).toISOString(), end: new Date(cur.end).toISOString(), count: cur.count, clients });
+    const top = [...cur.clients.entries()].sort((a, b) => b[1] - a[1]).slice(0, 5).map(([name]) => name);
+    out.push({ start: new Date(cur.start).toISOString(), end: new Date(cur.end).toISOString(), count: cur.count, clients: top });
   };
-  for (const b of bad) {
-    if (!cur || b.at - cur.end > 2 * gapMs) {
+  for (const s of spans) {
+    if (!cur || s.first - cur.end > 2 * bucketSeconds * 1000) {
       flush();
-      cur = { start: b.at, end: b.at, count: 0, clients: new Map() };
+      cur = { start: s.first, end: s.last, count: 0, clients: new Map() };
     }
-    cur.end = b.at;
-    cur.count++;
-    cur.clients.set(b.client, (cur.clients.get(b.client) ?? 0) + 1);
+    cur.end = Math.max(cur.end, s.last);
+    cur.count += s.count;
+    for (const [name, n] of s.by) cur.clients.set(name, (cur.clients.get(name) ?? 0) + n);
   }
   flush();
   return out;
@@ -227,20 +314,22 @@ function histogram(t: Tally, d: Diagnosis): HistogramBin[] {
     const to = sorted[i + 1];
     return { fromSeconds: from / 1000, toSeconds: to === undefined ? null : to / 1000, upgraded: 0, failed: 0, timeout: clusters.some((c) => c.loMs === from) };
   });
-  const rows = t.rows;
-  for (let r = 0; r < rows.length; r++) {
-    const dur = rows.durationMs[r] as number;
-    if (dur < 0) continue;
+  const binOf = (ms: number): HistogramBin => {
     let lo = 0;
     let hi = sorted.length - 1;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
-      if ((sorted[mid] as number) <= dur) lo = mid;
+      if ((sorted[mid] as number) <= ms) lo = mid;
       else hi = mid - 1;
     }
-    const bin = bins[lo] as HistogramBin;
-    if (rows.status[r] === 101) bin.upgraded++;
-    else bin.failed++;
-  }
+    return bins[lo] as HistogramBin;
+  };
+  const series = seriesOf(t.counts);
+  series.failed.forEach((b, n) => {
+    binOf(FINE.lo(b)).failed += n;
+  });
+  series.sessions.forEach((b, n) => {
+    binOf(FINE.lo(b)).upgraded += n;
+  });
   return bins.filter((b) => b.upgraded + b.failed > 0 || b.timeout);
 }

@@ -47,7 +47,7 @@ export function renderHtml(report: Report, opts: HtmlOptions): string {
   body.push(`<div class="verdict ${esc(v.severity)}" id="verdict"><span class="sev ${esc(v.severity)}">${esc(v.severity.toUpperCase())}</span>${esc(v.headline)}</div>`);
   body.push(`<p>${esc(summaryLine(report))}${report.meta.timeRange.start ? `<br>Time range: ${esc(report.meta.timeRange.start)} … ${esc(report.meta.timeRange.end ?? '')}` : ''}</p>`);
   if (report.meta.partial) body.push('<p class="verdict warning"><strong>Partial report:</strong> not every input was read to the end.</p>');
-  if (report.meta.sampled) body.push('<p class="muted">More handshakes than kept row by row: charts and breakdowns come from a uniform sample; totals are exact.</p>');
+  if (report.meta.clientsFolded) body.push('<p class="muted">More client addresses than kept one by one: the rest are counted as (other).</p>');
 
   body.push('<h2>Timeline</h2>', timelineChart(report));
   body.push('<h2>Handshake durations</h2>', histogramChart(report.histogram, report.timeouts));

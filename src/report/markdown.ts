@@ -47,7 +47,7 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions): string {
   const tr = report.meta.timeRange;
   if (tr.start) out.push(`Time range: ${mdText(tr.start)} … ${mdText(tr.end ?? '')}`, '');
   if (report.meta.partial) out.push('**Partial report:** not every input was read to the end.', '');
-  if (report.meta.sampled) out.push('_More handshakes than kept row by row: breakdowns come from a uniform sample; totals are exact._', '');
+  if (report.meta.clientsFolded) out.push('_More client addresses than kept one by one: the rest are counted as `(other)`._', '');
 
   if (report.findings.length > 0) {
     out.push('## Findings', '');

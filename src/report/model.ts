@@ -36,6 +36,11 @@ export interface Finding {
   handshakes?: number;
   timeoutSeconds?: number;
   clients: ClientShare[];
+  /**
+   * Set when some client counts were apportioned: their lines share a duration bin (0.1 % wide) with
+   * lines outside the finding's timeout window. The finding's count is exact either way.
+   */
+  clientsApproximate?: boolean;
   /** ISO times of the first start and last end among the finding's lines (null when not logged). */
   firstSeen: string | null;
   lastSeen: string | null;
@@ -53,6 +58,8 @@ export interface DurationSummary {
   p90: number | null;
   p99: number | null;
   max: number | null;
+  /** Set when a percentile fell past 65.5 s, where durations are binned within 0.003 % rather than to the ms. */
+  approximate?: boolean;
 }
 
 export interface ProtocolStatusRow {
@@ -72,8 +79,11 @@ export interface ClientRow {
   handshakesHttp10: number;
   upgraded: number;
   failed: number;
-  /** 'downgrading': every handshake arrived as HTTP/1.0; 'mixed': some did; 'healthy': none. */
-  assessment: 'downgrading' | 'mixed' | 'healthy';
+  /**
+   * 'downgrading': every handshake arrived as HTTP/1.0; 'mixed': some did; 'failing': none did, but
+   * none upgraded either; 'healthy': otherwise.
+   */
+  assessment: 'downgrading' | 'mixed' | 'failing' | 'healthy';
 }
 
 export interface TimeoutCluster {
@@ -107,7 +117,7 @@ export interface TimelineBucket {
   start: string;
   /** Handshakes (and sessions) that started in this bucket. */
   handshakes: number;
-  /** Failures that happened in this bucket: a failed attempt when it started, a session cut when it ended. */
+  /** Failed attempts (no 101, or HTTP/1.0) that started in this bucket; sessions cut at a timeout are in the incidents. */
   failed: number;
   /** Handshakes that started in this bucket as HTTP/1.0. */
   downgraded: number;
@@ -173,8 +183,8 @@ export interface Report {
     /** --since/--until as given (null: open). */
     window: { since: string | null; until: string | null };
     partial: boolean;
-    /** True when more handshakes were seen than kept row by row (counts stay exact; breakdowns are sampled). */
-    sampled: boolean;
+    /** True when there were more client addresses than kept one by one: the rest are counted as `(other)`. */
+    clientsFolded: boolean;
     timeoutSource: 'inferred' | 'option';
   };
   lines: { total: number; parsed: number; unparsed: number; empty: number; filtered: number; samples: BadLine[] };

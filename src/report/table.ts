@@ -36,7 +36,7 @@ export function renderTable(report: Report, opts: TableOptions): string {
   if (report.meta.partial) out.push(paint('yellow', 'PARTIAL REPORT: not every input was read to the end (see below).'));
   const inputs = inputsLine(report);
   if (inputs !== null) out.push(paint('yellow', visible(inputs)));
-  if (report.meta.sampled) out.push(wrap('note: more handshakes than kept row by row; breakdowns below come from a uniform sample, totals are exact.', width));
+  if (report.meta.clientsFolded) out.push(wrap('note: more client addresses than kept one by one; the rest are counted as (other).', width));
 
   for (const f of report.findings.slice(0, opts.top)) out.push('', ...finding(f, sev, width));
   if (report.findings.length > opts.top) out.push('', `… ${plural(report.findings.length - opts.top, 'more finding')} (--top)`);

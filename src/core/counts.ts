@@ -1,0 +1,364 @@
+/*!
+ * The exact, mergeable counts every number of the report comes from: requests per (input, client),
+ * handshake groups (input × protocol × status × flags) with a FINE duration histogram each,
+ * per-client cells (group × client × COARSE duration bin) with their first start and last end, and
+ * time buckets. merge(a, b) gives what counting a's lines then b's would. Knows nothing of keys
+ * (core/keys.ts), evidence text (core/evidence.ts) or what a finding is (core/rules/).
+ */
+import { Protocol } from './classify.js';
+import { COARSE, DurationHistogram } from './grid.js';
+
+/** Bits of a handshake's flags (a group and a cell keep them). */
+export const enum RowFlag {
+  HAS_KEY = 1,
+  /** The format logs $http_upgrade and it was empty or `-`. */
+  UPGRADE_MISSING = 2,
+  /** Matched the WebSocket path patterns. */
+  WS_PATH = 4,
+  /** Its Sec-WebSocket-Key was already logged by another input: the same handshake at another tier. */
+  TIER_REPEAT = 8,
+}
+
+/** Sizes past which the counts fold detail into `(other)`; tests shrink them to run past every cap. */
+export interface CountCaps {
+  clients: number;
+  cells: number;
+  timeBuckets: number;
+}
+
+export const DEFAULT_COUNT_CAPS: CountCaps = { clients: 100_000, cells: 1 << 19, timeBuckets: 4096 };
+
+export const OTHER_CLIENT = '(other)';
+
+export interface ClientCounts {
+  input: number;
+  client: number;
+  total: number;
+  http10: number;
+  handshakes: number;
+  handshakesHttp10: number;
+  upgraded: number;
+}
+
+export interface Group {
+  input: number;
+  protocol: number;
+  status: number;
+  flags: number;
+  count: number;
+  /** Durations of the group's handshakes that logged one. */
+  durations: DurationHistogram;
+}
+
+/** Bucket widths in seconds: each divides the next, so buckets can always be merged upwards. */
+export const BUCKET_LADDER_S = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600, 86400];
+
+export interface Bucket {
+  /** Handshakes that started in the bucket, of them HTTP/1.0, and failed attempts (no 101, or HTTP/1.0). */
+  handshakes: number;
+  downgraded: number;
+  failed: number;
+  /** Not-upgraded handshakes per client id, and when the first and the last of them started. */
+  failedBy: Map<number, number>;
+  failedFirst: number;
+  failedLast: number;
+}
+
+/** Per-client cells: open addressing over typed arrays, entries in first-seen order. */
+class CellTable {
+  length = 0;
+  k0 = new Uint32Array(1024);
+  k1 = new Uint32Array(1024);
+  k2 = new Uint32Array(1024);
+  count = new Uint32Array(1024);
+  first = new Float64Array(1024);
+  firstEnd = new Float64Array(1024);
+  last = new Float64Array(1024);
+  private index = new Int32Array(2048);
+
+  /** The entry of a key, or -1 - (the free index slot where it would go). */
+  find(a: number, b: number, c: number): number {
+    const mask = this.index.length - 1;
+    let i = hash3(a, b, c) & mask;
+    for (let e = this.index[i] as number; e !== 0; e = this.index[i] as number) {
+      const x = e - 1;
+      if (this.k0[x] === a && this.k1[x] === b && this.k2[x] === c) return x;
+      i = (i + 1) & mask;
+    }
+    return -1 - i;
+  }
+
+  /** The entry of a key, created (count 0) when new. */
+  entry(a: number, b: number, c: number): number {
+    const found = this.find(a, b, c);
+    if (found >= 0) return found;
+    if (this.length === this.k0.length) {
+      this.grow();
+      return this.entry(a, b, c);
+    }
+    const x = this.length++;
+    this.index[-1 - found] = x + 1;
+    this.k0[x] = a;
+    this.k1[x] = b;
+    this.k2[x] = c;
+    this.first[x] = Infinity;
+    this.firstEnd[x] = Infinity;
+    this.last[x] = -Infinity;
+    return x;
+  }
+
+  private grow(): void {
+    const n = this.k0.length * 2;
+    const copy = <T extends Uint32Array | Float64Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(n);
+      b.set(a);
+      return b;
+    };
+    this.k0 = copy(this.k0);
+    this.k1 = copy(this.k1);
+    this.k2 = copy(this.k2);
+    this.count = copy(this.count);
+    this.first = copy(this.first);
+    this.firstEnd = copy(this.firstEnd);
+    this.last = copy(this.last);
+    this.index = new Int32Array(n * 2);
+    const mask = this.index.length - 1;
+    for (let x = 0; x < this.length; x++) {
+      let i = hash3(this.k0[x] as number, this.k1[x] as number, this.k2[x] as number) & mask;
+      while (this.index[i] !== 0) i = (i + 1) & mask;
+      this.index[i] = x + 1;
+    }
+  }
+}
+
+function hash3(a: number, b: number, c: number): number {
+  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ b ^ (h >>> 13), 0xc2b2ae35);
+  h = Math.imul(h ^ c ^ (h >>> 16), 0x27d4eb2f);
+  return (h ^ (h >>> 15)) >>> 0;
+}
+
+/** One cell, as the rules read it. */
+export interface CellView {
+  input: number;
+  protocol: number;
+  flags: number;
+  status: number;
+  client: number;
+  /** COARSE bin, or -1 when no duration was logged. */
+  bin: number;
+  count: number;
+  /** The first start, the first end and the last end among the cell's lines. */
+  firstMs: number;
+  firstEndMs: number;
+  lastMs: number;
+}
+
+export class Counts {
+  requests = 0;
+  requestsHttp10 = 0;
+  handshakes = 0;
+  firstMs = Infinity;
+  lastMs = -Infinity;
+  /** Client addresses by id, in first-seen order. */
+  readonly clients: string[] = [];
+  /** Requests and handshakes per (input, client), in first-seen order. */
+  readonly clientCounts: ClientCounts[] = [];
+  readonly groups = new Map<number, Group>();
+  /** Width of the time buckets in seconds (a BUCKET_LADDER_S step; grows when there are too many). */
+  bucketSeconds = 1;
+  readonly buckets = new Map<number, Bucket>();
+  /** True once a cap folded some clients into OTHER_CLIENT. */
+  clientsCapped = false;
+  private readonly clientIds = new Map<string, number>();
+  private readonly pairIds = new Map<number, number>();
+  private readonly cells = new CellTable();
+
+  constructor(readonly caps: CountCaps = DEFAULT_COUNT_CAPS) {}
+
+  /** The number of a client (its name as logged), the same for every line that names it. */
+  clientId(name: string): number {
+    let id = this.clientIds.get(name);
+    if (id !== undefined) return id;
+    if (this.clients.length >= this.caps.clients) {
+      this.clientsCapped = true;
+      if (name !== OTHER_CLIENT) return this.clientId(OTHER_CLIENT);
+    }
+    id = this.clients.length;
+    // A fresh copy: a sliced string would keep its whole line alive as a map key.
+    const copy = Buffer.from(name, 'utf8').toString('utf8');
+    this.clientIds.set(copy, id);
+    this.clients.push(copy);
+    return id;
+  }
+
+  /** One parsed line that reached the analysis. startMs/endMs NaN when the line has no time. */
+  request(input: number, client: number, protocol: number, startMs: number, endMs: number): void {
+    this.requests++;
+    const c = this.pair(input, client);
+    c.total++;
+    if (protocol === Protocol.HTTP10) {
+      this.requestsHttp10++;
+      c.http10++;
+    }
+    if (endMs === endMs) {
+      if (startMs < this.firstMs) this.firstMs = startMs;
+      if (endMs > this.lastMs) this.lastMs = endMs;
+    }
+  }
+
+  /** A line that request() just counted is a handshake. durationMs -1: not logged. */
+  handshake(input: number, client: number, protocol: number, status: number, flags: number, durationMs: number, startMs: number, endMs: number): void {
+    this.handshakes++;
+    const c = this.pair(input, client);
+    c.handshakes++;
+    if (protocol === Protocol.HTTP10) c.handshakesHttp10++;
+    if (status === 101) c.upgraded++;
+    const g = this.group(input, protocol, status, flags);
+    g.count++;
+    if (durationMs >= 0) g.durations.add(durationMs);
+    this.addCell(input, protocol, flags, status, client, durationMs < 0 ? -1 : COARSE.bin(durationMs), 1, startMs, endMs, endMs);
+    // A failed attempt: no 101, or HTTP/1.0 (an upgrade the hop in front cannot carry).
+    if (startMs === startMs) this.addToBucket(startMs, 1, protocol === Protocol.HTTP10 ? 1 : 0, status === 101 && protocol !== Protocol.HTTP10 ? 0 : 1, client);
+  }
+
+  /** Every cell, in first-seen order. */
+  forEachCell(fn: (c: CellView) => void): void {
+    const t = this.cells;
+    const v: CellView = { input: 0, protocol: 0, flags: 0, status: 0, client: 0, bin: -1, count: 0, firstMs: 0, firstEndMs: 0, lastMs: 0 };
+    for (let x = 0; x < t.length; x++) {
+      const k0 = t.k0[x] as number;
+      const k2 = t.k2[x] as number;
+      v.input = k0 & 0xffff;
+      v.protocol = (k0 >>> 16) & 0xf;
+      v.flags = k0 >>> 20;
+      v.status = k2 >>> 16;
+      v.bin = (k2 & 0xffff) - 1;
+      v.client = t.k1[x] as number;
+      v.count = t.count[x] as number;
+      v.firstMs = t.first[x] as number;
+      v.firstEndMs = t.firstEnd[x] as number;
+      v.lastMs = t.last[x] as number;
+      fn(v);
+    }
+  }
+
+  get cellCount(): number {
+    return this.cells.length;
+  }
+
+  /** Adds everything `o` counted, as if its lines had come after these. */
+  merge(o: Counts): void {
+    const ids = o.clients.map((name) => this.clientId(name));
+    const id = (c: number): number => ids[c] as number;
+    this.requests += o.requests;
+    this.requestsHttp10 += o.requestsHttp10;
+    this.handshakes += o.handshakes;
+    if (o.firstMs < this.firstMs) this.firstMs = o.firstMs;
+    if (o.lastMs > this.lastMs) this.lastMs = o.lastMs;
+    this.clientsCapped ||= o.clientsCapped;
+    for (const c of o.clientCounts) {
+      const mine = this.pair(c.input, id(c.client));
+      mine.total += c.total;
+      mine.http10 += c.http10;
+      mine.handshakes += c.handshakes;
+      mine.handshakesHttp10 += c.handshakesHttp10;
+      mine.upgraded += c.upgraded;
+    }
+    for (const g of o.groups.values()) {
+      const mine = this.group(g.input, g.protocol, g.status, g.flags);
+      mine.count += g.count;
+      mine.durations.merge(g.durations);
+    }
+    o.forEachCell((c) => this.addCell(c.input, c.protocol, c.flags, c.status, id(c.client), c.bin, c.count, c.firstMs, c.firstEndMs, c.lastMs));
+    if (o.bucketSeconds > this.bucketSeconds) this.rebucket(o.bucketSeconds);
+    for (const [k, b] of o.buckets) {
+      const at = k * o.bucketSeconds * 1000;
+      this.mergeBucket(at, b, id);
+    }
+  }
+
+  private pair(input: number, client: number): ClientCounts {
+    const k = input * 4294967296 + client;
+    let i = this.pairIds.get(k);
+    if (i === undefined) {
+      i = this.clientCounts.length;
+      this.pairIds.set(k, i);
+      this.clientCounts.push({ input, client, total: 0, http10: 0, handshakes: 0, handshakesHttp10: 0, upgraded: 0 });
+    }
+    return this.clientCounts[i] as ClientCounts;
+  }
+
+  private group(input: number, protocol: number, status: number, flags: number): Group {
+    const k = ((input * 8 + protocol) * 256 + flags) * 1000 + status;
+    let g = this.groups.get(k);
+    if (g === undefined) {
+      g = { input, protocol, status, flags, count: 0, durations: new DurationHistogram() };
+      this.groups.set(k, g);
+    }
+    return g;
+  }
+
+  private addCell(input: number, protocol: number, flags: number, status: number, client: number, bin: number, n: number, first: number, firstEnd: number, last: number): void {
+    const t = this.cells;
+    const k0 = (input & 0xffff) | (protocol << 16) | (flags << 20);
+    const k2 = (status << 16) | (bin + 1);
+    // Past the cap, new (client, cell) pairs count under OTHER_CLIENT: memory stays bounded, totals exact.
+    if (t.length >= this.caps.cells && t.find(k0, client, k2) < 0 && client !== this.otherId()) {
+      this.clientsCapped = true;
+      client = this.otherId();
+    }
+    this.bumpCell(t.entry(k0, client, k2), n, first, firstEnd, last);
+  }
+
+  private bumpCell(x: number, n: number, first: number, firstEnd: number, last: number): void {
+    const t = this.cells;
+    t.count[x] = (t.count[x] as number) + n;
+    if (first < (t.first[x] as number)) t.first[x] = first;
+    if (firstEnd < (t.firstEnd[x] as number)) t.firstEnd[x] = firstEnd;
+    if (last > (t.last[x] as number)) t.last[x] = last;
+  }
+
+  private otherId(): number {
+    return this.clientId(OTHER_CLIENT);
+  }
+
+  private addToBucket(atMs: number, handshakes: number, downgraded: number, failed: number, client: number, failedFirst = atMs, failedLast = atMs): void {
+    const k = Math.floor(atMs / (this.bucketSeconds * 1000));
+    let b = this.buckets.get(k);
+    if (b === undefined) {
+      if (this.buckets.size >= this.caps.timeBuckets && this.bucketSeconds < (BUCKET_LADDER_S.at(-1) as number)) {
+        this.rebucket(BUCKET_LADDER_S[BUCKET_LADDER_S.indexOf(this.bucketSeconds) + 1] as number);
+        this.addToBucket(atMs, handshakes, downgraded, failed, client, failedFirst, failedLast);
+        return;
+      }
+      b = { handshakes: 0, downgraded: 0, failed: 0, failedBy: new Map(), failedFirst: Infinity, failedLast: -Infinity };
+      this.buckets.set(k, b);
+    }
+    b.handshakes += handshakes;
+    b.downgraded += downgraded;
+    if (failed > 0) {
+      b.failed += failed;
+      b.failedBy.set(client, (b.failedBy.get(client) ?? 0) + failed);
+      if (failedFirst < b.failedFirst) b.failedFirst = failedFirst;
+      if (failedLast > b.failedLast) b.failedLast = failedLast;
+    }
+  }
+
+  /** Moves every bucket to the wider `seconds` (a later step of BUCKET_LADDER_S). */
+  private rebucket(seconds: number): void {
+    const old = [...this.buckets];
+    const from = this.bucketSeconds;
+    this.buckets.clear();
+    this.bucketSeconds = seconds;
+    for (const [k, b] of old) this.mergeBucket(k * from * 1000, b, (c) => c);
+  }
+
+  /** Adds bucket `b` (which starts at `atMs`), its clients renumbered by `id`. */
+  private mergeBucket(atMs: number, b: Bucket, id: (client: number) => number): void {
+    for (const [client, n] of b.failedBy) {
+      this.addToBucket(atMs, 0, 0, n, id(client), b.failedFirst, b.failedLast);
+    }
+    this.addToBucket(atMs, b.handshakes, b.downgraded, 0, -1);
+  }
+}

@@ -1,0 +1,97 @@
+/*!
+ * Evidence lines: a bounded reservoir of handshake lines with their text, so every finding can cite
+ * its first and last occurrence and a varied few in between. Lines are kept per class (protocol ×
+ * status × flags × COARSE duration bin, plus named classes for key findings): the first few and the
+ * last. Counts never come from here (core/counts.ts); what a finding is, is decided elsewhere.
+ */
+
+export interface EvidenceRow {
+  input: number;
+  line: number;
+  client: string;
+  protocol: number;
+  status: number;
+  flags: number;
+  /** -1 when not logged. */
+  durationMs: number;
+  /** NaN when the line has no time. */
+  endMs: number;
+  text: string;
+}
+
+/** Classes for lines that key findings cite. */
+export const KEY_CLASS = { hidden: -1, reused: -2 } as const;
+
+interface Slot {
+  first: EvidenceRow[];
+  last: EvidenceRow | null;
+}
+
+const MAX_TEXT = 2000;
+
+export class EvidenceReservoir {
+  private readonly slots = new Map<number, Slot>();
+  private rows = 0;
+
+  /**
+   * `perClass`: first lines kept per class (at least the evidence asked for per finding);
+   * `budget`: lines kept in all, past which a class keeps only its first line and its last.
+   */
+  constructor(readonly perClass: number, private readonly budget: number) {}
+
+  static classOf(protocol: number, status: number, flags: number, coarseBin: number): number {
+    return ((protocol * 256 + flags) * 1000 + status) * 65536 + (coarseBin + 1);
+  }
+
+  /** A line of class `cls`: kept as one of its first, else as its last so far. */
+  offer(cls: number, row: EvidenceRow): void {
+    let s = this.slots.get(cls);
+    if (s === undefined) {
+      s = { first: [], last: null };
+      this.slots.set(cls, s);
+    }
+    const room = this.rows < this.budget ? this.perClass : 1;
+    if (s.first.length < room) {
+      s.first.push(keep(row));
+      this.rows++;
+      return;
+    }
+    if (s.last === null) this.rows++;
+    s.last = keep(row);
+  }
+
+  /** Lines of the classes `wanted` accepts: each class's first lines then its last. */
+  candidates(wanted: (cls: number) => boolean): EvidenceRow[] {
+    const out: EvidenceRow[] = [];
+    for (const [cls, s] of this.slots) {
+      if (!wanted(cls)) continue;
+      out.push(...s.first);
+      if (s.last !== null) out.push(s.last);
+    }
+    return out;
+  }
+
+  /** Adds `o`'s lines as if they had been offered after these. */
+  merge(o: EvidenceReservoir): void {
+    for (const [cls, s] of o.slots) {
+      for (const r of s.first) this.offer(cls, r);
+      if (s.last !== null) this.offer(cls, s.last);
+    }
+  }
+}
+
+/** A copy that holds no slice of a larger string (a read chunk), cut to MAX_TEXT characters. */
+function keep(row: EvidenceRow): EvidenceRow {
+  const text = row.text.length > MAX_TEXT ? `${row.text.slice(0, MAX_TEXT - 1)}…` : Buffer.from(row.text, 'utf8').toString('utf8');
+  return { ...row, text };
+}
+
+/** Decodes a class number back to its parts (named classes give protocol -1). */
+export function classParts(cls: number): { protocol: number; flags: number; status: number; coarseBin: number } {
+  if (cls < 0) return { protocol: -1, flags: 0, status: 0, coarseBin: -1 };
+  const bin = (cls % 65536) - 1;
+  let rest = Math.floor(cls / 65536);
+  const status = rest % 1000;
+  rest = Math.floor(rest / 1000);
+  return { protocol: Math.floor(rest / 256), flags: rest % 256, status, coarseBin: bin };
+}

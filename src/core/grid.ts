@@ -1,0 +1,127 @@
+/*!
+ * Duration bins: exact milliseconds below 2^b ms, then log-linear bins (2^(b-1) per octave) up to
+ * 2^31 ms (24.8 days). Two grids: FINE (b = 16: exact to 65.5 s, then within 0.003 %) for the
+ * histograms that timeouts, counts and percentiles come from, and COARSE (b = 11: exact to 2 s,
+ * then within 0.1 %) for the per-client cells. Pure arithmetic; owns no state.
+ */
+
+export class Grid {
+  /** Number of bins; the last one also holds anything longer than 2^31 ms. */
+  readonly size: number;
+  private readonly exact: number;
+  private readonly half: number;
+
+  constructor(private readonly bits: number) {
+    this.exact = 2 ** bits;
+    this.half = 2 ** (bits - 1);
+    this.size = this.exact + (31 - bits) * this.half;
+  }
+
+  /** The bin of a duration in ms (≥ 0). */
+  bin(ms: number): number {
+    if (ms < this.exact) return ms < 0 ? 0 : ms;
+    if (ms >= 2147483648) return this.size - 1;
+    const e = 31 - Math.clz32(ms);
+    const shift = e - this.bits + 1;
+    return this.exact + (e - this.bits) * this.half + ((ms >>> shift) - this.half);
+  }
+
+  /** The first ms of a bin. */
+  lo(bin: number): number {
+    if (bin < this.exact) return bin;
+    const k = bin - this.exact;
+    const octave = Math.floor(k / this.half);
+    const shift = octave + 1;
+    return ((k - octave * this.half) + this.half) * 2 ** shift;
+  }
+
+  /** The last ms of a bin. */
+  hi(bin: number): number {
+    return bin + 1 >= this.size ? Number.MAX_SAFE_INTEGER : this.lo(bin + 1) - 1;
+  }
+}
+
+export const FINE = new Grid(16);
+export const COARSE = new Grid(11);
+
+const PAGE_BITS = 12;
+const PAGE = 1 << PAGE_BITS;
+
+/**
+ * Counts of durations on the FINE grid, in pages of 4096 bins allocated on first use: a log's
+ * histogram costs what its durations span, not its length. Exact, and merges by addition.
+ */
+export class DurationHistogram {
+  count = 0;
+  maxMs = -1;
+  private readonly pages: (Uint32Array | undefined)[] = new Array<Uint32Array | undefined>(Math.ceil(FINE.size / PAGE)).fill(undefined);
+
+  add(ms: number, n = 1): void {
+    this.count += n;
+    if (ms > this.maxMs) this.maxMs = ms;
+    this.addBin(FINE.bin(ms), n);
+  }
+
+  private addBin(b: number, n: number): void {
+    const p = b >>> PAGE_BITS;
+    let page = this.pages[p];
+    if (page === undefined) page = this.pages[p] = new Uint32Array(PAGE);
+    page[b & (PAGE - 1)] = (page[b & (PAGE - 1)] as number) + n;
+  }
+
+  /** Count in one FINE bin. */
+  at(bin: number): number {
+    const page = this.pages[bin >>> PAGE_BITS];
+    return page === undefined ? 0 : (page[bin & (PAGE - 1)] as number);
+  }
+
+  merge(other: DurationHistogram): void {
+    other.forEach((b, n) => this.addBin(b, n));
+    this.count += other.count;
+    if (other.maxMs > this.maxMs) this.maxMs = other.maxMs;
+  }
+
+  /** Calls fn for every non-empty bin, in order. */
+  forEach(fn: (bin: number, n: number) => void): void {
+    this.pages.forEach((page, p) => {
+      if (page === undefined) return;
+      for (let i = 0; i < PAGE; i++) if (page[i] !== 0) fn((p << PAGE_BITS) + i, page[i] as number);
+    });
+  }
+
+  /** Count of durations whose bin overlaps [loMs, hiMs] (core/timeouts.ts clusterOf's rule). */
+  countBetween(loMs: number, hiMs: number): number {
+    let n = 0;
+    if (hiMs < 0) return 0;
+    const last = FINE.bin(hiMs);
+    for (let b = FINE.bin(Math.max(0, loMs)); b <= last; b++) n += this.at(b);
+    return n;
+  }
+
+  /**
+   * The q-quantile (nearest rank): the first ms of its bin, and whether that bin is wider than a
+   * millisecond (the value is then within 0.003 %, not exact). -1 when empty.
+   */
+  quantile(q: number): { ms: number; exact: boolean } {
+    if (this.count === 0) return { ms: -1, exact: true };
+    const rank = Math.max(1, Math.ceil(q * this.count));
+    let seen = 0;
+    let found = -1;
+    this.forEachUntil((b, n) => {
+      seen += n;
+      if (seen >= rank) found = b;
+      return found >= 0;
+    });
+    if (found < 0) return { ms: this.maxMs, exact: true };
+    const lo = FINE.lo(found);
+    return FINE.hi(found) === lo ? { ms: lo, exact: true } : { ms: Math.min(lo, this.maxMs), exact: false };
+  }
+
+  private forEachUntil(fn: (bin: number, n: number) => boolean): void {
+    for (let p = 0; p < this.pages.length; p++) {
+      const page = this.pages[p];
+      if (page === undefined) continue;
+      for (let i = 0; i < PAGE; i++) if (page[i] !== 0 && fn((p << PAGE_BITS) + i, page[i] as number)) return;
+    }
+  }
+}

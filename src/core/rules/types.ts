@@ -1,0 +1,59 @@
+/*!
+ * What a finding rule is: a module that, given the inferred timeouts, names which handshake lines
+ * belong to a finding (by protocol, status, flags and duration) or, for key findings, reads the
+ * key window's tallies. Rules return data only; the words a person reads are in report/prose.ts.
+ */
+import type { KeyCounts, KeyFindingCounts } from '../keys.js';
+import type { Cluster } from '../timeouts.js';
+
+export type Severity = 'critical' | 'warning' | 'info';
+
+export interface RuleContext {
+  clusters: { failed: readonly Cluster[]; sessions: readonly Cluster[] };
+  /** Half-width of the window around a timeout T (ms). */
+  toleranceMs(centerMs: number): number;
+  /** All handshake lines of the input(s). */
+  handshakes: number;
+}
+
+/** One finding over handshake lines. */
+export interface LineSelector {
+  id: string;
+  timeout?: Cluster;
+  /**
+   * Does a handshake of this shape belong (its label in the finding's breakdown), or not
+   * (undefined)? `ms` is its duration, -1 when not logged.
+   */
+  label(protocol: number, status: number, flags: number, ms: number): string | undefined;
+  /** True when label() never depends on `ms`. */
+  durationFree: boolean;
+  severity(count: number, ctx: RuleContext): Severity;
+}
+
+export interface LineRule {
+  kind: 'lines';
+  selectors(ctx: RuleContext): LineSelector[];
+}
+
+export interface KeyRule {
+  kind: 'keys';
+  id: string;
+  severity: Severity;
+  /** The evidence class of core/evidence.ts KEY_CLASS that holds its lines. */
+  evidenceClass: number;
+  tally(k: KeyCounts): KeyFindingCounts;
+}
+
+export type Rule = LineRule | KeyRule;
+
+/** Statuses that mean "nobody answered before someone gave up": client/LB closed, gateway timeout, request timeout. */
+export const ABANDONED = new Set([499, 504, 408]);
+
+/** Critical when a finding holds at least 5 % of the handshakes (and 3 lines), else a warning. */
+export function scaled(count: number, ctx: RuleContext): Severity {
+  return count >= Math.max(3, ctx.handshakes * 0.05) ? 'critical' : 'warning';
+}
+
+export function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(3)} s`;
+}
