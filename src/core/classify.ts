@@ -16,6 +16,9 @@ export const enum Protocol {
   OTHER = 5,
 }
 
+/** Statuses that mean "nobody answered before someone gave up": client/LB closed, gateway timeout, request timeout. */
+export const ABANDONED: ReadonlySet<number> = new Set([499, 504, 408]);
+
 export const PROTOCOL_NAMES: readonly string[] = ['unknown', 'HTTP/1.0', 'HTTP/1.1', 'HTTP/2.0', 'HTTP/3.0', 'other'];
 
 function escapeRe(s: string): string {

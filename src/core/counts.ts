@@ -5,7 +5,7 @@
  * time buckets. merge(a, b) gives what counting a's lines then b's would. Knows nothing of keys
  * (core/keys.ts), evidence text (core/evidence.ts) or what a finding is (core/rules/).
  */
-import { Protocol } from './classify.js';
+import { ABANDONED, Protocol } from './classify.js';
 import { COARSE, DurationHistogram } from './grid.js';
 
 /** Bits of a handshake's flags (a group and a cell keep them). */
@@ -15,8 +15,6 @@ export const enum RowFlag {
   UPGRADE_MISSING = 2,
   /** Matched the WebSocket path patterns. */
   WS_PATH = 4,
-  /** Its Sec-WebSocket-Key was already logged by another input: the same handshake at another tier. */
-  TIER_REPEAT = 8,
 }
 
 /** Sizes past which the counts fold detail into `(other)`; tests shrink them to run past every cap. */
@@ -54,7 +52,7 @@ export interface Group {
 export const BUCKET_LADDER_S = [1, 5, 10, 30, 60, 300, 600, 1800, 3600, 21600, 86400];
 
 export interface Bucket {
-  /** Handshakes that started in the bucket, of them HTTP/1.0, and failed attempts (no 101, or HTTP/1.0). */
+  /** Handshakes that started in the bucket, of them HTTP/1.0, and failed attempts (failedByAnswer). */
   handshakes: number;
   downgraded: number;
   failed: number;
@@ -129,6 +127,15 @@ class CellTable {
       this.index[i] = x + 1;
     }
   }
+}
+
+/**
+ * A handshake that failed whatever the timeouts turn out to be: HTTP/1.0, a 4xx or 5xx answer
+ * (but the statuses of giving up, which are failures only at a timeout), no Upgrade logged.
+ */
+export function failedByAnswer(protocol: number, status: number, flags: number): boolean {
+  if (protocol === Protocol.HTTP10 || (status >= 400 && !ABANDONED.has(status))) return true;
+  return (flags & RowFlag.UPGRADE_MISSING) !== 0 && (flags & (RowFlag.HAS_KEY | RowFlag.WS_PATH)) !== 0;
 }
 
 function hash3(a: number, b: number, c: number): number {
@@ -218,8 +225,7 @@ export class Counts {
     g.count++;
     if (durationMs >= 0) g.durations.add(durationMs);
     this.addCell(input, protocol, flags, status, client, durationMs < 0 ? -1 : COARSE.bin(durationMs), 1, startMs, endMs, endMs);
-    // A failed attempt: no 101, or HTTP/1.0 (an upgrade the hop in front cannot carry).
-    if (startMs === startMs) this.addToBucket(startMs, 1, protocol === Protocol.HTTP10 ? 1 : 0, status === 101 && protocol !== Protocol.HTTP10 ? 0 : 1, client);
+    if (startMs === startMs) this.addToBucket(startMs, 1, protocol === Protocol.HTTP10 ? 1 : 0, failedByAnswer(protocol, status, flags) ? 1 : 0, client);
   }
 
   /** Every cell, in first-seen order. */

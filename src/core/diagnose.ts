@@ -29,7 +29,7 @@ export interface FindingData {
   severity: Severity;
   /** Log lines (keys, for key findings). */
   count: number;
-  /** With several inputs: lines minus those whose key another input had logged first. */
+  /** With several inputs: its attempts (keyed lines counted on the input that has most of them). */
   handshakes?: number;
   timeout?: Cluster;
   /** Lines (keys) per client, most first. */
@@ -64,7 +64,9 @@ export interface Diagnosis {
 interface Acc {
   sel: LineSelector;
   count: number;
-  repeats: number;
+  /** Lines with a key, per input; lines without one. */
+  keyed: Map<number, number>;
+  keyless: number;
   breakdown: Map<string, number>;
   clients: Map<number, number>;
   approximate: boolean;
@@ -100,7 +102,7 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
 
   const selectors: LineSelector[] = [];
   for (const r of RULES) if (r.kind === 'lines') selectors.push(...r.selectors(ctx));
-  const accs: Acc[] = selectors.map((sel) => ({ sel, count: 0, repeats: 0, breakdown: new Map(), clients: new Map(), approximate: false, first: Infinity, firstEnd: Infinity, last: -Infinity }));
+  const accs: Acc[] = selectors.map((sel) => ({ sel, count: 0, keyed: new Map(), keyless: 0, breakdown: new Map(), clients: new Map(), approximate: false, first: Infinity, firstEnd: Infinity, last: -Infinity }));
 
   // Counts and breakdowns, exact, from each group's FINE histogram (and its lines without a duration).
   const groupKey = (input: number, protocol: number, status: number, flags: number): number => ((input * 8 + protocol) * 256 + flags) * 1000 + status;
@@ -111,7 +113,8 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
         const label = a.sel.label(g.protocol, g.status, g.flags, ms);
         if (label === undefined) return;
         a.count += n;
-        if (g.flags & RowFlag.TIER_REPEAT) a.repeats += n;
+        if (g.flags & RowFlag.HAS_KEY) a.keyed.set(g.input, (a.keyed.get(g.input) ?? 0) + n);
+        else a.keyless += n;
         a.breakdown.set(label, (a.breakdown.get(label) ?? 0) + n);
       };
       if (untimed > 0) add(-1, untimed);
@@ -181,7 +184,9 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
       id: sel.id, severity: sel.severity(a.count, ctx), count: a.count, clients: topClients(a.clients, clientName), clientsApproximate: a.approximate,
       firstMs: a.first, lastMs: a.last, firstEndMs: a.firstEnd, breakdown: sorted(a.breakdown), evidence: pickEvidence(rows, opts.evidence, (r) => sel.label(r.protocol, r.status, r.flags, r.durationMs) ?? ''),
     };
-    if (opts.multiInput) f.handshakes = a.count - a.repeats;
+    // A handshake logged by several tiers has a line in each input: keyed lines count once per
+    // attempt (the most any one input has), lines without a key each on their own.
+    if (opts.multiInput) f.handshakes = a.keyless + Math.max(0, ...a.keyed.values());
     if (sel.timeout !== undefined) f.timeout = sel.timeout;
     findings.push(f);
   }

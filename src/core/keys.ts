@@ -8,7 +8,6 @@
  * after it leaves. Only keys that are not canonical base64 keep their text, and only while live.
  */
 import { Protocol } from './classify.js';
-import { RowFlag } from './counts.js';
 import { KEY_CLASS, type EvidenceReservoir, type EvidenceRow } from './evidence.js';
 
 /** How long after its last sighting a key can still meet another sighting (tiers, retries). */
@@ -91,7 +90,7 @@ export interface KeyFindingCounts {
   clients: Map<number, number>;
   firstMs: number;
   lastMs: number;
-  /** Keys per label ("front.log HTTP/1.0, back.log HTTP/1.1"), labels built by the caller from input bitmasks. */
+  /** The keys' lines per pattern of inputs (bitmasks as text; the report names them). */
   patterns: Map<string, number>;
 }
 
@@ -172,6 +171,7 @@ export class KeyWindow {
   private sProtocol = new Uint8Array(SIGHTINGS * 1024);
   private sStatus = new Uint16Array(SIGHTINGS * 1024);
   private sDuration = new Int32Array(SIGHTINGS * 1024);
+  private sClient = new Int32Array(SIGHTINGS * 1024);
   private firstRow = new Int32Array(1024);
   private lastRow = new Int32Array(1024);
   /** Texts of live keys that are not canonical base64, by slot. */
@@ -190,12 +190,8 @@ export class KeyWindow {
     private readonly maxLive = MAX_LIVE_KEYS,
   ) {}
 
-  /**
-   * One sighting of `key`. Returns RowFlag.TIER_REPEAT when another input has logged the key at
-   * least as often as this one now has (the same attempt seen at another tier), else 0: a key's
-   * lines without the flag are its attempts, the most lines any one input has of it.
-   */
-  see(key: string, s: Sighting): number {
+  /** One sighting of `key`. */
+  see(key: string, s: Sighting): void {
     const atMs = s.endMs;
     if (atMs > this.now) {
       this.now = atMs;
@@ -207,7 +203,6 @@ export class KeyWindow {
     let slot = this.find(w, isPlain);
     const bit = 1 << Math.min(31, s.input);
     const startMs = s.durationMs >= 0 ? atMs - s.durationMs : atMs;
-    let flag = 0;
     if (slot < 0) {
       slot = this.allocate();
       // The allocation may have rebuilt the index: probe again for the free place.
@@ -247,7 +242,6 @@ export class KeyWindow {
     const base = COUNTED_INPUTS * slot;
     const mine = base + Math.min(COUNTED_INPUTS - 1, s.input);
     if ((this.perInput[mine] as number) < 255) this.perInput[mine]!++;
-    for (let j = base; j < base + COUNTED_INPUTS; j++) if (j !== mine && (this.perInput[j] as number) >= (this.perInput[mine] as number)) flag = RowFlag.TIER_REPEAT;
     const wasNotable = this.notable(slot);
     this.inputs[slot]! |= bit;
     if (s.protocol === Protocol.HTTP10) {
@@ -263,6 +257,7 @@ export class KeyWindow {
       this.sProtocol[o] = s.protocol;
       this.sStatus[o] = s.status;
       this.sDuration[o] = s.durationMs;
+      this.sClient[o] = s.client;
       this.sightings[slot] = n + 1;
     }
     const notable = this.notable(slot);
@@ -276,7 +271,6 @@ export class KeyWindow {
       }
       this.evidence.offer(cls, evidenceOf(s));
     }
-    return flag;
   }
 
   /** Folds every live key; call once after the last sighting. */
@@ -360,10 +354,16 @@ export class KeyWindow {
   /** Patterns are input bitmasks as text ("1:2": HTTP/1.0 on input 0, HTTP/1.1 on input 1); the report names them. */
   private tallyKey(f: KeyFindingCounts, s: number, client: number, lines: number, pattern: string): void {
     f.keys++;
-    f.clients.set(client, (f.clients.get(client) ?? 0) + lines);
+    // Each kept sighting's line to its own client; lines past those to `client`.
+    const kept = this.sightings[s] as number;
+    for (let k = 0; k < kept; k++) {
+      const c = this.sClient[SIGHTINGS * s + k] as number;
+      f.clients.set(c, (f.clients.get(c) ?? 0) + 1);
+    }
+    if (lines > kept) f.clients.set(client, (f.clients.get(client) ?? 0) + lines - kept);
     if ((this.firstMs[s] as number) < f.firstMs) f.firstMs = this.firstMs[s] as number;
     if ((this.lastMs[s] as number) > f.lastMs) f.lastMs = this.lastMs[s] as number;
-    f.patterns.set(pattern, (f.patterns.get(pattern) ?? 0) + 1);
+    f.patterns.set(pattern, (f.patterns.get(pattern) ?? 0) + lines);
   }
 
   private name(s: number): string {
@@ -419,6 +419,7 @@ export class KeyWindow {
     this.sProtocol = relayout(this.sProtocol, SIGHTINGS);
     this.sStatus = relayout(this.sStatus, SIGHTINGS);
     this.sDuration = relayout(this.sDuration, SIGHTINGS);
+    this.sClient = relayout(this.sClient, SIGHTINGS);
     this.firstRow = relayout(this.firstRow);
     this.lastRow = relayout(this.lastRow);
     const remap = <V>(m: Map<number, V>): Map<number, V> => {

@@ -66,11 +66,7 @@ export class Tally {
     s.flags = flags;
     s.text = text;
     s.row = row;
-    if (key !== '') {
-      flags |= this.keys.see(key, s);
-      s.flags = flags;
-      if (rows !== undefined) rows.flags[row] = flags;
-    }
+    if (key !== '') this.keys.see(key, s);
     const startMs = durationMs >= 0 ? endMs - durationMs : endMs;
     this.counts.handshake(input, client, protocol, status, flags, durationMs, startMs, endMs);
     this.evidence.offer(EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : COARSE.bin(durationMs)),

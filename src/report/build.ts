@@ -260,11 +260,15 @@ function timeline(t: Tally, d: Diagnosis): Report['timeline'] {
     f.first = Math.min(f.first, src.failedFirst);
     f.last = Math.max(f.last, src.failedLast);
   }
-  // Sessions cut at a timeout failed when they were cut: their findings give the window of ends.
-  // (HTTP/1.0 ones are failed attempts already.)
-  const cuts = d.findings.filter((f) => f.id === 'session-cut-at-timeout')
-    .map((f) => ({ first: f.firstEndMs, last: f.lastMs, count: f.count - (f.breakdown.find(([label]) => label === 'HTTP/1.0 101')?.[1] ?? 0), clients: f.clients }))
-    .filter((x) => x.count > 0);
+  // Findings at a timeout add their windows: a session cut failed when it was cut (from the first
+  // end to the last), an abandoned attempt when it started. HTTP/1.0 lines are failed attempts already.
+  const atT = (f: FindingData): number => f.count - f.breakdown.filter(([label]) => label.startsWith('HTTP/1.0 ')).reduce((n, [, m]) => n + m, 0);
+  const cuts = d.findings.flatMap((f) => {
+    const T = f.timeout?.centerMs ?? 0;
+    if (f.id === 'session-cut-at-timeout') return [{ first: f.firstEndMs, last: f.lastMs, count: atT(f), clients: f.clients }];
+    if (f.id === 'abandoned-at-timeout') return [{ first: f.firstMs, last: f.lastMs - T, count: atT(f), clients: f.clients }];
+    return [];
+  }).filter((x) => x.count > 0);
   return { bucketSeconds, buckets, incidents: incidents(buckets, failed, cuts, bucketSeconds, c.clients) };
 }
 

@@ -117,7 +117,10 @@ export interface TimelineBucket {
   start: string;
   /** Handshakes (and sessions) that started in this bucket. */
   handshakes: number;
-  /** Failed attempts (no 101, or HTTP/1.0) that started in this bucket; sessions cut at a timeout are in the incidents. */
+  /**
+   * Handshakes that started in this bucket and failed by their answer alone (HTTP/1.0, 4xx/5xx but
+   * 499/504/408, no Upgrade); those given up or cut at a timeout are in the incident windows.
+   */
   failed: number;
   /** Handshakes that started in this bucket as HTTP/1.0. */
   downgraded: number;

@@ -46,8 +46,7 @@ export interface KeyRule {
 
 export type Rule = LineRule | KeyRule;
 
-/** Statuses that mean "nobody answered before someone gave up": client/LB closed, gateway timeout, request timeout. */
-export const ABANDONED = new Set([499, 504, 408]);
+export { ABANDONED } from '../classify.js';
 
 /** Critical when a finding holds at least 5 % of the handshakes (and 3 lines), else a warning. */
 export function scaled(count: number, ctx: RuleContext): Severity {

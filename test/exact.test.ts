@@ -1,0 +1,139 @@
+/*!
+ * Exactness at any size (see: issue "Exact at any size, memory flat"): the counts merge
+ * (merge(tally(a), tally(b)) = tally(a ++ b), a fast-check property), a run with every cap shrunk
+ * gives the counts of an uncapped run, and a key logged again and again links its rows without a
+ * cycle (the hang past the old row cap came from a row linked to itself).
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import fc from 'fast-check';
+
+import { Counts } from '../src/core/counts.js';
+import { HandshakeRows } from '../src/core/handshakes.js';
+import { EvidenceReservoir } from '../src/core/evidence.js';
+import { KeyWindow } from '../src/core/keys.js';
+import { analyze, type Report } from '../src/index.js';
+import { prng } from './helpers/prng.js';
+
+interface Line {
+  input: number;
+  client: string;
+  protocol: number;
+  status: number;
+  flags: number;
+  durationMs: number;
+  endMs: number;
+  handshake: boolean;
+}
+
+const line = fc.record({
+  input: fc.nat(2),
+  client: fc.constantFrom('100.97.88.252', '100.97.89.10', '10.0.0.1', '10.0.0.2', '(other)'),
+  protocol: fc.constantFrom(1, 2, 3),
+  status: fc.constantFrom(101, 101, 200, 301, 400, 426, 499, 502, 504),
+  flags: fc.nat(15),
+  durationMs: fc.oneof(fc.constant(-1), fc.nat(5_000), fc.integer({ min: 59_990, max: 60_010 }), fc.integer({ min: 0, max: 200_000_000 })),
+  endMs: fc.integer({ min: 1.7e12, max: 1.7e12 + 30 * 86_400_000 }),
+  handshake: fc.boolean(),
+});
+
+function tally(lines: readonly Line[], counts = new Counts()): Counts {
+  for (const l of lines) {
+    const client = counts.clientId(l.client);
+    const start = l.durationMs >= 0 ? l.endMs - l.durationMs : l.endMs;
+    counts.request(l.input, client, l.protocol, start, l.endMs);
+    if (l.handshake) counts.handshake(l.input, client, l.protocol, l.status, l.flags, l.durationMs, start, l.endMs);
+  }
+  return counts;
+}
+
+/** Everything a Counts holds, as plain data in a canonical order. */
+function dump(c: Counts): unknown {
+  const cells: string[] = [];
+  c.forEachCell((x) => cells.push(JSON.stringify({ ...x, client: c.clients[x.client] })));
+  const groups = [...c.groups.values()].map((g) => {
+    const bins: [number, number][] = [];
+    g.durations.forEach((b, n) => bins.push([b, n]));
+    return JSON.stringify({ input: g.input, protocol: g.protocol, status: g.status, flags: g.flags, count: g.count, n: g.durations.count, max: g.durations.maxMs, bins });
+  });
+  const buckets = [...c.buckets].map(([k, b]) => JSON.stringify([k, b.handshakes, b.downgraded, b.failed, b.failedFirst, b.failedLast, [...b.failedBy].map(([id, n]) => [c.clients[id], n]).sort()]));
+  const clients = c.clientCounts.map((x) => JSON.stringify({ ...x, client: c.clients[x.client] }));
+  return {
+    totals: [c.requests, c.requestsHttp10, c.handshakes, c.firstMs, c.lastMs, c.bucketSeconds],
+    cells: cells.sort(), groups: groups.sort(), buckets: buckets.sort(), clients: clients.sort(),
+  };
+}
+
+test('merge(tally(a), tally(b)) equals tally(a ++ b)', () => {
+  fc.assert(fc.property(fc.array(line, { maxLength: 300 }), fc.array(line, { maxLength: 300 }), (a, b) => {
+    const merged = tally(a);
+    merged.merge(tally(b));
+    assert.deepEqual(dump(merged), dump(tally([...a, ...b])));
+  }), { numRuns: 150 });
+});
+
+test('merging stays exact when the time buckets of one side had to widen', () => {
+  // One side spans 30 days at a small bucket cap, so its buckets step up the ladder; the other is short.
+  const rand = prng(5);
+  const lines = (n: number, spanMs: number): Line[] => Array.from({ length: n }, () => ({
+    input: 0, client: `10.0.0.${Math.floor(rand() * 9)}`, protocol: 1 + Math.floor(rand() * 2), status: rand() < 0.5 ? 101 : 499,
+    flags: 0, durationMs: Math.floor(rand() * 90_000), endMs: 1.7e12 + Math.floor(rand() * spanMs), handshake: true,
+  }));
+  const a = lines(2000, 30 * 86_400_000);
+  const b = lines(500, 3_600_000);
+  const caps = { clients: 100, cells: 1 << 20, timeBuckets: 64 };
+  const merged = tally(b, new Counts(caps));
+  merged.merge(tally(a, new Counts(caps)));
+  assert.deepEqual(dump(merged), dump(tally([...b, ...a], new Counts(caps))));
+});
+
+test('a key logged on many lines links each row once: the chain ends, and visits every row', () => {
+  const rows = new HandshakeRows();
+  const keys = new KeyWindow(new EvidenceReservoir(4, 100), rows);
+  const key = 'dGhlIHNhbXBsZSBub25jZQ==';
+  const n = 5000;
+  for (let i = 0; i < n; i++) {
+    const row = rows.add({ input: i % 2, line: i + 1, client: 0, protocol: 2, status: 101, durationMs: 10, endMs: 1000 + i, flags: 1, upstream: 0 }, key);
+    keys.see(key, { input: i % 2, line: i + 1, client: 0, clientName: 'c', protocol: 2, status: 101, durationMs: 10, endMs: 1000 + i, flags: 1, text: 't', row });
+  }
+  keys.finish();
+  // Every row was told where its key was seen (both inputs): the fold walked the whole chain.
+  for (let r = 0; r < n; r++) assert.equal(rows.keyInputs[r], 3, `row ${r}`);
+});
+
+test('every cap shrunk: the same counts as an uncapped run, and the report says where detail was folded', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsdiag-caps-'));
+  try {
+    const rand = prng(11);
+    const t0 = 1_700_000_000;
+    const out: string[] = [];
+    for (let i = 0; i < 3000; i++) {
+      const down = rand() < 0.3;
+      const dur = down ? 59_998 + Math.floor(rand() * 4) : 1_000 + Math.floor(rand() * 600_000);
+      const end = t0 + i * 0.7 + dur / 1000;
+      const key = Buffer.alloc(16, i % 256).fill(Math.floor(rand() * 256), 0, 4).toString('base64');
+      out.push(`10.1.${Math.floor(rand() * 40)}.${Math.floor(rand() * 250)} - - [14/Nov/2023:22:13:20 +0000] "GET /ws/ HTTP/${down ? '1.0' : '1.1'}" ${down ? 499 : 101} 0 "-" "ua" "websocket" ${(dur / 1000).toFixed(3)} ${end.toFixed(3)} "${key}"`);
+    }
+    const file = join(dir, 'a.log');
+    writeFileSync(file, `${out.join('\n')}\n`);
+    const logFormat = ['$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_upgrade" $request_time $msec "$http_sec_websocket_key"'];
+    const run = (caps?: object): Promise<Report> => analyze({ inputs: [file], logFormat, workers: 1, ...(caps ? { caps } : {}) });
+    const [free, capped] = await Promise.all([run(), run({ clients: 5, cells: 16, timeBuckets: 4, liveKeys: 8, evidenceRows: 3 })]);
+    assert.equal(capped.meta.clientsFolded, true);
+    assert.ok(capped.correlation.evicted > 0, 'the key cap was passed');
+    const counts = (r: Report): unknown => ({
+      lines: r.lines, handshakes: { ...r.handshakes, byClient: undefined },
+      timeouts: r.timeouts, findings: r.findings.filter((f) => f.id !== 'reused-key').map((f) => [f.id, f.count, f.handshakes, f.breakdown, f.timeoutSeconds]),
+      timeline: r.timeline.buckets.reduce((n, b) => n + b.handshakes + b.failed, 0), histogram: r.histogram,
+    });
+    assert.deepEqual(counts(capped), counts(free));
+    // With the clients past the cap folded into (other), every line of a finding is still some client's.
+    for (const f of capped.findings.filter((x) => x.id !== 'reused-key')) assert.equal(f.clients.reduce((n, c) => n + c.count, 0), f.count, f.id);
+    for (const f of capped.findings) assert.ok(f.evidence.length >= 1, `${f.id} keeps evidence`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
