@@ -6,7 +6,7 @@
  */
 import { PROTOCOL_NAMES } from './classify.js';
 import { RowFlag, type Counts, type Group } from './counts.js';
-import { EvidenceReservoir, classParts, type EvidenceRow } from './evidence.js';
+import { classParts, type EvidenceRow } from './evidence.js';
 import { COARSE, DurationHistogram, FINE } from './grid.js';
 import { KEY_HIDDEN, KEY_REUSED } from './keys.js';
 import { RULES } from './rules/registry.js';
