@@ -19,11 +19,11 @@ const SEVERITIES = ['critical', 'warning', 'info'];
 
 /** Messages quote log lines and file names: their control characters are shown, not sent to the terminal. */
 function fail(message: string, hint?: string): never {
-  usageError([visible(message)], hint);
+  failLines([visible(message)], hint);
 }
 
-/** Prints lines already made safe, then exits 2. yargs' own messages span several lines. */
-function usageError(lines: string[], hint?: string): never {
+/** Prints lines already made safe, then exits 2 (yargs' own messages span several lines). */
+function failLines(lines: string[], hint?: string): never {
   process.stderr.write(`wsdiag: ${lines.join('\n')}\n${hint ? `hint: ${hint}\n` : ''}`);
   process.exit(2);
 }
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
     .option('csv', { choices: CSV_KINDS, default: 'handshakes' as CsvKind, describe: 'with --output csv: one row per handshake, or per finding' })
     .option('out', { type: 'string', describe: 'write the report to this file instead of stdout (any --output)' })
     .option('timeout', { type: 'string', describe: 'the timeout T in seconds, instead of inferring it from request_time clusters' })
-    .option('tolerance', { type: 'string', describe: 'half-width of a timeout cluster in ms (default max(25, 0.2% of T))' })
+    .option('tolerance', { type: 'string', describe: 'half-width of a timeout cluster in ms (default: max(25, 0.2% of T))' })
     .option('ws-path', { type: 'string', describe: `extra WebSocket path pattern (\`*\` wildcard), besides ${DEFAULT_WS_PATHS.join(', ')}` })
     .option('fail-on', { type: 'string', describe: 'exit 1 when these findings are present: finding ids, a severity (critical, warning) or "any"' })
     .option('evidence', { type: 'string', default: '5', describe: 'evidence lines per finding' })
@@ -111,7 +111,7 @@ async function main(): Promise<void> {
     .fail((msg, err) => {
       if (err) throw err;
       // Each line shown safely, the line breaks kept (`Invalid values:` then one line per argument).
-      usageError(msg.split('\n').map(visible), 'run wsdiag --help for usage');
+      failLines(msg.split('\n').map(visible), 'run wsdiag --help for usage');
     })
     .parseAsync();
 
