@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BadLinesFile, ProgressLine } from './sinks.js';
-import { AnalyzerError, CSV_KINDS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, isAnalyzerError, type CsvKind, type OutputName, type Rendered, type Report } from './index.js';
+import { AnalyzerError, CSV_KINDS, DEFAULT_WS_PATHS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, isAnalyzerError, type CsvKind, type OutputName, type Rendered, type Report } from './index.js';
 import { list } from './options.js';
 import { visible } from './report/text.js';
 
@@ -19,7 +19,12 @@ const SEVERITIES = ['critical', 'warning', 'info'];
 
 /** Messages quote log lines and file names: their control characters are shown, not sent to the terminal. */
 function fail(message: string, hint?: string): never {
-  process.stderr.write(`wsdiag: ${visible(message)}\n${hint ? `hint: ${hint}\n` : ''}`);
+  failLines([visible(message)], hint);
+}
+
+/** Prints lines already made safe, then exits 2 (yargs' own messages span several lines). */
+function failLines(lines: string[], hint?: string): never {
+  process.stderr.write(`wsdiag: ${lines.join('\n')}\n${hint ? `hint: ${hint}\n` : ''}`);
   process.exit(2);
 }
 
@@ -70,13 +75,13 @@ async function main(): Promise<void> {
     .option('log-format', { type: 'string', describe: 'the log_format as in nginx.conf (quoted pieces, escape=...); repeat for logs whose format changed: each line uses the first that fits' })
     .option('preset', { type: 'string', describe: `a named format: ${PRESET_FORMATS.map((p) => p.name).join(', ')}` })
     .option('nginx-conf', { type: 'string', describe: 'read log_format directives from this nginx.conf (includes followed)' })
-    .option('format-name', { type: 'string', describe: 'which log_format of --nginx-conf to use (default: the one whose access_log writes the input file, else the only custom one)' })
+    .option('format-name', { type: 'string', describe: 'which log_format of --nginx-conf to use (default: the one whose access_log writes the input file, else the first log_format defined, else combined)' })
     .option('output', { alias: 'o', choices: OUTPUT_NAMES, default: 'table' as OutputName, describe: 'report form: terminal table, GitHub Markdown, JSON, CSV, or a self-contained HTML page' })
     .option('csv', { choices: CSV_KINDS, default: 'handshakes' as CsvKind, describe: 'with --output csv: one row per handshake, or per finding' })
     .option('out', { type: 'string', describe: 'write the report to this file instead of stdout (any --output)' })
     .option('timeout', { type: 'string', describe: 'the timeout T in seconds, instead of inferring it from request_time clusters' })
-    .option('tolerance', { type: 'string', describe: 'half-width of a timeout cluster in ms (default max(25, 0.2% of T))' })
-    .option('ws-path', { type: 'string', describe: 'extra WebSocket path pattern (`*` wildcard), besides /ws, /websocket, /socket.io/*transport=websocket' })
+    .option('tolerance', { type: 'string', describe: 'half-width of a timeout cluster in ms (default: max(25, 0.2% of T))' })
+    .option('ws-path', { type: 'string', describe: `extra WebSocket path pattern (\`*\` wildcard), besides ${DEFAULT_WS_PATHS.join(', ')}` })
     .option('fail-on', { type: 'string', describe: 'exit 1 when these findings are present: finding ids, a severity (critical, warning) or "any"' })
     .option('evidence', { type: 'string', default: '5', describe: 'evidence lines per finding' })
     .option('top', { type: 'string', default: '20', describe: 'findings and rows per table (table, markdown, html)' })
@@ -97,13 +102,16 @@ async function main(): Promise<void> {
     .example('$0 --fail-on critical access.log', 'for cron/CI: exit 1 when a critical finding is present')
     .example('$0 front.log back.log', 'two tiers: joins the same Sec-WebSocket-Key across files')
     .example('$0 --since 2h --bad-lines bad.txt access.log', 'the last two hours; every line that did not parse goes to bad.txt')
+    .completion('completion', 'print a bash/zsh completion script: wsdiag completion >> ~/.bashrc')
     .strictOptions()
     .version(VERSION)
     .help()
+    .alias('h', 'help')
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .fail((msg, err) => {
       if (err) throw err;
-      fail(msg, 'run wsdiag --help for usage');
+      // Each line shown safely, the line breaks kept (`Invalid values:` then one line per argument).
+      failLines(msg.split('\n').map(visible), 'run wsdiag --help for usage');
     })
     .parseAsync();
 

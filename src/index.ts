@@ -16,6 +16,7 @@ export { AnalyzerError, isAnalyzerError, type ErrorCode, type Where } from './er
 export { compileFormat, compileFormatString, type CompiledFormat, type Escape, type TemplateFormat } from './format/compile.js';
 export { compileJsonFormat, type JsonFormat } from './format/json-format.js';
 export { PRESET_FORMATS, compilePreset, findPreset, type Preset } from './format/presets.js';
+export { DEFAULT_WS_PATHS } from './core/classify.js';
 export { readNginxConf, pickLogFormat } from './format/nginx-conf.js';
 export { normalizeOptions, type AnalyzeOptions, type ResolvedOptions } from './options.js';
 export { RENDERERS, OUTPUT_NAMES, CSV_KINDS, handshakeRows, renderedText, type CsvKind, type OutputName, type RenderOptions, type Rendered } from './report/index.js';

@@ -6,7 +6,6 @@
 
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import { test } from 'node:test';
 
 import { parseDirectives, tokenizeConf, type ConfToken, type Directive } from '../src/format/conf-tokens.js';
 import { isAnalyzerError } from '../src/errors.js';
+import { findProgram, requireProgram } from './helpers/requirements.js';
 
 /** `value@line:column`; quoted words shown in single quotes, structure tokens as themselves. */
 function brief(tokens: readonly ConfToken[]): string[] {
@@ -311,8 +311,9 @@ for (const c of structureErrors) {
 }
 
 // Differential check against the real thing: each snippet goes inside `http { … }`.
-// Debian's nginx; WSDIAG_NGINX points elsewhere (or at nothing, to check the skip).
-const NGINX = process.env.WSDIAG_NGINX ?? '/usr/sbin/nginx';
+// Debian's nginx, found by test/helpers/requirements.ts (NGINX_BIN points elsewhere).
+const skipWithoutNginx = requireProgram('nginx');
+const NGINX = findProgram('nginx') ?? 'nginx';
 const verdicts: { snippet: string; ok: boolean }[] = [
   { snippet: 'log_format a ${remote_addr}x;', ok: true },
   { snippet: "log_format a 'x' \"y\" z;", ok: true },
@@ -331,7 +332,7 @@ const verdicts: { snippet: string; ok: boolean }[] = [
   { snippet: ';', ok: false },
 ];
 
-test('agrees with nginx -t on which snippets are valid', { skip: existsSync(NGINX) ? false : `${NGINX} not installed` }, async () => {
+test('agrees with nginx -t on which snippets are valid', { skip: skipWithoutNginx }, async () => {
   const dir = await mkdtemp(join(tmpdir(), 'wsdiag-tokens-'));
   try {
     for (const { snippet, ok } of verdicts) {

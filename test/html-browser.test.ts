@@ -7,12 +7,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { RENDERERS, analyze, type Report } from '../src/index.js';
-import { assertRendersInBrowser, browserMissing } from './helpers/browser.js';
+import { assertRendersInBrowser } from './helpers/browser.js';
 import { INCIDENT, hostileLog } from './helpers/hostile.js';
+import { requireProgram } from './helpers/requirements.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'wsdiag-html-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
-const skip = browserMissing();
+const skip = requireProgram('chromium');
 
 async function page(name: string, report: Report): Promise<string> {
   const file = join(tmp, name);

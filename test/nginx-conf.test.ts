@@ -7,7 +7,6 @@
 
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
 import { createServer } from 'node:net';
@@ -16,6 +15,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { isAnalyzerError, type ErrorCode } from '../src/errors.js';
+import { findProgram, requireProgram } from './helpers/requirements.js';
 import {
   BUILTIN_COMBINED,
   COMBINED_FORMAT,
@@ -27,9 +27,9 @@ import {
 
 const FIXTURES = 'fixtures/nginx-conf';
 const MAIN = `${FIXTURES}/main/nginx.conf`;
-// Debian's nginx; WSDIAG_NGINX points elsewhere (or at nothing, to check the skip).
-const NGINX = process.env.WSDIAG_NGINX ?? '/usr/sbin/nginx';
-const skipWithoutNginx = existsSync(NGINX) ? false : `${NGINX} not installed`;
+// Debian's nginx, found by test/helpers/requirements.ts (NGINX_BIN points elsewhere).
+const skipWithoutNginx = requireProgram('nginx');
+const NGINX = findProgram('nginx') ?? 'nginx';
 
 // The incident's format, verbatim from DESIGN.md ("The incident it is built from").
 const INCIDENT_FORMAT =

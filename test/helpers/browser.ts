@@ -1,7 +1,7 @@
 /*
  * Headless Chromium (Debian's `chromium`) for the HTML report tests: a screenshot and the DOM after
- * load, of a local file, with networking in the background turned off. `browserMissing()` says why
- * a test must skip: only when chromium is absent and not on CI (CI installs it; there it must run).
+ * load, of a local file, with networking in the background turned off. Whether a test runs without
+ * chromium is test/helpers/requirements.ts's decision (`requireProgram('chromium')`).
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -11,16 +11,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Report } from '../../src/index.js';
 import { countColor, decodePng, distinctColors } from './png.js';
-
-const CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'];
-export const CHROMIUM = CANDIDATES.find((p) => existsSync(p));
-
-/** A skip message when chromium is absent locally; on CI its absence is a failure, not a skip. */
-export function browserMissing(): string | false {
-  if (CHROMIUM) return false;
-  if (process.env['CI']) throw new Error('chromium is not installed, but CI must run the browser tests (.ci/run installs it)');
-  return 'chromium not installed (apt-get install chromium); the HTML report is not checked in a browser';
-}
+import { programPath } from './requirements.js';
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run', '--disable-extensions', '--force-color-profile=srgb', '--hide-scrollbars'];
 
@@ -31,15 +22,15 @@ export interface Rendered {
 
 /** Opens `file` in headless Chromium: the screenshot (1200×2000) and the serialised DOM. */
 export function openInBrowser(file: string): Rendered {
-  if (!CHROMIUM) throw new Error('chromium not installed');
+  const chromium = programPath('chromium');
   const dir = mkdtempSync(join(tmpdir(), 'wsdiag-chromium-'));
   try {
     const url = pathToFileURL(file).href;
     const profile = [`--user-data-dir=${join(dir, 'profile')}`];
     const shot = join(dir, 'shot.png');
-    const s = spawnSync(CHROMIUM, [...FLAGS, ...profile, `--screenshot=${shot}`, '--window-size=1200,2000', url], { encoding: 'utf8', timeout: 60_000 });
+    const s = spawnSync(chromium, [...FLAGS, ...profile, `--screenshot=${shot}`, '--window-size=1200,2000', url], { encoding: 'utf8', timeout: 60_000 });
     if (!existsSync(shot)) throw new Error(`chromium wrote no screenshot (exit ${s.status}): ${s.stderr}`);
-    const d = spawnSync(CHROMIUM, [...FLAGS, ...profile, '--dump-dom', url], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
+    const d = spawnSync(chromium, [...FLAGS, ...profile, '--dump-dom', url], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 << 20 });
     if (d.status !== 0) throw new Error(`chromium --dump-dom exited ${d.status}: ${d.stderr}`);
     return { png: readFileSync(shot), dom: d.stdout };
   } finally {

@@ -9,6 +9,7 @@ import { mkdtemp } from 'node:fs/promises';
 import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { programPath } from '../../helpers/requirements.js';
 
 export type Tier = 'front' | 'back';
 
@@ -46,7 +47,7 @@ export interface NginxOptions {
   serverConfig?: string;
   /** Directory to use as nginx prefix; default a fresh mkdtemp under os.tmpdir(). */
   prefix?: string;
-  /** nginx binary; default $NGINX_BIN, then `nginx` on PATH or in the usual sbin directories. */
+  /** nginx binary; default $NGINX_BIN, then `nginx` on PATH or its sibling sbin directories. */
   nginxBin?: string;
   /** Milliseconds to wait for nginx to accept connections (default 5000). */
   startTimeoutMs?: number;
@@ -128,15 +129,9 @@ export function formatVariables(text: string): string[] {
   return out;
 }
 
+/** The nginx binary: `explicit`, else where test/helpers/requirements.ts finds it (throws when missing). */
 export function findNginx(explicit?: string): string {
-  const candidates = [explicit, process.env['NGINX_BIN']].filter((c): c is string => !!c);
-  if (candidates.length > 0) return candidates[0] as string;
-  const dirs = (process.env['PATH'] ?? '').split(path.delimiter).concat(['/usr/sbin', '/usr/local/sbin', '/sbin']);
-  for (const d of dirs) {
-    const p = path.join(d, 'nginx');
-    if (d && existsSync(p)) return p;
-  }
-  throw new Error('nginx binary not found (set NGINX_BIN)');
+  return explicit || programPath('nginx');
 }
 
 /** Version string of an nginx binary, e.g. "1.22.1". */
