@@ -13,6 +13,7 @@ import { hideBin } from 'yargs/helpers';
 import { BadLinesFile, ProgressLine } from './sinks.js';
 import { AnalyzerError, CSV_KINDS, DEFAULT_WS_PATHS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, isAnalyzerError, type CsvKind, type OutputName, type Rendered, type Report } from './index.js';
 import { list } from './options.js';
+import { assumedFieldsLines, sameInputsLine } from './report/sections.js';
 import { visible } from './report/text.js';
 
 const SEVERITIES = ['critical', 'warning', 'info'];
@@ -170,12 +171,15 @@ async function main(): Promise<void> {
   const out = RENDERERS[argv.output](report, { color: toTerminal && !process.env.NO_COLOR, width: toTerminal ? process.stdout.columns : undefined, top, csv: argv.csv });
   if (!argv.quiet) {
     if (report.meta.formats.length > 0) notes.push(`format: ${report.meta.formats.map((f) => `"${f.name}" (${f.lines} lines)`).join(', ')}`);
+    notes.push(...assumedFieldsLines(report));
     if (report.lines.unparsed > 0) {
       notes.push(`${report.lines.unparsed.toLocaleString('en-US')} of ${report.lines.total.toLocaleString('en-US')} lines did not match the format (first ${report.lines.samples.length} below)`);
       for (const s of report.lines.samples.slice(0, 5)) notes.push(`  ${s.file}:${s.line}: ${s.reason}`);
     }
     if (report.lines.filtered > 0) notes.push(`${report.lines.filtered.toLocaleString('en-US')} parsed lines fell outside --since/--until and were left out`);
     if (badLines) notes.push(`${badLines.count.toLocaleString('en-US')} unparsed line${badLines.count === 1 ? '' : 's'} written to ${badLines.path}`);
+    const same = sameInputsLine(report);
+    if (same !== null) notes.push(same);
     for (const i of fatalInputs) notes.push(`${i.status === 'skipped' ? 'skipped' : 'read part-way'}: ${i.error?.message}`);
     if (report.meta.partial) notes.push('the report is partial: not every input was read to the end');
   }

@@ -4,24 +4,27 @@
  * --since/--until, and the merge that hands every input's records to the tally in time order.
  * Lines are scanned (core/scan.ts) by worker threads (core/workers.ts) over byte ranges of large
  * files and over blocks of streams' lines (gzip, stdin, pipes), or in this thread for small files
- * and with `workers: 1`; the batches replay the same way.
+ * and with `workers: 1`; the batches replay the same way. Formats that auto-detection builds for
+ * an input (format/detect.ts) join the run's list of formats; inputs holding the same lines are
+ * marked (core/same-lines.ts).
  */
 import { availableParallelism } from 'node:os';
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { clip, isAnalyzerError, type ErrorCode } from '../errors.js';
 import type { CompiledFormat } from '../format/compile.js';
-import { matchAny, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
-import { syslogBodyStart } from '../format/syslog.js';
+import { detectFormats } from '../format/detect.js';
+import type { InferredFormat } from '../format/trailing.js';
 import { BLOCK_BYTES, StreamBlocks } from '../input/blocks.js';
 import { firstLines, headLines, lineRanges } from '../input/chunks.js';
 import { LineQueue } from '../input/lines.js';
 import { openInput, type OpenedInput } from '../input/open.js';
 import { Classifier } from './classify.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner, StreamSource, type Batch, type BatchSource } from './scan.js';
+import { LineDigest, hashText, sameAsEarlier } from './same-lines.js';
 import { BadLineLog } from './stats.js';
 import type { Tally } from './tally.js';
-import { ChunkedSource, FileRanges, WorkerPool, formatSpec, type Part } from './workers.js';
+import { ChunkedSource, FileRanges, WorkerPool, formatSpec, type FormatSpec, type Part } from './workers.js';
 import type { InputReport } from '../report/model.js';
 
 /** goaccess's --num-tests: this many non-empty lines failing in a row at the start of an input stop it. */
@@ -77,6 +80,36 @@ interface Shared {
   opts: PipelineOptions;
   bad: BadLineLog;
   used: Set<CompiledFormat>;
+  formats: RunFormats;
+}
+
+/**
+ * The formats of one run: the options' formats, then any that detection built for an input.
+ * Append-only, so a line's format index (a batch's `kind`) never changes meaning; `specs` is what
+ * workers compile, and grows with it (the list a part is sent with holds every format its order names).
+ */
+class RunFormats {
+  readonly list: CompiledFormat[];
+  readonly specs: FormatSpec[];
+  /** What detection assumed in building a format, by index. */
+  readonly assumed = new Map<number, NonNullable<InputResult['assumed']>>();
+
+  constructor(formats: readonly CompiledFormat[]) {
+    this.list = [...formats];
+    this.specs = this.list.map(formatSpec);
+  }
+
+  /** The index of the format detection built, added unless one with the same text is there already; -1 when a batch's `kind` could not name it. */
+  addInferred(inferred: InferredFormat): number {
+    const f = inferred.format;
+    const k = this.list.findIndex((g) => g.text === f.text && g.escape === f.escape);
+    if (k >= 0) return k;
+    if (this.list.length >= LINE_EMPTY) return -1;
+    this.list.push(f);
+    this.specs.push(formatSpec(f));
+    this.assumed.set(this.list.length - 1, { format: f.name, base: inferred.base, fields: inferred.fields });
+    return this.list.length - 1;
+  }
 }
 
 /**
@@ -102,8 +135,11 @@ class Cursor {
   /** The scanner's client numbers → the tally's, by scanner number (-1 until first used). */
   private clientNames: string[] = [];
   private clientIds: number[] = [];
-  /** Lines per format index, and whether this input has used it yet (fixes the key order of `formats`). */
-  private readonly formatLines: number[];
+  private clientHashes: number[] = [];
+  /** Lines per format index, unset until this input uses it (fixes the key order of `formats`). */
+  private readonly formatLines: number[] = [];
+  /** Every line's facts, to tell an input that holds the same lines as another. */
+  readonly digest = new LineDigest();
   private readonly sinceMs: number;
   private readonly untilMs: number;
   private lineNo = 0;
@@ -118,8 +154,7 @@ class Cursor {
   private firstFailure: { line: number; text: string; reason: string } | null = null;
 
   constructor(readonly input: number, readonly name: string, private readonly ctx: Shared) {
-    this.result = { name, lines: 0, parsed: 0, unparsed: 0, empty: 0, filtered: 0, bytes: 0, gzip: false, formats: {}, error: null };
-    this.formatLines = ctx.opts.formats.map(() => -1);
+    this.result = { name, lines: 0, parsed: 0, unparsed: 0, empty: 0, filtered: 0, bytes: 0, gzip: false, formats: {}, assumed: null, sameAs: null, error: null };
     this.sinceMs = ctx.opts.sinceMs ?? -Infinity;
     this.untilMs = ctx.opts.untilMs ?? Infinity;
   }
@@ -143,10 +178,12 @@ class Cursor {
         if (b.clientsRestart) {
           this.clientNames = [];
           this.clientIds = [];
+          this.clientHashes = [];
         }
         for (const c of b.clients) {
           this.clientNames.push(c);
           this.clientIds.push(-1);
+          this.clientHashes.push(hashText(c));
         }
       }
       this.replay(b, this.at++);
@@ -189,12 +226,15 @@ class Cursor {
     this.lineNo++;
     const kind = b.kind[i] as number;
     const result = this.result;
+    const digest = this.digest;
     if (kind === LINE_EMPTY) {
       result.empty++;
+      digest.add(LINE_EMPTY);
       return;
     }
     if (kind === LINE_BAD) {
       const k = this.badAt++;
+      digest.add(hashText(b.bad[k] as string));
       this.unparsed(b.bad[k] as string, b.reasons[k] as string);
       return;
     }
@@ -202,14 +242,19 @@ class Cursor {
     this.gateOpen = true;
     result.parsed++;
     const lines = this.formatLines;
-    if ((lines[kind] as number) < 0) {
-      const format = this.ctx.opts.formats[kind] as CompiledFormat;
+    if (lines[kind] === undefined) {
+      const format = this.ctx.formats.list[kind] as CompiledFormat;
       result.formats[format.name] = 0;
       this.ctx.used.add(format);
       lines[kind] = 0;
     }
     lines[kind]!++;
     const endMs = b.endMs[i] as number;
+    digest.addNumber(endMs);
+    digest.add(b.durationMs[i] as number);
+    digest.add(b.protocol[i] as number);
+    digest.add(this.clientHashes[b.client[i] as number] as number);
+    if (handshake >= 0) digest.add(b.status[handshake] as number);
     if (endMs < this.sinceMs || endMs > this.untilMs) {
       result.filtered++;
       return;
@@ -229,13 +274,15 @@ class Cursor {
     if (this.gateOpen) return;
     if (this.firstFailure === null) this.firstFailure = { line: this.lineNo, text, reason };
     if (++this.leadingFailures < GATE_LINES) return;
-    const ff = this.firstFailure;
-    const tried = this.tried.map((f) => `"${f.name}"`).join(', ');
-    this.result.error = {
-      code: 'FORMAT_NO_MATCH',
-      message: `${this.name}: the first ${GATE_LINES} lines match no format tried (${tried}); first at ${this.name}:${ff.line}: ${ff.reason}: ${clip(ff.text, 200)}`,
-    };
+    this.result.error = this.noMatch(`the first ${GATE_LINES} lines match`);
     this.stop();
+  }
+
+  /** FORMAT_NO_MATCH: every format tried, by name, and the first line with why it failed. */
+  private noMatch(what: string): { code: ErrorCode; message: string } {
+    const ff = this.firstFailure as { line: number; text: string; reason: string };
+    const tried = this.tried.map((f) => `"${f.name}"`).join(', ');
+    return { code: 'FORMAT_NO_MATCH', message: `${this.name}: ${what} no format tried (${tried}); first at ${this.name}:${ff.line}: ${ff.reason}: ${clip(ff.text, 200)}` };
   }
 
   /** The formats in the order this input tries them (set when it is chosen). */
@@ -249,11 +296,11 @@ class Cursor {
     if (err) {
       result.error = isAnalyzerError(err) ? { code: err.code, message: err.message } : inputError(this.name, err as NodeJS.ErrnoException, this.source?.bytesRead() ?? 0);
     } else if (result.error === null && result.parsed === 0 && result.unparsed > 0 && this.firstFailure !== null) {
-      const ff = this.firstFailure;
-      result.error = { code: 'FORMAT_NO_MATCH', message: `${this.name}: no line matches the format; first at ${this.name}:${ff.line}: ${ff.reason}: ${clip(ff.text, 200)}` };
+      result.error = this.noMatch(result.unparsed === 1 ? 'its only line matches' : `its ${result.unparsed} lines match`);
     }
     this.formatLines.forEach((n, k) => {
-      if (n >= 0) result.formats[(this.ctx.opts.formats[k] as CompiledFormat).name] = n;
+      result.formats[(this.ctx.formats.list[k] as CompiledFormat).name] = n;
+      result.assumed ??= this.ctx.formats.assumed.get(k) ?? null;
     });
     if (this.interrupted) result.error ??= { code: 'INPUT_INTERRUPTED', message: `${this.name}: interrupted after line ${this.lineNo}` };
     result.lines = this.lineNo;
@@ -271,21 +318,29 @@ class Cursor {
 export async function runPipeline(names: readonly string[], tally: Tally, opts: PipelineOptions): Promise<PipelineResult> {
   const bad = new BadLineLog();
   const used = new Set<CompiledFormat>();
-  const ctx: Shared = { opts, bad, used };
+  const formats = new RunFormats(opts.formats);
+  const ctx: Shared = { opts, bad, used, formats };
   const cursors = names.map((name, i) => new Cursor(i, name, ctx));
   const classifier = new Classifier(opts.wsPaths);
   const workers = Math.max(1, Math.floor(opts.workers ?? availableParallelism()));
   const chunkBytes = Math.max(1, Math.floor(opts.chunkBytes ?? CHUNK_BYTES));
   const pool = workers > 1 ? new WorkerPool(workers) : null;
-  const specs = opts.formats.map(formatSpec);
   const all = opts.formats.map((_, i) => i);
   let partial = false;
   let records = 0;
-  const failure = newFailure();
-  /** The formats input `c` tries, in order: all of them, or the best fits of its first lines (null: no detection). */
+  /**
+   * The formats input `c` tries, in order: all of them, or the best fits of its first lines (null:
+   * no detection), with the format detection built for them if it did.
+   */
   const orderFor = (c: Cursor, sample: string[] | null): number[] => {
-    const order = sample === null ? all : chooseFormats(opts.formats, sample, failure);
-    c.tried = order.map((k) => opts.formats[k] as CompiledFormat);
+    let order = all;
+    if (sample !== null) {
+      const n = formats.list.length;
+      const d = detectFormats(formats.list, sample);
+      const k = d.inferred === null ? -1 : formats.addInferred(d.inferred);
+      order = [...new Set(d.order.map((i) => (i === n ? k : i)).filter((i) => i >= 0))];
+    }
+    c.tried = order.map((k) => formats.list[k] as CompiledFormat);
     return order;
   };
 
@@ -301,7 +356,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       return;
     }
     if (pool === null) return;
-    const task = { file: c.name, formats: specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, detail: opts.detail === true };
+    const task = { file: c.name, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, detail: opts.detail === true };
     const info = c.result.gzip || c.name === '-' ? null : await stat(c.name).catch(() => null);
     if (info !== null && info.isFile()) {
       if (info.size < Math.min(MIN_WORKER_BYTES, chunkBytes)) return;
@@ -358,7 +413,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
         }
         if (c.source !== undefined) continue;
         const detect = opts.detect;
-        const scannerFor = (sample: string[]): LineScanner => new LineScanner(opts.formats, orderFor(c, detect ? sample : null), classifier, opts.detail === true);
+        const scannerFor = (sample: string[]): LineScanner => new LineScanner(formats.list, orderFor(c, detect ? sample : null), classifier, opts.detail === true);
         c.source = new StreamSource(new LineQueue(c.opened.stream, pump), c.opened, detect ? DETECT_LINES : 0, scannerFor);
       }
       if (opts.signal?.aborted) interrupt();
@@ -371,6 +426,10 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   }
   tally.finish();
   for (const c of cursors) if (c.result.error !== null && c.result.error.code !== 'FORMAT_NO_MATCH' && c.opened) partial = true;
+  const same = sameAsEarlier(cursors.map((c) => ({ lines: c.result.lines, digest: c.digest.value, complete: c.result.error === null && c.opened !== undefined })));
+  same.forEach((k, i) => {
+    if (k >= 0) (cursors[i] as Cursor).result.sameAs = (cursors[k] as Cursor).name;
+  });
   return { inputs: cursors.map((c) => c.result), bad, used: [...used], partial, sinceMs: opts.sinceMs, untilMs: opts.untilMs };
 }
 
@@ -396,32 +455,4 @@ function linesRead(cursors: readonly Cursor[]): number {
 
 function inputError(name: string, err: NodeJS.ErrnoException, offset: number): { code: ErrorCode; message: string } {
   return { code: 'INPUT_UNREADABLE', message: `${name}: read failed near byte ${offset} (${err.message})` };
-}
-
-/**
- * Auto-detection: candidates (indices into `formats`) ordered by how many sample lines they
- * match (ties: the earlier, more specific one first); all stay in the list, so a format change
- * mid-file still parses. A format that extends another (same text plus appended fields) always
- * goes before it.
- */
-function chooseFormats(formats: readonly CompiledFormat[], lines: readonly string[], failure: MatchFailure): number[] {
-  const scored = formats.map((f, i) => {
-    const bounds = newBounds(f);
-    let hits = 0;
-    for (const text of lines) {
-      if (text.length === 0) continue;
-      const start = syslogBodyStart(text);
-      if (matchAny(f, text, bounds, failure) || (start > 0 && matchAny(f, text.slice(start), bounds, failure))) hits++;
-    }
-    return { f, i, hits };
-  });
-  scored.sort((a, b) => b.hits - a.hits || a.i - b.i);
-  const order = scored.filter((s) => s.hits > 0);
-  for (const s of scored) {
-    if (s.hits > 0) continue;
-    const base = order.findIndex((o) => s.f.text.startsWith(o.f.text));
-    if (base >= 0) order.splice(base, 0, s);
-  }
-  for (const s of scored) if (!order.includes(s)) order.push(s);
-  return order.map((s) => s.i);
 }

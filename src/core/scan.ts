@@ -7,7 +7,7 @@
  * core/pipeline.ts replays the batches, in order, into the tally.
  */
 import type { CompiledFormat } from '../format/compile.js';
-import { describeFailure, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
+import { explainMismatch, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
 import { syslogBodyStart } from '../format/syslog.js';
 import type { Classifier } from './classify.js';
 import { RowFlag } from './counts.js';
@@ -97,6 +97,8 @@ interface Plan {
   format: CompiledFormat;
   reader: RecordReader;
   bounds: Int32Array;
+  /** Lines this scanner matched with it: the tie-break when choosing whose words explain a bad line. */
+  hits: number;
 }
 
 export class LineScanner {
@@ -114,7 +116,7 @@ export class LineScanner {
   constructor(formats: readonly CompiledFormat[], order: readonly number[], private readonly classifier: Classifier, private readonly detail = false) {
     this.order = order.map((index) => {
       const format = formats[index] as CompiledFormat;
-      return { index, format, reader: new RecordReader(format), bounds: newBounds(format) };
+      return { index, format, reader: new RecordReader(format), bounds: newBounds(format), hits: 0 };
     });
   }
 
@@ -149,10 +151,10 @@ export class LineScanner {
     if (plan === null) {
       b.kind[i] = LINE_BAD;
       b.bad.push(text);
-      const first = this.order[0];
-      b.reasons.push(this.described++ >= DESCRIBED ? '' : first ? `${first.format.name}: ${describeFailure(first.format, text, this.failure)}` : 'no format');
+      b.reasons.push(this.described++ >= DESCRIBED ? '' : this.explain(text, start > 0 ? body : null));
       return;
     }
+    plan.hits++;
     b.kind[i] = plan.index;
     const f = this.facts;
     const reader = plan.reader;
@@ -189,6 +191,29 @@ export class LineScanner {
       if (matchLine(p.format, text, p.bounds, this.failure, pass === 1)) return p;
     }
     return null;
+  }
+
+  /**
+   * Why a line fits no format, in the words of the format that came closest: one that fits the
+   * line's beginning (text follows its last field), else the one whose match got furthest; among
+   * equals the one that fitted most lines so far (the input's own format), then the first tried.
+   * So a combined log's bad line is not explained by a format that extends combined.
+   */
+  private explain(text: string, body: string | null): string {
+    let best = '';
+    let bestReach = -1;
+    let bestHits = -1;
+    for (const p of this.order) {
+      for (const t of body === null ? [text] : [text, body]) {
+        const m = explainMismatch(p.format, t);
+        if (m.reach > bestReach || (m.reach === bestReach && p.hits > bestHits)) {
+          best = `${p.format.name}: ${m.reason}`;
+          bestReach = m.reach;
+          bestHits = p.hits;
+        }
+      }
+    }
+    return best === '' ? 'no format' : best;
   }
 
   private clientId(client: string, b: Batch): number {

@@ -12,14 +12,15 @@ import type { ByteRange } from '../input/chunks.js';
 import type { Batch, BatchSource } from './scan.js';
 
 /** What a worker needs to compile a format again: CompiledFormats hold caches and do not cross threads. */
-export type FormatSpec = { kind: 'template'; name: string; text: string; escape: Escape } | { kind: 'json'; name: string };
+export type FormatSpec = { kind: 'template'; name: string; text: string; escape: Escape; assumedFrom?: number } | { kind: 'json'; name: string };
 
 export function formatSpec(f: CompiledFormat): FormatSpec {
-  return f.kind === 'json' ? { kind: 'json', name: f.name } : { kind: 'template', name: f.name, text: f.text, escape: f.escape };
+  if (f.kind === 'json') return { kind: 'json', name: f.name };
+  return { kind: 'template', name: f.name, text: f.text, escape: f.escape, ...(f.assumedFrom === undefined ? {} : { assumedFrom: f.assumedFrom }) };
 }
 
 export function compileSpec(s: FormatSpec): CompiledFormat {
-  return s.kind === 'json' ? compileJsonFormat(s.name) : compileFormatString(s.text, s.escape, s.name);
+  return s.kind === 'json' ? compileJsonFormat(s.name) : compileFormatString(s.text, s.escape, s.name, { assumedFrom: s.assumedFrom });
 }
 
 /**

@@ -37,11 +37,21 @@ export interface TemplateFormat extends FormatBase {
   /** Per variable: may it be `-` (absent in escape=default, or a `-` item) or nothing (absent in json/none, or empty)? */
   readonly allowDash: Uint8Array;
   readonly allowEmpty: Uint8Array;
+  /** Variables from this index on were named by auto-detection from their values (format/trailing.ts): any may be `-`. */
+  readonly assumedFrom?: number;
 }
 
 export interface CompileOptions {
   name?: string;
   escape?: Escape;
+}
+
+export interface StringCompileOptions {
+  /**
+   * Variables from this index on are guesses (format/trailing.ts): each may also be `-`, so a
+   * field taken as `$request_time` that is really `$upstream_response_time` does not lose the lines where it is absent.
+   */
+  assumedFrom?: number;
 }
 
 const ESCAPES: readonly Escape[] = ['default', 'json', 'none'];
@@ -125,7 +135,7 @@ export function compileFormat(input: string, opts: CompileOptions = {}): Templat
 }
 
 /** Compiles an already-concatenated format string. */
-export function compileFormatString(text: string, escape: Escape, name: string): TemplateFormat {
+export function compileFormatString(text: string, escape: Escape, name: string, opts: StringCompileOptions = {}): TemplateFormat {
   if (text.length === 0) throw new AnalyzerError('FORMAT_EMPTY', 'the log format is empty');
   const vars: string[] = [];
   const literals: string[] = [];
@@ -171,10 +181,10 @@ export function compileFormatString(text: string, escape: Escape, name: string):
     i = next;
   }
   literals.push(literal);
-  return build(name, text, escape, vars, literals);
+  return build(name, text, escape, vars, literals, opts.assumedFrom);
 }
 
-function build(name: string, text: string, escape: Escape, vars: string[], literals: string[]): TemplateFormat {
+function build(name: string, text: string, escape: Escape, vars: string[], literals: string[], assumedFrom: number | undefined): TemplateFormat {
   const n = vars.length;
   const shapes = new Uint8Array(n);
   const relaxed = new Uint8Array(n);
@@ -190,10 +200,10 @@ function build(name: string, text: string, escape: Escape, vars: string[], liter
     if (shape === Shape.ANY && quoted && escape !== 'none') shape = escape === 'json' ? Shape.JSON_QUOTED : Shape.QUOTED;
     shapes[v] = shape;
     relaxed[v] = RELAXABLE.has(shape) ? Shape.ANY : shape;
-    allowDash[v] = own ? 0 : 1;
+    allowDash[v] = own && (assumedFrom === undefined || v < assumedFrom) ? 0 : 1;
     allowEmpty[v] = own ? 0 : 1;
     if (!index.has(varName)) index.set(varName, v);
   }
   const sameShapes = relaxed.every((s, v) => s === shapes[v]);
-  return { kind: 'template', name, text, escape, vars, literals, shapes, relaxed: sameShapes ? shapes : relaxed, allowDash, allowEmpty, index };
+  return { kind: 'template', name, text, escape, vars, literals, shapes, relaxed: sameShapes ? shapes : relaxed, allowDash, allowEmpty, index, ...(assumedFrom === undefined ? {} : { assumedFrom }) };
 }

@@ -126,6 +126,51 @@ export function describeFailure(f: CompiledFormat, text: string, failure: MatchF
   return `no value for $${name} followed by ${what} fits at column ${at + 1}; got ${got}`;
 }
 
+/** Cut points tried by matchedPrefix: bounds the work on a line full of quotes and spaces. */
+const MAX_PREFIX_TRIES = 64;
+
+/**
+ * Where the shortest beginning of `text` that the whole format matches ends, when a space and
+ * more text follow it (a log_format with fields appended to this one); -1 when none does. Not
+ * for hot loops: it slices the line per try. `bounds` hold the match of that beginning.
+ */
+export function matchedPrefix(f: CompiledFormat, text: string, bounds: Int32Array, failure: MatchFailure): number {
+  if (f.kind !== 'template') return -1;
+  const tail = f.literals[f.vars.length] as string;
+  let tries = 0;
+  for (let k = text.indexOf(' ', tail.length); k >= 0 && tries < MAX_PREFIX_TRIES; k = text.indexOf(' ', k + 1)) {
+    if (!text.startsWith(tail, k - tail.length)) continue;
+    tries++;
+    if (matchAny(f, text.slice(0, k), bounds, failure)) return k;
+  }
+  return -1;
+}
+
+/** Why a line does not fit a format, and how far into the line the format got (to choose whose words to show). */
+export interface Mismatch {
+  /** Larger is closer: a failure's offset, or beyond the line's length when the whole format fits its beginning. */
+  reach: number;
+  reason: string;
+}
+
+/**
+ * Explains a line that `f` does not match: the field that did not fit, or, when the whole format
+ * fits the line's beginning, how much text follows its last field. Runs the match again, for the
+ * few unparsed lines whose reason is kept.
+ */
+export function explainMismatch(f: CompiledFormat, text: string): Mismatch {
+  const bounds = newBounds(f);
+  const failure = newFailure();
+  if (matchAny(f, text, bounds, failure)) return { reach: 2 * text.length + 1, reason: 'matches' };
+  const reach = Math.max(0, failure.offset);
+  const reason = describeFailure(f, text, failure);
+  const cut = matchedPrefix(f, text, bounds, newFailure());
+  if (cut < 0) return { reach, reason };
+  const extra = text.length - cut;
+  const last = f.vars[f.vars.length - 1] as string;
+  return { reach: text.length + cut, reason: `${extra} extra character${extra === 1 ? '' : 's'} after the last field ($${last}): ${JSON.stringify(text.slice(cut, cut + 60))}` };
+}
+
 /** The decoded value of variable v (nginx's escaping undone); '' when a JSON line lacks its key. */
 export function fieldValue(f: CompiledFormat, text: string, bounds: Int32Array, v: number): string {
   return decodeValue(f.escape, text.slice(bounds[2 * v], bounds[2 * v + 1]));

@@ -12,6 +12,8 @@ export interface Preset {
   readonly description: string;
   /** `json`: read by key name (format/json-format.ts), not compiled from `text`. */
   readonly kind?: 'json';
+  /** Custom formats often append fields to it: auto-detection reads those from their values (format/trailing.ts). */
+  readonly extendable?: boolean;
 }
 
 const COMBINED = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';
@@ -25,7 +27,7 @@ export const PRESET_FORMATS: readonly Preset[] = [
   { name: 'upstreaminfo', escape: 'default', text: `${COMBINED} $request_length $request_time [$proxy_upstream_name] [$proxy_alternative_upstream_name] $upstream_addr $upstream_response_length $upstream_response_time $upstream_status $req_id`, description: 'ingress-nginx default' },
   { name: 'combined-ws', escape: 'default', text: `${COMBINED} $request_time "$http_upgrade" "$http_sec_websocket_key" $upstream_status`, description: 'combined plus request time, Upgrade header, key and upstream status' },
   { name: 'main', escape: 'default', text: `${COMBINED} "$http_x_forwarded_for"`, description: 'nginx.org packages\' default' },
-  { name: 'combined', escape: 'default', text: COMBINED, description: 'nginx built-in default' },
+  { name: 'combined', escape: 'default', text: COMBINED, description: 'nginx built-in default', extendable: true },
   { name: 'json', escape: 'json', text: JSON_FORMAT_TEXT, description: 'any one-object-per-line JSON log (escape=json formats): keys read by nginx variable name or a common alias', kind: 'json' },
 ];
 

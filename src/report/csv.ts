@@ -65,7 +65,8 @@ export function renderCsv(report: Report, opts: CsvOptions): Readable {
     headers = HANDSHAKE_COLUMNS;
     source = mapRows(rows, handshakeCells);
   }
-  const csv = format<(string | number)[], (string | number)[]>({ headers: [...headers], rowDelimiter: '\r\n', includeEndRowDelimiter: true });
+  // alwaysWriteHeaders: with no row, fast-csv would write nothing but a line end; a reader wants the columns.
+  const csv = format<(string | number)[], (string | number)[]>({ headers: [...headers], alwaysWriteHeaders: true, rowDelimiter: '\r\n', includeEndRowDelimiter: true });
   // pipeline destroys the formatter on a source error, so whoever reads `csv` sees the error.
   return pipeline(Readable.from(source), csv, () => undefined);
 }

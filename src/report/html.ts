@@ -6,7 +6,7 @@
  * Every piece of log text goes through esc().
  */
 import type { Finding, HistogramBin, Report } from './model.js';
-import { cellText, cellTone, durationRange, findingFacts, sections, summaryLine } from './sections.js';
+import { cellText, cellTone, durationRange, findingFacts, sameInputsLine, sections, summaryLine } from './sections.js';
 import { int, plural, secs, visible } from './text.js';
 
 export interface HtmlOptions {
@@ -47,6 +47,8 @@ export function renderHtml(report: Report, opts: HtmlOptions): string {
   body.push(`<div class="verdict ${esc(v.severity)}" id="verdict"><span class="sev ${esc(v.severity)}">${esc(v.severity.toUpperCase())}</span>${esc(v.headline)}</div>`);
   body.push(`<p>${esc(summaryLine(report))}${report.meta.timeRange.start ? `<br>Time range: ${esc(report.meta.timeRange.start)} … ${esc(report.meta.timeRange.end ?? '')}` : ''}</p>`);
   if (report.meta.partial) body.push('<p class="verdict warning"><strong>Partial report:</strong> not every input was read to the end.</p>');
+  const same = sameInputsLine(report);
+  if (same !== null) body.push(`<p class="verdict warning"><strong>Warning:</strong> ${esc(same)}.</p>`);
   if (report.meta.clientsFolded) body.push('<p class="muted">More client addresses than kept one by one: the rest are counted as (other).</p>');
 
   body.push('<h2>Timeline</h2>', timelineChart(report));

@@ -6,7 +6,7 @@
  * raw), and in code blocks behind a fence longer than any backtick run it contains.
  */
 import type { Finding, Report } from './model.js';
-import { cellText, findingFacts, sections, summaryLine } from './sections.js';
+import { cellText, findingFacts, sameInputsLine, sections, summaryLine } from './sections.js';
 import { int, plural, visible } from './text.js';
 
 export interface MarkdownOptions {
@@ -47,6 +47,8 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions): string {
   const tr = report.meta.timeRange;
   if (tr.start) out.push(`Time range: ${mdText(tr.start)} … ${mdText(tr.end ?? '')}`, '');
   if (report.meta.partial) out.push('**Partial report:** not every input was read to the end.', '');
+  const same = sameInputsLine(report);
+  if (same !== null) out.push(`**Warning:** ${mdText(same)}.`, '');
   if (report.meta.clientsFolded) out.push('_More client addresses than kept one by one: the rest are counted as `(other)`._', '');
 
   if (report.findings.length > 0) {

@@ -156,6 +156,13 @@ export interface InputReport {
   bytes: number;
   gzip: boolean;
   formats: Record<string, number>;
+  /**
+   * Set when auto-detection read fields appended to a well-known format from their values: the
+   * format it built, the preset it starts with, and the fields assumed (`$request_time`, `"$http_upgrade"`).
+   */
+  assumed: { format: string; base: string; fields: string[] } | null;
+  /** The name of an earlier input holding the same lines (the same log given twice): both are counted. */
+  sameAs: string | null;
   error: { code: ErrorCode; message: string } | null;
 }
 

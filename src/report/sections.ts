@@ -84,6 +84,24 @@ export function inputsLine(report: Report): string | null {
   return `inputs: ${int(inputs.length - notRead.length)} of ${int(inputs.length)} read to the end; ${parts.filter(Boolean).join(', ')} (see "Inputs not read to the end")`;
 }
 
+/** Per input whose format auto-detection built from a known one plus appended fields: what it assumed. */
+export function assumedFieldsLines(report: Report): string[] {
+  return report.meta.inputs.flatMap((i) => {
+    const a = i.assumed;
+    if (a === null) return [];
+    const one = a.fields.length === 1;
+    return [`${i.name}: "${a.base}" followed by ${one ? 'a field' : `${a.fields.length} fields`} read from ${one ? 'its value' : 'their values'}, assumed to be ${a.fields.join(' ')} (if not, give the log_format with --log-format)`];
+  });
+}
+
+/** A warning when some input holds the same lines as an earlier one (the same log given twice), else null. */
+export function sameInputsLine(report: Report): string | null {
+  const same = report.meta.inputs.filter((i) => i.sameAs !== null);
+  if (same.length === 0) return null;
+  const pairs = same.map((i) => `${i.name} holds the same lines as ${i.sameAs}`).join('; ');
+  return `${pairs}: both were read, so every count includes those lines twice (give only one of them)`;
+}
+
 /** Report totals in one sentence (and the --since/--until window, when one was given). */
 export function summaryLine(report: Report): string {
   const l = report.lines;

@@ -5,7 +5,7 @@
  */
 import Table from 'cli-table3';
 import type { Finding, Report } from './model.js';
-import { cellText, cellTone, findingFacts, inputsLine, sections, summaryLine, type Section } from './sections.js';
+import { cellText, cellTone, findingFacts, inputsLine, sameInputsLine, sections, summaryLine, type Section } from './sections.js';
 import { int, plural, visible } from './text.js';
 
 export interface TableOptions {
@@ -36,6 +36,8 @@ export function renderTable(report: Report, opts: TableOptions): string {
   if (report.meta.partial) out.push(paint('yellow', 'PARTIAL REPORT: not every input was read to the end (see below).'));
   const inputs = inputsLine(report);
   if (inputs !== null) out.push(paint('yellow', visible(inputs)));
+  const same = sameInputsLine(report);
+  if (same !== null) out.push(paint('yellow', wrap(visible(`warning: ${same}.`), width)));
   if (report.meta.clientsFolded) out.push(wrap('note: more client addresses than kept one by one; the rest are counted as (other).', width));
 
   for (const f of report.findings.slice(0, opts.top)) out.push('', ...finding(f, sev, width));

@@ -2,7 +2,8 @@
  * How wsdiag is pointed at real nginx logs, against nginx 1.22 itself: JSON logs read by key name
  * (`--preset json` and auto-detection), access_log to syslog (the UDP datagrams nginx sends, and the
  * files rsyslog would store), CRLF line ends, and `--nginx-conf` on the nginx.conf nginx ran with
- * (formats in included files, multi-line quoted pieces, comments). One scenario feeds every test;
+ * (formats in included files, multi-line quoted pieces, comments), and `combined`/`main` with fields
+ * appended, recognised without flags. One scenario feeds every test;
  * expected values come from the harness's truth and the escape=json cross-check log.
  */
 import assert from 'node:assert/strict';
@@ -58,6 +59,22 @@ const INCIDENT_WS = `log_format incident_ws '[$time_local] $remote_addr - $remot
                        'upstream_response_time $upstream_response_time msec $msec request_time $request_time '
                        'status $status client - $http_user_agent $http_sec_websocket_key';`;
 const COMBINED_WS = `log_format combined_ws '${COMBINED} $request_time "$http_upgrade" "$http_sec_websocket_key" $upstream_status';`;
+
+/**
+ * Custom formats as people write them: a well-known one with fields appended. Auto-detection reads
+ * them from the values (format/trailing.ts); `fields` is what it must say it assumed. Names sort
+ * after the formats above: the first format of the conf stays combined_ws.
+ */
+const APPENDED: { name: string; text: string; base: string; fields: string[] }[] = [
+  { name: 'tail_main', text: `${COMBINED} "$http_x_forwarded_for" $request_time $upstream_response_time`, base: 'main', fields: ['$request_time', '$upstream_response_time'] },
+  {
+    name: 'tail_ws', text: `${COMBINED} $request_time $upstream_response_time $upstream_status "$http_upgrade" "$http_sec_websocket_key" $msec`, base: 'combined',
+    fields: ['$request_time', '$upstream_response_time', '$upstream_status', '"$http_upgrade"', '"$http_sec_websocket_key"', '$msec'],
+  },
+  { name: 'tail_upstream', text: `${COMBINED} $upstream_addr $upstream_status $request_time $pipe`, base: 'combined', fields: ['$upstream_addr', '$upstream_status', '$request_time', '$pipe'] },
+  // $request_length is three digits on most lines: not to be taken for $upstream_status.
+  { name: 'tail_conn', text: `${COMBINED} "$http_upgrade" "$http_connection" $request_time $request_length`, base: 'combined', fields: ['"$http_upgrade"', '"$http_connection"', '$request_time', '$request_length'] },
+];
 
 interface Cli {
   code: number | null;
@@ -132,7 +149,7 @@ describe('format inputs against real nginx 1.22: JSON by key name, syslog, CRLF,
     await new Promise<void>((resolve) => udp.bind(0, '127.0.0.1', resolve));
     const port = udp.address().port;
     res = await runScenario({
-      formats: [MAIN, INCIDENT_WS, COMBINED_WS, JSON_APP, JSON_NESTED],
+      formats: [MAIN, INCIDENT_WS, COMBINED_WS, JSON_APP, JSON_NESTED, ...APPENDED.map((a) => `log_format ${a.name} '${a.text}';`)],
       formatsInclude: true,
       serverConfig: `    access_log syslog:server=127.0.0.1:${port},tag=nginx combined_ws;`,
       ...EDGE_TRAFFIC,
@@ -239,6 +256,28 @@ describe('format inputs against real nginx 1.22: JSON by key name, syslog, CRLF,
         assert.ok(b.handshakes.total > 0);
       });
     }
+  });
+
+  describe('combined and main with fields appended, without flags', () => {
+    // See: issue 14 item 12 ("the commonest custom formats … should be recognised without flags").
+    for (const a of APPENDED) {
+      test(`${a.name}: every line parses, the same report as with its --log-format, and stderr names the fields assumed`, () => {
+        const file = logOf(a.name);
+        const auto = report([file]);
+        const given = report(['--log-format', a.text, file]).report;
+        assertEveryLineParsed(auto.report, xcheck.length);
+        assert.deepEqual(auto.report.meta.inputs[0]?.assumed, { format: auto.report.meta.formats[0]?.name, base: a.base, fields: a.fields });
+        assert.equal(auto.report.meta.formats[0]?.text, a.text);
+        assert.ok(auto.stderr.includes(`"${a.base}" followed by `) && auto.stderr.includes(`assumed to be ${a.fields.join(' ')} `), auto.stderr);
+        assert.deepEqual(auto.report.handshakes, given.handshakes);
+        assert.deepEqual(auto.report.correlation, given.correlation);
+        assert.deepEqual(auto.report.findings, given.findings);
+      });
+    }
+
+    test('tail_ws logs the key and the Upgrade header: every handshake the traffic made is counted', () => {
+      assert.deepEqual(reportCounts(report([logOf('tail_ws')]).report), truthCounts(res));
+    });
   });
 
   describe('--nginx-conf on the nginx.conf nginx ran with', () => {
