@@ -16,10 +16,10 @@ export const KEY_WINDOW_MS = 10 * 60_000;
 export const MAX_LIVE_KEYS = 1 << 19;
 /** Keys traced in the report, of each kind (protocol mismatch across inputs, or plain multi-tier). */
 const TRACED = 10;
-/** Sightings kept per live key, for tracing. */
+/** Sightings whose client is kept per live key (a reused key's lines go to the clients that sent them). */
 const SIGHTINGS = 3;
-/** Inputs whose sightings of a key are counted apart (later inputs share the last counter). */
-const COUNTED_INPUTS = 8;
+/** Live multi-tier keys whose sightings are kept for tracing, at most. */
+const TRACE_CANDIDATES = 4 * TRACED;
 /** First sightings whose text is kept while their key is live, to cite when it turns out hidden or reused. */
 const HELD_TEXTS = 1024;
 
@@ -163,17 +163,21 @@ export class KeyWindow {
   private client = new Int32Array(1024);
   private client10 = new Int32Array(1024);
   private sightings = new Uint8Array(1024);
-  /** COUNTED_INPUTS per slot: the key's lines on each input (saturating at 255). */
-  private perInput = new Uint8Array(COUNTED_INPUTS * 1024);
-  /** SIGHTINGS per slot: input, line, protocol, status, duration. */
-  private sInput = new Uint16Array(SIGHTINGS * 1024);
-  private sLine = new Uint32Array(SIGHTINGS * 1024);
-  private sProtocol = new Uint8Array(SIGHTINGS * 1024);
-  private sStatus = new Uint16Array(SIGHTINGS * 1024);
-  private sDuration = new Int32Array(SIGHTINGS * 1024);
+  /** The key's lines (saturating at 255). */
+  private lines = new Uint8Array(1024);
+  /** The first sighting: input, line, protocol, status, duration. */
+  private sInput = new Uint16Array(1024);
+  private sLine = new Uint32Array(1024);
+  private sProtocol = new Uint8Array(1024);
+  private sStatus = new Uint16Array(1024);
+  private sDuration = new Int32Array(1024);
+  /** SIGHTINGS per slot: the client of each of the first sightings. */
   private sClient = new Int32Array(SIGHTINGS * 1024);
-  private firstRow = new Int32Array(1024);
-  private lastRow = new Int32Array(1024);
+  /** Sightings of the first few live keys seen on several inputs, by slot: the traced keys come from these. */
+  private candidates = new Map<number, TracedSighting[]>();
+  /** The first and last row of the key, only with per-row detail (KeyRowLinks). */
+  private firstRow: Int32Array;
+  private lastRow: Int32Array;
   /** Texts of live keys that are not canonical base64, by slot. */
   private texts = new Map<number, string>();
   /** First sightings' evidence, by slot, for the first HELD_TEXTS live keys that have one. */
@@ -188,7 +192,10 @@ export class KeyWindow {
     private readonly links?: KeyRowLinks,
     private readonly windowMs = KEY_WINDOW_MS,
     private readonly maxLive = MAX_LIVE_KEYS,
-  ) {}
+  ) {
+    this.firstRow = new Int32Array(links === undefined ? 0 : 1024);
+    this.lastRow = new Int32Array(links === undefined ? 0 : 1024);
+  }
 
   /** One sighting of `key`. */
   see(key: string, s: Sighting): void {
@@ -222,7 +229,7 @@ export class KeyWindow {
       this.client[slot] = s.client;
       this.client10[slot] = -1;
       this.sightings[slot] = 0;
-      this.perInput.fill(0, COUNTED_INPUTS * slot, COUNTED_INPUTS * slot + COUNTED_INPUTS);
+      this.lines[slot] = 0;
       this.firstRow[slot] = s.row;
       this.lastRow[slot] = s.row;
       // A fresh copy: a sliced string would keep its whole line alive.
@@ -239,9 +246,7 @@ export class KeyWindow {
       }
       if (startMs < (this.firstMs[slot] as number)) this.firstMs[slot] = startMs;
     }
-    const base = COUNTED_INPUTS * slot;
-    const mine = base + Math.min(COUNTED_INPUTS - 1, s.input);
-    if ((this.perInput[mine] as number) < 255) this.perInput[mine]!++;
+    if ((this.lines[slot] as number) < 255) this.lines[slot]!++;
     const wasNotable = this.notable(slot);
     this.inputs[slot]! |= bit;
     if (s.protocol === Protocol.HTTP10) {
@@ -250,16 +255,18 @@ export class KeyWindow {
     } else if (s.protocol === Protocol.HTTP11) this.inputs11[slot]! |= bit;
     if (atMs === atMs && atMs > (this.lastMs[slot] as number)) this.lastMs[slot] = atMs;
     const n = this.sightings[slot] as number;
+    if (n === 0) {
+      this.sInput[slot] = s.input;
+      this.sLine[slot] = s.line;
+      this.sProtocol[slot] = s.protocol;
+      this.sStatus[slot] = s.status;
+      this.sDuration[slot] = s.durationMs;
+    }
     if (n < SIGHTINGS) {
-      const o = SIGHTINGS * slot + n;
-      this.sInput[o] = s.input;
-      this.sLine[o] = s.line;
-      this.sProtocol[o] = s.protocol;
-      this.sStatus[o] = s.status;
-      this.sDuration[o] = s.durationMs;
-      this.sClient[o] = s.client;
+      this.sClient[SIGHTINGS * slot + n] = s.client;
       this.sightings[slot] = n + 1;
     }
+    this.trace(slot, s);
     const notable = this.notable(slot);
     if (notable !== 0) {
       const cls = notable & KEY_HIDDEN ? KEY_CLASS.hidden : KEY_CLASS.reused;
@@ -271,6 +278,17 @@ export class KeyWindow {
       }
       this.evidence.offer(cls, evidenceOf(s));
     }
+  }
+
+  /** Keeps the sightings of a key that is (now) on several inputs, while there are few such keys. */
+  private trace(slot: number, s: Sighting): void {
+    let list = this.candidates.get(slot);
+    if (list === undefined) {
+      if (!isMulti(this.inputs[slot] as number) || this.candidates.size >= TRACE_CANDIDATES || this.counts.traced.length >= 2 * TRACED) return;
+      list = [{ input: this.sInput[slot] as number, line: this.sLine[slot] as number, protocol: this.sProtocol[slot] as number, status: this.sStatus[slot] as number, durationMs: this.sDuration[slot] as number }];
+      this.candidates.set(slot, list);
+    }
+    if (list.length < 10) list.push({ input: s.input, line: s.line, protocol: s.protocol, status: s.status, durationMs: s.durationMs });
   }
 
   /** Folds every live key; call once after the last sighting. */
@@ -320,6 +338,7 @@ export class KeyWindow {
     this.unindex(s);
     this.texts.delete(s);
     this.held.delete(s);
+    this.candidates.delete(s);
     this.head = (s + 1) % this.cap;
     this.live--;
   }
@@ -337,18 +356,11 @@ export class KeyWindow {
     if (mixed) c.protocolMismatch++;
     const findings = this.notable(s);
     this.links?.folded(this.firstRow[s] as number, inputs, i10, i11, findings);
-    let lines = 0;
-    for (let j = COUNTED_INPUTS * s; j < COUNTED_INPUTS * (s + 1); j++) lines += this.perInput[j] as number;
+    const lines = this.lines[s] as number;
     if (findings & KEY_HIDDEN) this.tallyKey(c.hidden, s, this.client10[s] as number, lines, `${i10}:${i11}`);
     if (findings & KEY_REUSED) this.tallyKey(c.reusedKeys, s, this.client[s] as number, lines, `${repeated}`);
-    if (multi && c.traced.filter((t) => t.mismatch === mixed).length < TRACED) {
-      const sightings: TracedSighting[] = [];
-      for (let k = 0; k < (this.sightings[s] as number); k++) {
-        const o = SIGHTINGS * s + k;
-        sightings.push({ input: this.sInput[o] as number, line: this.sLine[o] as number, protocol: this.sProtocol[o] as number, status: this.sStatus[o] as number, durationMs: this.sDuration[o] as number });
-      }
-      c.traced.push({ key: this.name(s), mismatch: mixed, sightings });
-    }
+    const sightings = this.candidates.get(s);
+    if (sightings !== undefined && c.traced.filter((t) => t.mismatch === mixed).length < TRACED) c.traced.push({ key: this.name(s), mismatch: mixed, sightings });
   }
 
   /** Patterns are input bitmasks as text ("1:2": HTTP/1.0 on input 0, HTTP/1.1 on input 1); the report names them. */
@@ -413,15 +425,15 @@ export class KeyWindow {
     this.client = relayout(this.client);
     this.client10 = relayout(this.client10);
     this.sightings = relayout(this.sightings);
-    this.perInput = relayout(this.perInput, COUNTED_INPUTS);
-    this.sInput = relayout(this.sInput, SIGHTINGS);
-    this.sLine = relayout(this.sLine, SIGHTINGS);
-    this.sProtocol = relayout(this.sProtocol, SIGHTINGS);
-    this.sStatus = relayout(this.sStatus, SIGHTINGS);
-    this.sDuration = relayout(this.sDuration, SIGHTINGS);
+    this.lines = relayout(this.lines);
+    this.sInput = relayout(this.sInput);
+    this.sLine = relayout(this.sLine);
+    this.sProtocol = relayout(this.sProtocol);
+    this.sStatus = relayout(this.sStatus);
+    this.sDuration = relayout(this.sDuration);
     this.sClient = relayout(this.sClient, SIGHTINGS);
-    this.firstRow = relayout(this.firstRow);
-    this.lastRow = relayout(this.lastRow);
+    this.firstRow = relayout(this.firstRow, this.links === undefined ? 0 : 1);
+    this.lastRow = relayout(this.lastRow, this.links === undefined ? 0 : 1);
     const remap = <V>(m: Map<number, V>): Map<number, V> => {
       const out = new Map<number, V>();
       for (let k = 0; k < order.length; k++) {
@@ -432,6 +444,7 @@ export class KeyWindow {
     };
     this.texts = remap(this.texts);
     this.held = remap(this.held);
+    this.candidates = remap(this.candidates);
     this.head = 0;
     this.cap = size;
     this.index = new Int32Array(size * 2);

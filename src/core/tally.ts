@@ -16,7 +16,7 @@ export interface Caps extends CountCaps {
   evidenceRows: number;
 }
 
-export const DEFAULT_CAPS: Caps = { ...DEFAULT_COUNT_CAPS, liveKeys: MAX_LIVE_KEYS, evidenceRows: 50_000 };
+export const DEFAULT_CAPS: Caps = { ...DEFAULT_COUNT_CAPS, liveKeys: MAX_LIVE_KEYS, evidenceRows: 8_000 };
 
 export interface TallyOptions {
   /** Keep one row per handshake (for one CSV row per handshake). */
