@@ -60,6 +60,7 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
       partial: p.partial,
       sampled: t.rows.sampled,
       timeoutSource: opts.timeoutSource,
+      utcOffsetMinutes: p.utcOffsetMinutes,
     },
     lines: { ...lines, samples: p.bad.samples.map((s) => ({ ...s })) },
     verdict: verdict(d, t),

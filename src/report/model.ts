@@ -176,6 +176,11 @@ export interface Report {
     /** True when more handshakes were seen than kept row by row (counts stay exact; breakdowns are sampled). */
     sampled: boolean;
     timeoutSource: 'inferred' | 'option';
+    /**
+     * The UTC offset, in minutes, that most lines' $time_local / $time_iso8601 were written in
+     * (480 for `+0800`); null when no line has a zoned time. Text outputs show times in it.
+     */
+    utcOffsetMinutes: number | null;
   };
   lines: { total: number; parsed: number; unparsed: number; empty: number; filtered: number; samples: BadLine[] };
   verdict: { severity: Severity | 'ok'; headline: string; details: string[] };
