@@ -75,7 +75,8 @@ const SESSION_TIMEOUT_CONFIG = `location /ws/ {
     proxy_send_timeout 3600s;
 }`;
 
-const NGINX_SNIPPET = 'proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; (with map $http_upgrade $connection_upgrade { default upgrade; \'\' close; })';
+/** The fix prose names the settings; the directives themselves are the finding's nginxConfig, printed once per report. */
+const NGINX_SNIPPET = 'the WebSocket proxy settings (proxy_http_version 1.1, Upgrade and Connection passed on: the nginx.conf snippet)';
 
 /** Known defaults that a timeout of that length usually is (research/nginx-facts.md §4). */
 const KNOWN_TIMEOUTS: readonly { seconds: number; what: string }[] = [
@@ -298,8 +299,8 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
   /** "12 handshakes", or with several inputs "6 handshakes (12 log lines: one handshake can be logged by each tier)". */
   const counted = (acc: Acc, noun: string): string => {
     const n = heads === undefined ? acc.count : handshakesOf(acc);
-    const what = `${n} ${noun}${n === 1 ? '' : 's'}`;
-    return n === acc.count ? what : `${what} (${acc.count} log lines: one handshake can be logged by each tier)`;
+    const what = `${n.toLocaleString('en-US')} ${noun}${n === 1 ? '' : 's'}`;
+    return n === acc.count ? what : `${what} (${acc.count.toLocaleString('en-US')} log lines: one handshake can be logged by each tier)`;
   };
   const scaled = (acc: Acc): Severity => (acc.count >= Math.max(3, handshakes * 0.05) ? 'critical' : 'warning');
 
@@ -320,7 +321,7 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
       `If T matches nginx's proxy_read_timeout (default 60 s), send application heartbeats (ping/pong) more often than every ${T}, or raise proxy_read_timeout/proxy_send_timeout for the WebSocket location; if it matches the load balancer's idle timeout or a hard cap, raise that or reconnect before it.`, SESSION_TIMEOUT_CONFIG);
   }
   push(hidden, 'critical', 'Hidden downgrade: the same handshake is HTTP/1.0 at one tier and HTTP/1.1 at another',
-    `${hidden.count} Sec-WebSocket-Key${hidden.count === 1 ? '' : 's'} appear as HTTP/1.0 in one input and HTTP/1.1 in another. The tier behind nginx re-speaks HTTP/1.1 (proxy_http_version 1.1), so its log looks healthy; only the front tier shows the downgrade.`,
+    `${hidden.count.toLocaleString('en-US')} Sec-WebSocket-Key${hidden.count === 1 ? '' : 's'} appear as HTTP/1.0 in one input and HTTP/1.1 in another. The tier behind nginx re-speaks HTTP/1.1 (proxy_http_version 1.1), so its log looks healthy; only the front tier shows the downgrade.`,
     `Fix the hop in front of the tier that logged HTTP/1.0 (see downgraded-handshake for its client addresses).`, UPGRADE_CONFIG);
   push(upstreamError, scaled(upstreamError), 'Handshakes failed with an upstream error (5xx)',
     `${counted(upstreamError, 'handshake')} got a 5xx: the upstream was down or refused (502), overloaded (503), or nginx timed out waiting (504, outside any timeout cluster).`,
@@ -332,7 +333,7 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
     `${counted(rejected, 'handshake')} were refused with a 4xx: 400 (invalid handshake), 403 (origin/auth), 404 (wrong path), 426 (the app got a request without a usable Upgrade).`,
     'Check the status breakdown: 426 on HTTP/1.0 is the downgrade; 400/426 on HTTP/1.1 usually means Upgrade/Connection were not passed to the app; 403/404 are app routing or auth.', UPGRADE_CONFIG);
   push(reused, 'warning', 'Sec-WebSocket-Key seen on several lines of one log',
-    `${reused.count} key${reused.count === 1 ? '' : 's'} repeat within one input. Browsers make a fresh key per attempt, so a repeat is a proxy retry, a duplicated request, or a client that reuses keys.`,
+    `${reused.count.toLocaleString('en-US')} key${reused.count === 1 ? '' : 's'} repeat within one input. Browsers make a fresh key per attempt, so a repeat is a proxy retry, a duplicated request, or a client that reuses keys.`,
     'Check for proxy retries (proxy_next_upstream with non-idempotent handshakes) and for clients built with a fixed key.');
 
   const order: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };

@@ -9,6 +9,7 @@ import type { PipelineResult } from '../core/pipeline.js';
 import { KEY_WINDOW_MS } from '../core/keys.js';
 import type { Tally } from '../core/tally.js';
 import { attachHandshakeRows } from './rows.js';
+import { int, plural } from './text.js';
 import { SCHEMA_VERSION, type ClientRow, type HandshakeRow, type HistogramBin, type Incident, type Report, type TimelineBucket, type TracedKey } from './model.js';
 
 export interface BuildOptions {
@@ -82,21 +83,22 @@ function verdict(d: Diagnosis, t: Tally): Report['verdict'] {
     const hs = t.rows.seen;
     return {
       severity: 'ok',
-      headline: hs === 0 ? 'No WebSocket handshakes found in the parsed lines.' : `No WebSocket failure pattern found in ${hs} handshake${hs === 1 ? '' : 's'}.`,
+      headline: hs === 0 ? 'No WebSocket handshakes found in the parsed lines.' : `No WebSocket failure pattern found in ${plural(hs, 'handshake')}.`,
       details: [],
+      fix: null,
     };
   }
-  const details = d.findings.map((f) => `${f.severity}: ${f.title} (${f.count})`);
+  const details = d.findings.map((f) => `${f.severity}: ${f.title} (${int(f.count)})`);
   let headline: string;
   if (top.id === 'downgraded-handshake') {
-    const parts = Object.entries(top.breakdown).map(([label, n]) => `${label} ×${n}`);
+    const parts = Object.entries(top.breakdown).map(([label, n]) => `${label} ×${int(n)}`);
     const nodes = top.clients.slice(0, 4).map((c) => c.client).join(', ');
     const n = top.handshakes ?? top.count;
-    headline = `${n} WebSocket handshake${n === 1 ? '' : 's'} arrived as HTTP/1.0 (RFC 6455 requires HTTP/1.1): ${parts.join(', ')}; through client address${top.clients.length === 1 ? '' : 'es'} ${nodes}${top.clients.length > 4 ? ', …' : ''}. Fix: ${top.fix}`;
+    headline = `${int(n)} WebSocket handshake${n === 1 ? '' : 's'} arrived as HTTP/1.0 (RFC 6455 requires HTTP/1.1): ${parts.join(', ')}; through client address${top.clients.length === 1 ? '' : 'es'} ${nodes}${top.clients.length > 4 ? ', …' : ''}.`;
   } else {
-    headline = `${top.title}: ${top.handshakes ?? top.count}${top.clients.length ? `, from ${top.clients.slice(0, 4).map((c) => c.client).join(', ')}` : ''}. Fix: ${top.fix}`;
+    headline = `${top.title}: ${int(top.handshakes ?? top.count)}${top.clients.length ? `, from ${top.clients.slice(0, 4).map((c) => c.client).join(', ')}` : ''}.`;
   }
-  return { severity: top.severity, headline, details };
+  return { severity: top.severity, headline, details, fix: top.fix };
 }
 
 /** Every kept handshake row, with its key's sightings across inputs and the findings it counts in. */

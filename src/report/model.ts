@@ -183,7 +183,8 @@ export interface Report {
     utcOffsetMinutes: number | null;
   };
   lines: { total: number; parsed: number; unparsed: number; empty: number; filtered: number; samples: BadLine[] };
-  verdict: { severity: Severity | 'ok'; headline: string; details: string[] };
+  /** `fix`: what to try first (the top finding's fix), kept out of the headline so it is printed once. */
+  verdict: { severity: Severity | 'ok'; headline: string; details: string[]; fix: string | null };
   requests: { total: number; http10: number };
   handshakes: {
     total: number;
