@@ -83,8 +83,8 @@ export function renderTable(report: Report, opts: TableOptions): string {
     }
     out.push('', paint('bold', truncate(visible(s.title), width)));
     if (s.id === 'histogram') out.push(...histogram(report, l));
-    else if (s.id === 'inputs') for (const r of s.rows) out.push(...wrapLines(`  ${cellText(r[1] ?? '') === 'skipped' ? 'skipped' : `partial (${cellText(r[2] ?? '')} lines analysed)`}: ${visible(cellText(r[3] ?? ''))}`, width, 4));
-    else if (s.id === 'unparsed') for (const r of s.rows) out.push(...wrapLines(`  ${visible(cellText(r[0] ?? ''))}: ${visible(cellText(r[1] ?? ''))}`, width, 4));
+    else if (s.id === 'inputs') for (const r of s.rows) out.push(...item(`${cellText(r[1] ?? '') === 'skipped' ? 'skipped' : `partial (${cellText(r[2] ?? '')} lines analysed)`}: ${visible(cellText(r[3] ?? ''))}`, width));
+    else if (s.id === 'unparsed') for (const r of s.rows) out.push(...item(`${visible(cellText(r[0] ?? ''))}: ${visible(cellText(r[1] ?? ''))}`, width));
     else out.push(...table(s, l));
     if (s.omitted > 0) out.push(`… ${int(s.omitted)} more row${s.omitted === 1 ? '' : 's'} (--top)`);
   }
@@ -99,6 +99,13 @@ export function renderTable(report: Report, opts: TableOptions): string {
 function labelled(label: string, text: string, width: number): string[] {
   const lines = wrapLines(text, width, LABEL, LABEL);
   lines[0] = `${label}${' '.repeat(Math.max(1, LABEL - displayWidth(label)))}${lines[0] ?? ''}`;
+  return lines;
+}
+
+/** A list item: two columns in, continued four in. */
+function item(text: string, width: number): string[] {
+  const lines = wrapLines(text, width, 4, 2);
+  lines[0] = `  ${lines[0] ?? ''}`;
   return lines;
 }
 
