@@ -36,6 +36,16 @@ function onStdoutError(err: NodeJS.ErrnoException): never {
   fail(`cannot write the report to standard output (${err.message})`);
 }
 
+/**
+ * Columns the terminal report fits: the terminal's when stdout is one, else $COLUMNS (a pager, a
+ * script, `watch`), else the renderer's default.
+ */
+function outputWidth(toTerminal: boolean): number | undefined {
+  if (toTerminal && process.stdout.columns > 0) return process.stdout.columns;
+  const columns = Number(process.env.COLUMNS);
+  return Number.isInteger(columns) && columns > 0 ? columns : undefined;
+}
+
 /** Finding ids or severities named by --fail-on that the report contains. */
 function matchedFailOn(report: Report, failOn: readonly string[]): string[] {
   const wanted = new Set(failOn.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean));
@@ -85,7 +95,10 @@ async function main(): Promise<void> {
     .option('ws-path', { type: 'string', describe: `extra WebSocket path pattern (\`*\` wildcard), besides ${DEFAULT_WS_PATHS.join(', ')}` })
     .option('fail-on', { type: 'string', describe: 'exit 1 when these findings are present: finding ids, a severity (critical, warning) or "any"' })
     .option('evidence', { type: 'string', default: '5', describe: 'evidence lines per finding' })
-    .option('top', { type: 'string', default: '20', describe: 'findings and rows per table (table, markdown, html)' })
+    .option('top', { type: 'string', describe: 'findings and rows per table (default: 5 in the terminal, 20 with --verbose and in markdown and html)' })
+    .option('verbose', { type: 'boolean', default: false, describe: 'terminal: everything (every explanation, fix and evidence line, the timeline, histogram and traced keys)' })
+    .option('wide', { type: 'boolean', default: false, describe: 'terminal: evidence lines whole, however long, instead of cut to the width' })
+    .option('utc', { type: 'boolean', default: false, describe: 'times in UTC instead of the log\'s own UTC offset (from $time_local / $time_iso8601)' })
     .option('since', { type: 'string', describe: 'only lines logged at or after this time: 2h, 30m (ago), 09/Mar/2018:15:00:00 +0800, 2018-03-09T07:00Z, epoch seconds' })
     .option('until', { type: 'string', describe: 'only lines logged at or before this time (same forms as --since)' })
     .option('workers', { type: 'string', describe: 'threads that parse (default: one per core; 1 keeps everything in one thread, for less memory)' })
@@ -99,7 +112,8 @@ async function main(): Promise<void> {
     .example('$0 --output html --out report.html access.log', 'one self-contained page with charts, to attach or mail')
     .example('$0 --output csv access.log > handshakes.csv', 'one row per handshake, for a spreadsheet')
     .example('$0 --output csv --csv findings access.log', 'one row per finding')
-    .example('$0 --top 5 access.log', 'a shorter terminal report')
+    .example('$0 --top 5 access.log', 'five findings and rows per table')
+    .example('$0 --verbose --wide --utc access.log', 'the whole terminal report, log lines uncut, times in UTC')
     .example('$0 --fail-on critical access.log', 'for cron/CI: exit 1 when a critical finding is present')
     .example('$0 front.log back.log', 'two tiers: joins the same Sec-WebSocket-Key across files')
     .example('$0 --since 2h --bad-lines bad.txt access.log', 'the last two hours; every line that did not parse goes to bad.txt')
@@ -124,8 +138,8 @@ async function main(): Promise<void> {
       if (p !== '' && !SEVERITIES.includes(p) && p !== 'any' && !/^[a-z]+(-[a-z]+)*$/.test(p)) fail(`Invalid option --fail-on: expected a finding id, a severity or "any", got ${JSON.stringify(p)}`);
     }
   }
-  const top = Number(argv.top);
-  if (!Number.isInteger(top) || top <= 0) fail(`Invalid option --top: expected a positive integer, got ${JSON.stringify(argv.top)}`);
+  const top = argv.top === undefined ? undefined : Number(argv.top);
+  if (top !== undefined && (!Number.isInteger(top) || top <= 0)) fail(`Invalid option --top: expected a positive integer, got ${JSON.stringify(argv.top)}`);
 
   const abort = new AbortController();
   process.once('SIGINT', () => {
@@ -168,9 +182,11 @@ async function main(): Promise<void> {
   }
   const toTerminal = argv.out === undefined && Boolean(process.stdout.isTTY);
   // NO_COLOR (no-color.org): any non-empty value turns colour off.
-  const out = RENDERERS[argv.output](report, { color: toTerminal && !process.env.NO_COLOR, width: toTerminal ? process.stdout.columns : undefined, top, csv: argv.csv });
+  const out = RENDERERS[argv.output](report, {
+    color: toTerminal && !process.env.NO_COLOR, width: outputWidth(toTerminal), top, csv: argv.csv, verbose: argv.verbose, wide: argv.wide, utc: argv.utc,
+  });
   if (!argv.quiet) {
-    if (report.meta.formats.length > 0) notes.push(`format: ${report.meta.formats.map((f) => `"${f.name}" (${f.lines} lines)`).join(', ')}`);
+    if (report.meta.formats.length > 0) notes.push(`format: ${report.meta.formats.map((f) => `"${f.name}" (${f.lines.toLocaleString('en-US')} lines)`).join(', ')}`);
     notes.push(...assumedFieldsLines(report));
     if (report.lines.unparsed > 0) {
       notes.push(`${report.lines.unparsed.toLocaleString('en-US')} of ${report.lines.total.toLocaleString('en-US')} lines did not match the format (first ${report.lines.samples.length} below)`);

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { parseString } from 'fast-csv';
 import { FINDING_COLUMNS, HANDSHAKE_COLUMNS, neutralise } from '../src/report/csv.js';
-import { fitColumns } from '../src/report/table.js';
+import { fitColumns } from '../src/report/fit.js';
 import { RENDERERS, analyze, handshakeRows, renderedText, type HandshakeRow, type RenderOptions, type Report } from '../src/index.js';
 import { FORMULA_CLIENT, FORMULA_UPSTREAM, INCIDENT, PLUS_KEY, SCRIPT_UA, hostileLog } from './helpers/hostile.js';
 
@@ -74,8 +74,11 @@ describe('incident fixture', () => {
       assert.match(section, new RegExp(`\\| count \\| ${f.count} \\|`));
       if (f.timeoutSeconds !== undefined) assert.match(section, /\| timeout T \| ≈60\.0\d\d s \|/);
       for (const e of f.evidence) assert.ok(section.includes(`\n${e.file}:${e.line}: ${e.text}\n`), `${f.id}: evidence ${e.file}:${e.line} in a code block`);
-      assert.match(section, /```nginx\nmap \$http_upgrade \$connection_upgrade \{\n/);
     }
+    // The nginx.conf snippet (the same for both findings) is printed once, under the verdict's fix.
+    assert.equal((md.match(/```nginx\nmap \$http_upgrade \$connection_upgrade \{\n/g) ?? []).length, 1);
+    assert.ok(md.indexOf('```nginx') < md.indexOf('## Findings'));
+    assert.match(md, /^\*\*Fix\.\*\* Find which load-balancer nodes/m);
     assert.equal(report.findings.find((f) => f.id === 'downgraded-handshake')?.count, down.length);
     for (const t of ['## Handshakes by protocol and status', '## Client addresses', '## Timeouts', '## Incident windows', '## Timeline', '## Handshake durations']) assert.ok(md.includes(t), t);
     assert.match(md, new RegExp(`\\| HTTP/1\\.0 \\| 499 \\| ${down.length} \\|`));
@@ -142,7 +145,7 @@ describe('incident fixture', () => {
       for (const e of f.evidence) assert.ok(html.includes(`<code>${e.file}:${e.line}</code>: `), `${f.id} evidence ${e.line}`);
     }
     assert.match(html, /<svg class="chart" id="timeline-chart"/);
-    assert.match(html, /<svg class="chart" id="duration-histogram"/);
+    assert.match(html, /<figure class="chart" id="duration-histogram">/);
     assert.equal((html.match(/class="incident"/g) ?? []).length, report.timeline.incidents.length);
     assert.equal((html.match(/class="timeout-bin"/g) ?? []).length, report.histogram.filter((b) => b.timeout).length);
     assert.match(html, /T ≈ 60\.0\d\d s/);
@@ -162,8 +165,8 @@ describe('incident fixture', () => {
     for (const l of tableLines) assert.ok(l.length <= 80, `${l.length} > 80: ${l}`);
     // Client addresses are single words: narrowing never cuts them.
     for (const c of report.handshakes.byClient.slice(0, 2)) assert.ok(narrow.includes(`│ ${c.client} `), c.client);
-    const wide = RENDERERS.table(report, { color: false, top: 20 });
-    assert.ok(wide.split('\n').some((l) => /^[┌│]/.test(l) && l.length > 100), 'no terminal: tables keep their natural width');
+    const byDefault = RENDERERS.table(report, { color: false, top: 20, verbose: true });
+    for (const l of byDefault.split('\n')) assert.ok(l.length <= 100, `no width given: 100 columns, got ${l.length}: ${l}`);
   });
 
   test('table: colour only when asked', () => {
@@ -242,9 +245,9 @@ describe('hostile log text (issue 7)', () => {
   });
 
   test('table: the escape sequence is shown, not sent to the terminal', () => {
-    const out = RENDERERS.table(report, { color: false, top: 20 });
-    assert.ok(!out.includes('\u001b'));
-    assert.ok(out.includes(SCRIPT_UA.replace('\u001b', '\\x1B')));
+    for (const opts of [{ color: false }, { color: false, verbose: true, wide: true }]) assert.ok(!RENDERERS.table(report, opts).includes('\u001b'), JSON.stringify(opts));
+    // --wide: evidence whole, as logged.
+    assert.ok(RENDERERS.table(report, { color: false, verbose: true, wide: true }).includes(SCRIPT_UA.replace('\u001b', '\\x1B')));
   });
 });
 

@@ -74,6 +74,8 @@ export interface PipelineResult {
   partial: boolean;
   sinceMs: number | undefined;
   untilMs: number | undefined;
+  /** The UTC offset (minutes) most lines' $time_local / $time_iso8601 were written in; null when no line has one. */
+  utcOffsetMinutes: number | null;
 }
 
 interface Shared {
@@ -81,6 +83,8 @@ interface Shared {
   bad: BadLineLog;
   used: Set<CompiledFormat>;
   formats: RunFormats;
+  /** UTC offset (minutes) → lines, counted per batch by the offset of its first zoned line. */
+  offsets: Map<number, number>;
 }
 
 /**
@@ -175,6 +179,8 @@ class Cursor {
         this.at = 0;
         this.handshakeAt = 0;
         this.badAt = 0;
+        const offset = b.utcOffsetMin;
+        if (offset === offset) this.ctx.offsets.set(offset, (this.ctx.offsets.get(offset) ?? 0) + b.length);
         if (b.clientsRestart) {
           this.clientNames = [];
           this.clientIds = [];
@@ -319,7 +325,8 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   const bad = new BadLineLog();
   const used = new Set<CompiledFormat>();
   const formats = new RunFormats(opts.formats);
-  const ctx: Shared = { opts, bad, used, formats };
+  const offsets = new Map<number, number>();
+  const ctx: Shared = { opts, bad, used, formats, offsets };
   const cursors = names.map((name, i) => new Cursor(i, name, ctx));
   const classifier = new Classifier(opts.wsPaths);
   const workers = Math.max(1, Math.floor(opts.workers ?? availableParallelism()));
@@ -430,7 +437,20 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   same.forEach((k, i) => {
     if (k >= 0) (cursors[i] as Cursor).result.sameAs = (cursors[k] as Cursor).name;
   });
-  return { inputs: cursors.map((c) => c.result), bad, used: [...used], partial, sinceMs: opts.sinceMs, untilMs: opts.untilMs };
+  return { inputs: cursors.map((c) => c.result), bad, used: [...used], partial, sinceMs: opts.sinceMs, untilMs: opts.untilMs, utcOffsetMinutes: mostCommon(offsets) };
+}
+
+/** The offset with the most lines (ties: the first met), or null. */
+function mostCommon(offsets: ReadonlyMap<number, number>): number | null {
+  let best: number | null = null;
+  let most = 0;
+  for (const [offset, n] of offsets) {
+    if (n > most) {
+      best = offset;
+      most = n;
+    }
+  }
+  return best;
 }
 
 /** The first lines of a stream's first block, for detection ([] for an input without a byte). */

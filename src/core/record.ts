@@ -61,6 +61,23 @@ export function parseTimeLocal(s: string): number {
   return Date.UTC(digits(s, 7, 4), month, digits(s, 0, 2), digits(s, 12, 2), digits(s, 15, 2), digits(s, 18, 2)) - offsetMin * 60_000;
 }
 
+/**
+ * The UTC offset in minutes written at `at` as `+0800` or `+08:00` (NaN if it is not one): the
+ * zone the log's own clock was in, which the report shows its times in.
+ */
+export function utcOffsetAt(s: string, at: number): number {
+  const sign = s.charCodeAt(at);
+  if (sign !== 43 && sign !== 45) return NaN;
+  const colon = s.charCodeAt(at + 3) === 58 ? 1 : 0;
+  for (const i of [at + 1, at + 2, at + 3 + colon, at + 4 + colon]) {
+    const c = s.charCodeAt(i);
+    if (!(c >= 48 && c <= 57)) return NaN;
+  }
+  const hh = digits(s, at + 1, 2);
+  const mm = digits(s, at + 3 + colon, 2);
+  return hh <= 23 && mm <= 59 ? (sign === 45 ? -1 : 1) * (hh * 60 + mm) : NaN;
+}
+
 /** `2018-03-09T17:07:07+08:00` → ms since the epoch (NaN if malformed). */
 export function parseTimeIso(s: string): number {
   if (s.length < 25) return NaN;
@@ -289,6 +306,27 @@ export class RecordReader {
     rec.key = f.key;
     rec.upgrade = f.upgrade;
     rec.userAgent = this.valueOf(text, bounds, this.vUserAgent);
+  }
+
+  /**
+   * The UTC offset, in minutes, of the $time_local or $time_iso8601 of the line last given to
+   * facts() (NaN when it has neither). Read at fixed positions: no slice, no Date.
+   */
+  utcOffsetMinutes(): number {
+    const text = this.text;
+    const bounds = this.bounds as Int32Array;
+    const local = this.vTimeLocal;
+    if (present(bounds, local)) {
+      // `09/Mar/2018:17:07:07 +0800`: the offset starts 5 characters before the end.
+      const end = bounds[2 * local + 1] as number;
+      return end - (bounds[2 * local] as number) === 26 ? utcOffsetAt(text, end - 5) : NaN;
+    }
+    const iso = this.vTimeIso;
+    if (!present(bounds, iso)) return NaN;
+    // `2018-03-09T17:07:07+08:00`: 6 characters before the end (a `Z` is UTC).
+    const end = bounds[2 * iso + 1] as number;
+    if (text.charCodeAt(end - 1) === 90) return 0;
+    return end - (bounds[2 * iso] as number) >= 25 ? utcOffsetAt(text, end - 6) : NaN;
   }
 
   private endTime(text: string, bounds: Int32Array): number {

@@ -62,6 +62,11 @@ export interface Batch {
   /** Per unparsed line, in order: the text, and why it failed (for the first few; else ''). */
   bad: string[];
   reasons: string[];
+  /**
+   * The UTC offset (minutes) of the first line in the batch whose $time_local or $time_iso8601
+   * has one; NaN when none does. The report shows times in the log's own zone (pipeline.ts).
+   */
+  utcOffsetMin: number;
 }
 
 export function newBatch(): Batch {
@@ -69,7 +74,7 @@ export function newBatch(): Batch {
     length: 0, kind: new Uint8Array(BATCH_LINES), client: new Uint32Array(BATCH_LINES), protocol: new Uint8Array(BATCH_LINES),
     durationMs: new Int32Array(BATCH_LINES), endMs: new Float64Array(BATCH_LINES), handshake: new Uint8Array(BATCH_LINES),
     status: new Uint16Array(BATCH_LINES), flags: new Uint8Array(BATCH_LINES), keys: [], texts: [], upstreams: [],
-    clientsRestart: false, clients: [], bad: [], reasons: [],
+    clientsRestart: false, clients: [], bad: [], reasons: [], utcOffsetMin: NaN,
   };
 }
 
@@ -83,6 +88,7 @@ function clearBatch(b: Batch): Batch {
   b.clients = [];
   b.bad = [];
   b.reasons = [];
+  b.utcOffsetMin = NaN;
   return b;
 }
 
@@ -163,6 +169,7 @@ export class LineScanner {
     b.protocol[i] = f.protocol;
     b.durationMs[i] = f.durationMs;
     b.endMs[i] = f.endMs;
+    if (b.utcOffsetMin !== b.utcOffsetMin) b.utcOffsetMin = reader.utcOffsetMinutes();
     const wsPath = this.classifier.isWsPath(reader.path());
     if (!wsPath && !this.classifier.byHeaders(f.key, f.status, f.upgrade)) {
       b.handshake[i] = 0;

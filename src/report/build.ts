@@ -13,6 +13,7 @@ import type { PipelineResult } from '../core/pipeline.js';
 import type { Tally } from '../core/tally.js';
 import { likelyCause, proseOf } from './prose.js';
 import { attachHandshakeRows } from './rows.js';
+import { int, plural } from './text.js';
 import {
   SCHEMA_VERSION, type ClientRow, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type Report,
   type TimelineBucket, type TracedKey,
@@ -96,6 +97,7 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
       partial: p.partial,
       clientsFolded: c.clientsCapped,
       timeoutSource: opts.timeoutSource,
+      utcOffsetMinutes: p.utcOffsetMinutes,
     },
     lines: { ...lines, samples: p.bad.samples.map((s) => ({ ...s })) },
     verdict: verdict(findings, c.handshakes),
@@ -165,21 +167,22 @@ function verdict(findings: readonly Finding[], handshakes: number): Report['verd
   if (!top) {
     return {
       severity: 'ok',
-      headline: handshakes === 0 ? 'No WebSocket handshakes found in the parsed lines.' : `No WebSocket failure pattern found in ${handshakes} handshake${handshakes === 1 ? '' : 's'}.`,
+      headline: handshakes === 0 ? 'No WebSocket handshakes found in the parsed lines.' : `No WebSocket failure pattern found in ${plural(handshakes, 'handshake')}.`,
       details: [],
+      fix: null,
     };
   }
-  const details = findings.map((f) => `${f.severity}: ${f.title} (${f.count})`);
+  const details = findings.map((f) => `${f.severity}: ${f.title} (${int(f.count)})`);
   let headline: string;
   if (top.id === 'downgraded-handshake') {
-    const parts = Object.entries(top.breakdown).map(([label, n]) => `${label} ×${n}`);
+    const parts = Object.entries(top.breakdown).map(([label, n]) => `${label} ×${int(n)}`);
     const nodes = top.clients.slice(0, 4).map((x) => x.client).join(', ');
     const n = top.handshakes ?? top.count;
-    headline = `${n} WebSocket handshake${n === 1 ? '' : 's'} arrived as HTTP/1.0 (RFC 6455 requires HTTP/1.1): ${parts.join(', ')}; through client address${top.clients.length === 1 ? '' : 'es'} ${nodes}${top.clients.length > 4 ? ', …' : ''}. Fix: ${top.fix}`;
+    headline = `${int(n)} WebSocket handshake${n === 1 ? '' : 's'} arrived as HTTP/1.0 (RFC 6455 requires HTTP/1.1): ${parts.join(', ')}; through client address${top.clients.length === 1 ? '' : 'es'} ${nodes}${top.clients.length > 4 ? ', …' : ''}.`;
   } else {
-    headline = `${top.title}: ${top.handshakes ?? top.count}${top.clients.length ? `, from ${top.clients.slice(0, 4).map((x) => x.client).join(', ')}` : ''}. Fix: ${top.fix}`;
+    headline = `${top.title}: ${int(top.handshakes ?? top.count)}${top.clients.length ? `, from ${top.clients.slice(0, 4).map((x) => x.client).join(', ')}` : ''}.`;
   }
-  return { severity: top.severity, headline, details };
+  return { severity: top.severity, headline, details, fix: top.fix };
 }
 
 /** Every handshake row, with its key's sightings across inputs and the findings it counts in. */

@@ -1,17 +1,21 @@
 /*!
  * --output markdown: GitHub-flavoured Markdown for an issue or incident ticket. Verdict first,
- * then each finding (facts, why, fix, nginx.conf snippet, evidence), then the tables of
- * report/sections.ts. Built by hand. Log text is attacker-controlled: in prose and table cells it
+ * with the fix to try first and its nginx.conf snippet, then each finding (facts, why, its own
+ * fix and snippet where they differ, evidence), then the tables of report/sections.ts, times in
+ * the log's own UTC offset (or UTC). Built by hand. Log text is attacker-controlled: in prose and table cells it
  * is written with character references (no `|`, backtick, `<`, newline or control byte survives
  * raw), and in code blocks behind a fence longer than any backtick run it contains.
  */
 import type { Finding, Report } from './model.js';
-import { cellText, findingFacts, sameInputsLine, sections, summaryLine } from './sections.js';
+import { cellText, findingFacts, fixView, sameInputsLine, sections, summaryLine, type FixView } from './sections.js';
 import { int, plural, visible } from './text.js';
+import { span, zoneOf, type Zone } from './time.js';
 
 export interface MarkdownOptions {
-  /** Rows per table. */
-  top: number;
+  /** Findings and rows per table (default 20). */
+  top?: number;
+  /** Times in UTC rather than in the log's own UTC offset. */
+  utc?: boolean;
 }
 
 /** Markup characters and `|` (a table cell boundary, even inside a code span) as references. */
@@ -40,12 +44,17 @@ export function mdTable(head: readonly string[], rows: readonly string[][]): str
 const SEVERITY_WORD: Readonly<Record<string, string>> = { critical: 'CRITICAL', warning: 'WARNING', info: 'INFO', ok: 'OK' };
 
 export function renderMarkdown(report: Report, opts: MarkdownOptions): string {
+  const top = opts.top ?? 20;
+  const zone = zoneOf(report, opts.utc);
+  const fixes = fixView(report);
   const out: string[] = [];
   out.push('# wsdiag report', '');
   out.push(`> **${SEVERITY_WORD[report.verdict.severity] ?? report.verdict.severity}** — ${mdText(report.verdict.headline)}`, '');
-  out.push(mdText(summaryLine(report)), '');
+  if (report.verdict.fix !== null) out.push(`**Fix.** ${mdText(report.verdict.fix)}`, '');
+  if (fixes.verdictConfig !== null) out.push(mdCodeBlock(fixes.verdictConfig.split('\n'), 'nginx'), '');
+  out.push(mdText(summaryLine(report, zone)), '');
   const tr = report.meta.timeRange;
-  if (tr.start) out.push(`Time range: ${mdText(tr.start)} … ${mdText(tr.end ?? '')}`, '');
+  if (tr.start) out.push(`Time range: ${mdText(span(tr.start, tr.end, zone))}`, '');
   if (report.meta.partial) out.push('**Partial report:** not every input was read to the end.', '');
   const same = sameInputsLine(report);
   if (same !== null) out.push(`**Warning:** ${mdText(same)}.`, '');
@@ -53,12 +62,12 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions): string {
 
   if (report.findings.length > 0) {
     out.push('## Findings', '');
-    for (const f of report.findings.slice(0, opts.top)) out.push(...finding(f));
-    if (report.findings.length > opts.top) out.push(`… ${plural(report.findings.length - opts.top, 'more finding')} (raise --top to see them)`, '');
+    report.findings.slice(0, top).forEach((f, i) => out.push(...finding(f, fixes.findings[i], zone)));
+    if (report.findings.length > top) out.push(`… ${plural(report.findings.length - top, 'more finding')} (raise --top to see them)`, '');
   }
-  for (const s of sections(report, opts.top)) {
+  for (const s of sections(report, top, zone)) {
     out.push(`## ${mdText(s.title)}`, '');
-    out.push(mdTable(s.head, s.rows.map((r) => r.map(cellText))), '');
+    out.push(mdTable(s.columns.map((c) => c.title), s.rows.map((r) => r.map(cellText))), '');
     if (s.omitted > 0) out.push(`… ${int(s.omitted)} more row${s.omitted === 1 ? '' : 's'} (raise --top to see them)`, '');
   }
   const failedInputs = report.meta.inputs.filter((i) => i.error);
@@ -71,12 +80,13 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions): string {
   return `${out.join('\n')}\n`;
 }
 
-function finding(f: Finding): string[] {
+function finding(f: Finding, fx: FixView['findings'][number] | undefined, zone: Zone): string[] {
   const out = [`### ${SEVERITY_WORD[f.severity] ?? f.severity}: \`${f.id}\` — ${mdText(f.title)}`, ''];
-  out.push(mdTable(['', ''], findingFacts(f)), '');
+  out.push(mdTable(['', ''], findingFacts(f, zone)), '');
   out.push(`**Why.** ${mdText(f.explanation)}`, '');
-  out.push(`**Fix.** ${mdText(f.fix)}`, '');
-  if (f.nginxConfig !== undefined) out.push(mdCodeBlock(f.nginxConfig.split('\n'), 'nginx'), '');
+  out.push(`**Fix.** ${fx?.fix === null ? 'The fix under the verdict, above.' : mdText(f.fix)}`, '');
+  if (fx?.config) out.push(mdCodeBlock(fx.config.split('\n'), 'nginx'), '');
+  else if (fx?.configShown && fx.fix !== null) out.push('_nginx.conf: the snippet above._', '');
   if (f.evidence.length > 0) {
     out.push(`**Evidence** (${plural(f.evidence.length, 'line')} of ${int(f.count)}):`, '');
     out.push(mdCodeBlock(f.evidence.map((e) => `${e.file}:${e.line}: ${e.text}`)), '');

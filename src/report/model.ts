@@ -196,9 +196,15 @@ export interface Report {
     /** True when there were more client addresses than kept one by one: the rest are counted as `(other)`. */
     clientsFolded: boolean;
     timeoutSource: 'inferred' | 'option';
+    /**
+     * The UTC offset, in minutes, that most lines' $time_local / $time_iso8601 were written in
+     * (480 for `+0800`); null when no line has a zoned time. Text outputs show times in it.
+     */
+    utcOffsetMinutes: number | null;
   };
   lines: { total: number; parsed: number; unparsed: number; empty: number; filtered: number; samples: BadLine[] };
-  verdict: { severity: Severity | 'ok'; headline: string; details: string[] };
+  /** `fix`: what to try first (the top finding's fix), kept out of the headline so it is printed once. */
+  verdict: { severity: Severity | 'ok'; headline: string; details: string[]; fix: string | null };
   requests: { total: number; http10: number };
   handshakes: {
     total: number;

@@ -25,7 +25,8 @@ const SESSION_TIMEOUT_CONFIG = `location /ws/ {
     proxy_send_timeout 3600s;
 }`;
 
-const NGINX_SNIPPET = 'proxy_http_version 1.1; proxy_set_header Upgrade $http_upgrade; proxy_set_header Connection $connection_upgrade; (with map $http_upgrade $connection_upgrade { default upgrade; \'\' close; })';
+/** The fix prose names the settings; the directives themselves are the finding's nginxConfig, printed once per report. */
+const NGINX_SNIPPET = 'the WebSocket proxy settings (proxy_http_version 1.1, Upgrade and Connection passed on: the nginx.conf snippet)';
 
 /** Known defaults that a timeout of that length usually is (research/nginx-facts.md §4). */
 const KNOWN_TIMEOUTS: readonly { seconds: number; what: string }[] = [
@@ -63,6 +64,10 @@ export interface Prose {
   nginxConfig?: string;
 }
 
+function int(n: number): string {
+  return n.toLocaleString('en-US');
+}
+
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(3)} s`;
 }
@@ -70,8 +75,8 @@ function seconds(ms: number): string {
 /** "12 handshakes", or with several inputs "6 handshakes (12 log lines: one handshake can be logged by each tier)". */
 function counted(f: FindingData, noun: string): string {
   const n = f.handshakes ?? f.count;
-  const what = `${n} ${noun}${n === 1 ? '' : 's'}`;
-  return n === f.count ? what : `${what} (${f.count} log lines: one handshake can be logged by each tier)`;
+  const what = `${int(n)} ${noun}${n === 1 ? '' : 's'}`;
+  return n === f.count ? what : `${what} (${int(f.count)} log lines: one handshake can be logged by each tier)`;
 }
 
 const WORDS: Record<string, (f: FindingData) => Prose> = {
@@ -104,7 +109,7 @@ const WORDS: Record<string, (f: FindingData) => Prose> = {
   },
   'hidden-downgrade': (f) => ({
     title: 'Hidden downgrade: the same handshake is HTTP/1.0 at one tier and HTTP/1.1 at another',
-    explanation: `${f.count} Sec-WebSocket-Key${f.count === 1 ? '' : 's'} appear as HTTP/1.0 in one input and HTTP/1.1 in another. The tier behind nginx re-speaks HTTP/1.1 (proxy_http_version 1.1), so its log looks healthy; only the front tier shows the downgrade.`,
+    explanation: `${int(f.count)} Sec-WebSocket-Key${f.count === 1 ? '' : 's'} appear as HTTP/1.0 in one input and HTTP/1.1 in another. The tier behind nginx re-speaks HTTP/1.1 (proxy_http_version 1.1), so its log looks healthy; only the front tier shows the downgrade.`,
     fix: 'Fix the hop in front of the tier that logged HTTP/1.0 (see downgraded-handshake for its client addresses).',
     nginxConfig: UPGRADE_CONFIG,
   }),
@@ -127,7 +132,7 @@ const WORDS: Record<string, (f: FindingData) => Prose> = {
   }),
   'reused-key': (f) => ({
     title: 'Sec-WebSocket-Key seen on several lines of one log',
-    explanation: `${f.count} key${f.count === 1 ? '' : 's'} repeat within one input. Browsers make a fresh key per attempt, so a repeat is a proxy retry, a duplicated request, or a client that reuses keys.`,
+    explanation: `${int(f.count)} key${f.count === 1 ? '' : 's'} repeat within one input. Browsers make a fresh key per attempt, so a repeat is a proxy retry, a duplicated request, or a client that reuses keys.`,
     fix: 'Check for proxy retries (proxy_next_upstream with non-idempotent handshakes) and for clients built with a fixed key.',
   }),
 };

@@ -3,16 +3,24 @@
  * (terminal, Markdown, HTML): which tables, which columns, how numbers read. Renderers only lay
  * them out and escape the text for their medium. Log text passes through unchanged here.
  */
+import type { FitColumn } from './fit.js';
 import type { Finding, Report } from './model.js';
 import { int, pct, plural, secs } from './text.js';
+import { endStamp, span, stamp, type Zone } from './time.js';
 
 /** A cell: text, or text with a tone the renderer may colour. */
 export type Cell = string | { text: string; tone: 'bad' | 'good' };
 
+/**
+ * A column: its title, and for a narrow terminal a shorter title, when to leave it out (`drop`,
+ * highest first) and whether its cells are long prose better read as footnotes (`note`).
+ */
+export type Column = FitColumn;
+
 export interface Section {
   id: 'protocol-status' | 'clients' | 'timeouts' | 'incidents' | 'timeline' | 'histogram' | 'traced' | 'inputs' | 'unparsed';
   title: string;
-  head: string[];
+  columns: Column[];
   rows: Cell[][];
   /** Rows left out by --top. */
   omitted: number;
@@ -26,51 +34,65 @@ export function cellTone(c: Cell): 'bad' | 'good' | undefined {
   return typeof c === 'string' ? undefined : c.tone;
 }
 
-function section(id: Section['id'], title: string, head: string[], all: Cell[][], top: number): Section {
-  return { id, title, head, rows: all.slice(0, top), omitted: Math.max(0, all.length - top) };
+/** Columns from titles; `more` adds the narrow-terminal hints by title. */
+function cols(titles: string[], more: Record<string, Omit<Column, 'title'>> = {}): Column[] {
+  return titles.map((title) => ({ title, ...more[title] }));
+}
+
+function section(id: Section['id'], title: string, columns: Column[], all: Cell[][], top: number): Section {
+  return { id, title, columns, rows: all.slice(0, top), omitted: Math.max(0, all.length - top) };
 }
 
 export function durationRange(from: number, to: number | null): string {
-  return `${from.toFixed(3)}–${to === null ? '∞' : to.toFixed(3)} s`;
+  return `${secs(from)}–${to === null ? '∞' : secs(to)} s`;
 }
 
-/** Every table of the report, in reading order; empty tables left out. */
-export function sections(report: Report, top: number): Section[] {
+/** Every table of the report, in reading order, times shown in `zone`; empty tables left out. */
+export function sections(report: Report, top: number, zone: Zone): Section[] {
   const out: Section[] = [];
   const h = report.handshakes;
-  out.push(section('protocol-status', 'Handshakes by protocol and status', ['protocol', 'status', 'count', 'share', 'p50 s', 'p90 s', 'p99 s', 'max s'],
+  out.push(section('protocol-status', 'Handshakes by protocol and status',
+    cols(['protocol', 'status', 'count', 'share', 'p50 s', 'p90 s', 'p99 s', 'max s'], { 'p90 s': { drop: 4 }, share: { drop: 3 }, 'p50 s': { drop: 2 }, 'p99 s': { drop: 1 } }),
     h.byProtocolStatus.map((r) => [r.protocol, String(r.status), int(r.count), pct(r.share), secs(r.durations.p50), secs(r.durations.p90), secs(r.durations.p99), secs(r.durations.max)]), top));
-  out.push(section('clients', 'Client addresses (at the first tier: load-balancer nodes)', ['client', 'requests', 'HTTP/1.0 share', 'handshakes', 'as HTTP/1.0', 'upgraded', 'failed', 'assessment'],
+  out.push(section('clients', 'Client addresses (at the first tier: load-balancer nodes)',
+    cols(['client', 'requests', 'HTTP/1.0 share', 'handshakes', 'as HTTP/1.0', 'upgraded', 'failed', 'assessment'], {
+      requests: { short: 'reqs', drop: 3 }, 'HTTP/1.0 share': { short: '1.0 %', drop: 4 }, handshakes: { short: 'ws' }, 'as HTTP/1.0': { short: 'ws 1.0' },
+      upgraded: { short: 'ws 101', drop: 2 }, assessment: { drop: 1 },
+    }),
     h.byClient.map((c) => [c.client, int(c.total), pct(c.http10Share), int(c.handshakes), int(c.handshakesHttp10), int(c.upgraded), int(c.failed), { text: c.assessment, tone: c.assessment === 'healthy' ? 'good' : 'bad' }]), top));
-  out.push(section('timeouts', `Timeouts (${report.meta.timeoutSource === 'option' ? 'from --timeout' : 'inferred from request_time clusters'})`, ['T s', 'count', 'spread ms', 'series', 'statuses', 'likely cause'],
-    report.timeouts.map((c) => [secs(c.seconds), int(c.count), String(c.spreadMs), c.series, Object.entries(c.statuses).map(([s, n]) => `${s}×${n}`).join(' '), c.likelyCause]), top));
+  out.push(section('timeouts', `Timeouts (${report.meta.timeoutSource === 'option' ? 'from --timeout' : 'inferred from request_time clusters'})`,
+    cols(['T s', 'count', 'spread ms', 'series', 'statuses', 'likely cause'], { 'spread ms': { short: 'ms', drop: 1 }, 'likely cause': { note: true } }),
+    report.timeouts.map((c) => [secs(c.seconds), int(c.count), int(c.spreadMs), c.series, Object.entries(c.statuses).map(([st, n]) => `${st}×${int(n)}`).join(' '), c.likelyCause]), top));
   const tl = report.timeline;
-  out.push(section('incidents', 'Incident windows (by handshake start time)', ['start', 'end', 'failed handshakes', 'top clients'],
-    tl.incidents.map((i) => [i.start, i.end, int(i.count), i.clients.join(', ')]), top));
-  out.push(section('timeline', `Timeline (handshakes by start time, ${tl.bucketSeconds} s buckets with failures)`, ['bucket start', 'handshakes', 'failed', 'as HTTP/1.0'],
-    tl.buckets.filter((b) => b.failed > 0 || b.downgraded > 0).map((b) => [b.start, int(b.handshakes), b.failed > 0 ? { text: int(b.failed), tone: 'bad' } : '0', int(b.downgraded)]), top));
-  out.push(section('histogram', 'Handshake durations (timeout clusters marked)', ['request_time', 'upgraded', 'failed', 'timeout cluster'],
+  out.push(section('incidents', 'Incident windows (by handshake start time)',
+    cols(['start', 'end', 'failed handshakes', 'top clients'], { 'failed handshakes': { short: 'failed' } }),
+    tl.incidents.map((i) => [stamp(i.start, zone), endStamp(i.start, i.end, zone), int(i.count), i.clients.join(', ')]), top));
+  out.push(section('timeline', `Timeline (handshakes by start time, ${int(tl.bucketSeconds)} s buckets with failures)`,
+    cols(['bucket start', 'handshakes', 'failed', 'as HTTP/1.0'], { 'as HTTP/1.0': { short: '1.0' } }),
+    tl.buckets.filter((b) => b.failed > 0 || b.downgraded > 0).map((b) => [stamp(b.start, zone), int(b.handshakes), b.failed > 0 ? { text: int(b.failed), tone: 'bad' } : '0', int(b.downgraded)]), top));
+  out.push(section('histogram', 'Handshake durations (timeout clusters marked)', cols(['request_time', 'upgraded', 'failed', 'timeout cluster']),
     report.histogram.map((b) => [durationRange(b.fromSeconds, b.toSeconds), int(b.upgraded), int(b.failed), b.timeout ? { text: 'yes', tone: 'bad' } : '']), Infinity));
   const c = report.correlation;
-  out.push(section('traced', `Keys traced across inputs (${int(c.multiTier)} of ${int(c.keys)} keys seen in several inputs)`, ['Sec-WebSocket-Key', 'seen at'],
-    c.traced.map((k) => [k.key, k.sightings.map((s) => `${s.file}:${s.line} ${s.protocol} ${s.status} ${secs(s.durationSeconds)} s`).join('\n')]), top));
-  out.push(section('inputs', 'Inputs not read to the end', ['input', 'status', 'lines analysed', 'why'],
+  // file:line stays unformatted: it is an address to open, not a count.
+  out.push(section('traced', `Keys traced across inputs (${int(c.multiTier)} of ${int(c.keys)} keys seen in several inputs)`, cols(['Sec-WebSocket-Key', 'seen at']),
+    c.traced.map((k) => [k.key, k.sightings.map((si) => `${si.file}:${si.line} ${si.protocol} ${si.status} ${secs(si.durationSeconds)} s`).join('\n')]), top));
+  out.push(section('inputs', 'Inputs not read to the end', cols(['input', 'status', 'lines analysed', 'why']),
     report.meta.inputs.filter((i) => i.status !== 'read').map((i) => [i.name, { text: i.status, tone: 'bad' }, int(i.lines), i.error?.message ?? '']), Infinity));
   const l = report.lines;
-  out.push(section('unparsed', `Lines that did not match the format (${int(l.unparsed)}; first ${l.samples.length} kept)`, ['file:line', 'reason', 'text'],
-    l.samples.map((s) => [`${s.file}:${s.line}`, s.reason, s.text]), Infinity));
-  return out.filter((s) => s.rows.length > 0);
+  out.push(section('unparsed', `Lines that did not match the format (${int(l.unparsed)}; first ${int(l.samples.length)} kept)`, cols(['file:line', 'reason', 'text']),
+    l.samples.map((si) => [`${si.file}:${si.line}`, si.reason, si.text]), Infinity));
+  return out.filter((x) => x.rows.length > 0);
 }
 
-/** A finding's facts as label → value pairs, in reading order. */
-export function findingFacts(f: Finding): [string, string][] {
+/** A finding's facts as label → value pairs, in reading order, times shown in `zone`. */
+export function findingFacts(f: Finding, zone: Zone): [string, string][] {
   const facts: [string, string][] = [['count', int(f.count)]];
   if (f.handshakes !== undefined && f.handshakes !== f.count) facts.push(['distinct handshakes', `${int(f.handshakes)} (a handshake logged by several tiers counts once)`]);
-  if (f.timeoutSeconds !== undefined) facts.push(['timeout T', `≈${f.timeoutSeconds.toFixed(3)} s`]);
-  if (f.firstSeen) facts.push(['first seen', f.firstSeen], ['last seen', f.lastSeen ?? '-']);
+  if (f.timeoutSeconds !== undefined) facts.push(['timeout T', `≈${secs(f.timeoutSeconds)} s`]);
+  if (f.firstSeen) facts.push(['seen', span(f.firstSeen, f.lastSeen, zone)]);
   const breakdown = Object.entries(f.breakdown);
   if (breakdown.length > 0) facts.push(['outcomes', breakdown.map(([k, n]) => `${k} ×${int(n)}`).join('; ')]);
-  if (f.clients.length > 0) facts.push(['clients', `${f.clients.slice(0, 8).map((c) => `${c.client} (${int(c.count)})`).join(', ')}${f.clients.length > 8 ? `, … (${f.clients.length} in all)` : ''}`]);
+  if (f.clients.length > 0) facts.push(['clients', `${f.clients.slice(0, 8).map((c) => `${c.client} (${int(c.count)})`).join(', ')}${f.clients.length > 8 ? `, … (${int(f.clients.length)} in all)` : ''}`]);
   return facts;
 }
 
@@ -103,10 +125,33 @@ export function sameInputsLine(report: Report): string | null {
 }
 
 /** Report totals in one sentence (and the --since/--until window, when one was given). */
-export function summaryLine(report: Report): string {
+export function summaryLine(report: Report, zone: Zone): string {
   const l = report.lines;
   const hs = report.handshakes;
   const w = report.meta.window;
-  const window = w.since !== null || w.until !== null ? `; window ${w.since ?? 'start'} … ${w.until ?? 'end'}, ${plural(l.filtered, 'parsed line')} outside it left out` : '';
+  const window = w.since !== null || w.until !== null ? `; window ${w.since === null ? 'start' : stamp(w.since, zone)} … ${w.until === null ? 'end' : stamp(w.until, zone)}, ${plural(l.filtered, 'parsed line')} outside it left out` : '';
   return `${plural(l.total, 'line')} read, ${int(l.parsed)} parsed, ${int(l.unparsed)} unparsed; ${plural(hs.total, 'WebSocket handshake')} (${int(hs.upgraded)} upgraded); formats: ${report.meta.formats.map((f) => `${f.name} (${int(f.lines)})`).join(', ') || 'none'}${window}`;
+}
+
+/**
+ * What the fix parts of a report show, so that one text is printed once: the verdict's fix with
+ * the top finding's nginx.conf snippet, then per finding (in order) its fix unless it is the
+ * verdict's, and its snippet unless an earlier part showed the same one.
+ */
+export interface FixView {
+  verdictConfig: string | null;
+  findings: { fix: string | null; config: string | null; configShown: boolean }[];
+}
+
+export function fixView(report: Report): FixView {
+  const fix = report.verdict.fix;
+  const top = report.findings[0];
+  const verdictConfig = fix !== null && top?.fix === fix ? (top.nginxConfig ?? null) : null;
+  const shown = new Set<string>(verdictConfig === null ? [] : [verdictConfig]);
+  const findings = report.findings.map((f) => {
+    const config = f.nginxConfig === undefined || shown.has(f.nginxConfig) ? null : f.nginxConfig;
+    if (config !== null) shown.add(config);
+    return { fix: f.fix === fix ? null : f.fix, config, configShown: f.nginxConfig !== undefined && config === null };
+  });
+  return { verdictConfig, findings };
 }

@@ -26,8 +26,9 @@ export function pct(share: number): string {
   return `${(share * 100).toFixed(share > 0 && share < 0.01 ? 2 : 1)}%`;
 }
 
+/** Seconds to the millisecond, `1,800.000`; `-` for null. */
 export function secs(s: number | null): string {
-  return s === null ? '-' : s.toFixed(3);
+  return s === null ? '-' : s.toLocaleString('en-US', { minimumFractionDigits: 3, maximumFractionDigits: 3 });
 }
 
 export function plural(n: number, word: string): string {

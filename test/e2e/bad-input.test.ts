@@ -122,7 +122,7 @@ describe('bad input from real nginx 1.22 output', { skip }, () => {
     const file = path.join(dir, 'raw-plus-junk.log');
     writeFileSync(file, Buffer.concat([...logged, Buffer.concat([Buffer.from('junk '), ESCAPES])].flatMap((l) => [l, Buffer.from('\n')])));
 
-    const r = run(['--log-format', RAW, '--evidence', '50', file]);
+    const r = run(['--log-format', RAW, '--evidence', '50', '--verbose', '--wide', file]);
     assert.equal(r.code, 0, r.stderr);
     assertNoStack(r.stderr);
     assertNoRawControls(r.stdout);

@@ -69,6 +69,14 @@ describe('outputs from real nginx: two tiers, downgrades, idle cuts, a hostile u
         assert.equal(r.status, 0, `${name}: ${r.stderr}`);
         out[name] = r.stdout;
       }
+      // The terminal report in an 80- and a 120-column pane (stdout not a terminal: $COLUMNS).
+      for (const columns of [80, 120]) {
+        for (const mode of [[], ['--verbose']]) {
+          const r = spawnSync(process.execPath, [CLI, '--preset', 'upstream-ws', ...mode, front, back], { env: { ...ENV, COLUMNS: String(columns) }, encoding: 'utf8', timeout: 30_000 });
+          assert.equal(r.status, 0, `table at ${columns}: ${r.stderr}`);
+          out[`table${columns}${mode.join('')}`] = r.stdout;
+        }
+      }
     } finally {
       res.cleanup();
     }
@@ -77,6 +85,16 @@ describe('outputs from real nginx: two tiers, downgrades, idle cuts, a hostile u
   const report = (): Report => JSON.parse(out['json'] ?? '') as Report;
   const keyOf = (r: JsonRecord): string => r['http_sec_websocket_key'] ?? '';
   const wsLines = (records: JsonRecord[]): JsonRecord[] => records.filter((r) => keyOf(r) !== '');
+
+  test('table: every line within 80 and 120 columns, the hostile agent included (see: issue 18)', () => {
+    for (const key of ['table80', 'table80--verbose', 'table120', 'table120--verbose']) {
+      const lines = (out[key] ?? '').replace(/\n$/, '').split('\n');
+      const width = Number(/\d+/.exec(key)?.[0]);
+      assert.ok(lines.length > 20, key);
+      for (const l of lines) assert.ok([...l].length <= width, `${key}: ${[...l].length} > ${width}: ${l}`);
+      for (const f of report().findings) assert.ok(lines.some((l) => l.includes(`${f.id} (${f.count})`)), `${key}: ${f.id}`);
+    }
+  });
 
   test('json validates against report.schema.json', () => {
     assert.deepEqual(validateReport(report()), []);
