@@ -20,7 +20,7 @@ const TRACED = 10;
 const SIGHTINGS = 3;
 /** Live multi-tier keys whose sightings are kept for tracing, at most. */
 const TRACE_CANDIDATES = 4 * TRACED;
-/** First sightings whose text is kept while their key is live, to cite when it turns out hidden or reused. */
+/** HTTP/1.0 first sightings whose text is kept while their key is live, to cite when it turns out a hidden downgrade. */
 const HELD_TEXTS = 1024;
 
 const B64 = new Int8Array(128).fill(-1);
@@ -234,7 +234,11 @@ export class KeyWindow {
       this.lastRow[slot] = s.row;
       // A fresh copy: a sliced string would keep its whole line alive.
       if (!isPlain) this.texts.set(slot, Buffer.from(key, 'utf8').toString('utf8'));
-      if (this.held.size < HELD_TEXTS) this.held.set(slot, { ...evidenceOf(s), text: Buffer.from(s.text, 'utf8').toString('utf8') });
+      // An HTTP/1.0 first sighting may turn out one side of a hidden downgrade: hold its text, while
+      // few are held and the finding still wants lines (a copy per key would flood the old generation).
+      if (s.protocol === Protocol.HTTP10 && this.held.size < HELD_TEXTS && !this.evidence.full(KEY_CLASS.hidden)) {
+        this.held.set(slot, { ...evidenceOf(s), text: Buffer.from(s.text, 'utf8').toString('utf8') });
+      }
     } else {
       const inputs = this.inputs[slot] as number;
       if (inputs & bit) this.repeated[slot]! |= bit;

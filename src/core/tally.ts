@@ -6,7 +6,7 @@
  */
 import { COARSE } from './grid.js';
 import { Counts, DEFAULT_COUNT_CAPS, type CountCaps } from './counts.js';
-import { EvidenceReservoir } from './evidence.js';
+import { EvidenceReservoir, type EvidenceRow } from './evidence.js';
 import { HandshakeRows } from './handshakes.js';
 import { KEY_WINDOW_MS, KeyWindow, MAX_LIVE_KEYS, type Sighting } from './keys.js';
 
@@ -31,6 +31,8 @@ export class Tally {
   readonly evidence: EvidenceReservoir;
   readonly keys: KeyWindow;
   readonly rows: HandshakeRows | undefined;
+  /** One evidence row reused for every line (the reservoir copies what it keeps). */
+  private readonly row: EvidenceRow = { input: 0, line: 0, client: '', protocol: 0, status: 0, flags: 0, durationMs: -1, endMs: NaN, text: '' };
   private readonly sighting: Sighting = { input: 0, line: 0, client: 0, clientName: '', protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, text: '', row: -1 };
 
   constructor(opts: TallyOptions = {}) {
@@ -69,8 +71,17 @@ export class Tally {
     if (key !== '') this.keys.see(key, s);
     const startMs = durationMs >= 0 ? endMs - durationMs : endMs;
     this.counts.handshake(input, client, protocol, status, flags, durationMs, startMs, endMs);
-    this.evidence.offer(EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : COARSE.bin(durationMs)),
-      { input, line, client: s.clientName, protocol, status, flags, durationMs, endMs, text });
+    const e = this.row;
+    e.input = input;
+    e.line = line;
+    e.client = s.clientName;
+    e.protocol = protocol;
+    e.status = status;
+    e.flags = flags;
+    e.durationMs = durationMs;
+    e.endMs = endMs;
+    e.text = text;
+    this.evidence.offer(EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : COARSE.bin(durationMs)), e);
   }
 
   /** The number of a client (its name as logged). */
