@@ -2,7 +2,6 @@
  * The library: analyze(options) → Report, plus the format compiler for callers that parse lines
  * themselves. No process, console or exit here: that is src/cli.ts's job.
  */
-import { readFileSync } from 'node:fs';
 import { diagnose } from './core/diagnose.js';
 import { runPipeline } from './core/pipeline.js';
 import { Tally } from './core/tally.js';
@@ -11,6 +10,7 @@ import { fieldValue, matchAny, newBounds, newFailure } from './format/parse-line
 import { normalizeOptions, type AnalyzeOptions } from './options.js';
 import { buildReport } from './report/build.js';
 import type { Report } from './report/model.js';
+import { VERSION } from './version.js';
 
 export { AnalyzerError, isAnalyzerError, type ErrorCode, type Where } from './errors.js';
 export { compileFormat, compileFormatString, type CompiledFormat, type Escape, type TemplateFormat } from './format/compile.js';
@@ -18,11 +18,12 @@ export { compileJsonFormat, type JsonFormat } from './format/json-format.js';
 export { PRESET_FORMATS, compilePreset, findPreset, type Preset } from './format/presets.js';
 export { DEFAULT_WS_PATHS } from './core/classify.js';
 export { readNginxConf, pickLogFormat } from './format/nginx-conf.js';
-export { normalizeOptions, type AnalyzeOptions, type ResolvedOptions } from './options.js';
+export { normalizeOptions, parseDuration, type AnalyzeOptions, type ResolvedOptions } from './options.js';
 export { RENDERERS, OUTPUT_NAMES, CSV_KINDS, handshakeRows, renderedText, type CsvKind, type OutputName, type RenderOptions, type Rendered } from './report/index.js';
 export type * from './report/model.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { VERSION } from './version.js';
+export { watch, type LiveEvent, type WatchOptions } from './live.js';
 
 /** Reads the inputs and returns the report. Throws AnalyzerError only for bad options or formats. */
 export async function analyze(options: AnalyzeOptions): Promise<Report> {

@@ -8,7 +8,7 @@ import { COARSE } from './grid.js';
 import { Counts, DEFAULT_COUNT_CAPS, type CountCaps } from './counts.js';
 import { EvidenceReservoir, type EvidenceRow } from './evidence.js';
 import { HandshakeRows } from './handshakes.js';
-import { KEY_WINDOW_MS, KeyWindow, MAX_LIVE_KEYS, type Sighting } from './keys.js';
+import { KEY_WINDOW_MS, KeyWindow, MAX_LIVE_KEYS, type KeyCounts, type Sighting } from './keys.js';
 
 /** Every cap the analysis has; an internal option shrinks them so tests can run past each one. */
 export interface Caps extends CountCaps {
@@ -18,15 +18,30 @@ export interface Caps extends CountCaps {
 
 export const DEFAULT_CAPS: Caps = { ...DEFAULT_COUNT_CAPS, liveKeys: MAX_LIVE_KEYS, evidenceRows: 8_000 };
 
+/** What diagnosis and the report read: a whole run's tally, or a live window's merged panes. */
+export interface TallyView {
+  readonly counts: Counts;
+  readonly evidence: EvidenceReservoir;
+  readonly keys: { readonly counts: KeyCounts };
+  readonly rows?: HandshakeRows | undefined;
+}
+
+/** Told of every line the tally counts, by client name (a live window's panes, core/panes.ts). */
+export interface LineListener {
+  request(input: number, client: string, protocol: number, startMs: number, endMs: number): void;
+  handshake(input: number, client: string, protocol: number, status: number, flags: number, durationMs: number, startMs: number, endMs: number, row: EvidenceRow): void;
+}
+
 export interface TallyOptions {
   /** Keep one row per handshake (for one CSV row per handshake). */
   rows?: boolean;
   /** Evidence lines the report shows per finding. */
   evidence?: number;
   caps?: Partial<Caps>;
+  listener?: LineListener;
 }
 
-export class Tally {
+export class Tally implements TallyView {
   readonly counts: Counts;
   readonly evidence: EvidenceReservoir;
   readonly keys: KeyWindow;
@@ -35,7 +50,10 @@ export class Tally {
   private readonly row: EvidenceRow = { input: 0, line: 0, client: '', protocol: 0, status: 0, flags: 0, durationMs: -1, endMs: NaN, text: '' };
   private readonly sighting: Sighting = { input: 0, line: 0, client: 0, clientName: '', protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, text: '', row: -1 };
 
+  private readonly listener: LineListener | undefined;
+
   constructor(opts: TallyOptions = {}) {
+    this.listener = opts.listener;
     const caps = { ...DEFAULT_CAPS, ...opts.caps };
     this.counts = new Counts(caps);
     // A finding cites up to `evidence` lines, varied: a few more per class leave room to choose.
@@ -47,6 +65,7 @@ export class Tally {
   /** One parsed line that reached the analysis. */
   request(input: number, client: number, protocol: number, startMs: number, endMs: number): void {
     this.counts.request(input, client, protocol, startMs, endMs);
+    this.listener?.request(input, this.counts.clients[client] ?? '?', protocol, startMs, endMs);
   }
 
   /**
@@ -82,6 +101,7 @@ export class Tally {
     e.endMs = endMs;
     e.text = text;
     this.evidence.offer(EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : COARSE.bin(durationMs)), e);
+    this.listener?.handshake(input, s.clientName, protocol, status, flags, durationMs, startMs, endMs, e);
   }
 
   /** The number of a client (its name as logged). */

@@ -10,7 +10,7 @@ import { seriesOf, type Diagnosis, type FindingData } from '../core/diagnose.js'
 import { DurationHistogram, FINE } from '../core/grid.js';
 import { KEY_WINDOW_MS } from '../core/keys.js';
 import type { PipelineResult } from '../core/pipeline.js';
-import type { Tally } from '../core/tally.js';
+import type { TallyView as Tally } from '../core/tally.js';
 import { likelyCause, proseOf } from './prose.js';
 import { attachHandshakeRows } from './rows.js';
 import { int, plural } from './text.js';
