@@ -97,7 +97,7 @@ test('a key logged on many lines links each row once: the chain ends, and visits
   const n = 5000;
   for (let i = 0; i < n; i++) {
     const row = rows.add({ input: i % 2, line: i + 1, client: 0, protocol: 2, status: 101, durationMs: 10, endMs: 1000 + i, flags: 1, upstream: 0 }, key);
-    keys.see(key, { input: i % 2, line: i + 1, client: 0, clientName: 'c', protocol: 2, status: 101, durationMs: 10, endMs: 1000 + i, flags: 1, text: 't', row });
+    keys.see(key, { input: i % 2, line: i + 1, client: 'c', clientId: 0, protocol: 2, status: 101, durationMs: 10, endMs: 1000 + i, flags: 1, text: 't', row });
   }
   keys.finish();
   // Every row was told where its key was seen (both inputs): the fold walked the whole chain.

@@ -65,8 +65,9 @@ export class EvidenceReservoir {
     }
     if (s.last === null) {
       this.rows++;
-      s.last = { ...row, text: '' };
-    } else Object.assign(s.last, row, { text: '' });
+      s.last = newRow();
+    }
+    copyFields(s.last, row);
     const text = row.text.length > MAX_TEXT ? row.text.slice(0, MAX_TEXT) : row.text;
     const need = Buffer.byteLength(text, 'utf8');
     if (need > s.lastText.length) s.lastText = Buffer.allocUnsafe(Math.max(need, 256));
@@ -105,10 +106,28 @@ function lastOf(s: Slot): EvidenceRow {
   return { ...(s.last as EvidenceRow), text: text.length >= MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text };
 }
 
+function newRow(): EvidenceRow {
+  return { input: 0, line: 0, client: '', protocol: 0, status: 0, flags: 0, durationMs: -1, endMs: NaN, text: '' };
+}
+
+/** Copies a row's numbers and client into `to` (not its text; `from` may be a wider object, reused per line). */
+function copyFields(to: EvidenceRow, from: EvidenceRow): EvidenceRow {
+  to.input = from.input;
+  to.line = from.line;
+  to.client = from.client;
+  to.protocol = from.protocol;
+  to.status = from.status;
+  to.flags = from.flags;
+  to.durationMs = from.durationMs;
+  to.endMs = from.endMs;
+  return to;
+}
+
 /** A copy that holds no slice of a larger string (a read chunk), cut to MAX_TEXT characters. */
-function keep(row: EvidenceRow): EvidenceRow {
-  const text = row.text.length > MAX_TEXT ? `${row.text.slice(0, MAX_TEXT - 1)}…` : Buffer.from(row.text, 'utf8').toString('utf8');
-  return { ...row, text };
+export function keep(r: EvidenceRow): EvidenceRow {
+  const row = copyFields(newRow(), r);
+  row.text = r.text.length > MAX_TEXT ? `${r.text.slice(0, MAX_TEXT - 1)}…` : Buffer.from(r.text, 'utf8').toString('utf8');
+  return row;
 }
 
 /** Decodes a class number back to its parts (named classes give protocol -1). */

@@ -8,7 +8,7 @@
  * after it leaves. Only keys that are not canonical base64 keep their text, and only while live.
  */
 import { Protocol } from './classify.js';
-import { KEY_CLASS, type EvidenceReservoir, type EvidenceRow } from './evidence.js';
+import { KEY_CLASS, keep, type EvidenceReservoir, type EvidenceRow } from './evidence.js';
 
 /** How long after its last sighting a key can still meet another sighting (tiers, retries). */
 export const KEY_WINDOW_MS = 10 * 60_000;
@@ -128,18 +128,9 @@ export interface KeyRowLinks {
 export const KEY_HIDDEN = 1;
 export const KEY_REUSED = 2;
 
-/** A sighting, as KeyWindow.see takes it. */
-export interface Sighting {
-  input: number;
-  line: number;
-  client: number;
-  clientName: string;
-  protocol: number;
-  status: number;
-  durationMs: number;
-  endMs: number;
-  flags: number;
-  text: string;
+/** A sighting, as KeyWindow.see takes it: the handshake's evidence row, its client's number and its detail row. */
+export interface Sighting extends EvidenceRow {
+  clientId: number;
   /** Row index in the per-row detail table, -1 without one. */
   row: number;
 }
@@ -226,7 +217,7 @@ export class KeyWindow {
       this.repeated[slot] = 0;
       this.firstMs[slot] = startMs;
       this.lastMs[slot] = this.now;
-      this.client[slot] = s.client;
+      this.client[slot] = s.clientId;
       this.client10[slot] = -1;
       this.sightings[slot] = 0;
       this.lines[slot] = 0;
@@ -237,7 +228,7 @@ export class KeyWindow {
       // An HTTP/1.0 first sighting may turn out one side of a hidden downgrade: hold its text, while
       // few are held and the finding still wants lines (a copy per key would flood the old generation).
       if (s.protocol === Protocol.HTTP10 && this.held.size < HELD_TEXTS && !this.evidence.full(KEY_CLASS.hidden)) {
-        this.held.set(slot, { ...evidenceOf(s), text: Buffer.from(s.text, 'utf8').toString('utf8') });
+        this.held.set(slot, keep(s));
       }
     } else {
       const inputs = this.inputs[slot] as number;
@@ -255,7 +246,7 @@ export class KeyWindow {
     this.inputs[slot]! |= bit;
     if (s.protocol === Protocol.HTTP10) {
       this.inputs10[slot]! |= bit;
-      if (this.client10[slot] === -1) this.client10[slot] = s.client;
+      if (this.client10[slot] === -1) this.client10[slot] = s.clientId;
     } else if (s.protocol === Protocol.HTTP11) this.inputs11[slot]! |= bit;
     if (atMs === atMs && atMs > (this.lastMs[slot] as number)) this.lastMs[slot] = atMs;
     const n = this.sightings[slot] as number;
@@ -267,7 +258,7 @@ export class KeyWindow {
       this.sDuration[slot] = s.durationMs;
     }
     if (n < SIGHTINGS) {
-      this.sClient[SIGHTINGS * slot + n] = s.client;
+      this.sClient[SIGHTINGS * slot + n] = s.clientId;
       this.sightings[slot] = n + 1;
     }
     this.trace(slot, s);
@@ -280,7 +271,7 @@ export class KeyWindow {
         this.evidence.offer(cls, first);
         this.held.delete(slot);
       }
-      this.evidence.offer(cls, evidenceOf(s));
+      this.evidence.offer(cls, s);
     }
   }
 
@@ -459,8 +450,4 @@ export class KeyWindow {
       this.index[i] = s + 1;
     }
   }
-}
-
-function evidenceOf(s: Sighting): EvidenceRow {
-  return { input: s.input, line: s.line, client: s.clientName, protocol: s.protocol, status: s.status, flags: s.flags, durationMs: s.durationMs, endMs: s.endMs, text: s.text };
 }

@@ -46,9 +46,8 @@ export class Tally implements TallyView {
   readonly evidence: EvidenceReservoir;
   readonly keys: KeyWindow;
   readonly rows: HandshakeRows | undefined;
-  /** One evidence row reused for every line (the reservoir copies what it keeps). */
-  private readonly row: EvidenceRow = { input: 0, line: 0, client: '', protocol: 0, status: 0, flags: 0, durationMs: -1, endMs: NaN, text: '' };
-  private readonly sighting: Sighting = { input: 0, line: 0, client: 0, clientName: '', protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, text: '', row: -1 };
+  /** One handshake's facts, reused for every line: the key window and the reservoirs copy what they keep. */
+  private readonly sighting: Sighting = { input: 0, line: 0, client: '', clientId: 0, protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, text: '', row: -1 };
 
   private readonly listener: LineListener | undefined;
 
@@ -78,8 +77,8 @@ export class Tally implements TallyView {
     const s = this.sighting;
     s.input = input;
     s.line = line;
-    s.client = client;
-    s.clientName = this.counts.clients[client] ?? '?';
+    s.clientId = client;
+    s.client = this.counts.clients[client] ?? '?';
     s.protocol = protocol;
     s.status = status;
     s.durationMs = durationMs;
@@ -90,18 +89,8 @@ export class Tally implements TallyView {
     if (key !== '') this.keys.see(key, s);
     const startMs = durationMs >= 0 ? endMs - durationMs : endMs;
     this.counts.handshake(input, client, protocol, status, flags, durationMs, startMs, endMs);
-    const e = this.row;
-    e.input = input;
-    e.line = line;
-    e.client = s.clientName;
-    e.protocol = protocol;
-    e.status = status;
-    e.flags = flags;
-    e.durationMs = durationMs;
-    e.endMs = endMs;
-    e.text = text;
-    this.evidence.offer(EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : COARSE.bin(durationMs)), e);
-    this.listener?.handshake(input, s.clientName, protocol, status, flags, durationMs, startMs, endMs, e);
+    this.evidence.offer(EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : COARSE.bin(durationMs)), s);
+    this.listener?.handshake(input, s.client, protocol, status, flags, durationMs, startMs, endMs, s);
   }
 
   /** The number of a client (its name as logged). */
