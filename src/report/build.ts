@@ -15,7 +15,7 @@ import { likelyCause, proseOf } from './prose.js';
 import { attachHandshakeRows } from './rows.js';
 import { int, plural } from './text.js';
 import {
-  SCHEMA_VERSION, type ClientRow, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type Report,
+  SCHEMA_VERSION, type ClientRow, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type Percentile, type Report,
   type TimelineBucket, type TracedKey,
 } from './model.js';
 
@@ -125,12 +125,17 @@ function assess(r: ClientRow): ClientRow['assessment'] {
 
 /** Exact percentiles from the FINE histogram (marked approximate past 65.5 s, where its bins are wider than 1 ms). */
 function summary(h: DurationHistogram): DurationSummary {
-  const s = (q: number): number | null => {
+  const approximate: Percentile[] = [];
+  const s = (name: Percentile, q: number): number | null => {
     const v = h.quantile(q);
+    if (!v.exact) approximate.push(name);
     return v.ms < 0 ? null : v.ms / 1000;
   };
-  const out: DurationSummary = { p50: s(0.5), p90: s(0.9), p99: s(0.99), max: h.maxMs < 0 ? null : h.maxMs / 1000 };
-  if (h.count > 0 && ![0.5, 0.9, 0.99].every((q) => h.quantile(q).exact)) out.approximate = true;
+  const out: DurationSummary = { p50: s('p50', 0.5), p90: s('p90', 0.9), p99: s('p99', 0.99), max: h.maxMs < 0 ? null : h.maxMs / 1000 };
+  if (approximate.length > 0) {
+    out.approximate = true;
+    out.approximatePercentiles = approximate;
+  }
   return out;
 }
 

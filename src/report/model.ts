@@ -60,7 +60,11 @@ export interface DurationSummary {
   max: number | null;
   /** Set when a percentile fell past 65.5 s, where durations are binned within 0.003 % rather than to the ms. */
   approximate?: boolean;
+  /** With `approximate`: which percentiles are (the others are exact to the ms). */
+  approximatePercentiles?: Percentile[];
 }
+
+export type Percentile = 'p50' | 'p90' | 'p99';
 
 export interface ProtocolStatusRow {
   protocol: string;

@@ -4,7 +4,7 @@
  * them out and escape the text for their medium. Log text passes through unchanged here.
  */
 import type { FitColumn } from './fit.js';
-import type { Finding, Report } from './model.js';
+import type { DurationSummary, Finding, Percentile, Report } from './model.js';
 import { int, pct, plural, secs } from './text.js';
 import { endStamp, span, stamp, type Zone } from './time.js';
 
@@ -47,13 +47,18 @@ export function durationRange(from: number, to: number | null): string {
   return `${secs(from)}–${to === null ? '∞' : secs(to)} s`;
 }
 
+/** A percentile in seconds, `≈` before it when it fell in a bin wider than a millisecond. */
+export function percentile(d: DurationSummary, p: Percentile): string {
+  return `${d.approximatePercentiles?.includes(p) ? '≈' : ''}${secs(d[p])}`;
+}
+
 /** Every table of the report, in reading order, times shown in `zone`; empty tables left out. */
 export function sections(report: Report, top: number, zone: Zone): Section[] {
   const out: Section[] = [];
   const h = report.handshakes;
   out.push(section('protocol-status', 'Handshakes by protocol and status',
     cols(['protocol', 'status', 'count', 'share', 'p50 s', 'p90 s', 'p99 s', 'max s'], { 'p90 s': { drop: 4 }, share: { drop: 3 }, 'p50 s': { drop: 2 }, 'p99 s': { drop: 1 } }),
-    h.byProtocolStatus.map((r) => [r.protocol, String(r.status), int(r.count), pct(r.share), secs(r.durations.p50), secs(r.durations.p90), secs(r.durations.p99), secs(r.durations.max)]), top));
+    h.byProtocolStatus.map((r) => [r.protocol, String(r.status), int(r.count), pct(r.share), percentile(r.durations, 'p50'), percentile(r.durations, 'p90'), percentile(r.durations, 'p99'), secs(r.durations.max)]), top));
   out.push(section('clients', 'Client addresses (at the first tier: load-balancer nodes)',
     cols(['client', 'requests', 'HTTP/1.0 share', 'handshakes', 'as HTTP/1.0', 'upgraded', 'failed', 'assessment'], {
       requests: { short: 'reqs', drop: 3 }, 'HTTP/1.0 share': { short: '1.0 %', drop: 4 }, handshakes: { short: 'ws' }, 'as HTTP/1.0': { short: 'ws 1.0' },
