@@ -1,6 +1,6 @@
 /*!
  * The one pass over the records, in merge order: each line goes to the exact counts
- * (core/counts.ts), each handshake also to the key window (core/keys.ts) and the evidence reservoir
+ * (core/counts.ts; a handshake with its upstream and path), each handshake also to the key window (core/keys.ts) and the evidence reservoir
  * (core/evidence.ts), and, only when one CSV row per handshake is asked for, to the row table
  * (core/handshakes.ts). Owns nothing about verdicts (core/diagnose.ts) or presentation (report/).
  */
@@ -49,9 +49,9 @@ export class Tally {
 
   /**
    * A line that request() just counted is a handshake. `text` is the line; `upstream` its
-   * $upstream_addr ('' unless rows are kept).
+   * $upstream_addr ('' when not logged); `path` the path asked for, without its query string.
    */
-  handshake(input: number, line: number, client: number, protocol: number, status: number, durationMs: number, endMs: number, flags: number, key: string, text: string, upstream: string): void {
+  handshake(input: number, line: number, client: number, protocol: number, status: number, durationMs: number, endMs: number, flags: number, key: string, text: string, upstream: string, path: string): void {
     const rows = this.rows;
     const row = rows === undefined ? -1 : rows.add({ input, line, client, protocol, status, durationMs, endMs, flags, upstream: rows.upstreamId(upstream) }, key);
     const s = this.sighting;
@@ -69,6 +69,7 @@ export class Tally {
     if (key !== '') this.keys.see(key, s);
     const startMs = durationMs >= 0 ? endMs - durationMs : endMs;
     this.counts.handshake(input, client, protocol, status, flags, durationMs, startMs, endMs);
+    this.counts.target(input, upstream, path, status);
     this.evidence.offer(EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : COARSE.bin(durationMs)),
       { input, line, client: s.clientName, protocol, status, flags, durationMs, endMs, text });
   }

@@ -9,20 +9,21 @@ import { BUCKET_LADDER_S } from '../core/counts.js';
 import { seriesOf, type Diagnosis, type FindingData } from '../core/diagnose.js';
 import { DurationHistogram, FINE } from '../core/grid.js';
 import { KEY_WINDOW_MS } from '../core/keys.js';
+import { NO_NAME, Outcome, type OutcomeTable } from '../core/outcomes.js';
 import type { PipelineResult } from '../core/pipeline.js';
 import type { Tally } from '../core/tally.js';
 import { likelyCause, proseOf } from './prose.js';
 import { attachHandshakeRows } from './rows.js';
 import { int, plural } from './text.js';
 import {
-  SCHEMA_VERSION, type ClientRow, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type Percentile, type Report,
+  SCHEMA_VERSION, type ClientRow, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type OutcomeCounts, type Percentile, type Report,
   type TimelineBucket, type TracedKey,
 } from './model.js';
 
 export interface BuildOptions {
   version: string;
   timeoutSource: 'inferred' | 'option';
-  /** Rows kept in the per-client table of the JSON report. */
+  /** Rows kept in the per-client, per-upstream and per-path tables of the JSON report. */
   maxClients?: number;
 }
 
@@ -65,6 +66,7 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
       return { protocol: PROTOCOL_NAMES[g.protocol] ?? 'unknown', status: g.status, count: g.count, share: round(g.count / Math.max(1, c.handshakes)), durations: summary(g.durations) };
     });
 
+  const maxRows = opts.maxClients ?? 1000;
   const perClient = new Map<number, ClientRow>();
   for (const cc of c.clientCounts) {
     let row = perClient.get(cc.client);
@@ -83,7 +85,7 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
     .filter((r) => r.handshakes > 0 || r.http10 > 0)
     .map((r) => ({ ...r, http10Share: round(r.http10 / Math.max(1, r.total)), assessment: assess(r) }))
     .sort((a, b) => b.handshakesHttp10 - a.handshakesHttp10 || b.failed - a.failed || b.handshakes - a.handshakes || a.client.localeCompare(b.client))
-    .slice(0, opts.maxClients ?? 1000);
+    .slice(0, maxRows);
 
   const findings = d.findings.map((f) => toFinding(f, names));
   const report: Report = {
@@ -102,7 +104,11 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
     lines: { ...lines, samples: p.bad.samples.map((s) => ({ ...s })) },
     verdict: verdict(findings, c.handshakes),
     requests: { total: c.requests, http10: c.requestsHttp10 },
-    handshakes: { total: c.handshakes, upgraded, failed: c.handshakes - upgraded, byProtocolStatus, byClient },
+    handshakes: {
+      total: c.handshakes, upgraded, failed: c.handshakes - upgraded, byProtocolStatus, byClient,
+      byUpstream: c.byUpstream.names.some((n) => n !== NO_NAME) ? outcomeRows(c.byUpstream, names, 'upstream', maxRows) : [],
+      byPath: outcomeRows(c.byPath, names, 'path', maxRows),
+    },
     timeouts: d.timeouts.map((x) => ({
       seconds: x.cluster.centerMs / 1000, count: x.cluster.count, minSeconds: x.cluster.loMs / 1000, maxSeconds: x.cluster.hiMs / 1000,
       spreadMs: x.cluster.hiMs - x.cluster.loMs, series: x.series, source: x.source, statuses: x.statuses, protocols: x.protocols, likelyCause: likelyCause(x),
@@ -115,6 +121,19 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
   const rows = t.rows;
   if (rows !== undefined) attachHandshakeRows(report, () => handshakeRows(t, d, names));
   return report;
+}
+
+/** An outcome table's (input, name) rows, most failures first, the name under `field`. */
+function outcomeRows<K extends 'upstream' | 'path'>(t: OutcomeTable, inputs: readonly string[], field: K, max: number): (OutcomeCounts & { input: string } & Record<K, string>)[] {
+  return t.rows.map((r) => {
+    const n = (o: Outcome): number => r.counts[o] as number;
+    const handshakes = r.counts.reduce((a, b) => a + b, 0);
+    const counts: OutcomeCounts = {
+      handshakes, upgraded: n(Outcome.UPGRADED), failed: handshakes - n(Outcome.UPGRADED), redirected: n(Outcome.REDIRECTED),
+      rejected: n(Outcome.REJECTED), gaveUp: n(Outcome.GAVE_UP), serverError: n(Outcome.SERVER_ERROR), other: n(Outcome.OTHER),
+    };
+    return { input: inputs[r.input] ?? '?', [field]: t.names[r.name] ?? '?', ...counts } as OutcomeCounts & { input: string } & Record<K, string>;
+  }).sort((a, b) => b.failed - a.failed || b.handshakes - a.handshakes || a.input.localeCompare(b.input) || a[field].localeCompare(b[field])).slice(0, max);
 }
 
 function assess(r: ClientRow): ClientRow['assessment'] {

@@ -90,6 +90,37 @@ export interface ClientRow {
   assessment: 'downgrading' | 'mixed' | 'failing' | 'healthy';
 }
 
+/** Handshakes by how they ended (status classes of core/outcomes.ts). */
+export interface OutcomeCounts {
+  handshakes: number;
+  /** 101. */
+  upgraded: number;
+  /** handshakes − upgraded. */
+  failed: number;
+  /** 3xx. */
+  redirected: number;
+  /** 4xx but 499 and 408. */
+  rejected: number;
+  /** 499 and 408: the client or the load balancer gave up before an answer. */
+  gaveUp: number;
+  /** 5xx (504 included). */
+  serverError: number;
+  /** Anything else: 2xx, 1xx but 101. */
+  other: number;
+}
+
+/** One input's handshakes answered by one upstream (the last peer of $upstream_addr; `-`: none, nginx answered). */
+export interface UpstreamRow extends OutcomeCounts {
+  input: string;
+  upstream: string;
+}
+
+/** One input's handshakes for one path (without its query string). */
+export interface PathRow extends OutcomeCounts {
+  input: string;
+  path: string;
+}
+
 export interface TimeoutCluster {
   seconds: number;
   count: number;
@@ -216,6 +247,13 @@ export interface Report {
     failed: number;
     byProtocolStatus: ProtocolStatusRow[];
     byClient: ClientRow[];
+    /**
+     * Per input and upstream, most failures first; empty when the format logs no $upstream_addr.
+     * Past the cap, upstreams are counted as `(other)`.
+     */
+    byUpstream: UpstreamRow[];
+    /** Per input and path, most failures first; past the cap, paths are counted as `(other)`. */
+    byPath: PathRow[];
   };
   timeouts: TimeoutCluster[];
   findings: Finding[];

@@ -4,7 +4,7 @@
  * them out and escape the text for their medium. Log text passes through unchanged here.
  */
 import type { FitColumn } from './fit.js';
-import type { DurationSummary, Finding, Percentile, Report } from './model.js';
+import type { DurationSummary, Finding, OutcomeCounts, Percentile, Report } from './model.js';
 import { int, pct, plural, secs } from './text.js';
 import { endStamp, span, stamp, type Zone } from './time.js';
 
@@ -18,7 +18,7 @@ export type Cell = string | { text: string; tone: 'bad' | 'good' };
 export type Column = FitColumn;
 
 export interface Section {
-  id: 'protocol-status' | 'clients' | 'timeouts' | 'incidents' | 'timeline' | 'histogram' | 'traced' | 'inputs' | 'unparsed';
+  id: 'protocol-status' | 'clients' | 'upstreams' | 'paths' | 'timeouts' | 'incidents' | 'timeline' | 'histogram' | 'traced' | 'inputs' | 'unparsed';
   title: string;
   columns: Column[];
   rows: Cell[][];
@@ -47,6 +47,20 @@ export function durationRange(from: number, to: number | null): string {
   return `${secs(from)}–${to === null ? '∞' : secs(to)} s`;
 }
 
+/**
+ * A table of handshake outcomes by a name (upstream, path): the input column only with several
+ * inputs, the `2xx/other` column only when some row has one.
+ */
+function outcomes(id: Section['id'], title: string, what: string, rows: [string, OutcomeCounts & { input: string }][], several: boolean, top: number): Section {
+  const other = rows.some(([, r]) => r.other > 0);
+  const titles = [what, ...(several ? ['input'] : []), 'handshakes', 'upgraded', 'failed', '3xx', '4xx', '499/408', '5xx', ...(other ? ['other'] : [])];
+  const cells = rows.map(([name, r]): Cell[] => [
+    name, ...(several ? [r.input] : []), int(r.handshakes), int(r.upgraded), r.failed > 0 ? { text: int(r.failed), tone: 'bad' } : '0',
+    int(r.redirected), int(r.rejected), int(r.gaveUp), int(r.serverError), ...(other ? [int(r.other)] : []),
+  ]);
+  return section(id, title, cols(titles, { handshakes: { short: 'ws' }, upgraded: { short: '101' }, input: { drop: 5 }, other: { drop: 4 }, '3xx': { drop: 3 }, '4xx': { drop: 2 }, '5xx': { drop: 1 } }), cells, top);
+}
+
 /** A percentile in seconds, `≈` before it when it fell in a bin wider than a millisecond. */
 export function percentile(d: DurationSummary, p: Percentile): string {
   return `${d.approximatePercentiles?.includes(p) ? '≈' : ''}${secs(d[p])}`;
@@ -65,6 +79,9 @@ export function sections(report: Report, top: number, zone: Zone): Section[] {
       upgraded: { short: 'ws 101', drop: 2 }, assessment: { drop: 1 },
     }),
     h.byClient.map((c) => [c.client, int(c.total), pct(c.http10Share), int(c.handshakes), int(c.handshakesHttp10), int(c.upgraded), int(c.failed), { text: c.assessment, tone: c.assessment === 'healthy' ? 'good' : 'bad' }]), top));
+  const several = report.meta.inputs.length > 1;
+  out.push(outcomes('upstreams', 'Handshakes by upstream (the peer that answered; - : nginx answered itself)', 'upstream', h.byUpstream.map((r) => [r.upstream, r]), several, top));
+  out.push(outcomes('paths', 'Handshakes by path (query strings left out)', 'path', h.byPath.map((r) => [r.path, r]), several, top));
   out.push(section('timeouts', `Timeouts (${report.meta.timeoutSource === 'option' ? 'from --timeout' : 'inferred from request_time clusters'})`,
     cols(['T s', 'count', 'spread ms', 'series', 'statuses', 'likely cause'], { 'spread ms': { short: 'ms', drop: 1 }, 'likely cause': { note: true } }),
     report.timeouts.map((c) => [secs(c.seconds), int(c.count), int(c.spreadMs), c.series, Object.entries(c.statuses).map(([st, n]) => `${st}×${int(n)}`).join(' '), c.likelyCause]), top));

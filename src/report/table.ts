@@ -35,7 +35,7 @@ const VERBOSE_TOP = 20;
 /** Columns of the verdict's labels (severity, FIX); their text hangs beside them. */
 const LABEL = 10;
 /** Tables of the compact report; --verbose shows every one. */
-const COMPACT_SECTIONS: ReadonlySet<Section['id']> = new Set(['protocol-status', 'clients', 'timeouts', 'incidents', 'inputs', 'unparsed']);
+const COMPACT_SECTIONS: ReadonlySet<Section['id']> = new Set(['protocol-status', 'clients', 'upstreams', 'paths', 'timeouts', 'incidents', 'inputs', 'unparsed']);
 
 const SGR = { red: '31', yellow: '33', green: '32', bold: '1', dim: '2' } as const;
 
