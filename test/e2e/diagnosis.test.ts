@@ -715,6 +715,31 @@ describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors amo
     assert.ok(!f.evidence.some((e) => e.text.includes('us="502, 101"')), 'no failover line among the evidence');
   });
 
+  test('handshakes by upstream and by path: what nginx logged as $upstream_addr and $request_uri, by status class', () => {
+    // Expected from the cross-check log: the peer whose answer was logged is the last of the list
+    // (`127.0.0.1:1, 127.0.0.1:N` after a failover), `-` when nginx answered itself.
+    const cls = (s: number): string => (s === 101 ? '101' : s === 499 || s === 408 ? '499' : `${Math.floor(s / 100)}xx`);
+    const expect = (name: (r: JsonRecord) => string): string[] => countBy(ws().map((t) => {
+      const r = recordFor(o.front, t) as JsonRecord;
+      return `${name(r)} ${cls(Number(r['status']))}`;
+    }));
+    const got = (rows: { handshakes: number; upgraded: number; redirected: number; rejected: number; gaveUp: number; serverError: number; other: number }[], name: (i: number) => string): string[] =>
+      countBy(rows.flatMap((r, i) => ([['101', r.upgraded], ['3xx', r.redirected], ['4xx', r.rejected], ['499', r.gaveUp], ['5xx', r.serverError], ['2xx', r.other]] as const)
+        .flatMap(([c, n]) => Array.from({ length: n }, () => `${name(i)} ${c}`))));
+    const peer = (r: JsonRecord): string => (r['upstream_addr'] ?? '').split(/, | : /).at(-1) || '-';
+    const up = o.report.handshakes.byUpstream;
+    assert.deepEqual(got(up, (i) => up[i]?.upstream ?? '?'), expect(peer));
+    // The dead upstream (a closed port) is a row of its own, every handshake a 5xx; the dead pair's last peer too.
+    const dead = o.truth.filter((t) => t.kind === 'ws-dead' && t.label !== 'dead pair').length;
+    assert.ok(up.some((r) => r.handshakes === dead && r.serverError === dead), JSON.stringify(up));
+    assert.ok(up.some((r) => r.upstream === '127.0.0.1:2' && r.serverError === 1), JSON.stringify(up));
+    assert.equal(up[0]?.failed, Math.max(...up.map((r) => r.failed)), 'most failures first');
+    const paths = o.report.handshakes.byPath;
+    assert.deepEqual(got(paths, (i) => paths[i]?.path ?? '?'), expect((r) => (r['request_uri'] ?? '').split('?')[0] ?? ''));
+    assert.ok(!paths.some((r) => r.path.includes('?')), 'no query string');
+    for (const r of [...up, ...paths]) assert.equal(r.input, o.inputs[0]);
+  });
+
   test('no downgrade, no timeout finding, no reused key: only the three rules this traffic breaks', () => {
     assert.deepEqual(o.report.findings.map((f) => f.id).sort(), ['handshake-rejected', 'missing-upgrade-header', 'upstream-error']);
     assert.deepEqual(o.report.timeouts, []);
