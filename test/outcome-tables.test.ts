@@ -59,7 +59,7 @@ describe('the demo: by upstream and by path', () => {
 
   for (const output of ['table', 'markdown', 'html'] as const) {
     test(`${output}: both tables, no input column with one input`, async () => {
-      const text = (await renderedText(RENDERERS[output](report, { color: false, width: 100 }))).replace(/<[^>\n]*>/g, ' ');
+      const text = (await renderedText(RENDERERS[output](report, { color: false, width: 100, verbose: true }))).replace(/<[^>\n]*>/g, ' ');
       assert.match(text, /Handshakes by upstream/);
       assert.match(text, /Handshakes by path/);
       const row = text.split('\n').find((l) => l.includes('10.0.20.11:8011') && !l.includes(' to: '));
@@ -69,6 +69,11 @@ describe('the demo: by upstream and by path', () => {
       assert.doesNotMatch(text, /\binput\b.*\bhandshakes\b/);
     });
   }
+
+  test('the compact terminal report leaves them out: every upstream fails alike, one path', async () => {
+    const text = await renderedText(RENDERERS.table(report, { color: false, width: 100 }));
+    assert.doesNotMatch(text, /Handshakes by (upstream|path)/);
+  });
 });
 
 test('two tiers: a row per input, the input named in the table', async () => {
@@ -114,7 +119,9 @@ test('upstream lists, no upstream, query strings and fragments; a format without
   const without = await analyze({ inputs: [plain], logFormat: ['$remote_addr [$time_local] "$request" $status $request_time'], workers: 1 });
   assert.deepEqual(without.handshakes.byUpstream, []);
   assert.equal(without.handshakes.byPath.length, 3);
-  assert.doesNotMatch(await renderedText(RENDERERS.table(without, { color: false })), /Handshakes by upstream/);
+  assert.doesNotMatch(await renderedText(RENDERERS.table(without, { color: false, verbose: true })), /Handshakes by upstream/);
+  // One upstream fails where another does not: the compact terminal report shows the table.
+  assert.match(await renderedText(RENDERERS.table(report, { color: false })), /Handshakes by upstream[^]*10\.1\.0\.2:80/);
 });
 
 test('past the cap, the rest of the paths count as (other): totals stay exact', async () => {

@@ -13,8 +13,9 @@ import { NO_NAME, Outcome, type OutcomeTable } from '../core/outcomes.js';
 import type { PipelineResult } from '../core/pipeline.js';
 import type { Tally } from '../core/tally.js';
 import { likelyCause, proseOf } from './prose.js';
+import { clientRows, clientsOf, downgradingInputs, tierClients, tiersOf, type Tiers } from './tiers.js';
 import { attachHandshakeRows } from './rows.js';
-import { int, plural } from './text.js';
+import { attempts, int, plural } from './text.js';
 import {
   SCHEMA_VERSION, type ClientRow, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type OutcomeCounts, type Percentile, type Report,
   type TimelineBucket, type TracedKey,
@@ -67,27 +68,11 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
     });
 
   const maxRows = opts.maxClients ?? 1000;
-  const perClient = new Map<number, ClientRow>();
-  for (const cc of c.clientCounts) {
-    let row = perClient.get(cc.client);
-    if (row === undefined) {
-      row = { client: c.clients[cc.client] ?? '?', total: 0, http10: 0, http10Share: 0, handshakes: 0, handshakesHttp10: 0, upgraded: 0, failed: 0, assessment: 'healthy' };
-      perClient.set(cc.client, row);
-    }
-    row.total += cc.total;
-    row.http10 += cc.http10;
-    row.handshakes += cc.handshakes;
-    row.handshakesHttp10 += cc.handshakesHttp10;
-    row.upgraded += cc.upgraded;
-    row.failed += cc.handshakes - cc.upgraded;
-  }
-  const byClient: ClientRow[] = [...perClient.values()]
-    .filter((r) => r.handshakes > 0 || r.http10 > 0)
-    .map((r) => ({ ...r, http10Share: round(r.http10 / Math.max(1, r.total)), assessment: assess(r) }))
-    .sort((a, b) => b.handshakesHttp10 - a.handshakesHttp10 || b.failed - a.failed || b.handshakes - a.handshakes || a.client.localeCompare(b.client))
-    .slice(0, maxRows);
+  const byClient = clientRows(c, () => true, maxRows);
+  const tiers = tiersOf(names.length, t.keys.counts);
 
-  const findings = d.findings.map((f) => toFinding(f, names));
+  const findings = causesFirst(d.findings.map((f) => toFinding(f, names)));
+  const frontTier = (i: number): boolean => tiers.tier[i] === 1;
   const report: Report = {
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'wsdiag', version: opts.version },
@@ -102,19 +87,20 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
       utcOffsetMinutes: p.utcOffsetMinutes,
     },
     lines: { ...lines, samples: p.bad.samples.map((s) => ({ ...s })) },
-    verdict: verdict(findings, c.handshakes),
+    verdict: verdict(findings, c.handshakes, { names, tiers, downgrading: downgradingInputs(c), frontClients: clientsOf(c, frontTier) }),
     requests: { total: c.requests, http10: c.requestsHttp10 },
     handshakes: {
       total: c.handshakes, upgraded, failed: c.handshakes - upgraded, byProtocolStatus, byClient,
       byUpstream: c.byUpstream.names.some((n) => n !== NO_NAME) ? outcomeRows(c.byUpstream, names, 'upstream', maxRows) : [],
       byPath: outcomeRows(c.byPath, names, 'path', maxRows),
+      byTier: tierClients(c, tiers, names, maxRows),
     },
     timeouts: d.timeouts.map((x) => ({
       seconds: x.cluster.centerMs / 1000, count: x.cluster.count, minSeconds: x.cluster.loMs / 1000, maxSeconds: x.cluster.hiMs / 1000,
       spreadMs: x.cluster.hiMs - x.cluster.loMs, series: x.series, source: x.source, statuses: x.statuses, protocols: x.protocols, likelyCause: likelyCause(x),
     })),
     findings,
-    correlation: correlation(t, names),
+    correlation: correlation(t, names, tiers),
     timeline: timeline(t, d),
     histogram: histogram(t, d),
   };
@@ -134,12 +120,6 @@ function outcomeRows<K extends 'upstream' | 'path'>(t: OutcomeTable, inputs: rea
     };
     return { input: inputs[r.input] ?? '?', [field]: t.names[r.name] ?? '?', ...counts } as OutcomeCounts & { input: string } & Record<K, string>;
   }).sort((a, b) => b.failed - a.failed || b.handshakes - a.handshakes || a.input.localeCompare(b.input) || a[field].localeCompare(b[field])).slice(0, max);
-}
-
-function assess(r: ClientRow): ClientRow['assessment'] {
-  if (r.handshakesHttp10 > 0) return r.handshakesHttp10 === r.handshakes ? 'downgrading' : 'mixed';
-  if (r.handshakes > 0 && r.upgraded === 0) return 'failing';
-  return 'healthy';
 }
 
 /** Exact percentiles from the FINE histogram (marked approximate past 65.5 s, where its bins are wider than 1 ms). */
@@ -186,7 +166,31 @@ function patternLabel(id: string, pattern: string, names: readonly string[]): st
   return `HTTP/1.0 in ${inputsOf(i10).join(', ')}; HTTP/1.1 in ${inputsOf(i11).join(', ')}`;
 }
 
-function verdict(findings: readonly Finding[], handshakes: number): Report['verdict'] {
+/** Findings that are a root cause, in the order they lead: the downgrade (with its clients), then the same seen across tiers. */
+const CAUSES: readonly string[] = ['downgraded-handshake', 'hidden-downgrade'];
+const SEVERITY_ORDER: Readonly<Record<string, number>> = { critical: 0, warning: 1, info: 2 };
+
+/**
+ * Causes before what they cause, within a severity: a downgrade leads the abandoned handshakes and
+ * cut sessions it brings about at the LB's timeout, however many log lines those take across tiers.
+ */
+function causesFirst(findings: Finding[]): Finding[] {
+  const rank = (f: Finding): number => (CAUSES.includes(f.id) ? CAUSES.indexOf(f.id) : CAUSES.length);
+  return findings.map((f, i) => ({ f, i }))
+    .sort((a, b) => (SEVERITY_ORDER[a.f.severity] ?? 3) - (SEVERITY_ORDER[b.f.severity] ?? 3) || rank(a.f) - rank(b.f) || a.i - b.i)
+    .map((x) => x.f);
+}
+
+interface VerdictContext {
+  names: readonly string[];
+  tiers: Tiers;
+  /** Inputs that logged HTTP/1.0 handshakes. */
+  downgrading: ReadonlySet<number>;
+  /** Clients of the first-tier inputs (all clients with one input). */
+  frontClients: ReadonlySet<string>;
+}
+
+function verdict(findings: readonly Finding[], handshakes: number, v: VerdictContext): Report['verdict'] {
   const top = findings[0];
   if (!top) {
     return {
@@ -196,15 +200,28 @@ function verdict(findings: readonly Finding[], handshakes: number): Report['verd
       fix: null,
     };
   }
-  const details = findings.map((f) => `${f.severity}: ${f.title} (${int(f.count)})`);
+  const details = findings.map((f) => `${f.severity}: ${f.title}: ${attempts(f)}`);
+  const several = v.names.length > 1;
+  const list = (xs: readonly string[]): string => `${xs.slice(0, 4).join(', ')}${xs.length > 4 ? ', …' : ''}`;
   let headline: string;
   if (top.id === 'downgraded-handshake') {
-    const parts = Object.entries(top.breakdown).map(([label, n]) => `${label} ×${int(n)}`);
-    const nodes = top.clients.slice(0, 4).map((x) => x.client).join(', ');
     const n = top.handshakes ?? top.count;
-    headline = `${int(n)} WebSocket handshake${n === 1 ? '' : 's'} arrived as HTTP/1.0 (RFC 6455 requires HTTP/1.1): ${parts.join(', ')}; through client address${top.clients.length === 1 ? '' : 'es'} ${nodes}${top.clients.length > 4 ? ', …' : ''}.`;
+    const at = [...v.downgrading].map((i) => v.names[i] ?? '?');
+    const first = [...v.downgrading].every((i) => v.tiers.tier[i] === 1);
+    const nodes = top.clients.map((x) => x.client);
+    const through = several && first ? `load-balancer node${nodes.length === 1 ? '' : 's'}` : `client address${nodes.length === 1 ? '' : 'es'}`;
+    const parts = Object.entries(top.breakdown).map(([label, m]) => `${label} ×${int(m)}`);
+    headline = `${int(n)} WebSocket handshake${n === 1 ? '' : 's'} arrived as HTTP/1.0${several ? ` at ${at.join(', ')}` : ''} (RFC 6455 requires HTTP/1.1) through ${through} ${list(nodes)}: ${parts.join(', ')}.`;
+    const hidden = findings.find((f) => f.id === 'hidden-downgrade');
+    if (hidden !== undefined) {
+      const behind = v.names.filter((_, i) => !v.downgrading.has(i) && (v.tiers.tier[i] ?? 1) > 1);
+      headline += ` ${int(hidden.count)} of them reached ${behind.length > 0 ? behind.join(', ') : 'another tier'} as HTTP/1.1 (a hidden downgrade: the tier behind logs them as healthy).`;
+    }
   } else {
-    headline = `${top.title}: ${int(top.handshakes ?? top.count)}${top.clients.length ? `, from ${top.clients.slice(0, 4).map((x) => x.client).join(', ')}` : ''}.`;
+    // With several tiers, the addresses that matter are the first tier's (load-balancer nodes), not the tiers' own.
+    const front = top.clients.map((x) => x.client).filter((c) => v.frontClients.has(c));
+    const clients = front.length > 0 ? front : top.clients.map((x) => x.client);
+    headline = `${top.title}: ${attempts(top)}${clients.length ? `, from ${list(clients)}` : ''}.`;
   }
   return { severity: top.severity, headline, details, fix: top.fix };
 }
@@ -246,7 +263,7 @@ function* handshakeRows(t: Tally, d: Diagnosis, names: readonly string[]): Gener
   }
 }
 
-function correlation(t: Tally, names: readonly string[]): Report['correlation'] {
+function correlation(t: Tally, names: readonly string[], tiers: Tiers): Report['correlation'] {
   const k = t.keys.counts;
   // Keys whose protocol differs between inputs first: those are the ones worth reading.
   const candidates = [...k.traced.filter((s) => s.mismatch), ...k.traced.filter((s) => !s.mismatch)].slice(0, 10);
@@ -256,7 +273,7 @@ function correlation(t: Tally, names: readonly string[]): Report['correlation'] 
   }));
   return {
     keys: k.keys, multiTier: k.multiTier, singleInput: k.keys - k.multiTier, reused: k.reused, protocolMismatch: k.protocolMismatch,
-    windowSeconds: KEY_WINDOW_MS / 1000, evicted: k.evictedEarly, traced,
+    windowSeconds: KEY_WINDOW_MS / 1000, evicted: k.evictedEarly, traced, tierBasis: tiers.basis,
   };
 }
 

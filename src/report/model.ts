@@ -85,9 +85,26 @@ export interface ClientRow {
   failed: number;
   /**
    * 'downgrading': every handshake arrived as HTTP/1.0; 'mixed': some did; 'failing': none did, but
-   * none upgraded either; 'healthy': otherwise.
+   * none upgraded either; 'partly-failing': none did, some did not upgrade; 'healthy': every one upgraded.
    */
-  assessment: 'downgrading' | 'mixed' | 'failing' | 'healthy';
+  assessment: 'downgrading' | 'mixed' | 'failing' | 'partly-failing' | 'healthy';
+}
+
+/**
+ * How the inputs were put in tier order: 'hidden-downgrade' (an input that logged HTTP/1.0 for keys
+ * another logged HTTP/1.1 is in front of it), 'input-order' (inputs share keys, none says which is
+ * in front: as given), 'no-shared-keys' (parallel logs of one tier), 'single-input'.
+ */
+export type TierBasis = 'hidden-downgrade' | 'input-order' | 'no-shared-keys' | 'single-input';
+
+/** One input's client addresses: at the first tier load-balancer nodes, at a later one the addresses of the tier in front. */
+export interface TierClients {
+  input: string;
+  /** 1: the first tier; 2: behind a tier-1 input; … */
+  tier: number;
+  /** The input of the tier in front of this one (null at the first tier). */
+  behind: string | null;
+  byClient: ClientRow[];
 }
 
 /** Handshakes by how they ended (status classes of core/outcomes.ts). */
@@ -254,6 +271,8 @@ export interface Report {
     byUpstream: UpstreamRow[];
     /** Per input and path, most failures first; past the cap, paths are counted as `(other)`. */
     byPath: PathRow[];
+    /** With several inputs: each one's clients, first tier first (see correlation.tierBasis); empty with one. */
+    byTier: TierClients[];
   };
   timeouts: TimeoutCluster[];
   findings: Finding[];
@@ -268,6 +287,8 @@ export interface Report {
     /** Keys that left the window early because too many were live at once. */
     evicted: number;
     traced: TracedKey[];
+    /** How byTier's tiers were told apart. */
+    tierBasis: TierBasis;
   };
   timeline: { bucketSeconds: number; buckets: TimelineBucket[]; incidents: Incident[] };
   histogram: HistogramBin[];
