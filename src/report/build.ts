@@ -17,7 +17,7 @@ import { clientRows, clientsOf, downgradingInputs, tierClients, tiersOf, type Ti
 import { attachHandshakeRows } from './rows.js';
 import { attempts, int, plural } from './text.js';
 import {
-  SCHEMA_VERSION, type ClientRow, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type OutcomeCounts, type Percentile, type Report,
+  SCHEMA_VERSION, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type OutcomeCounts, type Percentile, type Report,
   type TimelineBucket, type TracedKey,
 } from './model.js';
 
@@ -71,7 +71,7 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
   const byClient = clientRows(c, () => true, maxRows);
   const tiers = tiersOf(names.length, t.keys.counts);
 
-  const findings = causesFirst(d.findings.map((f) => toFinding(f, names)));
+  const findings = causesFirst(d.findings.map((f) => toFinding(f, names, tiers)));
   const frontTier = (i: number): boolean => tiers.tier[i] === 1;
   const report: Report = {
     schemaVersion: SCHEMA_VERSION,
@@ -138,7 +138,11 @@ function summary(h: DurationHistogram): DurationSummary {
   return out;
 }
 
-function toFinding(f: FindingData, names: readonly string[]): Finding {
+/**
+ * `tiers` corrects the attempts of a finding: logs that share no key are side by side (one tier),
+ * so each of their lines is an attempt of its own, not one tier's view of another's.
+ */
+function toFinding(f: FindingData, names: readonly string[], tiers: Tiers): Finding {
   const words = proseOf(f);
   let total = 0;
   for (const x of f.clients) total += x.count;
@@ -151,7 +155,7 @@ function toFinding(f: FindingData, names: readonly string[]): Finding {
     evidence: f.evidence.map((e) => ({ file: names[e.input] ?? '?', line: e.line, text: e.text })),
     explanation: words.explanation, fix: words.fix,
   };
-  if (f.handshakes !== undefined) out.handshakes = f.handshakes;
+  if (f.handshakes !== undefined) out.handshakes = tiers.basis === 'no-shared-keys' ? f.count : f.handshakes;
   if (f.timeout !== undefined) out.timeoutSeconds = f.timeout.centerMs / 1000;
   if (f.clientsApproximate) out.clientsApproximate = true;
   if (words.nginxConfig !== undefined) out.nginxConfig = words.nginxConfig;
@@ -206,7 +210,7 @@ function verdict(findings: readonly Finding[], handshakes: number, v: VerdictCon
   let headline: string;
   if (top.id === 'downgraded-handshake') {
     const n = top.handshakes ?? top.count;
-    const at = [...v.downgrading].map((i) => v.names[i] ?? '?');
+    const at = [...v.downgrading].sort((a, b) => a - b).map((i) => v.names[i] ?? '?');
     const first = [...v.downgrading].every((i) => v.tiers.tier[i] === 1);
     const nodes = top.clients.map((x) => x.client);
     const through = several && first ? `load-balancer node${nodes.length === 1 ? '' : 's'}` : `client address${nodes.length === 1 ? '' : 'es'}`;

@@ -461,6 +461,30 @@ describe('diagnosis 3: two tiers, downgrade-keep and downgrade-strip, front + ba
     assert.deepEqual(tk.sightings.map((s) => `${s.file === frontPath ? 'front' : 'back'} ${s.protocol} ${s.status}`).sort(), ['back HTTP/1.1 101', 'front HTTP/1.0 101']);
   });
 
+  test('root cause first: the verdict leads with the downgrade at the front and its LB nodes; a client table per tier', () => {
+    // See: issue 18 (the two-tier headline led with the symptom, LB nodes and nginx addresses mixed).
+    const r = o.report;
+    const downgrading = [1, 2].map((i) => o.nodes[i]?.addr as string);
+    const pass = o.nodes[0]?.addr as string;
+    const down = o.truth.filter((t) => isWs(t) && t.protocolAtNginx === 'HTTP/1.0');
+    assert.deepEqual(r.findings.slice(0, 2).map((f) => f.id), ['downgraded-handshake', 'hidden-downgrade']);
+    const h = r.verdict.headline;
+    assert.ok(h.startsWith(`${down.length} WebSocket handshakes arrived as HTTP/1.0 at ${frontPath} (RFC 6455 requires HTTP/1.1) through load-balancer nodes `), h);
+    for (const addr of downgrading) assert.ok(h.includes(addr), `${addr} in: ${h}`);
+    assert.ok(!h.includes(pass), `the healthy node is not named: ${h}`);
+    assert.ok(h.includes(`reached ${backPath} as HTTP/1.1`), h);
+    // The tiers, told apart by the keys: the front's clients are the LB nodes, the back's the front nginx.
+    assert.equal(r.correlation.tierBasis, 'hidden-downgrade');
+    assert.deepEqual(r.handshakes.byTier.map((t) => [t.input, t.tier]), [[frontPath, 1], [backPath, 2]]);
+    const [t1, t2] = r.handshakes.byTier;
+    const nodes = new Set(o.nodes.map((n) => n.addr));
+    assert.ok(t1?.byClient.every((c) => nodes.has(c.client)), JSON.stringify(t1?.byClient));
+    assert.ok(t2?.byClient.length && t2.byClient.every((c) => !nodes.has(c.client)), JSON.stringify(t2?.byClient));
+    for (const addr of downgrading) assert.equal(t1?.byClient.find((c) => c.client === addr)?.assessment, 'downgrading', addr);
+    // The back tier saw the front nginx carry the failed handshakes: not healthy.
+    assert.ok(t2.byClient.some((c) => c.failed > 0 && c.assessment !== 'healthy'), JSON.stringify(t2.byClient));
+  });
+
   commonTests(() => o);
 });
 
