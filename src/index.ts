@@ -31,7 +31,7 @@ export async function analyze(options: AnalyzeOptions): Promise<Report> {
   const tally = new Tally({ rows: o.keysPerHandshake, evidence: o.evidence, caps: o.caps });
   const result = await runPipeline(o.inputs, tally, {
     formats: o.formats, detect: o.detect, wsPaths: o.wsPaths, stdin: o.stdin, signal: o.signal, sinceMs: o.sinceMs, untilMs: o.untilMs,
-    onBadLine: o.onBadLine, onProgress: o.onProgress, workers: o.workers, chunkBytes: o.chunkBytes, detail: o.keysPerHandshake,
+    onBadLine: o.onBadLine, onProgress: o.onProgress, workers: o.workers, chunkBytes: o.chunkBytes,
   });
   const d = diagnose(tally, { timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence, multiInput: o.inputs.length > 1 });
   return buildReport(tally, d, result, { version: VERSION, timeoutSource: o.timeoutSeconds === undefined ? 'inferred' : 'option' });

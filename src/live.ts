@@ -65,7 +65,7 @@ export async function watch(options: WatchOptions): Promise<Report> {
   try {
     result = await runPipeline(o.inputs, tally, {
       formats: o.formats, detect: o.detect, wsPaths: o.wsPaths, stdin: o.stdin, sinceMs: o.sinceMs, untilMs: o.untilMs,
-      onBadLine: o.onBadLine, onProgress: o.onProgress, workers: o.workers, chunkBytes: o.chunkBytes, detail: o.keysPerHandshake,
+      onBadLine: o.onBadLine, onProgress: o.onProgress, workers: o.workers, chunkBytes: o.chunkBytes,
       // A pipe cannot be told to stop; followed files can, and end with what they hold.
       signal: stdin ? options.stop : o.signal,
       follow: options.follow ? { fromStart: options.fromStart === true, signal: options.stop } : undefined,

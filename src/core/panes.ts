@@ -39,6 +39,10 @@ export class PaneWindow implements LineListener {
     this.current.evidence.offer(EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : COARSE.bin(durationMs)), row);
   }
 
+  target(input: number, upstream: string, path: string, status: number): void {
+    this.current.counts.target(input, upstream, path, status);
+  }
+
   /** Starts the next interval's pane; the oldest leaves the window. */
   rotate(): void {
     this.current = this.newPane();

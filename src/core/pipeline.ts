@@ -63,8 +63,6 @@ export interface PipelineOptions {
    */
   workers?: number;
   chunkBytes?: number;
-  /** Carry each handshake's $upstream_addr to the tally (for one CSV row per handshake). */
-  detail?: boolean;
   /**
    * Follow the files like `tail -F` (input/follow.ts) until `signal` aborts; they then end
    * normally, with every line they held. Standard input is read as it comes.
@@ -229,7 +227,7 @@ class Cursor {
     tally.request(this.input, client, protocol, durationMs >= 0 ? endMs - durationMs : endMs, endMs);
     const h = this.headHandshake;
     if (h >= 0) {
-      tally.handshake(this.input, this.headLine, client, protocol, b.status[h] as number, durationMs, endMs, b.flags[h] as number, b.keys[h] as string, b.texts[h] as string, b.upstreams[h] as string);
+      tally.handshake(this.input, this.headLine, client, protocol, b.status[h] as number, durationMs, endMs, b.flags[h] as number, b.keys[h] as string, b.texts[h] as string, b.upstreams[h] as string, b.paths[h] as string);
     }
   }
 
@@ -383,7 +381,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       return;
     }
     if (pool === null) return;
-    const task = { file: c.name, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, detail: opts.detail === true };
+    const task = { file: c.name, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags } };
     const info = c.result.gzip || c.name === '-' || opts.follow !== undefined ? null : await stat(c.name).catch(() => null);
     if (info !== null && info.isFile()) {
       if (info.size < Math.min(MIN_WORKER_BYTES, chunkBytes)) return;
@@ -448,7 +446,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
         }
         if (c.source !== undefined) continue;
         const detect = opts.detect;
-        const scannerFor = (sample: string[]): LineScanner => new LineScanner(formats.list, orderFor(c, detect ? sample : null), classifier, opts.detail === true);
+        const scannerFor = (sample: string[]): LineScanner => new LineScanner(formats.list, orderFor(c, detect ? sample : null), classifier);
         c.source = new StreamSource(new LineQueue(c.opened.stream, pump), c.opened, detect ? DETECT_LINES : 0, scannerFor);
       }
       if (opts.signal?.aborted) interrupt();

@@ -1,6 +1,6 @@
 /*!
  * The one pass over the records, in merge order: each line goes to the exact counts
- * (core/counts.ts), each handshake also to the key window (core/keys.ts) and the evidence reservoir
+ * (core/counts.ts; a handshake with its upstream and path), each handshake also to the key window (core/keys.ts) and the evidence reservoir
  * (core/evidence.ts), and, only when one CSV row per handshake is asked for, to the row table
  * (core/handshakes.ts). Owns nothing about verdicts (core/diagnose.ts) or presentation (report/).
  */
@@ -30,6 +30,8 @@ export interface TallyView {
 export interface LineListener {
   request(input: number, client: string, protocol: number, startMs: number, endMs: number): void;
   handshake(input: number, client: string, protocol: number, status: number, flags: number, durationMs: number, startMs: number, endMs: number, row: EvidenceRow): void;
+  /** A handshake's $upstream_addr and path, as Counts.target takes them. */
+  target(input: number, upstream: string, path: string, status: number): void;
 }
 
 export interface TallyOptions {
@@ -69,9 +71,9 @@ export class Tally implements TallyView {
 
   /**
    * A line that request() just counted is a handshake. `text` is the line; `upstream` its
-   * $upstream_addr ('' unless rows are kept).
+   * $upstream_addr ('' when not logged); `path` the path asked for, without its query string.
    */
-  handshake(input: number, line: number, client: number, protocol: number, status: number, durationMs: number, endMs: number, flags: number, key: string, text: string, upstream: string): void {
+  handshake(input: number, line: number, client: number, protocol: number, status: number, durationMs: number, endMs: number, flags: number, key: string, text: string, upstream: string, path: string): void {
     const rows = this.rows;
     const row = rows === undefined ? -1 : rows.add({ input, line, client, protocol, status, durationMs, endMs, flags, upstream: rows.upstreamId(upstream) }, key);
     const s = this.sighting;
@@ -89,6 +91,8 @@ export class Tally implements TallyView {
     if (key !== '') this.keys.see(key, s);
     const startMs = durationMs >= 0 ? endMs - durationMs : endMs;
     this.counts.handshake(input, client, protocol, status, flags, durationMs, startMs, endMs);
+    this.counts.target(input, upstream, path, status);
+    this.listener?.target(input, upstream, path, status);
     this.evidence.offer(EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : COARSE.bin(durationMs)), s);
     this.listener?.handshake(input, s.client, protocol, status, flags, durationMs, startMs, endMs, s);
   }

@@ -83,8 +83,12 @@ export function renderHtml(report: Report, opts: HtmlOptions): string {
     report.findings.slice(0, top).forEach((f, i) => body.push(finding(f, i, fixes.findings[i], zone)));
     if (report.findings.length > top) body.push(`<p class="muted">… ${esc(plural(report.findings.length - top, 'more finding'))} (raise --top)</p>`);
   }
+  const ids = new Map<string, number>();
   for (const s of sections(report, top, zone)) {
-    body.push(`<h2>${esc(s.title)}</h2>`, `<div class="scroll"><table id="table-${s.id}"><thead><tr>${s.columns.map((c) => `<th>${esc(c.title)}</th>`).join('')}</tr></thead><tbody>`);
+    // A section id can repeat (one client table per tier): the second is table-clients-2, and so on.
+    const n = (ids.get(s.id) ?? 0) + 1;
+    ids.set(s.id, n);
+    body.push(`<h2>${esc(s.title)}</h2>`, `<div class="scroll"><table id="table-${s.id}${n > 1 ? `-${n}` : ''}"><thead><tr>${s.columns.map((c) => `<th>${esc(c.title)}</th>`).join('')}</tr></thead><tbody>`);
     for (const r of s.rows) {
       // Prose columns keep a readable width when the table is squeezed into a phone's screen.
       const classes = (c: Cell, j: number): string => [cellTone(c), s.columns[j]?.note ? 'prose' : undefined].filter(Boolean).join(' ');

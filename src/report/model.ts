@@ -60,7 +60,11 @@ export interface DurationSummary {
   max: number | null;
   /** Set when a percentile fell past 65.5 s, where durations are binned within 0.003 % rather than to the ms. */
   approximate?: boolean;
+  /** With `approximate`: which percentiles are (the others are exact to the ms). */
+  approximatePercentiles?: Percentile[];
 }
+
+export type Percentile = 'p50' | 'p90' | 'p99';
 
 export interface ProtocolStatusRow {
   protocol: string;
@@ -81,9 +85,57 @@ export interface ClientRow {
   failed: number;
   /**
    * 'downgrading': every handshake arrived as HTTP/1.0; 'mixed': some did; 'failing': none did, but
-   * none upgraded either; 'healthy': otherwise.
+   * none upgraded either; 'partly-failing': none did, some did not upgrade; 'healthy': every one upgraded.
    */
-  assessment: 'downgrading' | 'mixed' | 'failing' | 'healthy';
+  assessment: 'downgrading' | 'mixed' | 'failing' | 'partly-failing' | 'healthy';
+}
+
+/**
+ * How the inputs were put in tier order: 'hidden-downgrade' (an input that logged HTTP/1.0 for keys
+ * another logged HTTP/1.1 is in front of it), 'input-order' (inputs share keys, none says which is
+ * in front: as given), 'no-shared-keys' (parallel logs of one tier), 'single-input'.
+ */
+export type TierBasis = 'hidden-downgrade' | 'input-order' | 'no-shared-keys' | 'single-input';
+
+/** One input's client addresses: at the first tier load-balancer nodes, at a later one the addresses of the tier in front. */
+export interface TierClients {
+  input: string;
+  /** 1: the first tier; 2: behind a tier-1 input; … */
+  tier: number;
+  /** The input of the tier in front of this one (null at the first tier). */
+  behind: string | null;
+  byClient: ClientRow[];
+}
+
+/** Handshakes by how they ended (status classes of core/outcomes.ts). */
+export interface OutcomeCounts {
+  handshakes: number;
+  /** 101. */
+  upgraded: number;
+  /** handshakes − upgraded. */
+  failed: number;
+  /** 3xx. */
+  redirected: number;
+  /** 4xx but 499 and 408. */
+  rejected: number;
+  /** 499 and 408: the client or the load balancer gave up before an answer. */
+  gaveUp: number;
+  /** 5xx (504 included). */
+  serverError: number;
+  /** Anything else: 2xx, 1xx but 101. */
+  other: number;
+}
+
+/** One input's handshakes answered by one upstream (the last peer of $upstream_addr; `-`: none, nginx answered). */
+export interface UpstreamRow extends OutcomeCounts {
+  input: string;
+  upstream: string;
+}
+
+/** One input's handshakes for one path (without its query string). */
+export interface PathRow extends OutcomeCounts {
+  input: string;
+  path: string;
 }
 
 export interface TimeoutCluster {
@@ -212,6 +264,15 @@ export interface Report {
     failed: number;
     byProtocolStatus: ProtocolStatusRow[];
     byClient: ClientRow[];
+    /**
+     * Per input and upstream, most failures first; empty when the format logs no $upstream_addr.
+     * Past the cap, upstreams are counted as `(other)`.
+     */
+    byUpstream: UpstreamRow[];
+    /** Per input and path, most failures first; past the cap, paths are counted as `(other)`. */
+    byPath: PathRow[];
+    /** With several inputs: each one's clients, first tier first (see correlation.tierBasis); empty with one. */
+    byTier: TierClients[];
   };
   timeouts: TimeoutCluster[];
   findings: Finding[];
@@ -226,6 +287,8 @@ export interface Report {
     /** Keys that left the window early because too many were live at once. */
     evicted: number;
     traced: TracedKey[];
+    /** How byTier's tiers were told apart. */
+    tierBasis: TierBasis;
   };
   timeline: { bucketSeconds: number; buckets: TimelineBucket[]; incidents: Incident[] };
   histogram: HistogramBin[];

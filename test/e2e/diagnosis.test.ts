@@ -461,6 +461,30 @@ describe('diagnosis 3: two tiers, downgrade-keep and downgrade-strip, front + ba
     assert.deepEqual(tk.sightings.map((s) => `${s.file === frontPath ? 'front' : 'back'} ${s.protocol} ${s.status}`).sort(), ['back HTTP/1.1 101', 'front HTTP/1.0 101']);
   });
 
+  test('root cause first: the verdict leads with the downgrade at the front and its LB nodes; a client table per tier', () => {
+    // See: issue 18 (the two-tier headline led with the symptom, LB nodes and nginx addresses mixed).
+    const r = o.report;
+    const downgrading = [1, 2].map((i) => o.nodes[i]?.addr as string);
+    const pass = o.nodes[0]?.addr as string;
+    const down = o.truth.filter((t) => isWs(t) && t.protocolAtNginx === 'HTTP/1.0');
+    assert.deepEqual(r.findings.slice(0, 2).map((f) => f.id), ['downgraded-handshake', 'hidden-downgrade']);
+    const h = r.verdict.headline;
+    assert.ok(h.startsWith(`${down.length} WebSocket handshakes arrived as HTTP/1.0 at ${frontPath} (RFC 6455 requires HTTP/1.1) through load-balancer nodes `), h);
+    for (const addr of downgrading) assert.ok(h.includes(addr), `${addr} in: ${h}`);
+    assert.ok(!h.includes(pass), `the healthy node is not named: ${h}`);
+    assert.ok(h.includes(`reached ${backPath} as HTTP/1.1`), h);
+    // The tiers, told apart by the keys: the front's clients are the LB nodes, the back's the front nginx.
+    assert.equal(r.correlation.tierBasis, 'hidden-downgrade');
+    assert.deepEqual(r.handshakes.byTier.map((t) => [t.input, t.tier]), [[frontPath, 1], [backPath, 2]]);
+    const [t1, t2] = r.handshakes.byTier;
+    const nodes = new Set(o.nodes.map((n) => n.addr));
+    assert.ok(t1?.byClient.every((c) => nodes.has(c.client)), JSON.stringify(t1?.byClient));
+    assert.ok(t2?.byClient.length && t2.byClient.every((c) => !nodes.has(c.client)), JSON.stringify(t2?.byClient));
+    for (const addr of downgrading) assert.equal(t1?.byClient.find((c) => c.client === addr)?.assessment, 'downgrading', addr);
+    // The back tier saw the front nginx carry the failed handshakes: not healthy.
+    assert.ok(t2.byClient.some((c) => c.failed > 0 && c.assessment !== 'healthy'), JSON.stringify(t2.byClient));
+  });
+
   commonTests(() => o);
 });
 
@@ -713,6 +737,31 @@ describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors amo
     const failovers = o.truth.filter((t) => t.label?.startsWith('failover'));
     for (const t of failovers) assert.equal(recordFor(o.front, t)?.['upstream_status'], '502, 101', `${t.label}: nginx logged the failover list`);
     assert.ok(!f.evidence.some((e) => e.text.includes('us="502, 101"')), 'no failover line among the evidence');
+  });
+
+  test('handshakes by upstream and by path: what nginx logged as $upstream_addr and $request_uri, by status class', () => {
+    // Expected from the cross-check log: the peer whose answer was logged is the last of the list
+    // (`127.0.0.1:1, 127.0.0.1:N` after a failover), `-` when nginx answered itself.
+    const cls = (s: number): string => (s === 101 ? '101' : s === 499 || s === 408 ? '499' : `${Math.floor(s / 100)}xx`);
+    const expect = (name: (r: JsonRecord) => string): string[] => countBy(ws().map((t) => {
+      const r = recordFor(o.front, t) as JsonRecord;
+      return `${name(r)} ${cls(Number(r['status']))}`;
+    }));
+    const got = (rows: { handshakes: number; upgraded: number; redirected: number; rejected: number; gaveUp: number; serverError: number; other: number }[], name: (i: number) => string): string[] =>
+      countBy(rows.flatMap((r, i) => ([['101', r.upgraded], ['3xx', r.redirected], ['4xx', r.rejected], ['499', r.gaveUp], ['5xx', r.serverError], ['2xx', r.other]] as const)
+        .flatMap(([c, n]) => Array.from({ length: n }, () => `${name(i)} ${c}`))));
+    const peer = (r: JsonRecord): string => (r['upstream_addr'] ?? '').split(/, | : /).at(-1) || '-';
+    const up = o.report.handshakes.byUpstream;
+    assert.deepEqual(got(up, (i) => up[i]?.upstream ?? '?'), expect(peer));
+    // The dead upstream (a closed port) is a row of its own, every handshake a 5xx; the dead pair's last peer too.
+    const dead = o.truth.filter((t) => t.kind === 'ws-dead' && t.label !== 'dead pair').length;
+    assert.ok(up.some((r) => r.handshakes === dead && r.serverError === dead), JSON.stringify(up));
+    assert.ok(up.some((r) => r.upstream === '127.0.0.1:2' && r.serverError === 1), JSON.stringify(up));
+    assert.equal(up[0]?.failed, Math.max(...up.map((r) => r.failed)), 'most failures first');
+    const paths = o.report.handshakes.byPath;
+    assert.deepEqual(got(paths, (i) => paths[i]?.path ?? '?'), expect((r) => (r['request_uri'] ?? '').split('?')[0] ?? ''));
+    assert.ok(!paths.some((r) => r.path.includes('?')), 'no query string');
+    for (const r of [...up, ...paths]) assert.equal(r.input, o.inputs[0]);
   });
 
   test('no downgrade, no timeout finding, no reused key: only the three rules this traffic breaks', () => {
