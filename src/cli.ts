@@ -237,7 +237,7 @@ async function main(): Promise<void> {
   const stop = new AbortController();
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
-      if (!argv.quiet) process.stderr.write(live ? '\nwsdiag: stopping; the report over everything read follows\n' : '\nwsdiag: interrupted; reporting what was read so far\n');
+      if (!argv.quiet) process.stderr.write('\nwsdiag: interrupted; reporting what was read so far\n');
       (live ? stop : abort).abort();
       // A terminal's standard input would wait for one more line before it noticed.
       if (process.stdin.isTTY) process.stdin.destroy();
@@ -247,7 +247,8 @@ async function main(): Promise<void> {
   if (inputs.length === 0 && process.stdin.isTTY && !argv.quiet) process.stderr.write('wsdiag: reading standard input (give file names, or pipe a log in)\n');
 
   const badLines = argv['bad-lines'] === undefined ? undefined : new BadLinesFile(argv['bad-lines']);
-  const progress = process.stderr.isTTY && !argv.quiet && !live ? new ProgressLine(process.stderr) : undefined;
+  // Followed files have no end to make progress towards: their terminal gets the live status line.
+  const progress = process.stderr.isTTY && !argv.quiet && !argv.follow ? new ProgressLine(process.stderr) : undefined;
   const common: AnalyzeOptions = {
     inputs,
     logFormat: list(argv['log-format']),
