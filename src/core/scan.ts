@@ -171,7 +171,7 @@ export class LineScanner {
     b.endMs[i] = f.endMs;
     if (b.utcOffsetMin !== b.utcOffsetMin) b.utcOffsetMin = reader.utcOffsetMinutes();
     const wsPath = this.classifier.isWsPath(reader.path());
-    if (!wsPath && !this.classifier.byHeaders(f.key, f.status, f.upgrade)) {
+    if (!this.classifier.byHeaders(f.key, f.status, f.upgrade) && !(wsPath && this.classifier.byPath(f.status))) {
       b.handshake[i] = 0;
       return;
     }

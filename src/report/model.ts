@@ -118,7 +118,7 @@ export interface TimelineBucket {
   /** Handshakes (and sessions) that started in this bucket. */
   handshakes: number;
   /**
-   * Handshakes that started in this bucket and failed by their answer alone (HTTP/1.0, 4xx/5xx but
+   * Handshakes that started in this bucket and failed by their answer alone (HTTP/1.0, 3xx/4xx/5xx but
    * 499/504/408, no Upgrade); those given up or cut at a timeout are in the incident windows.
    */
   failed: number;

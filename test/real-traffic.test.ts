@@ -1,0 +1,136 @@
+/*
+ * Real WebSocket deployments carry traffic the incident sample does not: health checks and
+ * long-polls on WebSocket paths, redirects, several timeouts side by side, timeouts of many
+ * minutes, logs without $request_time, nothing in the window. Each case runs the built CLI on lines
+ * shaped exactly as nginx writes them (`combined`, and `combined-ws`: combined + $request_time
+ * "$http_upgrade" "$http_sec_websocket_key" $upstream_status), in the order nginx writes them.
+ * See: issue 14 (Real traffic: no false alarm, no missed failure).
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import type { Finding, Report } from '../src/index.js';
+import { run } from './helpers/cli.js';
+import { prng } from './helpers/prng.js';
+
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+const two = (n: number): string => String(n).padStart(2, '0');
+const T0 = Date.UTC(2024, 10, 20, 8, 0, 0);
+
+interface Line {
+  client: string;
+  request: string;
+  status: number;
+  /** Offset of the request's start from T0, and its request_time, in ms. */
+  startMs: number;
+  durMs: number;
+  /** Logged $http_upgrade and key ('' is written `-`, as nginx writes an absent header). */
+  upgrade?: string;
+  key?: string;
+}
+
+function local(ms: number): string {
+  const d = new Date(ms);
+  return `${two(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())} +0000`;
+}
+
+/** A `combined` line: no duration, no key, no Upgrade logged. */
+function combined(l: Line): string {
+  return `${l.client} - - [${local(T0 + l.startMs + l.durMs)}] "${l.request}" ${l.status} 12 "-" "Mozilla/5.0 (X11; Linux x86_64)"`;
+}
+
+/** A `combined-ws` line. */
+function combinedWs(l: Line): string {
+  const up = l.status === 101 ? '101' : l.status === 499 ? '-' : String(l.status);
+  return `${combined(l)} ${(l.durMs / 1000).toFixed(3)} "${l.upgrade || '-'}" "${l.key || '-'}" ${up}`;
+}
+
+/** The JSON report of the CLI over these lines (ordered by end, as nginx writes them). */
+function report(lines: Line[], shape: (l: Line) => string, args: string[] = []): Report {
+  const text = [...lines].sort((a, b) => a.startMs + a.durMs - (b.startMs + b.durMs)).map(shape).join('\n') + '\n';
+  const preset = shape === combined ? 'combined' : 'combined-ws';
+  const r = run(['--preset', preset, '--output', 'json', ...args, '-'], text);
+  assert.equal(r.code, 0, r.stderr);
+  return JSON.parse(r.stdout) as Report;
+}
+
+const ids = (r: Report): string[] => r.findings.map((f) => `${f.id}×${f.count}${f.timeoutSeconds === undefined ? '' : `@${f.timeoutSeconds}`}`);
+const findingOf = (r: Report, id: string): Finding => {
+  const f = r.findings.find((x) => x.id === id);
+  assert.ok(f, `${id} in ${ids(r).join(', ')}`);
+  return f;
+};
+
+/** Healthy handshakes: 101 sessions of 1–300 s from `client`, none near a timeout the tests use. */
+function healthy(n: number, client: string, seed: number): Line[] {
+  const rand = prng(seed);
+  return Array.from({ length: n }, (_, i) => ({
+    client, request: `GET /ws/chat/${i} HTTP/1.1`, status: 101, startMs: i * 3000, durMs: 1000 + Math.round(rand() * 299_000), upgrade: 'websocket', key: `healthy${String(seed * 1000 + i).padStart(15, '0')}==`,
+  }));
+}
+
+// ─── 1. plain requests on a WebSocket path ───────────────────────────────────────────────────────
+
+test('issue 14.1: 200 health checks `GET /ws/health HTTP/1.0` answered 200 through two LB nodes are no handshakes, no finding, --fail-on critical exits 0', () => {
+  const lines: Line[] = Array.from({ length: 200 }, (_, i) => ({ client: `10.0.0.${1 + (i % 2)}`, request: 'GET /ws/health HTTP/1.0', status: 200, startMs: i * 1000, durMs: 1 }));
+  for (const shape of [combined, combinedWs]) {
+    const r = report(lines, shape);
+    assert.equal(r.handshakes.total, 0, shape.name);
+    assert.deepEqual(ids(r), [], shape.name);
+    assert.equal(r.requests.http10, 200, 'the HTTP/1.0 requests are still counted as requests');
+  }
+  const text = lines.map(combined).join('\n') + '\n';
+  assert.equal(run(['--preset', 'combined', '--fail-on', 'critical', '-'], text).code, 0);
+});
+
+test('issue 14.1: without a key or Upgrade logged, the path still makes a handshake of 101, 499 at T, 3xx, 4xx and 5xx', () => {
+  const lines: Line[] = [
+    ...Array.from({ length: 6 }, (_, i): Line => ({ client: '10.0.0.9', request: `GET /ws/s${i} HTTP/1.0`, status: 499, startMs: i * 700, durMs: 60_000 + i })),
+    { client: '10.0.0.8', request: 'GET /ws/a HTTP/1.1', status: 101, startMs: 100, durMs: 12_345 },
+    { client: '10.0.0.8', request: 'GET /ws HTTP/1.1', status: 301, startMs: 200, durMs: 0 },
+    { client: '10.0.0.8', request: 'GET /ws/b HTTP/1.1', status: 502, startMs: 300, durMs: 2 },
+    { client: '10.0.0.8', request: 'GET /ws/c HTTP/1.1', status: 404, startMs: 400, durMs: 1 },
+  ];
+  // combined-ws with Upgrade and key absent ('-'): the same lines, now with their durations.
+  const r = report(lines, combinedWs, ['--ws-path', '/ws']);
+  assert.equal(r.handshakes.total, lines.length);
+  const abandoned = findingOf(r, 'abandoned-at-timeout');
+  assert.equal(abandoned.count, 6);
+  assert.equal(findingOf(r, 'handshake-redirected').count, 1);
+  const c = report(lines, combined);
+  assert.equal(c.handshakes.total, lines.length, 'combined: the same handshakes, by path and status');
+});
+
+// ─── 2. long-polling ─────────────────────────────────────────────────────────────────────────────
+
+test('issue 14.2: long-polls held 25 s and answered 200 (`/ws/poll`, socket.io transport=polling) are no failure and no timeout', () => {
+  const lines: Line[] = [...healthy(40, '10.0.1.1', 2)];
+  for (let i = 0; i < 60; i++) lines.push({ client: '10.0.1.2', request: `GET /ws/poll?since=${i} HTTP/1.1`, status: 200, startMs: i * 5000, durMs: 25_000 + (i % 7) });
+  for (let i = 0; i < 60; i++) lines.push({ client: '10.0.1.3', request: `GET /socket.io/?EIO=4&transport=polling&t=P${i} HTTP/1.1`, status: 200, startMs: i * 5000 + 7, durMs: 25_000 + (i % 5) });
+  // A poll the browser gave up on (a page closed): 499, still no handshake.
+  lines.push({ client: '10.0.1.3', request: 'GET /socket.io/?EIO=4&transport=polling&t=Px HTTP/1.1', status: 499, startMs: 1000, durMs: 3_210 });
+  const r = report(lines, combinedWs, ['--ws-path', '/socket.io']);
+  assert.equal(r.handshakes.total, 40);
+  assert.equal(r.handshakes.failed, 0);
+  assert.deepEqual(r.timeouts, []);
+  assert.deepEqual(ids(r), []);
+  assert.equal(r.verdict.severity, 'ok');
+});
+
+// ─── 3. redirected handshakes ────────────────────────────────────────────────────────────────────
+
+test('issue 14.3: `GET /ws HTTP/1.1` answered 301 is handshake-redirected: count, status, clients, evidence, fix', () => {
+  const lines: Line[] = [...healthy(30, '10.0.2.1', 3)];
+  for (let i = 0; i < 14; i++) lines.push({ client: '10.0.2.2', request: 'GET /ws HTTP/1.1', status: 301, startMs: 500 + i * 4000, durMs: 0, upgrade: 'websocket', key: `redirected${String(i).padStart(12, '0')}==` });
+  lines.push({ client: '10.0.2.3', request: 'GET /ws/chat/ HTTP/1.1', status: 302, startMs: 900, durMs: 3, upgrade: 'websocket', key: 'redirectedKey00000000A==' });
+  const r = report(lines, combinedWs);
+  const f = findingOf(r, 'handshake-redirected');
+  assert.equal(f.count, 15);
+  assert.deepEqual(f.breakdown, { 301: 14, 302: 1 });
+  assert.deepEqual(f.clients.map((c) => `${c.client} ${c.count}`), ['10.0.2.2 14', '10.0.2.3 1']);
+  assert.ok(f.evidence.length > 0 && f.evidence.every((e) => / 30[12] /.test(e.text)));
+  assert.match(f.fix, /\/ws\//);
+  assert.match(f.nginxConfig ?? '', /location = \/ws/);
+  assert.equal(f.severity, 'critical', '15 of 45 handshakes failed');
+  assert.deepEqual(ids(r), ['handshake-redirected×15']);
+  assert.equal(r.timeline.buckets.reduce((n, b) => n + b.failed, 0), 15, 'redirects are failed attempts on the timeline');
+});
