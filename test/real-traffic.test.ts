@@ -134,3 +134,56 @@ test('issue 14.3: `GET /ws HTTP/1.1` answered 301 is handshake-redirected: count
   assert.deepEqual(ids(r), ['handshake-redirected×15']);
   assert.equal(r.timeline.buckets.reduce((n, b) => n + b.failed, 0), 15, 'redirects are failed attempts on the timeline');
 });
+
+// ─── 7. logs without $request_time ───────────────────────────────────────────────────────────────
+
+test('issue 14.7: combined (no $request_time): HTTP/1.0 499s say their duration is not logged, and the report recommends the log_format line once', () => {
+  const lines: Line[] = [...healthy(20, '10.0.7.1', 7)];
+  for (let i = 0; i < 5; i++) lines.push({ client: '10.0.7.2', request: `GET /ws/chat/${i} HTTP/1.0`, status: 499, startMs: i * 2000, durMs: 60_000 });
+  const r = report(lines, combined);
+  const f = findingOf(r, 'downgraded-handshake');
+  assert.deepEqual(f.breakdown, { '499 (duration not logged)': 5 });
+  assert.deepEqual(r.timeouts, []);
+  assert.deepEqual(r.meta.notLogged?.variables, ['$request_time', '$http_upgrade', '$http_sec_websocket_key', '$upstream_status']);
+  assert.equal(
+    r.meta.notLogged?.logFormat,
+    `log_format wsdiag '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time "$http_upgrade" "$http_sec_websocket_key" $upstream_status';`,
+  );
+  const text = [...lines].sort((a, b) => a.startMs + a.durMs - (b.startMs + b.durMs)).map(combined).join('\n') + '\n';
+  for (const output of ['table', 'markdown', 'html']) {
+    const out = run(['--preset', 'combined', '--output', output, '-'], text).stdout;
+    assert.equal(out.split('log_format wsdiag').length - 1, 1, `${output}: the log_format line once`);
+    assert.match(out, /durations are not logged/, output);
+  }
+  assert.equal(report(lines, combinedWs).meta.notLogged, null, 'combined-ws logs all four');
+});
+
+// ─── 8. client assessment from outcomes ──────────────────────────────────────────────────────────
+
+test('issue 14.8: a client whose handshakes are nearly all redirected is "failing", not "healthy"', () => {
+  const lines: Line[] = [...healthy(20, '10.0.8.1', 8)];
+  for (let i = 0; i < 14; i++) lines.push({ client: '10.0.8.2', request: 'GET /ws HTTP/1.1', status: 301, startMs: i * 1000, durMs: 0 });
+  lines.push({ client: '10.0.8.2', request: 'GET /ws/chat/x HTTP/1.1', status: 101, startMs: 20_000, durMs: 5_000 });
+  const r = report(lines, combined);
+  const row = (c: string): string | undefined => r.handshakes.byClient.find((x) => x.client === c)?.assessment;
+  assert.equal(row('10.0.8.2'), 'failing');
+  assert.equal(row('10.0.8.1'), 'healthy');
+});
+
+// ─── 9. never "OK" about nothing ─────────────────────────────────────────────────────────────────
+
+test('issue 14.9: an empty input, or --since excluding every line, says nothing was analysed and why (not OK)', () => {
+  const empty = run(['--output', 'json', '-'], '');
+  assert.equal(empty.code, 0, empty.stderr);
+  const e = JSON.parse(empty.stdout) as Report;
+  assert.notEqual(e.verdict.severity, 'ok');
+  assert.match(e.verdict.headline, /^Nothing was analysed: the input is empty/);
+  assert.doesNotMatch(run(['-'], '').stdout, /^OK/);
+
+  const old = healthy(30, '10.0.9.1', 9);
+  const r = report(old, combined, ['--since', '2h']);
+  assert.equal(r.lines.filtered, 30);
+  assert.notEqual(r.verdict.severity, 'ok');
+  assert.match(r.verdict.headline, /^Nothing was analysed: all 30 parsed lines fall outside the --since\/--until window/);
+  assert.match(r.verdict.fix ?? '', /--since/);
+});

@@ -11,6 +11,7 @@ import { DurationHistogram, FINE } from '../core/grid.js';
 import { KEY_WINDOW_MS } from '../core/keys.js';
 import type { PipelineResult } from '../core/pipeline.js';
 import type { Tally } from '../core/tally.js';
+import { notLogged } from './logging.js';
 import { likelyCause, proseOf } from './prose.js';
 import { attachHandshakeRows } from './rows.js';
 import { int, plural } from './text.js';
@@ -96,11 +97,12 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
       window: { since: p.sinceMs === undefined ? null : iso(p.sinceMs), until: p.untilMs === undefined ? null : iso(p.untilMs) },
       partial: p.partial,
       clientsFolded: c.clientsCapped,
+      notLogged: notLogged(p.used.map((f) => ({ format: f, lines: formatLines.get(f.name) ?? 0 })), c.handshakes, [...c.groups.values()].some((g) => g.durations.count > 0)),
       timeoutSource: opts.timeoutSource,
       utcOffsetMinutes: p.utcOffsetMinutes,
     },
     lines: { ...lines, samples: p.bad.samples.map((s) => ({ ...s })) },
-    verdict: verdict(findings, c.handshakes),
+    verdict: verdict(findings, c.handshakes, lines),
     requests: { total: c.requests, http10: c.requestsHttp10 },
     handshakes: { total: c.handshakes, upgraded, failed: c.handshakes - upgraded, byProtocolStatus, byClient },
     timeouts: d.timeouts.map((x) => ({
@@ -119,7 +121,8 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
 
 function assess(r: ClientRow): ClientRow['assessment'] {
   if (r.handshakesHttp10 > 0) return r.handshakesHttp10 === r.handshakes ? 'downgrading' : 'mixed';
-  if (r.handshakes > 0 && r.upgraded === 0) return 'failing';
+  // From outcomes, not only the protocol: most of its handshakes did not upgrade (3xx, 4xx, 5xx, 499).
+  if (r.failed * 2 > r.handshakes) return 'failing';
   return 'healthy';
 }
 
@@ -162,8 +165,9 @@ function patternLabel(id: string, pattern: string, names: readonly string[]): st
   return `HTTP/1.0 in ${inputsOf(i10).join(', ')}; HTTP/1.1 in ${inputsOf(i11).join(', ')}`;
 }
 
-function verdict(findings: readonly Finding[], handshakes: number): Report['verdict'] {
+function verdict(findings: readonly Finding[], handshakes: number, lines: { total: number; parsed: number; empty: number; filtered: number }): Report['verdict'] {
   const top = findings[0];
+  if (!top && lines.parsed - lines.filtered <= 0) return nothingAnalysed(lines);
   if (!top) {
     return {
       severity: 'ok',
@@ -183,6 +187,21 @@ function verdict(findings: readonly Finding[], handshakes: number): Report['verd
     headline = `${top.title}: ${int(top.handshakes ?? top.count)}${top.clients.length ? `, from ${top.clients.slice(0, 4).map((x) => x.client).join(', ')}` : ''}.`;
   }
   return { severity: top.severity, headline, details, fix: top.fix };
+}
+
+/** Never "OK" about nothing: no line reached the analysis, and why. */
+function nothingAnalysed(lines: { total: number; parsed: number; empty: number; filtered: number }): Report['verdict'] {
+  let why: string;
+  let fix: string | null = null;
+  if (lines.total - lines.empty === 0) {
+    why = lines.total === 0 ? 'the input is empty' : `the input holds only empty lines (${int(lines.total)})`;
+  } else if (lines.parsed === 0) {
+    why = `none of the ${plural(lines.total - lines.empty, 'line')} matched the log format`;
+  } else {
+    why = `all ${plural(lines.filtered, 'parsed line')} fall outside the --since/--until window`;
+    fix = 'Widen --since/--until (or leave them out) to cover the time the log spans.';
+  }
+  return { severity: 'info', headline: `Nothing was analysed: ${why}.`, details: [], fix };
 }
 
 /** Every handshake row, with its key's sightings across inputs and the findings it counts in. */

@@ -81,7 +81,7 @@ export interface ClientRow {
   failed: number;
   /**
    * 'downgrading': every handshake arrived as HTTP/1.0; 'mixed': some did; 'failing': none did, but
-   * none upgraded either; 'healthy': otherwise.
+   * most did not upgrade (redirected, refused, failed upstream, given up); 'healthy': otherwise.
    */
   assessment: 'downgrading' | 'mixed' | 'failing' | 'healthy';
 }
@@ -196,6 +196,11 @@ export interface Report {
     /** True when there were more client addresses than kept one by one: the rest are counted as `(other)`. */
     clientsFolded: boolean;
     timeoutSource: 'inferred' | 'option';
+    /**
+     * Logs without $request_time (no timeout can be inferred): the variables the analysis needs that
+     * they lack, and the log_format line that adds them; null when durations are logged or no handshake.
+     */
+    notLogged: { variables: string[]; logFormat: string } | null;
     /**
      * The UTC offset, in minutes, that most lines' $time_local / $time_iso8601 were written in
      * (480 for `+0800`); null when no line has a zoned time. Text outputs show times in it.

@@ -124,6 +124,14 @@ export function sameInputsLine(report: Report): string | null {
   return `${pairs}: both were read, so every count includes those lines twice (give only one of them)`;
 }
 
+/** What the logs do not record and the log_format line that adds it (once per report), else null. */
+export function notLoggedLine(report: Report): string | null {
+  const n = report.meta.notLogged;
+  if (n === null) return null;
+  const durations = n.variables.includes('$request_time') ? ': request durations are not logged, so no timeout can be inferred and no failure dated to one' : '';
+  return `not logged: ${n.variables.join(', ')}${durations}. To log them: ${n.logFormat} (and access_log … wsdiag;)`;
+}
+
 /** Report totals in one sentence (and the --since/--until window, when one was given). */
 export function summaryLine(report: Report, zone: Zone): string {
   const l = report.lines;
