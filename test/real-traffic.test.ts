@@ -187,3 +187,52 @@ test('issue 14.9: an empty input, or --since excluding every line, says nothing 
   assert.match(r.verdict.headline, /^Nothing was analysed: all 30 parsed lines fall outside the --since\/--until window/);
   assert.match(r.verdict.fix ?? '', /--since/);
 });
+
+// ─── 4–6. timeouts: side by side, of any length, and not by coincidence ─────────────────────────
+
+let keyNo = 0;
+/** A fresh 24-character key per handshake, as browsers make them. */
+const freshKey = (): string => `fresh${String(++keyNo).padStart(17, '0')}==`;
+const ws = (client: string, request: string, status: number, startMs: number, durMs: number): Line => ({ client, request, status, startMs, durMs, upgrade: 'websocket', key: freshKey() });
+
+test('issue 14.4: 600 × 504 at 55 s do not hide 40 × HTTP/1.0 499 within 12 ms of 60 s beside them', () => {
+  const rand = prng(4);
+  const lines: Line[] = [...healthy(100, '10.0.4.1', 4)];
+  for (let i = 0; i < 600; i++) lines.push(ws('10.0.4.2', `GET /ws/a${i} HTTP/1.1`, 504, i * 500, 55_000 + Math.round(rand() * 4)));
+  for (let i = 0; i < 40; i++) lines.push({ client: '10.0.4.3', request: `GET /ws/b${i} HTTP/1.0`, status: 499, startMs: i * 7000 + 3, durMs: 59_994 + Math.round(rand() * 12) });
+  const r = report(lines, combinedWs);
+  const at = (s: number): Finding | undefined => r.findings.find((f) => f.id === 'abandoned-at-timeout' && Math.abs((f.timeoutSeconds ?? 0) - s) < 0.05);
+  assert.equal(at(55)?.count, 600, ids(r).join(', '));
+  assert.equal(at(60)?.count, 40, ids(r).join(', '));
+  assert.deepEqual(findingOf(r, 'downgraded-handshake').breakdown, { '499 at ≈60.000 s': 40 });
+});
+
+test('issue 14.5: sessions cut at 900 s, at 1 h and at 24 h are inferred as timeouts (no --timeout)', () => {
+  for (const T of [900_000, 3_600_000, 86_400_000]) {
+    const rand = prng(T);
+    const lines: Line[] = [...healthy(60, '10.0.5.1', 5)];
+    // Cut by an idle timeout to the millisecond, as nginx logs it (900.003 … 900.061).
+    for (let i = 0; i < 50; i++) lines.push(ws('10.0.5.2', `GET /ws/long${i} HTTP/1.1`, 101, i * 61_000, T + 3 + Math.round(rand() * 58)));
+    const r = report(lines, combinedWs);
+    const f = findingOf(r, 'session-cut-at-timeout');
+    assert.equal(f.count, 50, `T = ${T / 1000} s: ${ids(r).join(', ')}`);
+    // Past 65.5 s durations are binned within 0.003 %: T is that close, and marked approximate.
+    assert.ok(Math.abs((f.timeoutSeconds ?? 0) - T / 1000) <= (T / 1000) * 3e-5 + 0.1, `T = ${T / 1000} s: found ${f.timeoutSeconds}`);
+    assert.equal(r.timeouts.find((c) => c.series === 'sessions')?.approximate, true);
+    assert.notEqual(r.verdict.severity, 'ok');
+  }
+});
+
+test('issue 14.6: three impatient 499s at 41.21, 41.23, 41.25 s among 40 scattered ones are no timeout', () => {
+  const rand = prng(6);
+  const lines: Line[] = [...healthy(100, '10.0.6.1', 6)];
+  // Users giving up at random, 1–120 s, none within 5 s of 41.2 s (so nothing is "around" the trio).
+  for (let i = 0; lines.length < 140; i++) {
+    const d = 1000 + Math.round(rand() * 119_000);
+    if (Math.abs(d - 41_230) > 5000) lines.push(ws(`10.0.6.${2 + (i % 5)}`, `GET /ws/x${i} HTTP/1.1`, 499, i * 9000, d));
+  }
+  for (const [i, d] of [41_210, 41_230, 41_250].entries()) lines.push(ws('10.0.6.9', `GET /ws/y${i} HTTP/1.1`, 499, 400_000 + i * 60_000, d));
+  const r = report(lines, combinedWs);
+  assert.deepEqual(r.timeouts, []);
+  assert.deepEqual(ids(r), []);
+});

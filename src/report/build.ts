@@ -108,6 +108,7 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
     timeouts: d.timeouts.map((x) => ({
       seconds: x.cluster.centerMs / 1000, count: x.cluster.count, minSeconds: x.cluster.loMs / 1000, maxSeconds: x.cluster.hiMs / 1000,
       spreadMs: x.cluster.hiMs - x.cluster.loMs, series: x.series, source: x.source, statuses: x.statuses, protocols: x.protocols, likelyCause: likelyCause(x),
+      ...(x.cluster.approximate ? { approximate: true as const } : {}),
     })),
     findings,
     correlation: correlation(t, names),

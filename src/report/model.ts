@@ -98,6 +98,8 @@ export interface TimeoutCluster {
   statuses: Record<string, number>;
   protocols: Record<string, number>;
   likelyCause: string;
+  /** Set when T and its bounds are bin edges wider than 1 ms (past 65.5 s): within 0.003 %. */
+  approximate?: true;
 }
 
 export interface TracedSighting {
