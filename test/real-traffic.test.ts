@@ -8,7 +8,8 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import type { Finding, Report } from '../src/index.js';
+import { Readable } from 'node:stream';
+import { analyze, type Finding, type Report } from '../src/index.js';
 import { run } from './helpers/cli.js';
 import { prng } from './helpers/prng.js';
 
@@ -235,4 +236,43 @@ test('issue 14.6: three impatient 499s at 41.21, 41.23, 41.25 s among 40 scatter
   const r = report(lines, combinedWs);
   assert.deepEqual(r.timeouts, []);
   assert.deepEqual(ids(r), []);
+});
+
+// ─── 10. reused keys over the whole input ───────────────────────────────────────────────────────
+
+test('issue 14.10: a key sent again 20 minutes later, and a key re-sent every 5 minutes for 2 hours, are reused keys (one each)', () => {
+  const lines: Line[] = [...healthy(100, '10.0.10.1', 10)];
+  const once = { client: '10.0.10.2', request: 'GET /ws/a HTTP/1.1', status: 101, durMs: 4_000, upgrade: 'websocket', key: 'AAAAAAAAAAAAAAAAAAAAAA==' };
+  lines.push({ ...once, startMs: 0 }, { ...once, startMs: 20 * 60_000 });
+  const every = { client: '10.0.10.3', request: 'GET /ws/b HTTP/1.1', status: 101, durMs: 2_000, upgrade: 'websocket', key: 'BBBBBBBBBBBBBBBBBBBBBA==' };
+  for (let m = 0; m <= 120; m += 5) lines.push({ ...every, startMs: m * 60_000 + 1 });
+  const r = report(lines, combinedWs);
+  const f = findingOf(r, 'reused-key');
+  assert.equal(f.count, 2, 'keys, not lines');
+  assert.deepEqual(f.clients.map((c) => `${c.client} ${c.count}`), ['10.0.10.3 25', '10.0.10.2 2'], 'their lines, by client');
+  assert.equal(r.correlation.reused, 2);
+  assert.equal(r.correlation.keys, 102, 'a key seen again is one key');
+  assert.equal(r.correlation.reusedMissedAtMost, 0);
+  assert.equal(f.approximate, undefined);
+});
+
+test('issue 14.10: past the memory kept for keys that left the window, the report says by how much reused-key may be short', async () => {
+  // 400 keys each sent twice, 20 minutes apart (outside the window), with room to remember 16.
+  const rows: Line[] = [];
+  for (let i = 0; i < 400; i++) {
+    const b = Buffer.alloc(16, 7);
+    b.writeUInt32BE(i * 2654435761 >>> 0, 4);
+    const key = b.toString('base64');
+    for (const later of [0, 20 * 60_000]) rows.push({ client: '10.0.10.5', request: 'GET /ws/c HTTP/1.1', status: 101, startMs: i * 1000 + later, durMs: 500, upgrade: 'websocket', key });
+  }
+  const text = rows.sort((a, b) => a.startMs - b.startMs).map(combinedWs).join('\n') + '\n';
+  const run = (caps?: object): Promise<Report> => analyze({ inputs: ['-'], preset: 'combined-ws', stdin: Readable.from([text]), ...(caps ? { caps } : {}) });
+  const free = await run();
+  assert.equal(findingOf(free, 'reused-key').count, 400);
+  const capped = await run({ departedKeys: 16 });
+  const f = findingOf(capped, 'reused-key');
+  assert.equal(f.approximate, true);
+  assert.ok(f.missedAtMost !== undefined && f.missedAtMost > 0);
+  assert.equal(capped.correlation.reusedMissedAtMost, f.missedAtMost);
+  assert.ok(f.count <= 400 && f.count + f.missedAtMost >= 400, `${f.count} + at most ${f.missedAtMost} missed covers the 400 reused keys`);
 });

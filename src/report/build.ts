@@ -154,6 +154,7 @@ function toFinding(f: FindingData, names: readonly string[]): Finding {
   if (f.handshakes !== undefined) out.handshakes = f.handshakes;
   if (f.timeout !== undefined) out.timeoutSeconds = f.timeout.centerMs / 1000;
   if (f.clientsApproximate) out.clientsApproximate = true;
+  if (f.missedAtMost !== undefined) Object.assign(out, { approximate: true, missedAtMost: f.missedAtMost });
   if (words.nginxConfig !== undefined) out.nginxConfig = words.nginxConfig;
   return out;
 }
@@ -252,7 +253,7 @@ function correlation(t: Tally, names: readonly string[]): Report['correlation'] 
   }));
   return {
     keys: k.keys, multiTier: k.multiTier, singleInput: k.keys - k.multiTier, reused: k.reused, protocolMismatch: k.protocolMismatch,
-    windowSeconds: KEY_WINDOW_MS / 1000, evicted: k.evictedEarly, traced,
+    windowSeconds: KEY_WINDOW_MS / 1000, evicted: k.evictedEarly, reusedMissedAtMost: k.forgotten, traced,
   };
 }
 

@@ -41,6 +41,12 @@ export interface Finding {
    * lines outside the finding's timeout window. The finding's count is exact either way.
    */
   clientsApproximate?: boolean;
+  /**
+   * Set (with `approximate: true`) when the count is a lower bound: reused-key past the memory kept
+   * for keys that left the key window; the count may be short by at most this many keys.
+   */
+  approximate?: true;
+  missedAtMost?: number;
   /** ISO times of the first start and last end among the finding's lines (null when not logged). */
   firstSeen: string | null;
   lastSeen: string | null;
@@ -232,6 +238,11 @@ export interface Report {
     windowSeconds: number;
     /** Keys that left the window early because too many were live at once. */
     evicted: number;
+    /**
+     * Keys forgotten after they left the window (bounded memory): `reused` may be short by at most
+     * this many. Reuse is found over the whole input; joining tiers, within the window.
+     */
+    reusedMissedAtMost: number;
     traced: TracedKey[];
   };
   timeline: { bucketSeconds: number; buckets: TimelineBucket[]; incidents: Incident[] };

@@ -86,7 +86,7 @@ export function sections(report: Report, top: number, zone: Zone): Section[] {
 
 /** A finding's facts as label → value pairs, in reading order, times shown in `zone`. */
 export function findingFacts(f: Finding, zone: Zone): [string, string][] {
-  const facts: [string, string][] = [['count', int(f.count)]];
+  const facts: [string, string][] = [['count', f.missedAtMost === undefined ? int(f.count) : `≈${int(f.count)} (up to ${int(f.missedAtMost)} more may have been missed: keys forgotten to bound memory)`]];
   if (f.handshakes !== undefined && f.handshakes !== f.count) facts.push(['distinct handshakes', `${int(f.handshakes)} (a handshake logged by several tiers counts once)`]);
   if (f.timeoutSeconds !== undefined) facts.push(['timeout T', `≈${secs(f.timeoutSeconds)} s`]);
   if (f.firstSeen) facts.push(['seen', span(f.firstSeen, f.lastSeen, zone)]);
