@@ -134,11 +134,11 @@ class CellTable {
 }
 
 /**
- * A handshake that failed whatever the timeouts turn out to be: HTTP/1.0, a 4xx or 5xx answer
+ * A handshake that failed whatever the timeouts turn out to be: HTTP/1.0, a 3xx, 4xx or 5xx answer
  * (but the statuses of giving up, which are failures only at a timeout), no Upgrade logged.
  */
 export function failedByAnswer(protocol: number, status: number, flags: number): boolean {
-  if (protocol === Protocol.HTTP10 || (status >= 400 && !ABANDONED.has(status))) return true;
+  if (protocol === Protocol.HTTP10 || (status >= 300 && !ABANDONED.has(status))) return true;
   return (flags & RowFlag.UPGRADE_MISSING) !== 0 && (flags & (RowFlag.HAS_KEY | RowFlag.WS_PATH)) !== 0;
 }
 

@@ -45,6 +45,8 @@ export interface FindingData {
   firstEndMs: number;
   breakdown: [string, number][];
   evidence: EvidenceRow[];
+  /** Set when the count is a lower bound: it may be short by at most this. */
+  missedAtMost?: number;
 }
 
 export interface TimeoutData {
@@ -196,7 +198,9 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
     if (r.kind !== 'keys') continue;
     const k = r.tally(t.keys.counts);
     if (k.keys === 0) continue;
+    const missed = r.missedAtMost?.(t.keys.counts) ?? 0;
     findings.push({
+      ...(missed > 0 ? { missedAtMost: missed } : {}),
       id: r.id, severity: r.severity, count: k.keys, clients: topClients(k.clients, clientName), clientsApproximate: false,
       firstMs: k.firstMs, lastMs: k.lastMs, firstEndMs: k.firstMs, breakdown: sorted(k.patterns),
       evidence: pickEvidence(t.evidence.candidates((cls) => cls === r.evidenceClass), opts.evidence, (e) => `${e.input}`),

@@ -173,7 +173,7 @@ export class LineScanner {
     if (b.utcOffsetMin !== b.utcOffsetMin) b.utcOffsetMin = reader.utcOffsetMinutes();
     const path = reader.path();
     const wsPath = this.classifier.isWsPath(path);
-    if (!wsPath && !this.classifier.byHeaders(f.key, f.status, f.upgrade)) {
+    if (!this.classifier.byHeaders(f.key, f.status, f.upgrade) && !(wsPath && this.classifier.byPath(f.status))) {
       b.handshake[i] = 0;
       return;
     }

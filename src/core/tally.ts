@@ -7,16 +7,19 @@
 import { COARSE } from './grid.js';
 import { Counts, DEFAULT_COUNT_CAPS, type CountCaps } from './counts.js';
 import { EvidenceReservoir, type EvidenceRow } from './evidence.js';
+import { DEPARTED_KEYS } from './departed.js';
 import { HandshakeRows } from './handshakes.js';
 import { KEY_WINDOW_MS, KeyWindow, MAX_LIVE_KEYS, type KeyCounts, type Sighting } from './keys.js';
 
 /** Every cap the analysis has; an internal option shrinks them so tests can run past each one. */
 export interface Caps extends CountCaps {
   liveKeys: number;
+  /** Keys remembered after they leave the key window (core/departed.ts). */
+  departedKeys: number;
   evidenceRows: number;
 }
 
-export const DEFAULT_CAPS: Caps = { ...DEFAULT_COUNT_CAPS, liveKeys: MAX_LIVE_KEYS, evidenceRows: 8_000 };
+export const DEFAULT_CAPS: Caps = { ...DEFAULT_COUNT_CAPS, liveKeys: MAX_LIVE_KEYS, departedKeys: DEPARTED_KEYS, evidenceRows: 8_000 };
 
 /** What diagnosis and the report read: a whole run's tally, or a live window's merged panes. */
 export interface TallyView {
@@ -60,7 +63,7 @@ export class Tally implements TallyView {
     // A finding cites up to `evidence` lines, varied: a few more per class leave room to choose.
     this.evidence = new EvidenceReservoir(Math.max(4, (opts.evidence ?? 5) + 1), caps.evidenceRows);
     this.rows = opts.rows ? new HandshakeRows() : undefined;
-    this.keys = new KeyWindow(this.evidence, this.rows, KEY_WINDOW_MS, caps.liveKeys);
+    this.keys = new KeyWindow(this.evidence, this.rows, KEY_WINDOW_MS, caps.liveKeys, caps.departedKeys);
   }
 
   /** One parsed line that reached the analysis. */

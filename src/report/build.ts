@@ -12,6 +12,7 @@ import { KEY_WINDOW_MS } from '../core/keys.js';
 import { NO_NAME, Outcome, type OutcomeTable } from '../core/outcomes.js';
 import type { PipelineResult } from '../core/pipeline.js';
 import type { TallyView as Tally } from '../core/tally.js';
+import { notLogged } from './logging.js';
 import { likelyCause, proseOf } from './prose.js';
 import { clientRows, clientsOf, downgradingInputs, tierClients, tiersOf, type Tiers } from './tiers.js';
 import { attachHandshakeRows } from './rows.js';
@@ -83,11 +84,12 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
       window: { since: p.sinceMs === undefined ? null : iso(p.sinceMs), until: p.untilMs === undefined ? null : iso(p.untilMs) },
       partial: p.partial,
       clientsFolded: c.clientsCapped,
+      notLogged: notLogged(p.used.map((f) => ({ format: f, lines: formatLines.get(f.name) ?? 0 })), c.handshakes, [...c.groups.values()].some((g) => g.durations.count > 0)),
       timeoutSource: opts.timeoutSource,
       utcOffsetMinutes: p.utcOffsetMinutes,
     },
     lines: { ...lines, samples: p.bad.samples.map((s) => ({ ...s })) },
-    verdict: verdict(findings, c.handshakes, { names, tiers, downgrading: downgradingInputs(c), frontClients: clientsOf(c, frontTier) }),
+    verdict: verdict(findings, c.handshakes, lines, { names, tiers, downgrading: downgradingInputs(c), frontClients: clientsOf(c, frontTier) }),
     requests: { total: c.requests, http10: c.requestsHttp10 },
     handshakes: {
       total: c.handshakes, upgraded, failed: c.handshakes - upgraded, byProtocolStatus, byClient,
@@ -98,6 +100,7 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
     timeouts: d.timeouts.map((x) => ({
       seconds: x.cluster.centerMs / 1000, count: x.cluster.count, minSeconds: x.cluster.loMs / 1000, maxSeconds: x.cluster.hiMs / 1000,
       spreadMs: x.cluster.hiMs - x.cluster.loMs, series: x.series, source: x.source, statuses: x.statuses, protocols: x.protocols, likelyCause: likelyCause(x),
+      ...(x.cluster.approximate ? { approximate: true as const } : {}),
     })),
     findings,
     correlation: correlation(t, names, tiers),
@@ -158,6 +161,7 @@ function toFinding(f: FindingData, names: readonly string[], tiers: Tiers): Find
   if (f.handshakes !== undefined) out.handshakes = tiers.basis === 'no-shared-keys' ? f.count : f.handshakes;
   if (f.timeout !== undefined) out.timeoutSeconds = f.timeout.centerMs / 1000;
   if (f.clientsApproximate) out.clientsApproximate = true;
+  if (f.missedAtMost !== undefined) Object.assign(out, { approximate: true, missedAtMost: f.missedAtMost });
   if (words.nginxConfig !== undefined) out.nginxConfig = words.nginxConfig;
   return out;
 }
@@ -194,8 +198,9 @@ interface VerdictContext {
   frontClients: ReadonlySet<string>;
 }
 
-function verdict(findings: readonly Finding[], handshakes: number, v: VerdictContext): Report['verdict'] {
+function verdict(findings: readonly Finding[], handshakes: number, lines: { total: number; parsed: number; empty: number; filtered: number }, v: VerdictContext): Report['verdict'] {
   const top = findings[0];
+  if (!top && lines.parsed - lines.filtered <= 0) return nothingAnalysed(lines);
   if (!top) {
     return {
       severity: 'ok',
@@ -228,6 +233,21 @@ function verdict(findings: readonly Finding[], handshakes: number, v: VerdictCon
     headline = `${top.title}: ${attempts(top)}${clients.length ? `, from ${list(clients)}` : ''}.`;
   }
   return { severity: top.severity, headline, details, fix: top.fix };
+}
+
+/** Never "OK" about nothing: no line reached the analysis, and why. */
+function nothingAnalysed(lines: { total: number; parsed: number; empty: number; filtered: number }): Report['verdict'] {
+  let why: string;
+  let fix: string | null = null;
+  if (lines.total - lines.empty === 0) {
+    why = lines.total === 0 ? 'the input is empty' : `the input holds only empty lines (${int(lines.total)})`;
+  } else if (lines.parsed === 0) {
+    why = `none of the ${plural(lines.total - lines.empty, 'line')} matched the log format`;
+  } else {
+    why = `all ${plural(lines.filtered, 'parsed line')} fall outside the --since/--until window`;
+    fix = 'Widen --since/--until (or leave them out) to cover the time the log spans.';
+  }
+  return { severity: 'info', headline: `Nothing was analysed: ${why}.`, details: [], fix };
 }
 
 /** Every handshake row, with its key's sightings across inputs and the findings it counts in. */
@@ -277,7 +297,7 @@ function correlation(t: Tally, names: readonly string[], tiers: Tiers): Report['
   }));
   return {
     keys: k.keys, multiTier: k.multiTier, singleInput: k.keys - k.multiTier, reused: k.reused, protocolMismatch: k.protocolMismatch,
-    windowSeconds: KEY_WINDOW_MS / 1000, evicted: k.evictedEarly, traced, tierBasis: tiers.basis,
+    windowSeconds: KEY_WINDOW_MS / 1000, evicted: k.evictedEarly, reusedMissedAtMost: k.forgotten, traced, tierBasis: tiers.basis,
   };
 }
 

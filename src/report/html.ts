@@ -8,7 +8,7 @@
  * Every piece of log text goes through esc().
  */
 import type { Finding, HistogramBin, Report } from './model.js';
-import { cellText, cellTone, durationRange, findingFacts, fixView, sameInputsLine, sections, summaryLine, type Cell, type FixView } from './sections.js';
+import { cellText, cellTone, durationRange, findingFacts, fixView, notLoggedLine, sameInputsLine, sections, summaryLine, type Cell, type FixView } from './sections.js';
 import { int, plural, secs, visible } from './text.js';
 import { axisTime, span, stamp, zoneName, zoneOf, type Zone } from './time.js';
 
@@ -73,6 +73,8 @@ export function renderHtml(report: Report, opts: HtmlOptions): string {
   if (report.meta.partial) body.push('<p class="verdict warning"><strong>Partial report:</strong> not every input was read to the end.</p>');
   const same = sameInputsLine(report);
   if (same !== null) body.push(`<p class="verdict warning"><strong>Warning:</strong> ${esc(same)}.</p>`);
+  const unlogged = notLoggedLine(report);
+  if (unlogged !== null) body.push(`<p class="muted"><strong>Note:</strong> ${esc(unlogged)}</p>`);
   if (report.meta.clientsFolded) body.push('<p class="muted">More client addresses than kept one by one: the rest are counted as (other).</p>');
 
   body.push('<h2>Timeline</h2>', timelineChart(report, zone));

@@ -41,6 +41,12 @@ export interface Finding {
    * lines outside the finding's timeout window. The finding's count is exact either way.
    */
   clientsApproximate?: boolean;
+  /**
+   * Set (with `approximate: true`) when the count is a lower bound: reused-key past the memory kept
+   * for keys that left the key window; the count may be short by at most this many keys.
+   */
+  approximate?: true;
+  missedAtMost?: number;
   /** ISO times of the first start and last end among the finding's lines (null when not logged). */
   firstSeen: string | null;
   lastSeen: string | null;
@@ -85,7 +91,8 @@ export interface ClientRow {
   failed: number;
   /**
    * 'downgrading': every handshake arrived as HTTP/1.0; 'mixed': some did; 'failing': none did, but
-   * none upgraded either; 'partly-failing': none did, some did not upgrade; 'healthy': every one upgraded.
+   * most did not upgrade (redirected, refused, failed upstream, given up); 'partly-failing': none did,
+   * some did not upgrade; 'healthy': every one upgraded.
    */
   assessment: 'downgrading' | 'mixed' | 'failing' | 'partly-failing' | 'healthy';
 }
@@ -150,6 +157,8 @@ export interface TimeoutCluster {
   statuses: Record<string, number>;
   protocols: Record<string, number>;
   likelyCause: string;
+  /** Set when T and its bounds are bin edges wider than 1 ms (past 65.5 s): within 0.003 %. */
+  approximate?: true;
 }
 
 export interface TracedSighting {
@@ -170,7 +179,7 @@ export interface TimelineBucket {
   /** Handshakes (and sessions) that started in this bucket. */
   handshakes: number;
   /**
-   * Handshakes that started in this bucket and failed by their answer alone (HTTP/1.0, 4xx/5xx but
+   * Handshakes that started in this bucket and failed by their answer alone (HTTP/1.0, 3xx/4xx/5xx but
    * 499/504/408, no Upgrade); those given up or cut at a timeout are in the incident windows.
    */
   failed: number;
@@ -249,6 +258,11 @@ export interface Report {
     clientsFolded: boolean;
     timeoutSource: 'inferred' | 'option';
     /**
+     * Logs without $request_time (no timeout can be inferred): the variables the analysis needs that
+     * they lack, and the log_format line that adds them; null when durations are logged or no handshake.
+     */
+    notLogged: { variables: string[]; logFormat: string } | null;
+    /**
      * The UTC offset, in minutes, that most lines' $time_local / $time_iso8601 were written in
      * (480 for `+0800`); null when no line has a zoned time. Text outputs show times in it.
      */
@@ -286,6 +300,11 @@ export interface Report {
     windowSeconds: number;
     /** Keys that left the window early because too many were live at once. */
     evicted: number;
+    /**
+     * Keys forgotten after they left the window (bounded memory): `reused` may be short by at most
+     * this many. Reuse is found over the whole input; joining tiers, within the window.
+     */
+    reusedMissedAtMost: number;
     traced: TracedKey[];
     /** How byTier's tiers were told apart. */
     tierBasis: TierBasis;

@@ -128,7 +128,7 @@ export function sections(report: Report, top: number, zone: Zone): Section[] {
 /** A finding's facts as label → value pairs, in reading order, times shown in `zone`. */
 export function findingFacts(f: Finding, zone: Zone): [string, string][] {
   // Attempts (a handshake logged by several tiers counts once), with the log lines where they differ.
-  const facts: [string, string][] = [['count', attempts(f)]];
+  const facts: [string, string][] = [['count', f.missedAtMost === undefined ? attempts(f) : `≈${attempts(f)} (up to ${int(f.missedAtMost)} more may have been missed: keys forgotten to bound memory)`]];
   if (f.timeoutSeconds !== undefined) facts.push(['timeout T', `≈${secs(f.timeoutSeconds)} s`]);
   if (f.firstSeen) facts.push(['seen', span(f.firstSeen, f.lastSeen, zone)]);
   const breakdown = Object.entries(f.breakdown);
@@ -163,6 +163,14 @@ export function sameInputsLine(report: Report): string | null {
   if (same.length === 0) return null;
   const pairs = same.map((i) => `${i.name} holds the same lines as ${i.sameAs}`).join('; ');
   return `${pairs}: both were read, so every count includes those lines twice (give only one of them)`;
+}
+
+/** What the logs do not record and the log_format line that adds it (once per report), else null. */
+export function notLoggedLine(report: Report): string | null {
+  const n = report.meta.notLogged;
+  if (n === null) return null;
+  const durations = n.variables.includes('$request_time') ? ': request durations are not logged, so no timeout can be inferred and no failure dated to one' : '';
+  return `not logged: ${n.variables.join(', ')}${durations}. To log them: ${n.logFormat} (and access_log … wsdiag;)`;
 }
 
 /** Report totals in one sentence (and the --since/--until window, when one was given). */

@@ -8,7 +8,7 @@
 import Table from 'cli-table3';
 import { displayWidth, planTable, truncate, wrapLines } from './fit.js';
 import type { Finding, Report } from './model.js';
-import { cellText, cellTone, durationRange, findingFacts, fixView, inputsLine, sameInputsLine, sections, summaryLine, type FixView, type Section } from './sections.js';
+import { cellText, cellTone, durationRange, findingFacts, fixView, inputsLine, notLoggedLine, sameInputsLine, sections, summaryLine, type FixView, type Section } from './sections.js';
 import { attempts, int, plural, visible } from './text.js';
 import { span, zoneOf } from './time.js';
 
@@ -72,6 +72,8 @@ export function renderTable(report: Report, opts: TableOptions): string {
   if (inputs !== null) out.push(...wrapLines(paint('yellow', visible(inputs)), width, 2));
   const same = sameInputsLine(report);
   if (same !== null) out.push(...wrapLines(paint('yellow', visible(`warning: ${same}.`)), width, 2));
+  const unlogged = notLoggedLine(report);
+  if (unlogged !== null) out.push(...wrapLines(visible(unlogged), width, 2));
   if (report.meta.clientsFolded) out.push(...wrapLines('note: more client addresses than kept one by one; the rest are counted as (other).', width, 2));
 
   report.findings.slice(0, topFindings).forEach((f, i) => out.push('', ...finding(f, fixes.findings[i], sev, l)));

@@ -57,12 +57,13 @@ export function emptyClientRow(client: string): ClientRow {
 }
 
 /**
- * 'downgrading': every handshake arrived as HTTP/1.0; 'mixed': some did; 'failing': none did and
- * none upgraded; 'partly-failing': none did, some did not upgrade; 'healthy': every one upgraded.
+ * 'downgrading': every handshake arrived as HTTP/1.0; 'mixed': some did; 'failing': none did, but
+ * most did not upgrade; 'partly-failing': none did, some did not upgrade; 'healthy': every one upgraded.
  */
 function assess(r: ClientRow): ClientRow['assessment'] {
   if (r.handshakesHttp10 > 0) return r.handshakesHttp10 === r.handshakes ? 'downgrading' : 'mixed';
-  if (r.handshakes > 0 && r.upgraded === 0) return 'failing';
+  // From outcomes, not only the protocol (3xx, 4xx, 5xx, 499 are failures too).
+  if (r.failed * 2 > r.handshakes) return 'failing';
   if (r.failed > 0) return 'partly-failing';
   return 'healthy';
 }

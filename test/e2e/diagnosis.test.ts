@@ -871,3 +871,77 @@ describe('diagnosis 8: two bursts through downgrading nodes amid steady healthy 
 
   commonTests(() => o);
 });
+
+// ─── 9. real traffic beside the failures: health checks, long-polls, a redirect, two close timeouts ─
+
+describe('diagnosis 9: health checks and long-polls on /ws/, the 301 from /ws, 504 at 2.0 s beside HTTP/1.0 499 at 2.4 s (combined-ws)', { skip }, () => {
+  // See: issue 14 (items 1–4). nginx's proxy_read_timeout answers 504 at READ_T; the strip node gives up at LB_T.
+  const READ_T = 2000;
+  const LB_T = 2400;
+  const actions: Action[] = [];
+  for (let i = 0; i < 4; i++) actions.push({ kind: 'ws-session', via: 0, path: `/ws/ok${i}`, holdMs: 300 + 250 * i, messages: 2, label: `healthy ${i}` });
+  // A load balancer's health checks through both nodes (HTTP/1.0 through the downgrading one), answered 200 at once.
+  for (let i = 0; i < 10; i++) actions.push({ kind: 'plain', via: i % 2, path: `/ws/health?plain=200&n=${i}`, delayMs: i * 40, label: `health ${i}` });
+  // Long-polls held 1.5 s by the app, all answered 200 after the same time (a cluster of 200s).
+  for (let i = 0; i < 6; i++) actions.push({ kind: 'plain', via: 0, path: `/ws/poll?plain=poll&hold=1500&n=${i}`, delayMs: i * 30, label: `poll ${i}` });
+  // The handshake sent to /ws: nginx redirects to /ws/ (only `location /ws/` exists).
+  for (let i = 0; i < 3; i++) actions.push({ kind: 'ws-session', via: 0, path: '/ws', label: `redirected ${i}`, delayMs: i * 50 });
+  // A busy app: nginx gives up at its proxy_read_timeout (504), many of them.
+  for (let i = 0; i < 16; i++) actions.push({ kind: 'ws-session', via: 0, path: `/ws/busy${i}?stall`, label: `504 ${i}`, delayMs: i * 20 });
+  // Through the downgrading node, on a location nginx waits 10 s on: the node gives up first (HTTP/1.0 499 at LB_T).
+  for (let i = 0; i < 4; i++) actions.push({ kind: 'ws-session', via: 1, path: `/ws/long/s${i}`, label: `strip ${i}`, delayMs: i * 40 });
+
+  let o: Outcome;
+  before(async () => {
+    o = await scenario(
+      {
+        formats: [`log_format combined_ws '${COMBINED_WS}';`],
+        proxyReadTimeout: READ_T / 1000,
+        locations: [{ path: '/ws/long/', proxyReadTimeout: 10 }],
+        nodes: [{ mode: 'pass' }, { mode: 'downgrade-strip', timeoutMs: LB_T }],
+        actions,
+      },
+      (res) => ({ inputs: [res.logs['combined_ws'] as string], args: ['--preset', 'combined-ws', ...HARNESS_TOLERANCE] }),
+    );
+  });
+  const labelled = (prefix: string): Truth[] => o.truth.filter((t) => t.label?.startsWith(prefix));
+
+  test('nginx logged what the harness predicted (200 health checks, 200 long-polls at 1.5 s, 301, 504, HTTP/1.0 499)', () => assertTruthHolds(o));
+
+  test('every line parses', () => assertAllParsed(o));
+
+  test('health checks and long-polls on /ws/ are plain requests: the handshakes are exactly the WebSocket actions', () => {
+    const handshakes = o.truth.filter(isWs);
+    assert.equal(o.report.handshakes.total, handshakes.length);
+    assert.deepEqual(o.report.handshakes.byProtocolStatus.map((r) => `${r.protocol} ${r.status} ×${r.count}`).sort(), tally(handshakes.map((t) => [t.protocolAtNginx, t.expectedStatus])));
+    assert.ok(!o.report.timeouts.some((c) => Math.abs(c.seconds - 1.5) < 0.2), `no timeout at the long-polls' 1.5 s: ${JSON.stringify(o.report.timeouts)}`);
+    // Only handshakes lack Upgrade here: the ones the downgrading node stripped, not the health checks or polls.
+    assert.equal(mustFind(o.report, 'missing-upgrade-header').count, o.truth.filter((t) => isWs(t) && !t.upgradeAtNginx).length);
+  });
+
+  test('handshake-redirected: the 301s nginx sent for /ws', () => {
+    const redirected = labelled('redirected');
+    assert.ok(redirected.every((t) => t.expectedStatus === 301));
+    const f = mustFind(o.report, 'handshake-redirected');
+    assert.equal(f.count, redirected.length);
+    assert.deepEqual(f.breakdown, { 301: redirected.length });
+  });
+
+  test('two close timeouts are both found: 504 at ≈2.0 s (16) and the HTTP/1.0 499 at ≈2.4 s (4)', () => {
+    const at504 = labelled('504');
+    const at499 = labelled('strip');
+    assert.ok(at504.every((t) => t.expectedStatus === 504) && at499.every((t) => t.expectedStatus === 499 && t.protocolAtNginx === 'HTTP/1.0'));
+    assert.equal(mustFind(o.report, 'abandoned-at-timeout', READ_T / 1000).count, at504.length, `request_time ${loggedTimes(o, at504)}`);
+    assert.equal(mustFind(o.report, 'abandoned-at-timeout', LB_T / 1000).count, at499.length, `request_time ${loggedTimes(o, at499)}`);
+    const f = mustFind(o.report, 'downgraded-handshake');
+    assert.equal(f.count, at499.length, 'the HTTP/1.0 health checks are not downgraded handshakes');
+    assert.deepEqual(f.clients.map((c) => c.client), [o.nodes[1]?.addr]);
+  });
+
+  test('nothing else: no upstream error (the 504s are at a timeout), no rejection', () => {
+    const ids = ['abandoned-at-timeout', 'abandoned-at-timeout', 'downgraded-handshake', 'handshake-redirected', 'missing-upgrade-header'];
+    assert.deepEqual(o.report.findings.map((f) => f.id).sort(), ids);
+  });
+
+  commonTests(() => o);
+});
