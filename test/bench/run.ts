@@ -2,8 +2,8 @@
  * The benchmark behind `npm run bench`: makes (or reuses) seeded incident-format data in bench-data/, then times
  * `wc -l`, two awk one-liners, `zcat` and wsdiag (dist/cli.js: a file, its gzip copy, and the file on standard
  * input) with /usr/bin/time, and measures wsdiag's peak RSS at 1× and 10× the lines, and with two tiers (front and
- * back logs joined by key, two-tier.ts) at 1× and 10×, checking their counts. Prints a text table, ratios and a
- * Markdown table.
+ * back logs joined by key, two-tier.ts) at 1× and 10×, checking their counts, and live (both logs fed through a
+ * pipe, a verdict every second). Prints a text table, ratios and a Markdown table.
  * It owns no parsing logic and is not run by `npm test`; data generation lives in generate.ts.
  */
 
@@ -569,6 +569,18 @@ async function main(): Promise<number> {
   // memory with two tiers: every handshake logged by a front and a back nginx, joined by key
   const tierRows = haveCli && !opts.skipTwoTier ? await twoTierMemory(opts, warnings, failures) : [];
 
+  // memory live: the 1× and 10× logs fed fast through a pipe (hours of log time in seconds), verdicts every second
+  const liveRows: { label: string; bytes: number; sample: Sample }[] = [];
+  if (haveCli) {
+    for (const [label, file, bytes] of [['1×', data.log, meta.bytes], ['10×', data.x10, meta.x10Bytes]] as const) {
+      if (bytes === undefined || (label === '10×' && opts.skip10x)) continue;
+      log(`live memory run ${label}: cat | wsdiag --interval 1 --output jsonl -`);
+      const s = await runCommand('sh', ['-c', `cat "$1" | "$2" "$3" --interval 1 --output jsonl - > /dev/null`, 'sh', file, process.execPath, opts.cli], 'ignore');
+      if (s.signal !== null || (s.code !== 0 && s.code !== 1)) failures.push(`wsdiag live ${label} ${describeFailure(s)}`);
+      else liveRows.push({ label, bytes, sample: s });
+    }
+  }
+
   // ---- report (stdout)
   const nodeVersion = process.version;
   const awkVersion = await toolVersion(awkBin, awkName === 'mawk' ? ['-W', 'version'] : ['--version']);
@@ -637,6 +649,14 @@ async function main(): Promise<number> {
     const r1 = tierRows[0]?.sample?.rssKB;
     const r10 = tierRows[1]?.sample?.rssKB;
     if (r1 != null && r10 != null) out.push(`peak RSS 10× / 1× = ${(r10 / r1).toFixed(2)} (flat memory ≈ 1.0)`);
+    out.push('');
+  }
+  if (liveRows.length > 0) {
+    out.push('memory live (the same logs fed through a pipe, a verdict over a 5-minute window every second, events as JSON lines):');
+    out.push(textTable(['live', 'MB', 'seconds', 'peak RSS MiB'], liveRows.map((r) => [r.label, (r.bytes / 1e6).toFixed(0), r.sample.seconds.toFixed(2), r.sample.rssKB == null ? '–' : (r.sample.rssKB / 1024).toFixed(1)])));
+    const l1 = liveRows[0]?.sample.rssKB;
+    const l10 = liveRows[1]?.sample.rssKB;
+    if (l1 != null && l10 != null) out.push(`peak RSS 10× / 1× = ${(l10 / l1).toFixed(2)} (flat memory ≈ 1.0)`);
     out.push('');
   }
   out.push('Markdown:', '');
