@@ -1,6 +1,6 @@
 /*!
  * Live analysis (library API): watch(options) reads inputs that keep growing (followed files, an
- * open pipe) and every interval reports the verdict over a sliding window of panes
+ * open pipe) and every interval reports the verdict over the last window of log time
  * (core/panes.ts), with an event the moment a finding opens or closes in the window. Timeouts
  * are inferred from everything read so far. Returns the report over the whole run when the
  * inputs end or `stop` aborts. No process or console here: src/cli.ts prints.
@@ -43,15 +43,13 @@ function findingKey(f: Finding): string {
 export async function watch(options: WatchOptions): Promise<Report> {
   const o = await normalizeOptions(options);
   const intervalMs = Math.max(50, Math.round((options.intervalSeconds ?? 10) * 1000));
-  const panes = Math.max(1, Math.ceil(((options.windowSeconds ?? 300) * 1000) / intervalMs));
-  const window = new PaneWindow(panes, o.evidence);
+  const window = new PaneWindow(Math.max(1, Math.round((options.windowSeconds ?? 300) * 1000)), intervalMs, o.evidence);
   const tally = new Tally({ rows: o.keysPerHandshake, evidence: o.evidence, caps: o.caps, listener: window });
   let current: (() => PipelineResult) | undefined;
   let open = new Map<string, Finding>();
   const tick = (): void => {
     if (current === undefined) return;
     const report = build(window.view(), current(), o, tally);
-    window.rotate();
     const at = new Date().toISOString();
     const now = new Map(report.findings.map((f) => [findingKey(f), f]));
     for (const [k, f] of now) if (!open.has(k)) options.onEvent({ type: 'incident-opened', at, finding: f });

@@ -44,6 +44,16 @@ function start(args: string[]): Run {
   };
 }
 
+const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+
+/** The fixture's lines as if written now: the window is over the log's own time, so a live test needs live times. */
+function writtenNow(lines: readonly string[]): string {
+  const d = new Date();
+  const p = (n: number): string => String(n).padStart(2, '0');
+  const local = `[${p(d.getUTCDate())}/${MONTHS[d.getUTCMonth()]}/${d.getUTCFullYear()}:${p(d.getUTCHours())}:${p(d.getUTCMinutes())}:${p(d.getUTCSeconds())} +0000]`;
+  return `${lines.map((l) => l.replace(/^\[[^\]]+\]/, local).replace(/ msec \d+\.\d+ /, ` msec ${(d.getTime() / 1000).toFixed(3)} `)).join('\n')}\n`;
+}
+
 const events = (r: Run): LiveEvent[] => r.stdout().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LiveEvent);
 
 async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
@@ -59,7 +69,7 @@ test('--follow --output jsonl: the incident opens as its lines are written, clos
   // The first snapshot says the file is open (at its end): only then are lines appended.
   await until(() => events(r).some((e) => e.type === 'snapshot'), 10_000, 'a first snapshot');
   const t0 = Date.now();
-  appendFileSync(file, `${LINES.slice(10).join('\n')}\n`);
+  appendFileSync(file, writtenNow(LINES.slice(10)));
   await until(() => events(r).some((e) => e.type === 'incident-opened' && e.finding?.id === 'downgraded-handshake'), 3000, 'the downgrade is announced');
   assert.ok(Date.now() - t0 < 3000, `announced ${Date.now() - t0} ms after the lines were written (interval 0.5 s)`);
   await until(() => events(r).some((e) => e.type === 'incident-closed' && e.finding?.id === 'downgraded-handshake'), 5000, 'and closed after the window');

@@ -47,14 +47,19 @@ export const COARSE = new Grid(11);
 const PAGE_BITS = 12;
 const PAGE = 1 << PAGE_BITS;
 
+/** Distinct bins a histogram keeps in a map before it moves to pages (a map entry costs about 40 bytes, a page 16 KB). */
+const SPARSE_BINS = 2048;
+
 /**
- * Counts of durations on the FINE grid, in pages of 4096 bins allocated on first use: a log's
- * histogram costs what its durations span, not its length. Exact, and merges by addition.
+ * Counts of durations on the FINE grid: a map of its few bins at first, then pages of 4096 bins
+ * allocated on first use; a log's histogram costs what its durations span, not its length (and a
+ * live window's small panes stay small). Exact, and merges by addition.
  */
 export class DurationHistogram {
   count = 0;
   maxMs = -1;
-  private readonly pages: (Uint32Array | undefined)[] = new Array<Uint32Array | undefined>(Math.ceil(FINE.size / PAGE)).fill(undefined);
+  private sparse: Map<number, number> | null = new Map();
+  private pages: (Uint32Array | undefined)[] = [];
 
   add(ms: number, n = 1): void {
     this.count += n;
@@ -63,14 +68,27 @@ export class DurationHistogram {
   }
 
   private addBin(b: number, n: number): void {
+    const sparse = this.sparse;
+    if (sparse !== null) {
+      sparse.set(b, (sparse.get(b) ?? 0) + n);
+      if (sparse.size > SPARSE_BINS) this.toPages(sparse);
+      return;
+    }
     const p = b >>> PAGE_BITS;
     let page = this.pages[p];
     if (page === undefined) page = this.pages[p] = new Uint32Array(PAGE);
     page[b & (PAGE - 1)] = (page[b & (PAGE - 1)] as number) + n;
   }
 
+  private toPages(sparse: Map<number, number>): void {
+    this.sparse = null;
+    this.pages = new Array<Uint32Array | undefined>(Math.ceil(FINE.size / PAGE)).fill(undefined);
+    for (const [b, n] of sparse) this.addBin(b, n);
+  }
+
   /** Count in one FINE bin. */
   at(bin: number): number {
+    if (this.sparse !== null) return this.sparse.get(bin) ?? 0;
     const page = this.pages[bin >>> PAGE_BITS];
     return page === undefined ? 0 : (page[bin & (PAGE - 1)] as number);
   }
@@ -83,9 +101,9 @@ export class DurationHistogram {
 
   /** Calls fn for every non-empty bin, in order. */
   forEach(fn: (bin: number, n: number) => void): void {
-    this.pages.forEach((page, p) => {
-      if (page === undefined) return;
-      for (let i = 0; i < PAGE; i++) if (page[i] !== 0) fn((p << PAGE_BITS) + i, page[i] as number);
+    this.forEachUntil((b, n) => {
+      fn(b, n);
+      return false;
     });
   }
 
@@ -118,6 +136,10 @@ export class DurationHistogram {
   }
 
   private forEachUntil(fn: (bin: number, n: number) => boolean): void {
+    if (this.sparse !== null) {
+      for (const b of [...this.sparse.keys()].sort((x, y) => x - y)) if (fn(b, this.sparse.get(b) as number)) return;
+      return;
+    }
     for (let p = 0; p < this.pages.length; p++) {
       const page = this.pages[p];
       if (page === undefined) continue;
