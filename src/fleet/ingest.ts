@@ -1,0 +1,202 @@
+/*!
+ * `wsdiag ingest`: reads inputs as a report does (same formats, detection, line numbering) and
+ * inserts one row per line, normalised (fleet/sql.ts TABLE_COLUMNS), in batches, waiting for each
+ * insert before reading on. Re-runs are idempotent: an input resumes after the highest line
+ * already stored for its (host, input), so a grown file adds only its new lines. Builds no report.
+ */
+import { hostname } from 'node:os';
+import { StringDecoder } from 'node:string_decoder';
+import { Classifier } from '../core/classify.js';
+import { newRecord } from '../core/record.js';
+import { LINE_BAD, LINE_EMPTY, LineScanner, clearBatch, newBatch, type Batch } from '../core/scan.js';
+import { isAnalyzerError } from '../errors.js';
+import type { CompiledFormat } from '../format/compile.js';
+import { detectFormats } from '../format/detect.js';
+import { openInput } from '../input/open.js';
+import { normalizeOptions, type AnalyzeOptions } from '../options.js';
+import { Fleet, type Wire } from './client.js';
+import { NO_OFFSET, createTableSql, lit, tableName } from './sql.js';
+
+export interface IngestOptions extends AnalyzeOptions {
+  clickhouse: string;
+  table: string;
+  /** CREATE TABLE IF NOT EXISTS first (MergeTree, by day). */
+  create?: boolean;
+  /** The host column (default: this machine's name). */
+  host?: string;
+  /** Store no line text (evidence and bad-line samples then show none). */
+  noText?: boolean;
+  /** Rows per INSERT (default 100,000). */
+  batchRows?: number;
+  onIngestProgress?: (input: string, lines: number, inserted: number) => void;
+}
+
+export interface IngestedInput {
+  name: string;
+  lines: number;
+  /** Lines already in the table from an earlier run (skipped). */
+  skipped: number;
+  inserted: number;
+  error: { code: string; message: string } | null;
+}
+
+export interface IngestResult {
+  inputs: IngestedInput[];
+  rows: number;
+  seconds: number;
+  wire: Wire;
+}
+
+/** Lines auto-detection looks at (as core/pipeline.ts). */
+const DETECT_LINES = 20;
+
+export async function ingest(opts: IngestOptions): Promise<IngestResult> {
+  const o = await normalizeOptions(opts);
+  const table = tableName(opts.table);
+  const fleet = new Fleet(opts.clickhouse);
+  const started = Date.now();
+  const out: IngestResult = { inputs: [], rows: 0, seconds: 0, wire: fleet.wire };
+  try {
+    if (opts.create === true) await fleet.command(createTableSql(table));
+    const host = opts.host ?? hostname();
+    const classifier = new Classifier(o.wsPaths);
+    for (const name of o.inputs) {
+      const r = await ingestInput(fleet, table, host, name, o.formats, o.detect, classifier, opts, o.stdin);
+      out.rows += r.inserted;
+      out.inputs.push(r);
+    }
+  } finally {
+    await fleet.close();
+  }
+  out.seconds = (Date.now() - started) / 1000;
+  return out;
+}
+
+/** The formats an input tries, in order, after detection on its first lines (as core/pipeline.ts orderFor). */
+function scannerFor(formats: readonly CompiledFormat[], detect: boolean, sample: string[], classifier: Classifier): LineScanner {
+  if (!detect) return new LineScanner(formats, formats.map((_, i) => i), classifier);
+  const d = detectFormats(formats, sample);
+  const list = d.inferred === null ? [...formats] : [...formats, d.inferred.format];
+  return new LineScanner(list, [...new Set(d.order)].filter((i) => i < list.length), classifier);
+}
+
+async function ingestInput(fleet: Fleet, table: string, host: string, name: string, formats: readonly CompiledFormat[], detect: boolean,
+  classifier: Classifier, opts: IngestOptions, stdin: NodeJS.ReadableStream | undefined): Promise<IngestedInput> {
+  const result: IngestedInput = { name, lines: 0, skipped: 0, inserted: 0, error: null };
+  const [done] = await fleet.rows(`SELECT max(line) FROM ${table} WHERE host = ${lit(host)} AND input = ${lit(name)}`);
+  const resumeAfter = Number((done as unknown[] | undefined)?.[0] ?? 0);
+  let opened;
+  try {
+    opened = await openInput(name, stdin as never);
+  } catch (err) {
+    if (!isAnalyzerError(err)) throw err;
+    result.error = { code: err.code, message: err.message };
+    return result;
+  }
+  const batchRows = Math.max(1, opts.batchRows ?? 100_000);
+  const rows = new RowWriter(host, name, opts.noText !== true);
+  let scanner: LineScanner | null = null;
+  const pending: string[] = [];
+  const batch = newBatch();
+  const flush = async (): Promise<void> => {
+    if (rows.count === 0) return;
+    await fleet.insert(table, rows.take());
+    opts.onIngestProgress?.(name, result.lines, result.inserted);
+  };
+  const line = async (text: string): Promise<void> => {
+    if (scanner === null) {
+      pending.push(text);
+      if (pending.length < DETECT_LINES) return;
+      scanner = scannerFor(formats, detect, pending.map(stripCr), classifier);
+      for (const t of pending.splice(0)) await scan(t);
+      return;
+    }
+    await scan(text);
+  };
+  const scan = async (text: string): Promise<void> => {
+    const s = scanner as LineScanner;
+    if (batch.length === batch.kind.length) clearBatch(batch);
+    const i = batch.length;
+    s.scan(text, batch);
+    const n = ++result.lines;
+    rows.line(s, batch, i, n, n <= resumeAfter);
+    if (n <= resumeAfter) result.skipped++;
+    else result.inserted++;
+    if (rows.count >= batchRows) await flush();
+  };
+  const decoder = new StringDecoder('utf8');
+  let rest = '';
+  for await (const chunk of opened.stream) {
+    const s = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
+    let at = 0;
+    for (let nl = s.indexOf('\n'); nl >= 0; nl = s.indexOf('\n', at)) {
+      await line(s.slice(at, nl));
+      at = nl + 1;
+    }
+    rest = s.slice(at);
+  }
+  rest += decoder.end();
+  if (rest !== '') await line(rest);
+  if (scanner === null && pending.length > 0) {
+    scanner = scannerFor(formats, detect, pending.map(stripCr), classifier);
+    for (const t of pending.splice(0)) await scan(t);
+  }
+  await flush();
+  return result;
+}
+
+function stripCr(line: string): string {
+  return line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
+}
+
+/** Serialises lines as JSONEachRow rows of TABLE_COLUMNS; tracks the input's merge-order time. */
+class RowWriter {
+  count = 0;
+  private parts: string[] = [];
+  private readonly rec = newRecord();
+  private orderMs = -1;
+
+  constructor(private readonly host: string, private readonly input: string, private readonly keepText: boolean) {}
+
+  /** Line number `n`, the batch's line `i` (scanned just now); `skip`: counted for the merge order only. */
+  line(s: LineScanner, b: Batch, i: number, n: number, skip: boolean): void {
+    const kind = b.kind[i] as number;
+    const rec = this.rec;
+    if (kind === LINE_EMPTY || kind === LINE_BAD) {
+      if (skip) return;
+      // The scanner appends an unparsed line's text and reason to the batch.
+      const reason = kind === LINE_BAD ? (b.reasons.at(-1) as string) : '';
+      const text = kind === LINE_BAD ? (b.bad.at(-1) as string) : '';
+      this.push({ time: 0, end_ms: -1, order_ms: this.orderMs, line: n, kind: kind === LINE_BAD ? 1 : 2, text: this.keepText ? text : '', reason });
+      return;
+    }
+    const format = s.read(rec) as CompiledFormat;
+    const end = rec.endMs;
+    // The local run hands an input's lines to the tally in line order, merged with other inputs by the latest time met (core/pipeline.ts).
+    if (end === end && end > this.orderMs) this.orderMs = end;
+    if (skip) return;
+    const offset = s.utcOffsetMinutes();
+    const handshake = b.handshake[i] === 1;
+    this.push({
+      time: end === end ? Math.floor(end / 1000) : 0, end_ms: end === end ? end : -1, order_ms: this.orderMs, line: n, kind: 0,
+      format: format.name, format_escape: format.escape, format_text: format.text, utc_offset: offset === offset ? offset : NO_OFFSET,
+      client: rec.client, protocol: rec.protocol, method: rec.method, path: rec.path, status: rec.status, duration_ms: rec.durationMs,
+      upgrade: rec.upgrade, logs_upgrade: s.logsUpgrade() ? 1 : 0, key: rec.key, upstream_status: rec.upstreamStatus, upstream_addr: rec.upstreamAddr,
+      text: handshake && this.keepText ? rec.text : '',
+    });
+  }
+
+  private push(row: Record<string, string | number>): void {
+    row['host'] = this.host;
+    row['input'] = this.input;
+    this.parts.push(JSON.stringify(row));
+    this.count++;
+  }
+
+  take(): string {
+    const s = `${this.parts.join('\n')}\n`;
+    this.parts = [];
+    this.count = 0;
+    return s;
+  }
+}
