@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BadLinesFile, ProgressLine } from './sinks.js';
-import { AnalyzerError, CSV_KINDS, DEFAULT_WS_PATHS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, isAnalyzerError, type CsvKind, type OutputName, type Rendered, type Report } from './index.js';
+import { AnalyzerError, CSV_KINDS, DEFAULT_WS_PATHS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, analyzeClickHouse, ingest, isAnalyzerError, type CsvKind, type OutputName, type Rendered, type Report, type Wire } from './index.js';
 import { list } from './options.js';
 import { assumedFieldsLines, sameInputsLine } from './report/sections.js';
 import { visible } from './report/text.js';
@@ -75,8 +75,63 @@ async function emit(out: Rendered, file: string | undefined): Promise<void> {
   await new Promise<void>((resolve) => process.stdout.write(out, (err) => (err ? onStdoutError(err) : resolve())));
 }
 
+/** `1,234,567 bytes` */
+function bytes(n: number): string {
+  return `${n.toLocaleString('en-US')} bytes`;
+}
+
+function wireLine(w: Wire): string {
+  return `ClickHouse: ${w.queries} queries, ${bytes(w.sent)} sent, ${bytes(w.received)} received`;
+}
+
+/** `wsdiag ingest --clickhouse URL --table DB.TABLE [inputs..]`: parsed lines into ClickHouse (src/fleet/ingest.ts). */
+async function ingestMain(args: string[]): Promise<void> {
+  const argv = await yargs(args)
+    .scriptName('wsdiag ingest')
+    .usage('$0 --clickhouse URL --table DB.TABLE [inputs..]\n\nParses logs as a report does and inserts one row per line into ClickHouse. Re-running over the same (or a grown) file adds only lines not stored yet for its (host, input).')
+    .option('clickhouse', { type: 'string', demandOption: true, describe: 'ClickHouse HTTP URL: http://user:password@host:8123' })
+    .option('table', { type: 'string', demandOption: true, describe: 'DB.TABLE to insert into' })
+    .option('create', { type: 'boolean', default: false, describe: 'create the table if missing (MergeTree, partitioned by day, ordered by host, input, line)' })
+    .option('host', { type: 'string', describe: 'the host column (default: this machine\'s name)' })
+    .option('no-text', { type: 'boolean', default: false, describe: 'store no line text (evidence and bad-line samples then show none)' })
+    .option('batch', { type: 'string', default: '100000', describe: 'rows per INSERT' })
+    .option('log-format', { type: 'string', describe: 'the log_format as in nginx.conf (repeatable)' })
+    .option('preset', { type: 'string', describe: `a named format: ${PRESET_FORMATS.map((p) => p.name).join(', ')}` })
+    .option('nginx-conf', { type: 'string', describe: 'read log_format directives from this nginx.conf' })
+    .option('format-name', { type: 'string', describe: 'which log_format of --nginx-conf to use' })
+    .option('ws-path', { type: 'string', describe: 'extra WebSocket path pattern (`*` wildcard)' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress or summary on stderr' })
+    .example('$0 --clickhouse http://ch:8123 --table logs.nginx --create /var/log/nginx/access.log', 'load one host\'s log')
+    .strictOptions()
+    .version(VERSION)
+    .help()
+    .fail((msg, err) => {
+      if (err) throw err;
+      failLines(msg.split('\n').map(visible), 'run wsdiag ingest --help for usage');
+    })
+    .parseAsync();
+  const batch = Number(argv.batch);
+  if (!Number.isInteger(batch) || batch <= 0) fail(`Invalid option --batch: expected a positive integer, got ${JSON.stringify(argv.batch)}`);
+  const progress = process.stderr.isTTY && !argv.quiet;
+  const r = await ingest({
+    inputs: (argv._ as (string | number)[]).map(String), clickhouse: argv.clickhouse, table: argv.table, create: argv.create, host: argv.host, noText: argv['no-text'], batchRows: batch,
+    logFormat: list(argv['log-format']), preset: list(argv.preset), nginxConf: argv['nginx-conf'], formatName: argv['format-name'], wsPath: list(argv['ws-path']), stdin: process.stdin,
+    onIngestProgress: progress ? (input, lines) => void process.stderr.write(`\rwsdiag: ${visible(input)}: ${lines.toLocaleString('en-US')} lines`) : undefined,
+  });
+  if (progress) process.stderr.write('\r\x1b[K');
+  if (!argv.quiet) {
+    for (const i of r.inputs) {
+      const line = i.error ? `skipped: ${i.error.message}` : `${i.name}: ${i.inserted.toLocaleString('en-US')} lines inserted${i.skipped > 0 ? `, ${i.skipped.toLocaleString('en-US')} already stored` : ''}`;
+      process.stderr.write(`wsdiag: ${visible(line)}\n`);
+    }
+    process.stderr.write(`wsdiag: ${r.rows.toLocaleString('en-US')} rows in ${r.seconds.toFixed(1)} s; ${wireLine(r.wire)}\n`);
+  }
+  if (r.inputs.some((i) => i.error)) process.exit(2);
+}
+
 async function main(): Promise<void> {
   process.stdout.on('error', onStdoutError);
+  if (process.argv[2] === 'ingest') return ingestMain(process.argv.slice(3));
   const argv = await yargs(hideBin(process.argv))
     .scriptName('wsdiag')
     .usage('$0 [inputs..]\n\nReads nginx access logs (files, "-" for stdin, gzip detected) and explains why WebSocket handshakes fail.')
@@ -104,6 +159,10 @@ async function main(): Promise<void> {
     .option('workers', { type: 'string', describe: 'threads that parse (default: one per core; 1 keeps everything in one thread, for less memory)' })
     .option('bad-lines', { type: 'string', describe: 'write every unparsed line to this file as "file:line<TAB>text"' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no notes or progress on stderr' })
+    .option('clickhouse', { type: 'string', describe: 'build the report in ClickHouse from --table (filled by wsdiag ingest) instead of reading inputs' })
+    .option('table', { type: 'string', describe: 'with --clickhouse: DB.TABLE to report on (a Distributed table spreads the queries over its shards)' })
+    .option('where', { type: 'string', describe: 'with --clickhouse: an SQL condition on the table\'s columns, e.g. "host LIKE \'lb-%\'"' })
+    .option('columns', { type: 'string', describe: 'with --clickhouse: map another shipper\'s columns, e.g. time=ts,client=remote_addr,duration_ms=request_time*1000' })
     .example('$0 access.log', 'terminal report, format auto-detected')
     .example("$0 --log-format '[$time_local] $remote_addr - ... $http_sec_websocket_key' front.log", 'your own log_format, pasted from nginx.conf')
     .example('zcat access.log.*.gz | $0 --preset combined -', 'rotated logs from stdin')
@@ -116,6 +175,8 @@ async function main(): Promise<void> {
     .example('$0 --verbose --wide --utc access.log', 'the whole terminal report, log lines uncut, times in UTC')
     .example('$0 --fail-on critical access.log', 'for cron/CI: exit 1 when a critical finding is present')
     .example('$0 front.log back.log', 'two tiers: joins the same Sec-WebSocket-Key across files')
+    .example('$0 ingest --clickhouse http://ch:8123 --table logs.nginx --create access.log', 'on each host: load parsed lines into ClickHouse')
+    .example('$0 --clickhouse http://ch:8123 --table logs.nginx --since 2h', 'centrally: the same report, computed by ClickHouse')
     .example('$0 --since 2h --bad-lines bad.txt access.log', 'the last two hours; every line that did not parse goes to bad.txt')
     .completion('completion', 'print a bash/zsh completion script: wsdiag completion >> ~/.bashrc')
     .strictOptions()
@@ -148,9 +209,18 @@ async function main(): Promise<void> {
     process.once('SIGINT', () => process.exit(130));
   });
 
+  const fleetOnly = ['table', 'where', 'columns'].find((k) => argv[k] !== undefined && argv.clickhouse === undefined);
+  if (fleetOnly !== undefined) fail(`Invalid option --${fleetOnly}: it goes with --clickhouse URL`);
+  if (argv.clickhouse !== undefined && argv.table === undefined) fail('Invalid option --clickhouse: give the table too, --table DB.TABLE');
+  if (argv.clickhouse !== undefined && argv.output === 'csv' && argv.csv === 'handshakes') fail('Invalid option --output csv with --clickhouse: one row per handshake would pull every row out of ClickHouse; use --csv findings');
+  if (argv.clickhouse !== undefined && inputs.length > 0) fail('Invalid inputs: with --clickhouse the report comes from --table; ingest files with wsdiag ingest');
   const badLines = argv['bad-lines'] === undefined ? undefined : new BadLinesFile(argv['bad-lines']);
   const progress = process.stderr.isTTY && !argv.quiet ? new ProgressLine(process.stderr) : undefined;
-  const report = await analyze({
+  let wire: Wire | undefined;
+  const report = argv.clickhouse !== undefined ? await analyzeClickHouse({
+    clickhouse: argv.clickhouse, table: argv.table as string, where: argv.where, columns: argv.columns,
+    timeout: argv.timeout, tolerance: argv.tolerance, wsPath: list(argv['ws-path']), evidence: argv.evidence, since: argv.since, until: argv.until,
+  }).then((r) => ((wire = r.wire), r.report)) : await analyze({
     inputs,
     logFormat: list(argv['log-format']),
     preset: list(argv.preset),
@@ -173,7 +243,7 @@ async function main(): Promise<void> {
   badLines?.close();
 
   const notes: string[] = [];
-  if (inputs.length === 0 && process.stdin.isTTY) notes.push('reading standard input (give file names, or pipe a log in)');
+  if (inputs.length === 0 && argv.clickhouse === undefined && process.stdin.isTTY) notes.push('reading standard input (give file names, or pipe a log in)');
   const fatalInputs = report.meta.inputs.filter((i) => i.error);
   const parsedAny = report.lines.parsed > 0;
   if (!parsedAny && fatalInputs.length > 0 && !abort.signal.aborted) {
@@ -198,6 +268,7 @@ async function main(): Promise<void> {
     if (same !== null) notes.push(same);
     for (const i of fatalInputs) notes.push(`${i.status === 'skipped' ? 'skipped' : 'read part-way'}: ${i.error?.message}`);
     if (report.meta.partial) notes.push('the report is partial: not every input was read to the end');
+    if (wire !== undefined) notes.push(wireLine(wire));
   }
   await emit(out, argv.out);
   if (argv.out !== undefined && !argv.quiet) notes.push(`report written to ${argv.out}`);
