@@ -70,7 +70,7 @@ const IDENT = /^[A-Za-z_][A-Za-z0-9_]*$/;
 export function parseColumnMap(spec: string | undefined): Map<ColumnName, string> {
   const out = new Map<ColumnName, string>();
   if (spec === undefined || spec === '') return out;
-  for (const part of spec.split(',')) {
+  for (const part of splitTop(spec)) {
     const eq = part.indexOf('=');
     const name = part.slice(0, eq).trim() as ColumnName;
     const sql = part.slice(eq + 1).trim();
@@ -80,6 +80,29 @@ export function parseColumnMap(spec: string | undefined): Map<ColumnName, string
     out.set(name, sql);
   }
   return out;
+}
+
+/** Splits at commas outside parentheses, brackets and quotes (a mapping may be an expression with arguments). */
+function splitTop(spec: string): string[] {
+  const parts: string[] = [];
+  let depth = 0;
+  let quote = '';
+  let from = 0;
+  for (let i = 0; i < spec.length; i++) {
+    const ch = spec[i] as string;
+    if (quote !== '') {
+      if (ch === '\\') i++;
+      else if (ch === quote) quote = '';
+    } else if (ch === "'" || ch === '"' || ch === '`') quote = ch;
+    else if (ch === '(' || ch === '[') depth++;
+    else if (ch === ')' || ch === ']') depth--;
+    else if (ch === ',' && depth === 0) {
+      parts.push(spec.slice(from, i));
+      from = i + 1;
+    }
+  }
+  parts.push(spec.slice(from));
+  return parts;
 }
 
 /** What a normalised column reads as when the table has no such column and --columns names none. */
@@ -124,10 +147,12 @@ export function columnsFor(map: ReadonlyMap<ColumnName, string>, present: Readon
     if (mapped !== undefined) c[name] = IDENT.test(mapped) ? `\`${mapped}\`` : `(${mapped})`;
     else if (present.has(name)) c[name] = `\`${name}\``;
     else if (name === 'logs_upgrade') c[name] = c.upgrade === "''" ? '0' : '1';
+    // Only end_ms's default reads time: a table with end_ms needs none.
+    else if (name === 'time' && (present.has('end_ms') || map.has('end_ms'))) c[name] = 'toDateTime(0)';
     else {
       const d = DEFAULTS[name];
-      if (d === undefined || (name === 'end_ms' && !present.has('time') && !map.has('time'))) {
-        throw new AnalyzerError('CLICKHOUSE_NO_COLUMN', `table ${table} has no column ${name}${name === 'end_ms' ? ' (nor time)' : ''}; map one with --columns ${name === 'end_ms' ? 'time' : name}=COLUMN`);
+      if (d === undefined) {
+        throw new AnalyzerError('CLICKHOUSE_NO_COLUMN', `table ${table} has no column ${name}; map one with --columns ${name}=COLUMN`);
       }
       c[name] = d(c);
     }
