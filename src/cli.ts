@@ -94,7 +94,7 @@ async function ingestMain(args: string[]): Promise<void> {
     .option('create', { type: 'boolean', default: false, describe: 'create the table if missing (MergeTree, partitioned by day, ordered by host, input, line)' })
     .option('host', { type: 'string', describe: 'the host column (default: this machine\'s name)' })
     .option('no-text', { type: 'boolean', default: false, describe: 'store no line text (evidence and bad-line samples then show none)' })
-    .option('batch', { type: 'string', default: '100000', describe: 'rows per INSERT' })
+    .option('batch', { type: 'string', default: '20000', describe: 'rows per INSERT' })
     .option('log-format', { type: 'string', describe: 'the log_format as in nginx.conf (repeatable)' })
     .option('preset', { type: 'string', describe: `a named format: ${PRESET_FORMATS.map((p) => p.name).join(', ')}` })
     .option('nginx-conf', { type: 'string', describe: 'read log_format directives from this nginx.conf' })

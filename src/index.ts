@@ -47,9 +47,14 @@ export async function analyze(options: AnalyzeOptions): Promise<Report> {
  */
 export async function analyzeClickHouse(options: AnalyzeOptions & FleetQueryOptions): Promise<{ report: Report; wire: Wire }> {
   const o = await normalizeOptions(options);
-  const { tally, pipeline, wire } = await fleetTally(o, options);
-  const d = diagnose(tally, { timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence, multiInput: pipeline.inputs.length > 1 });
-  return { report: buildReport(tally, d, pipeline, { version: VERSION, timeoutSource: o.timeoutSeconds === undefined ? 'inferred' : 'option' }), wire };
+  const { tally, pipeline, wire, evidenceTexts, close } = await fleetTally(o, options);
+  try {
+    const d = diagnose(tally, { timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence, multiInput: pipeline.inputs.length > 1 });
+    await evidenceTexts(d.findings.flatMap((f) => f.evidence));
+    return { report: buildReport(tally, d, pipeline, { version: VERSION, timeoutSource: o.timeoutSeconds === undefined ? 'inferred' : 'option' }), wire };
+  } finally {
+    await close();
+  }
 }
 
 /**

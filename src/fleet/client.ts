@@ -55,12 +55,12 @@ export class Fleet {
     await this.run(() => this.client.command({ query: sql }));
   }
 
-  /** Inserts rows already serialised as JSONEachRow lines. */
-  async insert(table: string, lines: string): Promise<void> {
+  /** Inserts rows already serialised as TabSeparated lines of `columns`. */
+  async insert(table: string, columns: readonly string[], lines: string): Promise<void> {
     this.wire.sent += Buffer.byteLength(lines);
     this.wire.queries++;
     await this.run(async () => {
-      const r = await this.client.exec({ query: `INSERT INTO ${table} FORMAT JSONEachRow`, values: Readable.from([Buffer.from(lines)], { objectMode: false }) });
+      const r = await this.client.exec({ query: `INSERT INTO ${table} (${columns.map((c) => `\`${c}\``).join(', ')}) FORMAT TabSeparated`, values: Readable.from([Buffer.from(lines)], { objectMode: false }) });
       r.stream.resume();
     });
   }

@@ -5,17 +5,15 @@
  * local run's first-seen order, plus the per-input line counts; diagnose and buildReport then run
  * unchanged (src/index.ts). Node never reads the rows: answers are sized by distinct groups.
  */
-import { Counts, type Bucket, type ClientCounts, type Group } from '../core/counts.js';
+import { BUCKET_LADDER_S, Counts, type Bucket, type ClientCounts, type Group } from '../core/counts.js';
 import { EvidenceReservoir, KEY_CLASS, type EvidenceRow } from '../core/evidence.js';
-import { COARSE, DurationHistogram, FINE } from '../core/grid.js';
-import type { PipelineResult } from '../core/pipeline.js';
+import { DurationHistogram, FINE } from '../core/grid.js';
+import type { InputResult, PipelineResult } from '../core/pipeline.js';
 import { BadLineLog } from '../core/stats.js';
 import { Tally } from '../core/tally.js';
-import { BUCKET_LADDER_S } from '../core/counts.js';
 import { AnalyzerError } from '../errors.js';
 import type { CompiledFormat } from '../format/compile.js';
 import type { ResolvedOptions } from '../options.js';
-import type { InputResult } from '../core/pipeline.js';
 import { Fleet, type Wire } from './client.js';
 import { columnsFor, lineSql, lit, parseColumnMap, tableName, type ColumnName, type LineSql } from './sql.js';
 
@@ -32,6 +30,12 @@ export interface FleetTally {
   tally: Tally;
   pipeline: PipelineResult;
   wire: Wire;
+  /**
+   * Fills in the text of evidence rows (the reservoir holds them without: only the few a report
+   * cites are fetched). Call before close().
+   */
+  evidenceTexts(rows: readonly EvidenceRow[]): Promise<void>;
+  close(): Promise<void>;
 }
 
 type Row = unknown[];
@@ -52,17 +56,18 @@ export async function fleetTally(o: ResolvedOptions, q: FleetQueryOptions): Prom
   const fleet = new Fleet(q.clickhouse);
   try {
     const tally = new Tally({ evidence: o.evidence, caps: o.caps });
-    const pipeline = await fill(fleet, table, o, q, tally);
-    return { tally, pipeline, wire: fleet.wire };
-  } finally {
+    const { pipeline, texts } = await fill(fleet, table, o, q, tally);
+    return { tally, pipeline, wire: fleet.wire, evidenceTexts: texts, close: () => fleet.close() };
+  } catch (err) {
     await fleet.close();
+    throw err;
   }
 }
 
-async function fill(fleet: Fleet, table: string, o: ResolvedOptions, q: FleetQueryOptions, tally: Tally): Promise<PipelineResult> {
+async function fill(fleet: Fleet, table: string, o: ResolvedOptions, q: FleetQueryOptions, tally: Tally): Promise<{ pipeline: PipelineResult; texts: FleetTally['evidenceTexts'] }> {
   const [db, name] = table.includes('.') ? table.split('.') as [string, string] : [null, table];
   const present = new Set((await fleet.rows(`SELECT name FROM system.columns WHERE database = ${db === null ? 'currentDatabase()' : lit(db)} AND table = ${lit(name)}`)).map((r) => str(r[0])));
-  if (present.size === 0) throw new AnalyzerError('CLICKHOUSE_NO_TABLE', `ClickHouse has no table ${table}${db === null ? '' : ''} (create it with wsdiag ingest --create)`);
+  if (present.size === 0) throw new AnalyzerError('CLICKHOUSE_NO_TABLE', `ClickHouse has no table ${table} (create it with wsdiag ingest --create)`);
   const c = columnsFor(parseColumnMap(q.columns), present, table);
   const user = q.where === undefined || q.where.trim() === '' ? '1' : `(${q.where})`;
 
@@ -93,13 +98,28 @@ async function fill(fleet: Fleet, table: string, o: ResolvedOptions, q: FleetQue
 
   tally.counts.merge(await counts(fleet, table, e, W, H, tally.counts.caps.timeBuckets) as Counts);
   await keyCounts(fleet, table, e, K, tally);
-  await evidence(fleet, table, e, H, K, tally.evidence, names);
-  return { inputs, bad, used, partial: false, sinceMs: o.sinceMs, untilMs: o.untilMs, utcOffsetMinutes: offset === undefined ? null : num(offset[0]) };
+  await evidence(fleet, table, e, H, K, tally.evidence);
+  const pipeline: PipelineResult = { inputs, bad, used, partial: false, sinceMs: o.sinceMs, untilMs: o.untilMs, utcOffsetMinutes: offset === undefined ? null : num(offset[0]) };
+  const texts = async (rows: readonly EvidenceRow[]): Promise<void> => {
+    if (rows.length === 0) return;
+    const places = [...new Set(rows.map((r) => `(${r.input}, ${r.line})`))];
+    const lines = [...new Set(rows.map((r) => r.line))];
+    const got = new Map((await fleet.rows(`SELECT ${e.idx} AS x, ${e.line} AS l, ${e.text} FROM ${table} WHERE ${c.kind} = 0 AND l IN (${lines.join(', ')}) AND (x, l) IN (${places.join(', ')})`))
+      .map((r) => [`${num(r[0])}:${num(r[1])}`, str(r[2])]));
+    for (const r of rows) r.text = clipText(got.get(`${r.input}:${r.line}`) ?? '');
+  };
+  return { pipeline, texts };
+}
+
+/** core/evidence.ts keeps at most this much of a line. */
+const MAX_TEXT = 2000;
+function clipText(text: string): string {
+  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
 }
 
 /** The formats lines were parsed with: per input in first-use order, and the run's list in first-use order. */
 async function formats(fleet: Fleet, table: string, c: Record<ColumnName, string>, e: LineSql, user: string, inputs: InputResult[]): Promise<CompiledFormat[]> {
-  const rows = await fleet.rows(`SELECT ${e.idx} AS x, toString(${c.format}) AS f, any(toString(${c.format_escape})), any(toString(${c.format_text})), count(), min(${e.ord}) AS o
+  const rows = await fleet.rows(`SELECT ${e.idx} AS x, toString(${c.format}) AS f, any(toString(${c.format_escape})), any(toString(${c.format_text})), count(), ${e.firstOrd('x')} AS o
     FROM ${table} WHERE ${user} AND ${c.kind} = 0 GROUP BY x, f ORDER BY x, o`);
   const used = new Map<string, { o: Ord; f: CompiledFormat }>();
   for (const r of rows) {
@@ -120,7 +140,7 @@ async function counts(fleet: Fleet, table: string, e: LineSql, W: string, H: str
   const clients: string[] = [];
   const clientId = new Map<string, number>();
   const pairs = (await fleet.rows(`SELECT ${e.idx} AS x, ${e.client} AS cl, count(), countIf(${e.proto} = 1), countIf(${e.handshake}), countIf(${e.handshake} AND ${e.proto} = 1),
-    countIf(${e.handshake} AND ${e.status} = 101), min(${e.ord}) FROM ${table} WHERE ${W} GROUP BY x, cl`)).sort((a, b) => byOrd(ord(a[7]), ord(b[7])));
+    countIf(${e.handshake} AND ${e.status} = 101), ${e.firstOrd('x')} FROM ${table} WHERE ${W} GROUP BY x, cl`)).sort((a, b) => byOrd(ord(a[7]), ord(b[7])));
   const id = (name: string): number => {
     let i = clientId.get(name);
     if (i === undefined) {
@@ -132,7 +152,7 @@ async function counts(fleet: Fleet, table: string, e: LineSql, W: string, H: str
   const clientCounts: ClientCounts[] = pairs.map((r) => ({ input: num(r[0]), client: id(str(r[1])), total: num(r[2]), http10: num(r[3]), handshakes: num(r[4]), handshakesHttp10: num(r[5]), upgraded: num(r[6]) }));
   const [span] = await fleet.rows(`SELECT minIf(${e.start}, ${e.timed}), maxIf(${e.end}, ${e.timed}), countIf(${e.timed}) FROM ${table} WHERE ${W}`);
 
-  const groupRows = await fleet.rows(`SELECT ${e.idx} AS x, ${e.proto} AS p, ${e.status} AS s, ${e.flags} AS f, if(${e.dur} < 0, -1, ${e.fine}) AS b, count(), max(${e.dur}), min(${e.ord})
+  const groupRows = await fleet.rows(`SELECT ${e.idx} AS x, ${e.proto} AS p, ${e.status} AS s, ${e.flags} AS f, if(${e.dur} < 0, -1, ${e.fine}) AS b, count(), max(${e.dur}), ${e.firstOrd('x')}
     FROM ${table} WHERE ${H} GROUP BY x, p, s, f, b`);
   const groupOrder = new Map<number, Ord>();
   const groups = new Map<number, Group>();
@@ -155,7 +175,7 @@ async function counts(fleet: Fleet, table: string, e: LineSql, W: string, H: str
   const orderedGroups = new Map([...groups].sort((a, b) => byOrd(groupOrder.get(a[0]) as Ord, groupOrder.get(b[0]) as Ord)));
 
   const cells = (await fleet.rows(`SELECT ${e.idx} AS x, ${e.proto} AS p, ${e.flags} AS f, ${e.status} AS s, ${e.client} AS cl, ${e.coarse} AS b, count(),
-    minIf(${e.start}, ${e.timed}), minIf(${e.end}, ${e.timed}), maxIf(${e.end}, ${e.timed}), countIf(${e.timed}), min(${e.ord})
+    minIf(${e.start}, ${e.timed}), minIf(${e.end}, ${e.timed}), maxIf(${e.end}, ${e.timed}), countIf(${e.timed}), ${e.firstOrd('x')}
     FROM ${table} WHERE ${H} GROUP BY x, p, f, s, cl, b`)).sort((a, b) => byOrd(ord(a[11]), ord(b[11])));
 
   // The bucket width a local run ends with: the first step of the ladder with at most maxBuckets buckets.
@@ -210,8 +230,8 @@ function perKey(table: string, e: LineSql, K: string): string {
     count() AS lines, minIf(${e.start}, ${e.timed}) AS fs, maxIf(${e.end}, ${e.timed}) AS le, countIf(${e.timed}) AS nt, min(${e.ord}) AS fo,
     arraySort(groupArray((${e.ord}, ${e.client}))) AS sg, arrayMap(x -> tupleElement(x, 2), arraySlice(sg, 1, 3)) AS c3,
     tupleElement(arraySort(groupArrayIf((${e.ord}, ${e.client}), ${e.proto} = 1))[1], 2) AS c10,
-    tupleElement(arrayFirst(x -> tupleElement(x, 2) != tupleElement(bits_in_order[1], 2), arraySort(groupArray((${e.ord}, ${bit})))), 1) AS mo,
-    arraySort(groupArray((${e.ord}, ${bit}))) AS bits_in_order
+    arraySort(groupArray((${e.ord}, ${bit}))) AS seen,
+    tupleElement(arrayFirst(x -> tupleElement(x, 2) != tupleElement(seen[1], 2), seen), 1) AS mo
     FROM ${table} WHERE ${K} GROUP BY k`;
 }
 
@@ -270,10 +290,11 @@ async function keyCounts(fleet: Fleet, table: string, e: LineSql, K: string, tal
 }
 
 /** The evidence reservoir: per class (protocol × status × flags × COARSE bin) its first lines and its last, and the lines of hidden and reused keys. */
-async function evidence(fleet: Fleet, table: string, e: LineSql, H: string, K: string, res: EvidenceReservoir, names: readonly string[]): Promise<void> {
-  const cols = `${e.proto}, ${e.status}, ${e.flags}, ${e.coarse}, ${e.idx}, ${e.line}, ${e.client}, ${e.dur}, ${e.end}, ${e.text}, ${e.ord}`;
+async function evidence(fleet: Fleet, table: string, e: LineSql, H: string, K: string, res: EvidenceReservoir): Promise<void> {
+  // No text: evidenceTexts() fetches the text of the few lines a report cites.
+  const cols = `${e.proto}, ${e.status}, ${e.flags}, ${e.coarse}, ${e.idx}, ${e.line}, ${e.client}, ${e.dur}, ${e.end}, ${e.ord}`;
   const cls = (r: Row): number => EvidenceReservoir.classOf(num(r[0]), num(r[1]), num(r[2]), num(r[3]));
-  const rowOf = (r: Row): EvidenceRow => ({ protocol: num(r[0]), status: num(r[1]), flags: num(r[2]), input: num(r[4]), line: num(r[5]), client: str(r[6]), durationMs: num(r[7]), endMs: num(r[8]) >= 0 ? num(r[8]) : NaN, text: str(r[9]) });
+  const rowOf = (r: Row): EvidenceRow => ({ protocol: num(r[0]), status: num(r[1]), flags: num(r[2]), input: num(r[4]), line: num(r[5]), client: str(r[6]), durationMs: num(r[7]), endMs: num(r[8]) >= 0 ? num(r[8]) : NaN, text: '' });
   const offer = (c: number, first: Row[], last: Row[]): void => {
     const firsts = new Set(first.map((r) => `${num(r[4])}:${num(r[5])}`));
     for (const r of first) res.offer(c < 0 ? c : cls(r), rowOf(r));
@@ -290,6 +311,4 @@ async function evidence(fleet: Fleet, table: string, e: LineSql, H: string, K: s
     if (f.length === 0) continue;
     offer(c, f, await fleet.rows(`SELECT ${cols} FROM ${table} WHERE ${which} ORDER BY ${e.ord} DESC LIMIT 1`));
   }
-  void names;
-  void COARSE;
 }

@@ -32,6 +32,8 @@ export const TABLE_COLUMNS = [
   ['upstream_addr', 'String'],
   ['text', 'String'], // the line, for handshakes and unparsed lines (evidence and samples), unless --no-text
   ['reason', 'String'], // why an unparsed line fitted no format (the first few of an input)
+  ['handshake', 'UInt8'], // a WebSocket handshake, as core/classify.ts judged it at ingest (--ws-path then)
+  ['flags', 'UInt8'], // core/counts.ts RowFlag bits of a handshake
 ] as const;
 
 export type ColumnName = (typeof TABLE_COLUMNS)[number][0];
@@ -142,11 +144,14 @@ export function columnsFor(map: ReadonlyMap<ColumnName, string>, present: Readon
     if (IDENT.test(sql) && !present.has(sql)) throw new AnalyzerError('CLICKHOUSE_NO_COLUMN', `table ${table} has no column ${sql} (--columns ${name}=${sql}); it has: ${[...present].join(', ')}`);
   }
   const order: ColumnName[] = ['time', ...COLUMN_NAMES.filter((n) => n !== 'time' && n !== 'logs_upgrade' && n !== 'order_ms'), 'order_ms', 'logs_upgrade'];
+  if (map.has('handshake') !== map.has('flags')) throw new AnalyzerError('OPTION_INVALID', 'Invalid option --columns: map handshake and flags together, or neither');
   for (const name of order) {
     const mapped = map.get(name);
     if (mapped !== undefined) c[name] = IDENT.test(mapped) ? `\`${mapped}\`` : `(${mapped})`;
     else if (present.has(name)) c[name] = `\`${name}\``;
     else if (name === 'logs_upgrade') c[name] = c.upgrade === "''" ? '0' : '1';
+    // Another shipper's table: lineSql classifies each line itself.
+    else if (name === 'handshake' || name === 'flags') c[name] = '';
     // Only end_ms's default reads time: a table with end_ms needs none.
     else if (name === 'time' && (present.has('end_ms') || map.has('end_ms'))) c[name] = 'toDateTime(0)';
     else {
@@ -184,6 +189,12 @@ export interface LineSql {
   start: string;
   /** The local run's merge order: (latest time of the input so far, input, line). */
   ord: string;
+  /**
+   * min(ord) in a query grouped by input (`x` the input's alias): order_ms never decreases along
+   * an input's lines, so the minima of its parts are one line's; plain numbers aggregate several
+   * times faster than a tuple.
+   */
+  firstOrd(x: string): string;
   handshake: string;
   flags: string;
   fine: string;
@@ -204,7 +215,8 @@ export function lineSql(c: Record<ColumnName, string>, inputs: readonly string[]
   const upgrade = `toString(${c.upgrade})`;
   const proto = `multiIf(${c.protocol} = 'HTTP/1.0', 1, ${c.protocol} = 'HTTP/1.1', 2, ${c.protocol} = 'HTTP/2.0', 3, ${c.protocol} = 'HTTP/3.0', 4, ${c.protocol} = '', 0, 5)`;
   const idx = `(indexOf([${inputs.map(lit).join(', ')}], concat(toString(${c.host}), '\\0', toString(${c.input}))) - 1)`;
-  const flags = `(if(${key} != '', 1, 0) + if(${c.logs_upgrade} != 0 AND ${upgrade} = '', 2, 0) + if(${wsPath}, 4, 0))`;
+  const classified = c.handshake !== '';
+  const flags = classified ? `toUInt8(${c.flags})` : `(if(${key} != '', 1, 0) + if(${c.logs_upgrade} != 0 AND ${upgrade} = '', 2, 0) + if(${wsPath}, 4, 0))`;
   return {
     idx,
     client: `toString(${c.client})`,
@@ -215,7 +227,8 @@ export function lineSql(c: Record<ColumnName, string>, inputs: readonly string[]
     timed: `(${end} >= 0)`,
     start: `if(${dur} >= 0, ${end} - ${dur}, ${end})`,
     ord: `(toInt64(${c.order_ms}), ${idx}, toUInt32(${c.line}))`,
-    handshake: `(${wsPath} OR ${key} != '' OR ${status} = 101 OR positionCaseInsensitive(${upgrade}, 'websocket') > 0)`,
+    firstOrd: (x) => `(min(toInt64(${c.order_ms})), ${x}, min(toUInt32(${c.line})))`,
+    handshake: classified ? `(${c.handshake} = 1)` : `(${wsPath} OR ${key} != '' OR ${status} = 101 OR positionCaseInsensitive(${upgrade}, 'websocket') > 0)`,
     flags,
     fine: binSql(GRID_BITS.fine, dur),
     coarse: `if(${dur} < 0, -1, ${binSql(GRID_BITS.coarse, dur)})`,

@@ -18,6 +18,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
+import { benchClickHouse } from './clickhouse.js';
 import { GENERATOR_VERSION, generateLog } from './generate.js';
 import type { GenerateStats } from './generate.js';
 
@@ -30,7 +31,9 @@ const USAGE = `usage: node --import tsx test/bench/run.ts [options]     (npm run
   --seed S         generator seed (default 1)
   --skip-10x       skip the 10× memory run (and building the 10× file)
   --data-dir DIR   where data files are kept and reused (default bench-data/ at the repo root, git-ignored)
-  --cli FILE       the wsdiag CLI to time (default dist/cli.js; skipped with a message when missing)`;
+  --cli FILE       the wsdiag CLI to time (default dist/cli.js; skipped with a message when missing)
+  --clickhouse     also time wsdiag ingest and wsdiag --clickhouse on a local clickhouse-server (slow)
+  --clickhouse-lines N  lines the ClickHouse bench ingests (default 10000000)`;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -42,6 +45,8 @@ interface BenchOptions {
   skip10x: boolean;
   dataDir: string;
   cli: string;
+  /** Lines for the ClickHouse bench; 0 skips it. */
+  clickhouseLines: number;
 }
 
 function parseOptions(argv: string[]): BenchOptions | string {
@@ -56,6 +61,8 @@ function parseOptions(argv: string[]): BenchOptions | string {
         'skip-10x': { type: 'boolean', default: false },
         'data-dir': { type: 'string', default: join(REPO_ROOT, 'bench-data') },
         cli: { type: 'string', default: join(REPO_ROOT, 'dist', 'cli.js') },
+        clickhouse: { type: 'boolean', default: false },
+        'clickhouse-lines': { type: 'string', default: '10000000' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -69,7 +76,9 @@ function parseOptions(argv: string[]): BenchOptions | string {
   if (!Number.isSafeInteger(lines) || lines < 1) return `--lines must be a positive integer, got "${values.lines}"`;
   if (!Number.isSafeInteger(runs) || runs < 1) return `--runs must be a positive integer, got "${values.runs}"`;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) return `--seed must be an integer 0..4294967295, got "${values.seed}"`;
-  return { lines, runs, seed, skip10x: values['skip-10x'], dataDir: resolve(values['data-dir']), cli: resolve(values.cli) };
+  const clickhouseLines = Number(values['clickhouse-lines'].replace(/_/g, ''));
+  if (!Number.isSafeInteger(clickhouseLines) || clickhouseLines < 1) return `--clickhouse-lines must be a positive integer, got "${values['clickhouse-lines']}"`;
+  return { lines, runs, seed, skip10x: values['skip-10x'], dataDir: resolve(values['data-dir']), cli: resolve(values.cli), clickhouseLines: values.clickhouse ? clickhouseLines : 0 };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -555,6 +564,11 @@ async function main(): Promise<number> {
     }
   }
 
+  const fleet = opts.clickhouseLines > 0 && haveCli
+    ? await benchClickHouse({ lines: opts.clickhouseLines, seed: opts.seed, dataDir: opts.dataDir, cli: CLI_PATH, log })
+    : null;
+  if (fleet !== null) failures.push(...fleet.failures);
+
   // ---- report (stdout)
   const nodeVersion = process.version;
   const awkVersion = await toolVersion(awkBin, awkName === 'mawk' ? ['-W', 'version'] : ['--version']);
@@ -625,6 +639,7 @@ async function main(): Promise<number> {
     out.push(markdownTable(memHeader, memTable), '');
     if (memNote !== '') out.push(memNote, '');
   }
+  if (fleet !== null) out.push(...fleet.lines);
   for (const w of warnings) out.push(`WARNING: ${w}`);
   for (const f of failures) out.push(`FAILED: ${f}`);
   process.stdout.write(out.join('\n') + '\n');
