@@ -93,6 +93,7 @@ async function ingestMain(args: string[]): Promise<void> {
     .option('table', { type: 'string', demandOption: true, describe: 'DB.TABLE to insert into' })
     .option('create', { type: 'boolean', default: false, describe: 'create the table if missing (MergeTree, partitioned by day, ordered by host, input, line)' })
     .option('host', { type: 'string', describe: 'the host column (default: this machine\'s name)' })
+    .option('input-name', { type: 'string', describe: 'the input column for the one input given (default: its file name as given)' })
     .option('no-text', { type: 'boolean', default: false, describe: 'store no line text (evidence and bad-line samples then show none)' })
     .option('batch', { type: 'string', default: '20000', describe: 'rows per INSERT' })
     .option('log-format', { type: 'string', describe: 'the log_format as in nginx.conf (repeatable)' })
@@ -114,7 +115,7 @@ async function ingestMain(args: string[]): Promise<void> {
   if (!Number.isInteger(batch) || batch <= 0) fail(`Invalid option --batch: expected a positive integer, got ${JSON.stringify(argv.batch)}`);
   const progress = process.stderr.isTTY && !argv.quiet;
   const r = await ingest({
-    inputs: (argv._ as (string | number)[]).map(String), clickhouse: argv.clickhouse, table: argv.table, create: argv.create, host: argv.host, noText: argv['no-text'], batchRows: batch,
+    inputs: (argv._ as (string | number)[]).map(String), clickhouse: argv.clickhouse, table: argv.table, create: argv.create, host: argv.host, inputName: argv['input-name'], noText: argv['no-text'], batchRows: batch,
     logFormat: list(argv['log-format']), preset: list(argv.preset), nginxConf: argv['nginx-conf'], formatName: argv['format-name'], wsPath: list(argv['ws-path']), stdin: process.stdin,
     onIngestProgress: progress ? (input, lines) => void process.stderr.write(`\rwsdiag: ${visible(input)}: ${lines.toLocaleString('en-US')} lines`) : undefined,
   });

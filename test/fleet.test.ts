@@ -7,7 +7,7 @@
  * See: issue 17.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -91,6 +91,24 @@ describe('fleet: the report from ClickHouse equals the local one', { skip }, () 
     assert.equal((await sql(a, `SELECT count(), uniqExact(line) FROM ${table}`)).trim(), `${lines.length}\t${lines.length}`);
     const { report } = await analyzeClickHouse({ clickhouse: a.url, table });
     assert.deepEqual(comparable(report), comparable(await analyze({ inputs: [grown] })));
+  });
+
+  test('log rotation: the rotated file resumes under its old name; the new file gets its own', async () => {
+    const table = 'default.rotated';
+    const live = path.join(dir, 'access.log');
+    const lines = readFileSync(files.front, 'utf8').split('\n').filter(Boolean);
+    writeFileSync(live, `${lines.slice(0, 40).join('\n')}\n`);
+    assert.equal((await ingest({ clickhouse: a.url, table, create: true, host: HOST, inputs: [live] })).rows, 40);
+    // Ten more lines, then logrotate: access.log → access.log.1, and a fresh access.log.
+    appendFileSync(live, `${lines.slice(40, 50).join('\n')}\n`);
+    renameSync(live, `${live}.1`);
+    writeFileSync(live, `${lines.slice(50, 70).join('\n')}\n`);
+    const rotated = await ingest({ clickhouse: a.url, table, host: HOST, inputs: [`${live}.1`] });
+    assert.deepEqual(rotated.inputs.map((i) => [i.name, i.inserted, i.skipped]), [[live, 10, 40]]);
+    const fresh = await ingest({ clickhouse: a.url, table, host: HOST, inputs: [live] });
+    assert.equal(fresh.inputs[0]?.inserted, 20);
+    assert.match(fresh.inputs[0]?.name ?? '', /access\.log@[0-9a-f]{8}$/);
+    assert.equal((await sql(a, `SELECT input = ${JSON.stringify(live).replace(/"/g, "'")}, count(), max(line) FROM ${table} GROUP BY input ORDER BY input FORMAT TSV`)).trim(), '1\t50\t50\n0\t20\t20');
   });
 
   test('Distributed table over two shards (one tier on each): same JSON', async () => {

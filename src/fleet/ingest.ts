@@ -4,12 +4,14 @@
  * insert before reading on. Re-runs are idempotent: an input resumes after the highest line
  * already stored for its (host, input), so a grown file adds only its new lines. Builds no report.
  */
+import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { StringDecoder } from 'node:string_decoder';
 import { Classifier } from '../core/classify.js';
 import { newRecord } from '../core/record.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner, clearBatch, newBatch, type Batch } from '../core/scan.js';
-import { isAnalyzerError } from '../errors.js';
+import { AnalyzerError, isAnalyzerError } from '../errors.js';
 import type { CompiledFormat } from '../format/compile.js';
 import { detectFormats } from '../format/detect.js';
 import { openInput } from '../input/open.js';
@@ -26,12 +28,15 @@ export interface IngestOptions extends AnalyzeOptions {
   host?: string;
   /** Store no line text (evidence and bad-line samples then show none). */
   noText?: boolean;
+  /** The input column for the one input given (default: its name as given). */
+  inputName?: string;
   /** Rows per INSERT (default 20,000: larger batches cost more in garbage collection than they save in requests). */
   batchRows?: number;
   onIngestProgress?: (input: string, lines: number, inserted: number) => void;
 }
 
 export interface IngestedInput {
+  /** The input column its lines went to: the name given, or the one its file was stored under before (rotated), or name@id when the name held another file. */
   name: string;
   lines: number;
   /** Lines already in the table from an earlier run (skipped). */
@@ -60,8 +65,9 @@ export async function ingest(opts: IngestOptions): Promise<IngestResult> {
     if (opts.create === true) await fleet.command(createTableSql(table));
     const host = opts.host ?? hostname();
     const classifier = new Classifier(o.wsPaths);
+    if (opts.inputName !== undefined && o.inputs.length !== 1) throw new AnalyzerError('OPTION_INVALID', 'Invalid option --input-name: it names one input; give exactly one');
     for (const name of o.inputs) {
-      const r = await ingestInput(fleet, table, host, name, o.formats, o.detect, classifier, opts, o.stdin);
+      const r = await ingestInput(fleet, table, host, name, opts.inputName ?? name, o.formats, o.detect, classifier, opts, o.stdin);
       out.rows += r.inserted;
       out.inputs.push(r);
     }
@@ -80,21 +86,32 @@ function scannerFor(formats: readonly CompiledFormat[], detect: boolean, sample:
   return new LineScanner(list, [...new Set(d.order)].filter((i) => i < list.length), classifier);
 }
 
-async function ingestInput(fleet: Fleet, table: string, host: string, name: string, formats: readonly CompiledFormat[], detect: boolean,
+async function ingestInput(fleet: Fleet, table: string, host: string, file: string, name: string, formats: readonly CompiledFormat[], detect: boolean,
   classifier: Classifier, opts: IngestOptions, stdin: NodeJS.ReadableStream | undefined): Promise<IngestedInput> {
   const result: IngestedInput = { name, lines: 0, skipped: 0, inserted: 0, error: null };
-  const [done] = await fleet.rows(`SELECT max(line) FROM ${table} WHERE host = ${lit(host)} AND input = ${lit(name)}`);
-  const resumeAfter = Number((done as unknown[] | undefined)?.[0] ?? 0);
+  // A file resumes after its last stored line wherever it is now (access.log → access.log.1 after
+  // rotation keeps its input name); a new file under a name an earlier file had gets its own name.
+  const fileId = await fileIdOf(file);
+  const [same] = fileId === '' ? [] : await fleet.rows(`SELECT max(line), any(input), count() FROM ${table} WHERE host = ${lit(host)} AND file_id = ${lit(fileId)}`);
+  let resumeAfter = 0;
+  if (same !== undefined && Number(same[2]) > 0) {
+    resumeAfter = Number(same[0]);
+    result.name = String(same[1]);
+  } else {
+    const [taken] = await fleet.rows(`SELECT max(line), countIf(file_id != ${lit(fileId)}) FROM ${table} WHERE host = ${lit(host)} AND input = ${lit(name)}`);
+    if (fileId !== '' && Number(taken?.[1] ?? 0) > 0) result.name = `${name}@${fileId.slice(0, 8)}`;
+    else resumeAfter = Number(taken?.[0] ?? 0);
+  }
   let opened;
   try {
-    opened = await openInput(name, stdin as never);
+    opened = await openInput(file, stdin as never);
   } catch (err) {
     if (!isAnalyzerError(err)) throw err;
     result.error = { code: err.code, message: err.message };
     return result;
   }
   const batchRows = Math.max(1, opts.batchRows ?? 20_000);
-  const rows = new RowWriter(host, name, opts.noText !== true);
+  const rows = new RowWriter(host, result.name, fileId, opts.noText !== true);
   let scanner: LineScanner | null = null;
   const pending: string[] = [];
   const batch = newBatch();
@@ -151,6 +168,29 @@ async function ingestInput(fleet: Fleet, table: string, host: string, name: stri
   return result;
 }
 
+/**
+ * The identity of a file: a hash of its first line (of its first 4 KiB when that holds no line
+ * end); '' for standard input, and for a file without a whole first line yet.
+ */
+async function fileIdOf(name: string): Promise<string> {
+  if (name === '-') return '';
+  let fh;
+  try {
+    fh = await open(name, 'r');
+  } catch {
+    return ''; // openInput reports it
+  }
+  try {
+    const buf = Buffer.alloc(4096);
+    const { bytesRead } = await fh.read(buf, 0, buf.length, 0);
+    const nl = buf.subarray(0, bytesRead).indexOf(10);
+    const end = nl >= 0 ? nl : bytesRead === buf.length ? bytesRead : -1;
+    return end < 0 ? '' : createHash('sha1').update(buf.subarray(0, end)).digest('hex').slice(0, 16);
+  } finally {
+    await fh.close();
+  }
+}
+
 function stripCr(line: string): string {
   return line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
 }
@@ -176,7 +216,7 @@ class RowWriter {
   private readonly formatsSent = new Set<CompiledFormat>();
   private readonly prefix: string;
 
-  constructor(host: string, input: string, private readonly keepText: boolean) {
+  constructor(host: string, input: string, private readonly fileId: string, private readonly keepText: boolean) {
     this.prefix = `${tsv(host)}\t${tsv(input)}\t`;
   }
 
@@ -208,7 +248,7 @@ class RowWriter {
   }
 
   private push(row: string): void {
-    this.parts.push(row);
+    this.parts.push(`${row}\t${this.fileId}`);
     this.count++;
   }
 

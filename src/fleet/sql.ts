@@ -34,6 +34,7 @@ export const TABLE_COLUMNS = [
   ['reason', 'String'], // why an unparsed line fitted no format (the first few of an input)
   ['handshake', 'UInt8'], // a WebSocket handshake, as core/classify.ts judged it at ingest (--ws-path then)
   ['flags', 'UInt8'], // core/counts.ts RowFlag bits of a handshake
+  ['file_id', 'String'], // a hash of the file's first bytes: tells a rotated file from the one ingested before under its name
 ] as const;
 
 export type ColumnName = (typeof TABLE_COLUMNS)[number][0];
@@ -130,6 +131,7 @@ const DEFAULTS: Partial<Record<ColumnName, (c: Record<ColumnName, string>) => st
   upstream_addr: () => "''",
   text: () => "''",
   reason: () => "''",
+  file_id: () => "''",
 };
 
 /**
