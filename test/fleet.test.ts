@@ -73,6 +73,14 @@ describe('fleet: the report from ClickHouse equals the local one', { skip }, () 
     const { report, wire } = await analyzeClickHouse({ clickhouse: a.url, table: 'default.plain' });
     assert.ok(report.findings.some((f) => f.id === 'hidden-downgrade'), 'the key join found the hidden downgrade');
     assert.deepEqual(comparable(report), comparable(local));
+    // A window: lines outside it are counted as filtered, the rest analysed, as a local run does.
+    const window = { since: '2018-03-09T07:30:00Z', until: '2018-03-09T09:00:00Z' };
+    const windowed = await analyzeClickHouse({ clickhouse: a.url, table: 'default.plain', ...window });
+    assert.ok(windowed.report.lines.filtered > 0);
+    assert.deepEqual(comparable(windowed.report), comparable(await analyze({ inputs, ...window })));
+    // --where narrows every query: one tier's rows are that tier's report.
+    const front = await analyzeClickHouse({ clickhouse: a.url, table: 'default.plain', where: "input LIKE '%front.log'" });
+    assert.deepEqual(comparable(front.report), comparable(await analyze({ inputs: [files.front] })));
     t.diagnostic(`${loaded.rows} rows ingested (${loaded.wire.sent} bytes sent); report: ${wire.queries} queries, ${wire.sent} bytes sent, ${wire.received} bytes received`);
   });
 
