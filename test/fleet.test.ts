@@ -101,6 +101,17 @@ describe('fleet: the report from ClickHouse equals the local one', { skip }, () 
     assert.deepEqual(comparable(report), comparable(await analyze({ inputs: [grown] })));
   });
 
+  test('unparsed and empty lines: counted and sampled as a local run does', async () => {
+    const messy = path.join(dir, 'messy.log');
+    const lines = readFileSync(files.front, 'utf8').split('\n').filter(Boolean);
+    writeFileSync(messy, `${[...lines.slice(0, 30), 'not a log line', '', ...lines.slice(30, 60), '\tanother one \\x41'].join('\n')}\n`);
+    await ingest({ clickhouse: a.url, table: 'default.messy', create: true, host: HOST, inputs: [messy] });
+    const { report } = await analyzeClickHouse({ clickhouse: a.url, table: 'default.messy' });
+    assert.equal(report.lines.unparsed, 2);
+    assert.equal(report.lines.empty, 1);
+    assert.deepEqual(comparable(report), comparable(await analyze({ inputs: [messy] })));
+  });
+
   test('log rotation: the rotated file resumes under its old name; the new file gets its own', async () => {
     const table = 'default.rotated';
     const live = path.join(dir, 'access.log');

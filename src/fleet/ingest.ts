@@ -195,6 +195,9 @@ function stripCr(line: string): string {
   return line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
 }
 
+/** ClickHouse 18.16 reads a DateTime in TabSeparated as a date or exactly ten digits. */
+const NO_TIME = '0000000000';
+
 /** TabSeparated escaping (backslash, tab, line breaks, NUL); most values need none. */
 function tsv(v: string): string {
   return NEEDS_ESCAPE.test(v) ? v.replace(ESCAPED, (c) => TSV_ESCAPES[c] as string) : v;
@@ -229,7 +232,7 @@ class RowWriter {
       // The scanner appends an unparsed line's text and reason to the batch.
       const text = kind === LINE_BAD && this.keepText ? tsv(b.bad.at(-1) as string) : '';
       const reason = kind === LINE_BAD ? tsv(b.reasons.at(-1) as string) : '';
-      this.push(`0\t-1\t${this.orderMs}\t${this.prefix}${n}\t${kind === LINE_BAD ? 1 : 2}\t\t\t\t${NO_OFFSET}\t\t\t\t\t0\t-1\t\t0\t\t\t\t${text}\t${reason}\t0\t0`);
+      this.push(`${NO_TIME}\t-1\t${this.orderMs}\t${this.prefix}${n}\t${kind === LINE_BAD ? 1 : 2}\t\t\t\t${NO_OFFSET}\t\t\t\t\t0\t-1\t\t0\t\t\t\t${text}\t${reason}\t0\t0`);
       return;
     }
     const format = s.read(rec) as CompiledFormat;
@@ -242,7 +245,7 @@ class RowWriter {
     const first = !this.formatsSent.has(format);
     if (first) this.formatsSent.add(format);
     const timed = end === end;
-    this.push(`${timed ? Math.floor(end / 1000) : 0}\t${timed ? end : -1}\t${this.orderMs}\t${this.prefix}${n}\t0\t${tsv(format.name)}\t${first ? tsv(format.escape) : ''}\t${first ? tsv(format.text) : ''}\t${offset === offset ? offset : NO_OFFSET}\t`
+    this.push(`${timed ? String(Math.floor(end / 1000)).padStart(10, '0') : NO_TIME}\t${timed ? end : -1}\t${this.orderMs}\t${this.prefix}${n}\t0\t${tsv(format.name)}\t${first ? tsv(format.escape) : ''}\t${first ? tsv(format.text) : ''}\t${offset === offset ? offset : NO_OFFSET}\t`
       + `${tsv(rec.client)}\t${tsv(rec.protocol)}\t${tsv(rec.method)}\t${tsv(rec.path)}\t${rec.status}\t${rec.durationMs}\t${tsv(rec.upgrade)}\t${s.logsUpgrade() ? 1 : 0}\t`
       + `${tsv(rec.key)}\t${tsv(rec.upstreamStatus)}\t${tsv(rec.upstreamAddr)}\t${handshake && this.keepText ? tsv(rec.text) : ''}\t\t${handshake ? 1 : 0}\t${handshake ? (b.flags[b.keys.length - 1] as number) : 0}`);
   }
