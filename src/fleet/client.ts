@@ -18,6 +18,12 @@ export interface Wire {
 /** ClickHouse's error codes → ours: 60/81 no table or database, 47/16 no column, 192/193/516 auth. */
 const CODES: Record<number, ErrorCode> = { 60: 'CLICKHOUSE_NO_TABLE', 81: 'CLICKHOUSE_NO_TABLE', 47: 'CLICKHOUSE_NO_COLUMN', 16: 'CLICKHOUSE_NO_COLUMN', 192: 'CLICKHOUSE_AUTH', 193: 'CLICKHOUSE_AUTH', 516: 'CLICKHOUSE_AUTH' };
 
+const TSV_UNESCAPE: Record<string, string> = { t: '\t', n: '\n', r: '\r', '0': '\0', b: '\b', f: '\f' };
+
+function unescapeTsv(v: string): string {
+  return v.includes('\\') ? v.replace(/\\(.)/g, (_, c: string) => TSV_UNESCAPE[c] ?? c) : v;
+}
+
 export class Fleet {
   readonly wire: Wire = { sent: 0, received: 0, queries: 0 };
   private readonly client: ClickHouseClient;
@@ -40,13 +46,18 @@ export class Fleet {
     this.client = createClient({ url: u.toString(), username, password, log: { level: ClickHouseLogLevel.OFF }, request_timeout: 3_600_000 });
   }
 
-  /** Rows of a SELECT (JSONCompact; 64-bit integers arrive as strings). */
-  async rows(sql: string): Promise<unknown[][]> {
+  /**
+   * Rows of a SELECT, each value as text (TabSeparated, unescaped: half the bytes of JSONCompact;
+   * a tuple reads `(1,2,3)`).
+   */
+  async rows(sql: string): Promise<string[][]> {
     this.wire.sent += Buffer.byteLength(sql);
     this.wire.queries++;
-    const text = await this.run(async () => (await this.client.query({ query: sql, format: 'JSONCompact' })).text());
+    const text = await this.run(async () => (await this.client.query({ query: sql, format: 'TabSeparated' })).text());
     this.wire.received += Buffer.byteLength(text);
-    return (JSON.parse(text) as { data: unknown[][] }).data;
+    const out: string[][] = [];
+    for (const line of text.split('\n')) if (line !== '') out.push(line.split('\t').map(unescapeTsv));
+    return out;
   }
 
   async command(sql: string): Promise<void> {

@@ -43,7 +43,8 @@ type Ord = [number, number, number];
 
 const num = (v: unknown): number => Number(v);
 const str = (v: unknown): string => String(v);
-const ord = (v: unknown): Ord => (v as unknown[]).map(Number) as Ord;
+/** A merge-order tuple as TabSeparated writes it: `(1520579031198,0,12)`. */
+const ord = (v: unknown): Ord => String(v).slice(1, -1).split(',').map(Number) as Ord;
 const byOrd = (a: Ord, b: Ord): number => a[0] - b[0] || a[1] - b[1] || a[2] - b[2];
 /** minIf over no rows gives 0: `n` timed rows or it is ±Infinity. */
 const timedOr = (v: unknown, n: unknown, none: number): number => (num(n) > 0 ? num(v) : none);
@@ -183,21 +184,27 @@ async function counts(fleet: Fleet, table: string, e: LineSql, W: string, H: str
   const distinct = (widths[0] ?? []).map(num);
   const w = BUCKET_LADDER_S[Math.max(0, distinct.findIndex((n, i) => n <= maxBuckets || i === BUCKET_LADDER_S.length - 1))] as number;
   const buckets = new Map<number, Bucket>();
-  const bucketRows = (await fleet.rows(`SELECT intDiv(${e.start}, ${w * 1000}) AS k, ${e.client} AS cl, count(), countIf(${e.proto} = 1), countIf(${e.failed}),
-    minIf(${e.start}, ${e.failed}), maxIf(${e.start}, ${e.failed}), minIf(${e.ord}, ${e.failed}) FROM ${table} WHERE ${H} AND ${e.timed} GROUP BY k, cl`))
-    .sort((a, b) => byOrd(ord(a[7]), ord(b[7])));
-  for (const r of bucketRows) {
-    const k = num(r[0]);
+  const bucket = (k: number): Bucket => {
     let b = buckets.get(k);
     if (b === undefined) buckets.set(k, (b = { handshakes: 0, downgraded: 0, failed: 0, failedBy: new Map(), failedFirst: Infinity, failedLast: -Infinity }));
-    b.handshakes += num(r[2]);
-    b.downgraded += num(r[3]);
-    const failed = num(r[4]);
-    if (failed === 0) continue;
+    return b;
+  };
+  const at = `intDiv(${e.start}, ${w * 1000})`;
+  for (const r of await fleet.rows(`SELECT ${at} AS k, count(), countIf(${e.proto} = 1) FROM ${table} WHERE ${H} AND ${e.timed} GROUP BY k`)) {
+    const b = bucket(num(r[0]));
+    b.handshakes = num(r[1]);
+    b.downgraded = num(r[2]);
+  }
+  // Failed attempts by client, in the order each client first failed in the bucket.
+  const failedRows = (await fleet.rows(`SELECT ${at} AS k, ${e.client} AS cl, count(), min(${e.start}), max(${e.start}), min(${e.ord})
+    FROM ${table} WHERE ${H} AND ${e.timed} AND ${e.failed} GROUP BY k, cl`)).sort((a, b) => byOrd(ord(a[5]), ord(b[5])));
+  for (const r of failedRows) {
+    const b = bucket(num(r[0]));
+    const failed = num(r[2]);
     b.failed += failed;
     b.failedBy.set(id(str(r[1])), failed);
-    b.failedFirst = Math.min(b.failedFirst, num(r[5]));
-    b.failedLast = Math.max(b.failedLast, num(r[6]));
+    b.failedFirst = Math.min(b.failedFirst, num(r[3]));
+    b.failedLast = Math.max(b.failedLast, num(r[4]));
   }
 
   return {
