@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { Classifier } from '../core/classify.js';
 import { newRecord } from '../core/record.js';
@@ -87,7 +88,7 @@ function scannerFor(formats: readonly CompiledFormat[], detect: boolean, sample:
 }
 
 async function ingestInput(fleet: Fleet, table: string, host: string, file: string, name: string, formats: readonly CompiledFormat[], detect: boolean,
-  classifier: Classifier, opts: IngestOptions, stdin: NodeJS.ReadableStream | undefined): Promise<IngestedInput> {
+  classifier: Classifier, opts: IngestOptions, stdin: Readable | undefined): Promise<IngestedInput> {
   const result: IngestedInput = { name, lines: 0, skipped: 0, inserted: 0, error: null };
   // A file resumes after its last stored line wherever it is now (access.log → access.log.1 after
   // rotation keeps its input name); a new file under a name an earlier file had gets its own name.
@@ -104,7 +105,7 @@ async function ingestInput(fleet: Fleet, table: string, host: string, file: stri
   }
   let opened;
   try {
-    opened = await openInput(file, stdin as never);
+    opened = await openInput(file, stdin);
   } catch (err) {
     if (!isAnalyzerError(err)) throw err;
     result.error = { code: err.code, message: err.message };
