@@ -112,6 +112,18 @@ describe('fleet: the report from ClickHouse equals the local one', { skip }, () 
     assert.deepEqual(comparable(report), comparable(await analyze({ inputs: [messy] })));
   });
 
+  test('reused keys: counted, apportioned and cited as a local run does', async () => {
+    const reused = path.join(dir, 'reused.log');
+    let copies = 0;
+    const lines = readFileSync(files.front, 'utf8').split('\n').filter(Boolean).flatMap((l) => (l.endsWith('==') && copies++ < 3 ? [l, l] : [l]));
+    writeFileSync(reused, `${lines.join('\n')}\n`);
+    const inputs = [files.back, reused];
+    await ingest({ clickhouse: a.url, table: 'default.reused', create: true, host: HOST, inputs });
+    const { report } = await analyzeClickHouse({ clickhouse: a.url, table: 'default.reused' });
+    assert.equal(report.findings.find((f) => f.id === 'reused-key')?.count, 3);
+    assert.deepEqual(comparable(report), comparable(await analyze({ inputs })));
+  });
+
   test('log rotation: the rotated file resumes under its old name; the new file gets its own', async () => {
     const table = 'default.rotated';
     const live = path.join(dir, 'access.log');

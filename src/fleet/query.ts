@@ -311,11 +311,51 @@ async function evidence(fleet: Fleet, table: string, e: LineSql, H: string, K: s
   const first = await fleet.rows(`SELECT ${cols} FROM ${table} WHERE ${H} ORDER BY ${e.ord} LIMIT ${res.perClass} BY ${by}`);
   const last = await fleet.rows(`SELECT ${cols} FROM ${table} WHERE ${H} ORDER BY ${e.ord} DESC LIMIT 1 BY ${by}`);
   offer(0, first, last);
-  const keys = perKey(table, e, K);
-  for (const [c, cond] of [[KEY_CLASS.hidden, HIDDEN], [KEY_CLASS.reused, REUSED]] as const) {
-    const which = `${K} AND ${e.key} GLOBAL IN (SELECT k FROM (${keys}) WHERE ${cond})`;
-    const f = await fleet.rows(`SELECT ${cols} FROM ${table} WHERE ${which} ORDER BY ${e.ord} LIMIT ${res.perClass}`);
+  // A key's lines are offered once it turns hidden or reused (core/keys.ts): from that line on, and,
+  // for a hidden downgrade, its first line then too (a reused key is notable before that check).
+  const bit = `toUInt32(bitShiftLeft(toUInt32(1), least(${e.idx}, 31)))`;
+  const hiddenUpTo = (i: string): string => {
+    const m10 = `arrayReduce('groupBitOr', arraySlice(b10, 1, ${i}))`;
+    const m11 = `arrayReduce('groupBitOr', arraySlice(b11, 1, ${i}))`;
+    return `(${m10} != 0 AND ${m11} != 0 AND bitOr(${m10}, ${m11}) != ${m10} AND bitOr(${m10}, ${m11}) != ${m11})`;
+  };
+  const offered = (j: string, cond: string, withFirst: boolean): string => `SELECT tupleElement(o, 1) AS at, tupleElement(o, 2) AS later, tupleElement(o, 3) AS r FROM (
+    SELECT arraySort(groupArray((${e.ord}, ${bit}, ${e.proto}, (${cols})))) AS sg, arrayMap(t -> tupleElement(t, 2), sg) AS bits,
+      arrayMap(t -> if(tupleElement(t, 3) = 1, tupleElement(t, 2), toUInt32(0)), sg) AS b10, arrayMap(t -> if(tupleElement(t, 3) = 2, tupleElement(t, 2), toUInt32(0)), sg) AS b11,
+      ${j} AS j, arrayFilter(i -> ${withFirst ? 'i = 1 OR ' : ''}i >= j, arrayEnumerate(sg)) AS kept,
+      arrayMap(i -> (if(i = 1, tupleElement(sg[j], 1), tupleElement(sg[i], 1)), i > 1, tupleElement(sg[i], 4)), kept) AS offers
+    FROM ${table} WHERE ${K} GROUP BY ${e.key} HAVING j > 0 AND ${cond})
+    ARRAY JOIN offers AS o`;
+  const hiddenAt = `arrayFirstIndex(i -> ${hiddenUpTo('i')}, arrayEnumerate(sg))`;
+  const reusedAt = 'arrayFirstIndex(i -> has(arraySlice(bits, 1, i - 1), bits[i]), arrayEnumerate(sg))';
+  for (const [c, q] of [[KEY_CLASS.hidden, offered(hiddenAt, '1', true)], [KEY_CLASS.reused, offered(reusedAt, `NOT ${hiddenUpTo('length(sg)')}`, false)]] as const) {
+    const f = (await fleet.rows(`SELECT r FROM (${q}) ORDER BY at, later LIMIT ${res.perClass}`)).map((r) => tupleRow(r[0]));
     if (f.length === 0) continue;
-    offer(c, f, await fleet.rows(`SELECT ${cols} FROM ${table} WHERE ${which} ORDER BY ${e.ord} DESC LIMIT 1`));
+    offer(c, f, (await fleet.rows(`SELECT r FROM (${q}) ORDER BY at DESC, later DESC LIMIT 1`)).map((r) => tupleRow(r[0])));
   }
+}
+
+/** A tuple of evidence columns as TabSeparated writes it: `(1,499,1,60000,0,12,'10.0.0.1',60000,1520…,(…))`. */
+function tupleRow(v: string | undefined): Row {
+  const out: Row = [];
+  const s = String(v).slice(1, -1);
+  let i = 0;
+  while (i < s.length) {
+    if (s[i] === "'") {
+      let j = i + 1;
+      let text = '';
+      for (; j < s.length && s[j] !== "'"; j++) text += s[j] === '\\' ? s[++j] : s[j];
+      out.push(text);
+      i = j + 2;
+    } else if (s[i] === '(') {
+      const j = s.indexOf(')', i);
+      out.push(s.slice(i, j + 1));
+      i = j + 2;
+    } else {
+      const j = s.indexOf(',', i);
+      out.push(s.slice(i, j < 0 ? s.length : j));
+      i = j < 0 ? s.length : j + 1;
+    }
+  }
+  return out;
 }
