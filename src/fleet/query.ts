@@ -308,7 +308,9 @@ async function evidence(fleet: Fleet, table: string, e: LineSql, H: string, K: s
     for (const r of last) if (!firsts.has(`${num(r[4])}:${num(r[5])}`)) res.offer(c < 0 ? c : cls(r), rowOf(r));
   };
   const by = `${e.proto}, ${e.status}, ${e.flags}, ${e.coarse}`;
-  const first = await fleet.rows(`SELECT ${cols} FROM ${table} WHERE ${H} ORDER BY ${e.ord} LIMIT ${res.perClass} BY ${by}`);
+  // One line more than a class keeps: offered in the local run's order, it is what makes a class
+  // count its last line towards the reservoir's budget when it does there.
+  const first = await fleet.rows(`SELECT ${cols} FROM ${table} WHERE ${H} ORDER BY ${e.ord} LIMIT ${res.perClass + 1} BY ${by}`);
   const last = await fleet.rows(`SELECT ${cols} FROM ${table} WHERE ${H} ORDER BY ${e.ord} DESC LIMIT 1 BY ${by}`);
   offer(0, first, last);
   // A key's lines are offered once it turns hidden or reused (core/keys.ts): from that line on, and,
