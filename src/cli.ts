@@ -4,14 +4,14 @@
  * (0 report written, 1 --fail-on matched, 2 usage/format/input error). The only module that
  * touches process and console. A closed stdout (`| head`) ends quietly; SIGINT prints what was read.
  */
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, fstatSync } from 'node:fs';
 import { once } from 'node:events';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { BadLinesFile, ProgressLine } from './sinks.js';
-import { AnalyzerError, CSV_KINDS, DEFAULT_WS_PATHS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, analyzeClickHouse, ingest, isAnalyzerError, type CsvKind, type OutputName, type Rendered, type Report, type Wire } from './index.js';
+import { BadLinesFile, ProgressLine, StatusLine, replaceFile } from './sinks.js';
+import { AnalyzerError, CSV_KINDS, DEFAULT_WS_PATHS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, analyzeClickHouse, ingest, isAnalyzerError, parseDuration, watch, type AnalyzeOptions, type CsvKind, type Finding, type OutputName, type Rendered, type Report, type Wire } from './index.js';
 import { list } from './options.js';
 import { assumedFieldsLines, sameInputsLine } from './report/sections.js';
 import { visible } from './report/text.js';
@@ -46,11 +46,88 @@ function outputWidth(toTerminal: boolean): number | undefined {
   return Number.isInteger(columns) && columns > 0 ? columns : undefined;
 }
 
-/** Finding ids or severities named by --fail-on that the report contains. */
-function matchedFailOn(report: Report, failOn: readonly string[]): string[] {
+/** Is this file descriptor a pipe or a socket (input that may keep coming), not a file or a terminal? */
+function isPipe(fd: number): boolean {
+  try {
+    const s = fstatSync(fd);
+    return s.isFIFO() || s.isSocket();
+  } catch {
+    return false;
+  }
+}
+
+interface LiveFlags {
+  follow: boolean;
+  fromStart: boolean;
+  intervalSeconds: number;
+  windowSeconds: number;
+  stop: AbortSignal;
+  jsonl: boolean;
+  out: string | undefined;
+  quiet: boolean;
+  failOn: string[];
+  render: ((report: Report) => Rendered) | undefined;
+}
+
+/**
+ * Live mode: events as JSON lines on stdout (--output jsonl), or on stderr a line per incident
+ * opened or closed and per change of the window's verdict, with a status line on a terminal;
+ * --out FILE is rewritten with the window's report every interval. --fail-on exits 1 as soon as a
+ * matching finding opens. Returns the report over everything read.
+ */
+async function watchLive(common: AnalyzeOptions, l: LiveFlags): Promise<Report> {
+  const status = !l.jsonl && process.stderr.isTTY && !l.quiet ? new StatusLine(process.stderr) : undefined;
+  const say = (text: string): void => {
+    if (l.quiet) return;
+    status?.clear();
+    process.stderr.write(`wsdiag: ${visible(text)}\n`);
+  };
+  let verdict = '';
+  let lastLines = 0;
+  let lastAt = Date.now();
+  return watch({
+    ...common, follow: l.follow, fromStart: l.fromStart, intervalSeconds: l.intervalSeconds, windowSeconds: l.windowSeconds, stop: l.stop,
+    onEvent: (e) => {
+      const clock = e.at.slice(11, 19);
+      if (l.jsonl) process.stdout.write(`${JSON.stringify(e)}\n`);
+      else if (e.finding !== undefined) say(`${clock} ${incidentLine(e.type === 'incident-opened' ? 'opened' : 'closed', e.finding)}`);
+      if (e.type === 'snapshot' && e.report !== undefined) {
+        const r = e.report;
+        const lines = r.meta.inputs.reduce((n, i) => n + i.lines, 0);
+        // An empty window is no all-clear: say so rather than "OK".
+        const v = r.handshakes.total === 0 ? `no WebSocket handshakes in the window yet (${lines.toLocaleString('en-US')} lines read)` : `${r.verdict.severity.toUpperCase()} ${r.verdict.headline}`;
+        if (!l.jsonl && v !== verdict) say(`${clock} window verdict: ${v}`);
+        verdict = v;
+        const now = Date.now();
+        status?.show(`${clock} ${Math.round(((lines - lastLines) * 1000) / Math.max(1, now - lastAt)).toLocaleString('en-US')} lines/s · ${r.handshakes.total.toLocaleString('en-US')} handshakes in the window · ${r.findings.length} open incident${r.findings.length === 1 ? '' : 's'}`);
+        lastLines = lines;
+        lastAt = now;
+        if (l.out !== undefined && l.render !== undefined) {
+          const page = l.render(r);
+          if (typeof page === 'string') replaceFile(l.out, page);
+        }
+      }
+      if (e.type === 'incident-opened' && e.finding !== undefined && matchedFailOn([e.finding], l.failOn).length > 0) {
+        say(`--fail-on matched: ${e.finding.id}`);
+        process.exit(1);
+      }
+    },
+  });
+}
+
+/** "incident opened: critical downgraded-handshake, 17 handshakes, T ≈ 60.000 s, from 100.97.88.252, …". */
+function incidentLine(what: 'opened' | 'closed', f: Finding): string {
+  const n = f.handshakes ?? f.count;
+  const t = f.timeoutSeconds === undefined ? '' : `, T ≈ ${f.timeoutSeconds.toFixed(3)} s`;
+  const who = f.clients.length === 0 ? '' : `, from ${f.clients.slice(0, 4).map((c) => c.client).join(', ')}${f.clients.length > 4 ? ', …' : ''}`;
+  return `incident ${what}: ${f.severity} ${f.id}, ${n.toLocaleString('en-US')} in the window${t}${who}`;
+}
+
+/** Finding ids or severities named by --fail-on that the findings contain. */
+function matchedFailOn(findings: readonly Finding[], failOn: readonly string[]): string[] {
   const wanted = new Set(failOn.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean));
   const hit = new Set<string>();
-  for (const f of report.findings) {
+  for (const f of findings) {
     if (wanted.has(f.id) || wanted.has('any')) hit.add(f.id);
     if (wanted.has(f.severity)) hit.add(f.id);
     if (wanted.has('warning') && f.severity === 'critical') hit.add(f.id);
@@ -143,7 +220,7 @@ async function main(): Promise<void> {
     .option('preset', { type: 'string', describe: `a named format: ${PRESET_FORMATS.map((p) => p.name).join(', ')}` })
     .option('nginx-conf', { type: 'string', describe: 'read log_format directives from this nginx.conf (includes followed)' })
     .option('format-name', { type: 'string', describe: 'which log_format of --nginx-conf to use (default: the one whose access_log writes the input file, else the first log_format defined, else combined)' })
-    .option('output', { alias: 'o', choices: OUTPUT_NAMES, default: 'table' as OutputName, describe: 'report form: terminal table, GitHub Markdown, JSON, CSV, or a self-contained HTML page' })
+    .option('output', { alias: 'o', choices: [...OUTPUT_NAMES, 'jsonl' as const], default: 'table' as OutputName | 'jsonl', describe: 'report form: terminal table, GitHub Markdown, JSON, CSV, a self-contained HTML page, or (live) JSON lines: one event per line' })
     .option('csv', { choices: CSV_KINDS, default: 'handshakes' as CsvKind, describe: 'with --output csv: one row per handshake, or per finding' })
     .option('out', { type: 'string', describe: 'write the report to this file instead of stdout (any --output)' })
     .option('timeout', { type: 'string', describe: 'the timeout T in seconds, instead of inferring it from request_time clusters' })
@@ -164,6 +241,10 @@ async function main(): Promise<void> {
     .option('table', { type: 'string', describe: 'with --clickhouse: DB.TABLE to report on (a Distributed table spreads the queries over its shards)' })
     .option('where', { type: 'string', describe: 'with --clickhouse: an SQL condition on the table\'s columns, e.g. "host LIKE \'lb-%\'"' })
     .option('columns', { type: 'string', describe: 'with --clickhouse: map another shipper\'s columns, e.g. time=ts,client=remote_addr,duration_ms=request_time*1000' })
+    .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'live: follow the files like tail -F (rotation too) and report as lines come; Ctrl-C or SIGTERM ends with the report over everything read' })
+    .option('from-start', { type: 'boolean', default: false, describe: 'with --follow: read what the files hold first, then follow' })
+    .option('interval', { type: 'string', default: '10', describe: 'live: seconds between verdicts over the window' })
+    .option('window', { type: 'string', default: '5m', describe: 'live: how far back the verdict looks (90s, 5m, 1h)' })
     .example('$0 access.log', 'terminal report, format auto-detected')
     .example("$0 --log-format '[$time_local] $remote_addr - ... $http_sec_websocket_key' front.log", 'your own log_format, pasted from nginx.conf')
     .example('zcat access.log.*.gz | $0 --preset combined -', 'rotated logs from stdin')
@@ -178,6 +259,8 @@ async function main(): Promise<void> {
     .example('$0 front.log back.log', 'two tiers: joins the same Sec-WebSocket-Key across files')
     .example('$0 ingest --clickhouse http://ch:8123 --table logs.nginx --create access.log', 'on each host: load parsed lines into ClickHouse')
     .example('$0 --clickhouse http://ch:8123 --table logs.nginx --since 2h', 'centrally: the same report, computed by ClickHouse')
+    .example('$0 --follow /var/log/nginx/access.log', 'live: incidents as they open and close, the report on Ctrl-C')
+    .example('tail -F access.log | $0 --output jsonl -', 'live events as JSON lines, for an alert pipeline')
     .example('$0 --since 2h --bad-lines bad.txt access.log', 'the last two hours; every line that did not parse goes to bad.txt')
     .completion('completion', 'print a bash/zsh completion script: wsdiag completion >> ~/.bashrc')
     .strictOptions()
@@ -203,12 +286,29 @@ async function main(): Promise<void> {
   const top = argv.top === undefined ? undefined : Number(argv.top);
   if (top !== undefined && (!Number.isInteger(top) || top <= 0)) fail(`Invalid option --top: expected a positive integer, got ${JSON.stringify(argv.top)}`);
 
+  // Live: followed files, JSON-lines events, or standard input that is a pipe (`tail -F … | wsdiag -`).
+  const readsStdin = inputs.length === 0 || inputs.includes('-');
+  const fromClickHouse = argv.clickhouse !== undefined;
+  if (fromClickHouse && argv.follow) fail('Invalid option --follow with --clickhouse: the report comes from --table, not from followed files');
+  const live = !fromClickHouse && (argv.follow || argv.output === 'jsonl' || (readsStdin && isPipe(0)));
+  const intervalSeconds = Number(argv.interval);
+  if (!(intervalSeconds > 0)) fail(`Invalid option --interval: expected a positive number of seconds, got ${JSON.stringify(argv.interval)}`);
+  const windowSeconds = parseDuration(argv.window);
+  if (windowSeconds === undefined) fail(`Invalid option --window: expected a duration such as 90s, 5m or 1h, got ${JSON.stringify(argv.window)}`);
+
+  // SIGINT and SIGTERM (kill, timeout, systemd) both end the run with the report over what was read.
   const abort = new AbortController();
-  process.once('SIGINT', () => {
-    if (!argv.quiet) process.stderr.write('\nwsdiag: interrupted; reporting what was read so far\n');
-    abort.abort();
-    process.once('SIGINT', () => process.exit(130));
-  });
+  const stop = new AbortController();
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      if (!argv.quiet) process.stderr.write('\nwsdiag: interrupted; reporting what was read so far\n');
+      (live ? stop : abort).abort();
+      // A terminal's standard input would wait for one more line before it noticed.
+      if (process.stdin.isTTY) process.stdin.destroy();
+      process.once(sig, () => process.exit(130));
+    });
+  }
+  if (inputs.length === 0 && !fromClickHouse && process.stdin.isTTY && !argv.quiet) process.stderr.write('wsdiag: reading standard input (give file names, or pipe a log in)\n');
 
   const fleetOnly = ['table', 'where', 'columns'].find((k) => argv[k] !== undefined && argv.clickhouse === undefined);
   if (fleetOnly !== undefined) fail(`Invalid option --${fleetOnly}: it goes with --clickhouse URL`);
@@ -216,12 +316,9 @@ async function main(): Promise<void> {
   if (argv.clickhouse !== undefined && argv.output === 'csv' && argv.csv === 'handshakes') fail('Invalid option --output csv with --clickhouse: one row per handshake would pull every row out of ClickHouse; use --csv findings');
   if (argv.clickhouse !== undefined && inputs.length > 0) fail('Invalid inputs: with --clickhouse the report comes from --table; ingest files with wsdiag ingest');
   const badLines = argv['bad-lines'] === undefined ? undefined : new BadLinesFile(argv['bad-lines']);
-  const progress = process.stderr.isTTY && !argv.quiet ? new ProgressLine(process.stderr) : undefined;
-  let wire: Wire | undefined;
-  const report = argv.clickhouse !== undefined ? await analyzeClickHouse({
-    clickhouse: argv.clickhouse, table: argv.table as string, where: argv.where, columns: argv.columns,
-    timeout: argv.timeout, tolerance: argv.tolerance, wsPath: list(argv['ws-path']), evidence: argv.evidence, since: argv.since, until: argv.until,
-  }).then((r) => ((wire = r.wire), r.report)) : await analyze({
+  // Followed files have no end to make progress towards: their terminal gets the live status line.
+  const progress = process.stderr.isTTY && !argv.quiet && !argv.follow && !fromClickHouse ? new ProgressLine(process.stderr) : undefined;
+  const common: AnalyzeOptions = {
     inputs,
     logFormat: list(argv['log-format']),
     preset: list(argv.preset),
@@ -239,12 +336,23 @@ async function main(): Promise<void> {
     signal: abort.signal,
     onBadLine: badLines && ((file, line, text) => badLines.add(file, line, text)),
     onProgress: progress && ((bytes, lines) => progress.update(bytes, lines)),
-  });
+  };
+  let wire: Wire | undefined;
+  const report = live
+    ? await watchLive(common, {
+      follow: argv.follow, fromStart: argv['from-start'], intervalSeconds, windowSeconds: windowSeconds as number, stop: stop.signal, jsonl: argv.output === 'jsonl',
+      out: argv.out, quiet: argv.quiet, failOn,
+      render: argv.output === 'jsonl' ? undefined : (r) => RENDERERS[argv.output as OutputName](r, { color: false, width: outputWidth(false), top, csv: argv.csv, verbose: argv.verbose, wide: argv.wide, utc: argv.utc }),
+    })
+    : fromClickHouse ? await analyzeClickHouse({
+      clickhouse: argv.clickhouse as string, table: argv.table as string, where: argv.where, columns: argv.columns,
+      timeout: argv.timeout, tolerance: argv.tolerance, wsPath: list(argv['ws-path']), evidence: argv.evidence, since: argv.since, until: argv.until,
+    }).then((r) => ((wire = r.wire), r.report))
+      : await analyze(common);
   progress?.clear();
   badLines?.close();
 
   const notes: string[] = [];
-  if (inputs.length === 0 && argv.clickhouse === undefined && process.stdin.isTTY) notes.push('reading standard input (give file names, or pipe a log in)');
   const fatalInputs = report.meta.inputs.filter((i) => i.error);
   const parsedAny = report.lines.parsed > 0;
   if (!parsedAny && fatalInputs.length > 0 && !abort.signal.aborted) {
@@ -253,7 +361,7 @@ async function main(): Promise<void> {
   }
   const toTerminal = argv.out === undefined && Boolean(process.stdout.isTTY);
   // NO_COLOR (no-color.org): any non-empty value turns colour off.
-  const out = RENDERERS[argv.output](report, {
+  const out = argv.output === 'jsonl' ? `${JSON.stringify({ type: 'snapshot', at: new Date().toISOString(), final: true, report })}\n` : RENDERERS[argv.output](report, {
     color: toTerminal && !process.env.NO_COLOR, width: outputWidth(toTerminal), top, csv: argv.csv, verbose: argv.verbose, wide: argv.wide, utc: argv.utc,
   });
   if (!argv.quiet) {
@@ -275,7 +383,7 @@ async function main(): Promise<void> {
   if (argv.out !== undefined && !argv.quiet) notes.push(`report written to ${argv.out}`);
   if (notes.length > 0) process.stderr.write(notes.map((n) => `wsdiag: ${visible(n)}\n`).join(''));
   if (fatalInputs.length > 0 || report.meta.partial) process.exit(2);
-  const matched = matchedFailOn(report, failOn);
+  const matched = matchedFailOn(report.findings, failOn);
   if (matched.length > 0) {
     if (!argv.quiet) process.stderr.write(`wsdiag: --fail-on matched: ${matched.join(', ')}\n`);
     process.exit(1);

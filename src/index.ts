@@ -2,7 +2,6 @@
  * The library: analyze(options) → Report, plus the format compiler for callers that parse lines
  * themselves. No process, console or exit here: that is src/cli.ts's job.
  */
-import { readFileSync } from 'node:fs';
 import { diagnose } from './core/diagnose.js';
 import { runPipeline } from './core/pipeline.js';
 import { Tally } from './core/tally.js';
@@ -13,6 +12,7 @@ import type { Wire } from './fleet/client.js';
 import { normalizeOptions, type AnalyzeOptions } from './options.js';
 import { buildReport } from './report/build.js';
 import type { Report } from './report/model.js';
+import { VERSION } from './version.js';
 
 export { AnalyzerError, isAnalyzerError, type ErrorCode, type Where } from './errors.js';
 export { compileFormat, compileFormatString, type CompiledFormat, type Escape, type TemplateFormat } from './format/compile.js';
@@ -20,14 +20,15 @@ export { compileJsonFormat, type JsonFormat } from './format/json-format.js';
 export { PRESET_FORMATS, compilePreset, findPreset, type Preset } from './format/presets.js';
 export { DEFAULT_WS_PATHS } from './core/classify.js';
 export { readNginxConf, pickLogFormat } from './format/nginx-conf.js';
-export { normalizeOptions, type AnalyzeOptions, type ResolvedOptions } from './options.js';
+export { normalizeOptions, parseDuration, type AnalyzeOptions, type ResolvedOptions } from './options.js';
 export { RENDERERS, OUTPUT_NAMES, CSV_KINDS, handshakeRows, renderedText, type CsvKind, type OutputName, type RenderOptions, type Rendered } from './report/index.js';
 export type * from './report/model.js';
 export { ingest, type IngestOptions, type IngestResult } from './fleet/ingest.js';
 export type { FleetQueryOptions } from './fleet/query.js';
 export type { Wire } from './fleet/client.js';
 
-export const VERSION: string = (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+export { VERSION } from './version.js';
+export { watch, type LiveEvent, type WatchOptions } from './live.js';
 
 /** Reads the inputs and returns the report. Throws AnalyzerError only for bad options or formats. */
 export async function analyze(options: AnalyzeOptions): Promise<Report> {
@@ -35,7 +36,7 @@ export async function analyze(options: AnalyzeOptions): Promise<Report> {
   const tally = new Tally({ rows: o.keysPerHandshake, evidence: o.evidence, caps: o.caps });
   const result = await runPipeline(o.inputs, tally, {
     formats: o.formats, detect: o.detect, wsPaths: o.wsPaths, stdin: o.stdin, signal: o.signal, sinceMs: o.sinceMs, untilMs: o.untilMs,
-    onBadLine: o.onBadLine, onProgress: o.onProgress, workers: o.workers, chunkBytes: o.chunkBytes, detail: o.keysPerHandshake,
+    onBadLine: o.onBadLine, onProgress: o.onProgress, workers: o.workers, chunkBytes: o.chunkBytes,
   });
   const d = diagnose(tally, { timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence, multiInput: o.inputs.length > 1 });
   return buildReport(tally, d, result, { version: VERSION, timeoutSource: o.timeoutSeconds === undefined ? 'inferred' : 'option' });

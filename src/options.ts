@@ -106,6 +106,15 @@ const AGE_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000,
  * optional) or ISO 8601 (`2018-03-09T07:04:32Z`, `2018-03-09 15:04+08:00`, `2018-03-09`; no
  * offset means UTC, as nothing else in a log tells the zone).
  */
+/** A duration such as `90s`, `5m`, `1h`, `1d` or plain seconds, in seconds; undefined when not one. */
+export function parseDuration(v: string | number | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const m = /^(\d+(?:\.\d+)?)\s*([smhdw]?)$/.exec(String(v).trim());
+  if (m === null) return undefined;
+  const s = Number(m[1]) * ((AGE_UNITS_MS[m[2] || 's'] as number) / 1000);
+  return s > 0 ? s : undefined;
+}
+
 export function parseWhen(flag: string, v: string | number | Date | undefined, now: number): number | undefined {
   if (v === undefined || v === '') return undefined;
   if (v instanceof Date) return v.getTime();

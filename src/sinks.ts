@@ -1,9 +1,9 @@
 /*!
  * The command line's side outputs besides the report: the --bad-lines file (every unparsed line
- * with its file:line) and the progress line on a terminal's stderr. Both write synchronously in
- * batches, so memory stays flat however many lines go through them.
+ * with its file:line), the progress and live status lines on a terminal's stderr, and a report file
+ * rewritten in place (live --out). Writes are synchronous and batched, so memory stays flat.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, renameSync, writeFileSync, writeSync } from 'node:fs';
 import { AnalyzerError } from './errors.js';
 
 const FLUSH_AT = 1 << 16;
@@ -59,6 +59,31 @@ export function progressText(bytes: number, lines: number, elapsedMs: number): s
 }
 
 /** Redraws the progress line at most every `everyMs`, and clears it at the end. */
+/** One status line redrawn in place on a terminal (stderr), cleared before other output. */
+export class StatusLine {
+  private shown = false;
+
+  constructor(private readonly stream: NodeJS.WriteStream) {}
+
+  show(text: string): void {
+    const width = Math.max(20, (this.stream.columns ?? 80) - 1);
+    this.stream.write(`\r${text.length > width ? `${text.slice(0, width - 1)}…` : text}\x1b[K`);
+    this.shown = true;
+  }
+
+  clear(): void {
+    if (this.shown) this.stream.write('\r\x1b[K');
+    this.shown = false;
+  }
+}
+
+/** Rewrites `file` whole, atomically (a temporary file beside it, then a rename): readers never see half a report. */
+export function replaceFile(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
 export class ProgressLine {
   private readonly started = Date.now();
   private last: number;

@@ -24,7 +24,7 @@ test('a usage error from yargs is printed as lines, not with \\x0A; control char
   assert.equal(r.code, 2);
   assert.equal(r.stderr, [
     'wsdiag: Invalid values:',
-    '  Argument: output, Given: "foo", Choices: "table", "markdown", "json", "csv", "html"',
+    '  Argument: output, Given: "foo", Choices: "table", "markdown", "json", "csv", "html", "jsonl"',
     'hint: run wsdiag --help for usage',
     '',
   ].join('\n'));
@@ -41,7 +41,7 @@ test('`wsdiag completion` prints a shell completion script; completions list fla
   assert.match(script.stdout, /^complete -o bashdefault -o default -F _wsdiag_yargs_completions wsdiag$/m);
   assert.match(script.stdout, /wsdiag --get-yargs-completions/);
   const values = run(['--get-yargs-completions', 'wsdiag', '--output', '']);
-  assert.deepEqual(values.stdout.trimEnd().split('\n'), ['table', 'markdown', 'json', 'csv', 'html']);
+  assert.deepEqual(values.stdout.trimEnd().split('\n'), ['table', 'markdown', 'json', 'csv', 'html', 'jsonl']);
   const flags = run(['--get-yargs-completions', 'wsdiag', '--']).stdout.split('\n');
   for (const f of ['--log-format', '--nginx-conf', '--format-name', '--ws-path', '--fail-on', '--help', '--version']) assert.ok(flags.includes(f), f);
 });

@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 
 import { Counts } from '../src/core/counts.js';
+import { answeringPeer } from '../src/core/outcomes.js';
 import { HandshakeRows } from '../src/core/handshakes.js';
 import { EvidenceReservoir } from '../src/core/evidence.js';
 import { KeyWindow } from '../src/core/keys.js';
@@ -27,6 +28,8 @@ interface Line {
   durationMs: number;
   endMs: number;
   handshake: boolean;
+  upstream: string;
+  path: string;
 }
 
 const line = fc.record({
@@ -38,6 +41,8 @@ const line = fc.record({
   durationMs: fc.oneof(fc.constant(-1), fc.nat(5_000), fc.integer({ min: 59_990, max: 60_010 }), fc.integer({ min: 0, max: 200_000_000 })),
   endMs: fc.integer({ min: 1.7e12, max: 1.7e12 + 30 * 86_400_000 }),
   handshake: fc.boolean(),
+  upstream: fc.constantFrom('', '10.0.0.5:8080', '10.0.0.6:8080', '10.0.0.5:8080, 10.0.0.6:8080', '(other)'),
+  path: fc.constantFrom('/ws/', '/socket.io/', '/cable', '-', '(other)'),
 });
 
 function tally(lines: readonly Line[], counts = new Counts()): Counts {
@@ -45,7 +50,10 @@ function tally(lines: readonly Line[], counts = new Counts()): Counts {
     const client = counts.clientId(l.client);
     const start = l.durationMs >= 0 ? l.endMs - l.durationMs : l.endMs;
     counts.request(l.input, client, l.protocol, start, l.endMs);
-    if (l.handshake) counts.handshake(l.input, client, l.protocol, l.status, l.flags, l.durationMs, start, l.endMs);
+    if (l.handshake) {
+      counts.handshake(l.input, client, l.protocol, l.status, l.flags, l.durationMs, start, l.endMs);
+      counts.target(l.input, l.upstream, l.path, l.status);
+    }
   }
   return counts;
 }
@@ -61,9 +69,11 @@ function dump(c: Counts): unknown {
   });
   const buckets = [...c.buckets].map(([k, b]) => JSON.stringify([k, b.handshakes, b.downgraded, b.failed, b.failedFirst, b.failedLast, [...b.failedBy].map(([id, n]) => [c.clients[id], n]).sort()]));
   const clients = c.clientCounts.map((x) => JSON.stringify({ ...x, client: c.clients[x.client] }));
+  const outcomes = (t: Counts['byPath']): string[] => t.rows.map((r) => JSON.stringify([r.input, t.names[r.name], r.counts])).sort();
   return {
     totals: [c.requests, c.requestsHttp10, c.handshakes, c.firstMs, c.lastMs, c.bucketSeconds],
     cells: cells.sort(), groups: groups.sort(), buckets: buckets.sort(), clients: clients.sort(),
+    byUpstream: outcomes(c.byUpstream), byPath: outcomes(c.byPath), namesCapped: [c.byUpstream.capped, c.byPath.capped],
   };
 }
 
@@ -75,16 +85,45 @@ test('merge(tally(a), tally(b)) equals tally(a ++ b)', () => {
   }), { numRuns: 150 });
 });
 
+test('past the cap on upstreams and paths, the rest count as (other): totals per input and outcome stay exact', () => {
+  const caps = { clients: 100, cells: 1 << 20, timeBuckets: 64, names: 2 };
+  // Which names keep their own row depends on the order they came in (as for clients); the totals do not.
+  const totals = (t: Counts['byPath']): string[] => {
+    const m = new Map<number, number[]>();
+    for (const r of t.rows) {
+      const sum = m.get(r.input) ?? [0, 0, 0, 0, 0, 0];
+      r.counts.forEach((n, k) => (sum[k] = (sum[k] as number) + n));
+      m.set(r.input, sum);
+    }
+    return [...m].map((x) => JSON.stringify(x)).sort();
+  };
+  fc.assert(fc.property(fc.array(line, { maxLength: 200 }), fc.array(line, { maxLength: 200 }), (a, b) => {
+    const merged = tally(a, new Counts(caps));
+    merged.merge(tally(b, new Counts(caps)));
+    const whole = tally([...a, ...b], new Counts(caps));
+    for (const which of ['byUpstream', 'byPath'] as const) {
+      assert.deepEqual(totals(merged[which]), totals(whole[which]));
+      for (const t of [merged[which], whole[which]]) {
+        assert.ok(t.names.length <= caps.names + 1, 'the cap, and (other)');
+        assert.equal(t.rows.reduce((n, r) => n + r.counts.reduce((x, y) => x + y, 0), 0), whole.handshakes);
+      }
+      const distinct = new Set([...a, ...b].filter((l) => l.handshake).map((l) => (which === 'byPath' ? l.path : answeringPeer(l.upstream)))).size;
+      if (distinct <= caps.names) assert.equal(whole[which].capped, false);
+      if (distinct > caps.names + 1) assert.equal(whole[which].capped, true, 'folded');
+    }
+  }), { numRuns: 100 });
+});
+
 test('merging stays exact when the time buckets of one side had to widen', () => {
   // One side spans 30 days at a small bucket cap, so its buckets step up the ladder; the other is short.
   const rand = prng(5);
   const lines = (n: number, spanMs: number): Line[] => Array.from({ length: n }, () => ({
     input: 0, client: `10.0.0.${Math.floor(rand() * 9)}`, protocol: 1 + Math.floor(rand() * 2), status: rand() < 0.5 ? 101 : 499,
-    flags: 0, durationMs: Math.floor(rand() * 90_000), endMs: 1.7e12 + Math.floor(rand() * spanMs), handshake: true,
+    flags: 0, durationMs: Math.floor(rand() * 90_000), endMs: 1.7e12 + Math.floor(rand() * spanMs), handshake: true, upstream: '', path: '/ws/',
   }));
   const a = lines(2000, 30 * 86_400_000);
   const b = lines(500, 3_600_000);
-  const caps = { clients: 100, cells: 1 << 20, timeBuckets: 64 };
+  const caps = { clients: 100, cells: 1 << 20, timeBuckets: 64, names: 100 };
   const merged = tally(b, new Counts(caps));
   merged.merge(tally(a, new Counts(caps)));
   assert.deepEqual(dump(merged), dump(tally([...b, ...a], new Counts(caps))));
@@ -97,7 +136,7 @@ test('a key logged on many lines links each row once: the chain ends, and visits
   const n = 5000;
   for (let i = 0; i < n; i++) {
     const row = rows.add({ input: i % 2, line: i + 1, client: 0, protocol: 2, status: 101, durationMs: 10, endMs: 1000 + i, flags: 1, upstream: 0 }, key);
-    keys.see(key, { input: i % 2, line: i + 1, client: 0, clientName: 'c', protocol: 2, status: 101, durationMs: 10, endMs: 1000 + i, flags: 1, text: 't', row });
+    keys.see(key, { input: i % 2, line: i + 1, client: 'c', clientId: 0, protocol: 2, status: 101, durationMs: 10, endMs: 1000 + i, flags: 1, text: 't', row });
   }
   keys.finish();
   // Every row was told where its key was seen (both inputs): the fold walked the whole chain.

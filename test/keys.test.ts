@@ -38,7 +38,11 @@ interface Sighting {
   dt: number;
 }
 
-/** The table's contract, written the obvious way: live keys in first-sighting order, expired from the front. */
+/**
+ * The table's contract, written the obvious way: live keys in first-sighting order, expired from the
+ * front; a key that comes back after it left is the same key, and reused when it comes back on an
+ * input it was seen on (counted once however often it comes back).
+ */
 interface Totals {
   keys: number;
   multiTier: number;
@@ -50,14 +54,16 @@ interface Totals {
 }
 
 function model(sightings: readonly Sighting[], windowMs: number, names: readonly string[]): Totals {
-  type St = { name: string; inputs: number; i10: number; i11: number; repeated: number; last: number };
+  type St = { name: string; inputs: number; prior: number; counted: boolean; i10: number; i11: number; repeated: number; last: number };
   const live = new Map<string, St>();
+  const past = new Map<string, { inputs: number; counted: boolean }>();
   const out: Totals = { keys: 0, multiTier: 0, reused: 0, mismatch: 0, hidden: 0, multi: new Set() };
   const fold = (s: St): void => {
     const multi = (s.inputs & (s.inputs - 1)) !== 0;
     const mixed = s.i10 !== 0 && s.i11 !== 0;
     if (multi) out.multiTier++;
-    if (s.repeated) out.reused++;
+    if (s.repeated && !s.counted) out.reused++;
+    past.set(s.name, { inputs: s.inputs | s.prior, counted: s.repeated !== 0 || s.counted });
     if (mixed) out.mismatch++;
     if (isHiddenDowngrade(s.i10, s.i11)) out.hidden++;
     if (multi) out.multi.add(`${s.name} ${mixed}`);
@@ -74,10 +80,13 @@ function model(sightings: readonly Sighting[], windowMs: number, names: readonly
     let s = live.get(name);
     const bit = 1 << x.input;
     if (!s) {
-      s = { name, inputs: 0, i10: 0, i11: 0, repeated: 0, last: now };
+      const p = past.get(name);
+      past.delete(name);
+      s = { name, inputs: 0, prior: p?.inputs ?? 0, counted: p?.counted ?? false, i10: 0, i11: 0, repeated: 0, last: now };
       live.set(name, s);
-      out.keys++;
-    } else if (s.inputs & bit) s.repeated |= bit;
+      if (!p) out.keys++;
+    }
+    if ((s.inputs | s.prior) & bit) s.repeated |= bit;
     s.inputs |= bit;
     if (x.protocol === 1) s.i10 |= bit;
     if (x.protocol === 2) s.i11 |= bit;
@@ -88,7 +97,7 @@ function model(sightings: readonly Sighting[], windowMs: number, names: readonly
 }
 
 function sighting(input: number, protocol: number, endMs: number): KeySighting {
-  return { input, line: 1, client: 0, clientName: 'c', protocol, status: 101, durationMs: -1, endMs, flags: 0, text: 'line', row: -1 };
+  return { input, line: 1, client: 'c', clientId: 0, protocol, status: 101, durationMs: -1, endMs, flags: 0, text: 'line', row: -1 };
 }
 
 /** The same sightings through a real KeyWindow, summed up like the model. */
@@ -154,7 +163,7 @@ test('KeyWindow equals the model when the ring grows after it has wrapped (slow 
   assertMatches(replay(sightings, 300, names), want);
 });
 
-test('sightings further apart than the window are two keys, closer ones one', () => {
+test('a key seen again after it left the window is the same key, reused (issue 14.10)', () => {
   const key = 'dGhlIHNhbXBsZSBub25jZQ==';
   const t = new KeyWindow(new EvidenceReservoir(4, 100), undefined, 1000);
   t.see(key, sighting(0, 2, 0));
@@ -162,7 +171,7 @@ test('sightings further apart than the window are two keys, closer ones one', ()
   t.see(key, sighting(0, 2, 1002));
   t.see(key, sighting(0, 2, 1500));
   t.finish();
-  assert.equal(t.counts.keys, 3);
+  assert.equal(t.counts.keys, 2);
   assert.equal(t.counts.reused, 1);
   assert.equal(t.counts.reusedKeys.keys, 1);
 });

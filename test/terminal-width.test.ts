@@ -79,7 +79,7 @@ describe('the demo at 80 columns', () => {
     assert.ok(!text.includes('why:'));
     assert.match(text, /More: --verbose/);
     const all = verbose.join('\n');
-    for (const f of report.findings) assert.ok(all.includes(`${f.id} (${f.count})`), f.id);
+    for (const f of report.findings) assert.ok(all.includes(`${f.id} (${f.handshakes ?? f.count} `), f.id);
     assert.match(all, /^ {2}why: RFC 6455 requires HTTP\/1\.1/m);
     assert.ok(all.includes('Handshake durations (timeout clusters marked)'));
   });

@@ -23,12 +23,12 @@ function histogram(values: readonly number[]): DurationHistogram {
 }
 
 /** What a cluster made of exactly these values must report: bounds, count, and the lower median. */
-function expected(members: readonly number[]): Omit<Cluster, 'contrast'> {
+function expected(members: readonly number[]): Omit<Cluster, 'contrast' | 'approximate'> {
   const s = [...members].sort((a, b) => a - b);
   return { centerMs: s[Math.ceil(s.length / 2) - 1] as number, loMs: s[0] as number, hiMs: s[s.length - 1] as number, count: s.length };
 }
 
-const strip = (cs: readonly Cluster[]): Omit<Cluster, 'contrast'>[] => cs.map(({ contrast: _c, ...rest }) => rest);
+const strip = (cs: readonly Cluster[]): Omit<Cluster, 'contrast' | 'approximate'>[] => cs.map(({ contrast: _c, approximate: _a, ...rest }) => rest);
 
 // --- data sets (seeded) ---------------------------------------------------------------------------
 
@@ -57,7 +57,7 @@ interface ClusterCase {
   values: number[];
   opts?: ClusterOptions;
   /** The clusters findClusters must return, in order (contrast not compared). */
-  want: Omit<Cluster, 'contrast'>[];
+  want: Omit<Cluster, 'contrast' | 'approximate'>[];
   /** Compare only the first `want.length` clusters. */
   prefix?: boolean;
   todo?: string;
@@ -152,7 +152,7 @@ for (const c of clusterAtCases) {
     const values = c.values ?? AROUND;
     const lo = Math.max(0, c.ms - c.tol);
     const hi = c.ms + c.tol;
-    const want: Cluster = { centerMs: c.ms, loMs: lo, hiMs: hi, count: values.filter((v) => v >= lo && v <= hi).length, contrast: Infinity };
+    const want: Cluster = { centerMs: c.ms, loMs: lo, hiMs: hi, count: values.filter((v) => v >= lo && v <= hi).length, contrast: Infinity, approximate: false };
     assert.deepEqual(clusterAt(histogram(values), c.ms, c.tol), want);
   });
 }

@@ -33,7 +33,7 @@ function batch(tag: number): Batch {
   return b;
 }
 
-const TASK = { file: 'f', formats: [], wsPaths: { source: 'x', flags: '' }, detail: false };
+const TASK = { file: 'f', formats: [], wsPaths: { source: 'x', flags: '' } };
 
 function drain(s: ChunkedSource): number[] {
   const out: number[] = [];

@@ -1,6 +1,7 @@
 /*!
  * Is a record a WebSocket handshake, and what kind of protocol did it arrive with? Evidence, in
- * order: a Sec-WebSocket-Key, an Upgrade header naming websocket, status 101, a WebSocket path.
+ * order: a Sec-WebSocket-Key, an Upgrade header naming websocket, status 101, a WebSocket path
+ * (unless the line was answered like a page: health checks and long-polls are not handshakes).
  * The path patterns are compiled once from the defaults plus --ws-path.
  */
 
@@ -43,7 +44,18 @@ export class Classifier {
     return upgrade !== '' && upgrade.toLowerCase().includes('websocket');
   }
 
+  /** A WebSocket path; socket.io's long-polling transport (`transport=polling`) never is one. */
   isWsPath(path: string): boolean {
-    return path !== '' && this.wsPaths.test(path);
+    return path !== '' && this.wsPaths.test(path) && !path.includes('transport=polling');
+  }
+
+  /**
+   * Is a line whose only evidence is its WebSocket path a handshake? Not when it was answered like
+   * a page (2xx, 304): a health check or a long-poll on `/ws/…` logged with no key and no Upgrade.
+   * 101, 3xx, 4xx, 5xx and 499 stay handshakes, so formats that log neither the key nor
+   * $http_upgrade still show handshakes given up at T, redirected, refused or failed upstream.
+   */
+  byPath(status: number): boolean {
+    return !((status >= 200 && status < 300) || status === 304);
   }
 }

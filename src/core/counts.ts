@@ -2,11 +2,13 @@
  * The exact, mergeable counts every number of the report comes from: requests per (input, client),
  * handshake groups (input × protocol × status × flags) with a FINE duration histogram each,
  * per-client cells (group × client × COARSE duration bin) with their first start and last end, and
- * time buckets. merge(a, b) gives what counting a's lines then b's would. Knows nothing of keys
+ * time buckets, handshake outcomes by upstream and by path (core/outcomes.ts). merge(a, b) gives
+ * what counting a's lines then b's would. Knows nothing of keys
  * (core/keys.ts), evidence text (core/evidence.ts) or what a finding is (core/rules/).
  */
 import { ABANDONED, Protocol } from './classify.js';
 import { COARSE, DurationHistogram } from './grid.js';
+import { OutcomeTable, answeringPeer } from './outcomes.js';
 
 /** Bits of a handshake's flags (a group and a cell keep them). */
 export const enum RowFlag {
@@ -22,9 +24,11 @@ export interface CountCaps {
   clients: number;
   cells: number;
   timeBuckets: number;
+  /** Upstreams, and paths, kept one by one in the outcome tables. */
+  names: number;
 }
 
-export const DEFAULT_COUNT_CAPS: CountCaps = { clients: 100_000, cells: 1 << 19, timeBuckets: 4096 };
+export const DEFAULT_COUNT_CAPS: CountCaps = { clients: 100_000, cells: 1 << 19, timeBuckets: 4096, names: 10_000 };
 
 export const OTHER_CLIENT = '(other)';
 
@@ -130,11 +134,11 @@ class CellTable {
 }
 
 /**
- * A handshake that failed whatever the timeouts turn out to be: HTTP/1.0, a 4xx or 5xx answer
+ * A handshake that failed whatever the timeouts turn out to be: HTTP/1.0, a 3xx, 4xx or 5xx answer
  * (but the statuses of giving up, which are failures only at a timeout), no Upgrade logged.
  */
 export function failedByAnswer(protocol: number, status: number, flags: number): boolean {
-  if (protocol === Protocol.HTTP10 || (status >= 400 && !ABANDONED.has(status))) return true;
+  if (protocol === Protocol.HTTP10 || (status >= 300 && !ABANDONED.has(status))) return true;
   return (flags & RowFlag.UPGRADE_MISSING) !== 0 && (flags & (RowFlag.HAS_KEY | RowFlag.WS_PATH)) !== 0;
 }
 
@@ -177,11 +181,17 @@ export class Counts {
   readonly buckets = new Map<number, Bucket>();
   /** True once a cap folded some clients into OTHER_CLIENT. */
   clientsCapped = false;
+  /** Handshakes per (input, answering upstream) and per (input, path), by outcome. */
+  readonly byUpstream: OutcomeTable;
+  readonly byPath: OutcomeTable;
   private readonly clientIds = new Map<string, number>();
   private readonly pairIds = new Map<number, number>();
   private readonly cells = new CellTable();
 
-  constructor(readonly caps: CountCaps = DEFAULT_COUNT_CAPS) {}
+  constructor(readonly caps: CountCaps = DEFAULT_COUNT_CAPS) {
+    this.byUpstream = new OutcomeTable(caps.names);
+    this.byPath = new OutcomeTable(caps.names);
+  }
 
   /** The number of a client (its name as logged), the same for every line that names it. */
   clientId(name: string): number {
@@ -226,6 +236,15 @@ export class Counts {
     if (durationMs >= 0) g.durations.add(durationMs);
     this.addCell(input, protocol, flags, status, client, durationMs < 0 ? -1 : COARSE.bin(durationMs), 1, startMs, endMs, endMs);
     if (startMs === startMs) this.addToBucket(startMs, 1, protocol === Protocol.HTTP10 ? 1 : 0, failedByAnswer(protocol, status, flags) ? 1 : 0, client);
+  }
+
+  /**
+   * Where a handshake that handshake() just counted went: its $upstream_addr as logged ('' when
+   * not) and its path without the query string.
+   */
+  target(input: number, upstreamAddr: string, path: string, status: number): void {
+    this.byUpstream.add(input, answeringPeer(upstreamAddr), status);
+    this.byPath.add(input, path, status);
   }
 
   /** Every cell, in first-seen order. */
@@ -276,6 +295,8 @@ export class Counts {
       mine.count += g.count;
       mine.durations.merge(g.durations);
     }
+    this.byUpstream.merge(o.byUpstream);
+    this.byPath.merge(o.byPath);
     o.forEachCell((c) => this.addCell(c.input, c.protocol, c.flags, c.status, id(c.client), c.bin, c.count, c.firstMs, c.firstEndMs, c.lastMs));
     if (o.bucketSeconds > this.bucketSeconds) this.rebucket(o.bucketSeconds);
     for (const [k, b] of o.buckets) {

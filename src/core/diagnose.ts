@@ -11,7 +11,7 @@ import { COARSE, DurationHistogram, FINE } from './grid.js';
 import { KEY_HIDDEN, KEY_REUSED } from './keys.js';
 import { RULES } from './rules/registry.js';
 import type { LineSelector, RuleContext, Severity } from './rules/types.js';
-import type { Tally } from './tally.js';
+import type { TallyView } from './tally.js';
 import { clusterAt, clusterOf, defaultTolerance, findClusters, type Cluster } from './timeouts.js';
 
 export interface DiagnoseOptions {
@@ -22,6 +22,8 @@ export interface DiagnoseOptions {
   evidence: number;
   /** Several inputs: count each finding's distinct handshakes too (a key logged by several tiers once). */
   multiInput: boolean;
+  /** Infer the timeouts from these counts rather than the tally's (a live window uses the whole run's). */
+  clustersFrom?: Counts;
 }
 
 export interface FindingData {
@@ -43,6 +45,8 @@ export interface FindingData {
   firstEndMs: number;
   breakdown: [string, number][];
   evidence: EvidenceRow[];
+  /** Set when the count is a lower bound: it may be short by at most this. */
+  missedAtMost?: number;
 }
 
 export interface TimeoutData {
@@ -83,9 +87,9 @@ export function seriesOf(counts: Counts): { failed: DurationHistogram; sessions:
   return { failed, sessions };
 }
 
-export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
+export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
   const counts = t.counts;
-  const series = seriesOf(counts);
+  const series = seriesOf(opts.clustersFrom ?? counts);
   const tolerance = (ms: number): number => opts.toleranceMs ?? defaultTolerance(ms);
   let clusters: { failed: Cluster[]; sessions: Cluster[] };
   if (opts.timeoutSeconds !== undefined) {
@@ -194,7 +198,9 @@ export function diagnose(t: Tally, opts: DiagnoseOptions): Diagnosis {
     if (r.kind !== 'keys') continue;
     const k = r.tally(t.keys.counts);
     if (k.keys === 0) continue;
+    const missed = r.missedAtMost?.(t.keys.counts) ?? 0;
     findings.push({
+      ...(missed > 0 ? { missedAtMost: missed } : {}),
       id: r.id, severity: r.severity, count: k.keys, clients: topClients(k.clients, clientName), clientsApproximate: false,
       firstMs: k.firstMs, lastMs: k.lastMs, firstEndMs: k.firstMs, breakdown: sorted(k.patterns),
       evidence: pickEvidence(t.evidence.candidates((cls) => cls === r.evidenceClass), opts.evidence, (e) => `${e.input}`),

@@ -4,11 +4,13 @@
  * was last seen) in typed arrays, found through an open-addressing index; no string per key. Keys
  * leave the window when the log's time has moved past their last sighting by KEY_WINDOW_MS (or, at
  * the slot cap, oldest first, counted in `evictedEarly`); a leaving key is folded into KeyCounts
- * (totals, the hidden-downgrade and reused-key tallies, a few traced keys). Nothing is kept per key
- * after it leaves. Only keys that are not canonical base64 keep their text, and only while live.
+ * (totals, the hidden-downgrade and reused-key tallies, a few traced keys) and remembered, 64 bits
+ * and its inputs, in core/departed.ts: a key seen again after it left counts as reused over the
+ * whole input. Only keys that are not canonical base64 keep their text, and only while live.
  */
 import { Protocol } from './classify.js';
-import { KEY_CLASS, type EvidenceReservoir, type EvidenceRow } from './evidence.js';
+import { DEPARTED_KEYS, DepartedKeys } from './departed.js';
+import { KEY_CLASS, keep, type EvidenceReservoir, type EvidenceRow } from './evidence.js';
 
 /** How long after its last sighting a key can still meet another sighting (tiers, retries). */
 export const KEY_WINDOW_MS = 10 * 60_000;
@@ -20,7 +22,7 @@ const TRACED = 10;
 const SIGHTINGS = 3;
 /** Live multi-tier keys whose sightings are kept for tracing, at most. */
 const TRACE_CANDIDATES = 4 * TRACED;
-/** First sightings whose text is kept while their key is live, to cite when it turns out hidden or reused. */
+/** HTTP/1.0 first sightings whose text is kept while their key is live, to cite when it turns out a hidden downgrade. */
 const HELD_TEXTS = 1024;
 
 const B64 = new Int8Array(128).fill(-1);
@@ -109,6 +111,8 @@ export class KeyCounts {
   reused = 0;
   protocolMismatch = 0;
   evictedEarly = 0;
+  /** Keys forgotten after they left (core/departed.ts): reused keys may be undercounted by at most this. */
+  forgotten = 0;
   readonly hidden = newKeyFinding();
   readonly reusedKeys = newKeyFinding();
   readonly traced: { key: string; mismatch: boolean; sightings: TracedSighting[] }[] = [];
@@ -128,18 +132,9 @@ export interface KeyRowLinks {
 export const KEY_HIDDEN = 1;
 export const KEY_REUSED = 2;
 
-/** A sighting, as KeyWindow.see takes it. */
-export interface Sighting {
-  input: number;
-  line: number;
-  client: number;
-  clientName: string;
-  protocol: number;
-  status: number;
-  durationMs: number;
-  endMs: number;
-  flags: number;
-  text: string;
+/** A sighting, as KeyWindow.see takes it: the handshake's evidence row, its client's number and its detail row. */
+export interface Sighting extends EvidenceRow {
+  clientId: number;
   /** Row index in the per-row detail table, -1 without one. */
   row: number;
 }
@@ -157,6 +152,9 @@ export class KeyWindow {
   private inputs10 = new Uint32Array(1024);
   private inputs11 = new Uint32Array(1024);
   private repeated = new Uint32Array(1024);
+  /** Inputs the key was seen on before it last left the window, and 0: new, 1: seen before, 3: and counted reused then. */
+  private prior = new Uint32Array(1024);
+  private before = new Uint8Array(1024);
   private firstMs = new Float64Array(1024);
   private lastMs = new Float64Array(1024);
   /** The client of the first sighting, and of the first HTTP/1.0 sighting (-1: none). */
@@ -186,13 +184,16 @@ export class KeyWindow {
   private index = new Int32Array(2048);
   private readonly probe = new Uint32Array(4);
   private now = -Infinity;
+  private readonly departed: DepartedKeys;
 
   constructor(
     private readonly evidence: EvidenceReservoir,
     private readonly links?: KeyRowLinks,
     private readonly windowMs = KEY_WINDOW_MS,
     private readonly maxLive = MAX_LIVE_KEYS,
+    departedKeys = DEPARTED_KEYS,
   ) {
+    this.departed = new DepartedKeys(departedKeys);
     this.firstRow = new Int32Array(links === undefined ? 0 : 1024);
     this.lastRow = new Int32Array(links === undefined ? 0 : 1024);
   }
@@ -217,7 +218,10 @@ export class KeyWindow {
       let i = (w[0] as number) & mask;
       while (this.index[i] !== 0) i = (i + 1) & mask;
       this.index[i] = slot + 1;
-      this.counts.keys++;
+      const prior = this.departed.take(((w[0] as number) ^ (w[2] as number)) >>> 0, ((w[1] as number) ^ (w[3] as number)) >>> 0);
+      if (prior === null) this.counts.keys++;
+      this.prior[slot] = prior === null ? 0 : prior.inputs;
+      this.before[slot] = prior === null ? 0 : prior.counted ? 3 : 1;
       this.words.set(w, 4 * slot);
       this.plain[slot] = isPlain;
       this.inputs[slot] = 0;
@@ -226,7 +230,7 @@ export class KeyWindow {
       this.repeated[slot] = 0;
       this.firstMs[slot] = startMs;
       this.lastMs[slot] = this.now;
-      this.client[slot] = s.client;
+      this.client[slot] = s.clientId;
       this.client10[slot] = -1;
       this.sightings[slot] = 0;
       this.lines[slot] = 0;
@@ -234,10 +238,12 @@ export class KeyWindow {
       this.lastRow[slot] = s.row;
       // A fresh copy: a sliced string would keep its whole line alive.
       if (!isPlain) this.texts.set(slot, Buffer.from(key, 'utf8').toString('utf8'));
-      if (this.held.size < HELD_TEXTS) this.held.set(slot, { ...evidenceOf(s), text: Buffer.from(s.text, 'utf8').toString('utf8') });
+      // An HTTP/1.0 first sighting may turn out one side of a hidden downgrade: hold its text, while
+      // few are held and the finding still wants lines (a copy per key would flood the old generation).
+      if (s.protocol === Protocol.HTTP10 && this.held.size < HELD_TEXTS && !this.evidence.full(KEY_CLASS.hidden)) {
+        this.held.set(slot, keep(s));
+      }
     } else {
-      const inputs = this.inputs[slot] as number;
-      if (inputs & bit) this.repeated[slot]! |= bit;
       if (s.row >= 0 && this.links !== undefined) {
         const last = this.lastRow[slot] as number;
         if (last >= 0) this.links.link(last, s.row);
@@ -246,12 +252,14 @@ export class KeyWindow {
       }
       if (startMs < (this.firstMs[slot] as number)) this.firstMs[slot] = startMs;
     }
+    // On an input it was seen on already, in this stay in the window or an earlier one: reused.
+    if (((this.inputs[slot] as number) | (this.prior[slot] as number)) & bit) this.repeated[slot]! |= bit;
     if ((this.lines[slot] as number) < 255) this.lines[slot]!++;
     const wasNotable = this.notable(slot);
     this.inputs[slot]! |= bit;
     if (s.protocol === Protocol.HTTP10) {
       this.inputs10[slot]! |= bit;
-      if (this.client10[slot] === -1) this.client10[slot] = s.client;
+      if (this.client10[slot] === -1) this.client10[slot] = s.clientId;
     } else if (s.protocol === Protocol.HTTP11) this.inputs11[slot]! |= bit;
     if (atMs === atMs && atMs > (this.lastMs[slot] as number)) this.lastMs[slot] = atMs;
     const n = this.sightings[slot] as number;
@@ -263,7 +271,7 @@ export class KeyWindow {
       this.sDuration[slot] = s.durationMs;
     }
     if (n < SIGHTINGS) {
-      this.sClient[SIGHTINGS * slot + n] = s.client;
+      this.sClient[SIGHTINGS * slot + n] = s.clientId;
       this.sightings[slot] = n + 1;
     }
     this.trace(slot, s);
@@ -276,7 +284,7 @@ export class KeyWindow {
         this.evidence.offer(cls, first);
         this.held.delete(slot);
       }
-      this.evidence.offer(cls, evidenceOf(s));
+      this.evidence.offer(cls, s);
     }
   }
 
@@ -352,20 +360,28 @@ export class KeyWindow {
     const multi = isMulti(inputs);
     const mixed = i10 !== 0 && i11 !== 0;
     if (multi) c.multiTier++;
-    if (repeated !== 0) c.reused++;
+    // A key counted reused in an earlier stay is one key: its lines add, its count does not.
+    const counted = this.before[s] === 3;
+    if (repeated !== 0 && !counted) c.reused++;
     if (mixed) c.protocolMismatch++;
     const findings = this.notable(s);
     this.links?.folded(this.firstRow[s] as number, inputs, i10, i11, findings);
     const lines = this.lines[s] as number;
     if (findings & KEY_HIDDEN) this.tallyKey(c.hidden, s, this.client10[s] as number, lines, `${i10}:${i11}`);
-    if (findings & KEY_REUSED) this.tallyKey(c.reusedKeys, s, this.client[s] as number, lines, `${repeated}`);
+    if (findings & KEY_REUSED) this.tallyKey(c.reusedKeys, s, this.client[s] as number, lines, `${repeated}`, !counted);
+    const o = 4 * s;
+    // The key's 128 bits folded to 64: core/departed.ts keeps that much of each key.
+    const hi = ((this.words[o] as number) ^ (this.words[o + 2] as number)) >>> 0;
+    const lo = ((this.words[o + 1] as number) ^ (this.words[o + 3] as number)) >>> 0;
+    this.departed.add(hi, lo, inputs | (this.prior[s] as number), repeated !== 0 || counted);
+    c.forgotten = this.departed.forgotten;
     const sightings = this.candidates.get(s);
     if (sightings !== undefined && c.traced.filter((t) => t.mismatch === mixed).length < TRACED) c.traced.push({ key: this.name(s), mismatch: mixed, sightings });
   }
 
   /** Patterns are input bitmasks as text ("1:2": HTTP/1.0 on input 0, HTTP/1.1 on input 1); the report names them. */
-  private tallyKey(f: KeyFindingCounts, s: number, client: number, lines: number, pattern: string): void {
-    f.keys++;
+  private tallyKey(f: KeyFindingCounts, s: number, client: number, lines: number, pattern: string, newKey = true): void {
+    if (newKey) f.keys++;
     // Each kept sighting's line to its own client; lines past those to `client`.
     const kept = this.sightings[s] as number;
     for (let k = 0; k < kept; k++) {
@@ -420,6 +436,8 @@ export class KeyWindow {
     this.inputs10 = relayout(this.inputs10);
     this.inputs11 = relayout(this.inputs11);
     this.repeated = relayout(this.repeated);
+    this.prior = relayout(this.prior);
+    this.before = relayout(this.before);
     this.firstMs = relayout(this.firstMs);
     this.lastMs = relayout(this.lastMs);
     this.client = relayout(this.client);
@@ -455,8 +473,4 @@ export class KeyWindow {
       this.index[i] = s + 1;
     }
   }
-}
-
-function evidenceOf(s: Sighting): EvidenceRow {
-  return { input: s.input, line: s.line, client: s.clientName, protocol: s.protocol, status: s.status, flags: s.flags, durationMs: s.durationMs, endMs: s.endMs, text: s.text };
 }

@@ -18,6 +18,7 @@ import type { InferredFormat } from '../format/trailing.js';
 import { BLOCK_BYTES, StreamBlocks } from '../input/blocks.js';
 import { firstLines, headLines, lineRanges } from '../input/chunks.js';
 import { LineQueue } from '../input/lines.js';
+import { followFile } from '../input/follow.js';
 import { openInput, type OpenedInput } from '../input/open.js';
 import { Classifier } from './classify.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner, StreamSource, type Batch, type BatchSource } from './scan.js';
@@ -62,9 +63,22 @@ export interface PipelineOptions {
    */
   workers?: number;
   chunkBytes?: number;
-  /** Carry each handshake's $upstream_addr to the tally (for one CSV row per handshake). */
-  detail?: boolean;
+  /**
+   * Follow the files like `tail -F` (input/follow.ts) until `signal` aborts; they then end
+   * normally, with every line they held. Standard input is read as it comes.
+   */
+  follow?: { fromStart: boolean; signal: AbortSignal };
+  /**
+   * Live: inputs may go quiet for long. The time-ordered merge waits at most LIVE_MERGE_WAIT_MS
+   * for a quiet input before handing on the others' lines.
+   */
+  live?: boolean;
+  /** Called once the inputs are open with a function giving the result so far (for live snapshots). */
+  onStart?: (current: () => PipelineResult) => void;
 }
+
+/** How long a live merge waits for a quiet input's next line before going on without it. */
+const LIVE_MERGE_WAIT_MS = 1000;
 
 export interface PipelineResult {
   inputs: InputResult[];
@@ -124,6 +138,8 @@ class Cursor {
   readonly result: InputResult;
   /** A record waits at `headAt` of `batch`. */
   hasHead = false;
+  /** When the merge started waiting for this input's next line (0: not waiting). */
+  waitingSince = 0;
   /** When the head happened; lines without a time keep the previous one. */
   headMs = -Infinity;
   done = false;
@@ -211,7 +227,7 @@ class Cursor {
     tally.request(this.input, client, protocol, durationMs >= 0 ? endMs - durationMs : endMs, endMs);
     const h = this.headHandshake;
     if (h >= 0) {
-      tally.handshake(this.input, this.headLine, client, protocol, b.status[h] as number, durationMs, endMs, b.flags[h] as number, b.keys[h] as string, b.texts[h] as string, b.upstreams[h] as string);
+      tally.handshake(this.input, this.headLine, client, protocol, b.status[h] as number, durationMs, endMs, b.flags[h] as number, b.keys[h] as string, b.texts[h] as string, b.upstreams[h] as string, b.paths[h] as string);
     }
   }
 
@@ -355,7 +371,9 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   await Promise.all(cursors.map(async (c) => {
     if (opts.signal?.aborted) return;
     try {
-      c.opened = await openInput(c.name, opts.stdin);
+      c.opened = opts.follow !== undefined && c.name !== '-'
+        ? { name: c.name, gzipLayers: 0, ...(await followFile(c.name, opts.follow)) }
+        : await openInput(c.name, opts.stdin);
       c.result.gzip = c.opened.gzipLayers > 0;
     } catch (err) {
       if (!isAnalyzerError(err)) throw err;
@@ -363,8 +381,8 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       return;
     }
     if (pool === null) return;
-    const task = { file: c.name, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, detail: opts.detail === true };
-    const info = c.result.gzip || c.name === '-' ? null : await stat(c.name).catch(() => null);
+    const task = { file: c.name, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags } };
+    const info = c.result.gzip || c.name === '-' || opts.follow !== undefined ? null : await stat(c.name).catch(() => null);
     if (info !== null && info.isFile()) {
       if (info.size < Math.min(MIN_WORKER_BYTES, chunkBytes)) return;
       // Large regular file: ranges for the workers, each scanned with the order chosen from its first lines.
@@ -381,6 +399,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   }));
 
   let interrupt = (): void => {};
+  let repump: NodeJS.Timeout | undefined;
   try {
     await new Promise<void>((resolve) => {
       let pumping = false;
@@ -391,12 +410,19 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
           for (;;) {
             let best: Cursor | null = null;
             for (const c of cursors) {
-              if (!c.done && !c.hasHead && !c.fill()) return; // waiting for this input's next lines
+              if (!c.done && !c.hasHead && !c.fill()) {
+                // Waiting for this input's next lines; live, not for long: it may stay quiet for hours.
+                if (!opts.live) return;
+                c.waitingSince ||= Date.now();
+                if (Date.now() - c.waitingSince < LIVE_MERGE_WAIT_MS) return;
+                continue;
+              }
+              c.waitingSince = 0;
               if (!c.hasHead) continue;
               if (best === null || c.headMs < best.headMs) best = c;
             }
             if (best === null) {
-              resolve();
+              if (cursors.every((c) => c.done)) resolve();
               return;
             }
             best.emit(tally);
@@ -420,14 +446,17 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
         }
         if (c.source !== undefined) continue;
         const detect = opts.detect;
-        const scannerFor = (sample: string[]): LineScanner => new LineScanner(formats.list, orderFor(c, detect ? sample : null), classifier, opts.detail === true);
+        const scannerFor = (sample: string[]): LineScanner => new LineScanner(formats.list, orderFor(c, detect ? sample : null), classifier);
         c.source = new StreamSource(new LineQueue(c.opened.stream, pump), c.opened, detect ? DETECT_LINES : 0, scannerFor);
       }
       if (opts.signal?.aborted) interrupt();
       else opts.signal?.addEventListener('abort', interrupt, { once: true });
+      if (opts.live) repump = setInterval(pump, LIVE_MERGE_WAIT_MS / 4);
+      opts.onStart?.(() => resultOf(cursors, bad, used, partial, opts, offsets, false));
       pump();
     });
   } finally {
+    if (repump !== undefined) clearInterval(repump);
     opts.signal?.removeEventListener('abort', interrupt);
     await pool?.close();
   }
@@ -437,7 +466,13 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   same.forEach((k, i) => {
     if (k >= 0) (cursors[i] as Cursor).result.sameAs = (cursors[k] as Cursor).name;
   });
-  return { inputs: cursors.map((c) => c.result), bad, used: [...used], partial, sinceMs: opts.sinceMs, untilMs: opts.untilMs, utcOffsetMinutes: mostCommon(offsets) };
+  return resultOf(cursors, bad, used, partial, opts, offsets, true);
+}
+
+/** The run's result: at its end, or so far (live snapshots: lines counted up to now). */
+function resultOf(cursors: readonly Cursor[], bad: BadLineLog, used: Set<CompiledFormat>, partial: boolean, opts: PipelineOptions, offsets: ReadonlyMap<number, number>, final: boolean): PipelineResult {
+  const inputs = cursors.map((c) => (final ? c.result : { ...c.result, lines: c.linesSoFar, formats: { ...c.result.formats } }));
+  return { inputs, bad, used: [...used], partial, sinceMs: opts.sinceMs, untilMs: opts.untilMs, utcOffsetMinutes: mostCommon(offsets) };
 }
 
 /** The offset with the most lines (ties: the first met), or null. */

@@ -11,6 +11,7 @@ import { explainMismatch, matchLine, newBounds, newFailure, type MatchFailure } 
 import { syslogBodyStart } from '../format/syslog.js';
 import type { Classifier } from './classify.js';
 import { RowFlag } from './counts.js';
+import { handshakePath } from './outcomes.js';
 import { RecordReader, newFacts, type LogRecord } from './record.js';
 import type { LineQueue } from '../input/lines.js';
 import type { OpenedInput } from '../input/open.js';
@@ -53,8 +54,10 @@ export interface Batch {
    * has a key (a reused or hidden-downgrade key's lines are cited whatever their cell), else ''.
    */
   texts: string[];
-  /** $upstream_addr, when the scanner was asked for per-handshake detail (CSV), else ''. */
+  /** $upstream_addr as logged ('' when not). */
   upstreams: string[];
+  /** The path asked for, without its query string (core/outcomes.ts handshakePath). */
+  paths: string[];
   /** When set, the scanner numbered clients afresh from 0 at this batch. */
   clientsRestart: boolean;
   /** Clients met for the first time, in the order of their numbers. */
@@ -73,7 +76,7 @@ export function newBatch(): Batch {
   return {
     length: 0, kind: new Uint8Array(BATCH_LINES), client: new Uint32Array(BATCH_LINES), protocol: new Uint8Array(BATCH_LINES),
     durationMs: new Int32Array(BATCH_LINES), endMs: new Float64Array(BATCH_LINES), handshake: new Uint8Array(BATCH_LINES),
-    status: new Uint16Array(BATCH_LINES), flags: new Uint8Array(BATCH_LINES), keys: [], texts: [], upstreams: [],
+    status: new Uint16Array(BATCH_LINES), flags: new Uint8Array(BATCH_LINES), keys: [], texts: [], upstreams: [], paths: [],
     clientsRestart: false, clients: [], bad: [], reasons: [], utcOffsetMin: NaN,
   };
 }
@@ -85,6 +88,7 @@ export function clearBatch(b: Batch): Batch {
   b.keys = [];
   b.texts = [];
   b.upstreams = [];
+  b.paths = [];
   b.clients = [];
   b.bad = [];
   b.reasons = [];
@@ -118,11 +122,8 @@ export class LineScanner {
   private lastPlan: Plan | null = null;
   private lastBody = '';
 
-  /**
-   * `order`: indices into `formats`, tried in that order for every line. `detail`: also ship each
-   * handshake's $upstream_addr (for one CSV row per handshake).
-   */
-  constructor(formats: readonly CompiledFormat[], order: readonly number[], private readonly classifier: Classifier, private readonly detail = false) {
+  /** `order`: indices into `formats`, tried in that order for every line. */
+  constructor(formats: readonly CompiledFormat[], order: readonly number[], private readonly classifier: Classifier) {
     this.order = order.map((index) => {
       const format = formats[index] as CompiledFormat;
       return { index, format, reader: new RecordReader(format), bounds: newBounds(format), hits: 0 };
@@ -176,8 +177,9 @@ export class LineScanner {
     b.durationMs[i] = f.durationMs;
     b.endMs[i] = f.endMs;
     if (b.utcOffsetMin !== b.utcOffsetMin) b.utcOffsetMin = reader.utcOffsetMinutes();
-    const wsPath = this.classifier.isWsPath(reader.path());
-    if (!wsPath && !this.classifier.byHeaders(f.key, f.status, f.upgrade)) {
+    const path = reader.path();
+    const wsPath = this.classifier.isWsPath(path);
+    if (!this.classifier.byHeaders(f.key, f.status, f.upgrade) && !(wsPath && this.classifier.byPath(f.status))) {
       b.handshake[i] = 0;
       return;
     }
@@ -189,7 +191,8 @@ export class LineScanner {
     b.keys.push(f.key);
     // Every handshake ships its text: the evidence reservoir keeps each class's last line too.
     b.texts.push(body);
-    b.upstreams.push(this.detail ? reader.upstream() : '');
+    b.upstreams.push(reader.upstream());
+    b.paths.push(handshakePath(path));
   }
 
   /**

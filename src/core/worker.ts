@@ -27,7 +27,7 @@ function run(task: ChunkTask): void {
     formats = task.formats.map(compileSpec);
     formatsKey = key;
   }
-  const scanner = new LineScanner(formats, task.order, new Classifier(new RegExp(task.wsPaths.source, task.wsPaths.flags)), task.detail);
+  const scanner = new LineScanner(formats, task.order, new Classifier(new RegExp(task.wsPaths.source, task.wsPaths.flags)));
   let batch: Batch = newBatch();
   let chars = 0;
   const post = (reply: WorkerReply, transfer: ArrayBuffer[] = []): void => port.postMessage(reply, transfer);

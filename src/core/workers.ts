@@ -91,8 +91,6 @@ export interface ChunkTask {
   /** Indices into `formats`, in the order detection chose for this input. */
   order: number[];
   wsPaths: { source: string; flags: string };
-  /** Ship each handshake's $upstream_addr too (core/scan.ts LineScanner). */
-  detail: boolean;
 }
 
 export type WorkerReply =

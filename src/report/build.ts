@@ -9,20 +9,23 @@ import { BUCKET_LADDER_S } from '../core/counts.js';
 import { seriesOf, type Diagnosis, type FindingData } from '../core/diagnose.js';
 import { DurationHistogram, FINE } from '../core/grid.js';
 import { KEY_WINDOW_MS } from '../core/keys.js';
+import { NO_NAME, Outcome, type OutcomeTable } from '../core/outcomes.js';
 import type { PipelineResult } from '../core/pipeline.js';
-import type { Tally } from '../core/tally.js';
+import type { TallyView as Tally } from '../core/tally.js';
+import { notLogged } from './logging.js';
 import { likelyCause, proseOf } from './prose.js';
+import { clientRows, clientsOf, downgradingInputs, tierClients, tiersOf, type Tiers } from './tiers.js';
 import { attachHandshakeRows } from './rows.js';
-import { int, plural } from './text.js';
+import { attempts, int, plural } from './text.js';
 import {
-  SCHEMA_VERSION, type ClientRow, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type Report,
+  SCHEMA_VERSION, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type OutcomeCounts, type Percentile, type Report,
   type TimelineBucket, type TracedKey,
 } from './model.js';
 
 export interface BuildOptions {
   version: string;
   timeoutSource: 'inferred' | 'option';
-  /** Rows kept in the per-client table of the JSON report. */
+  /** Rows kept in the per-client, per-upstream and per-path tables of the JSON report. */
   maxClients?: number;
 }
 
@@ -65,27 +68,12 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
       return { protocol: PROTOCOL_NAMES[g.protocol] ?? 'unknown', status: g.status, count: g.count, share: round(g.count / Math.max(1, c.handshakes)), durations: summary(g.durations) };
     });
 
-  const perClient = new Map<number, ClientRow>();
-  for (const cc of c.clientCounts) {
-    let row = perClient.get(cc.client);
-    if (row === undefined) {
-      row = { client: c.clients[cc.client] ?? '?', total: 0, http10: 0, http10Share: 0, handshakes: 0, handshakesHttp10: 0, upgraded: 0, failed: 0, assessment: 'healthy' };
-      perClient.set(cc.client, row);
-    }
-    row.total += cc.total;
-    row.http10 += cc.http10;
-    row.handshakes += cc.handshakes;
-    row.handshakesHttp10 += cc.handshakesHttp10;
-    row.upgraded += cc.upgraded;
-    row.failed += cc.handshakes - cc.upgraded;
-  }
-  const byClient: ClientRow[] = [...perClient.values()]
-    .filter((r) => r.handshakes > 0 || r.http10 > 0)
-    .map((r) => ({ ...r, http10Share: round(r.http10 / Math.max(1, r.total)), assessment: assess(r) }))
-    .sort((a, b) => b.handshakesHttp10 - a.handshakesHttp10 || b.failed - a.failed || b.handshakes - a.handshakes || a.client.localeCompare(b.client))
-    .slice(0, opts.maxClients ?? 1000);
+  const maxRows = opts.maxClients ?? 1000;
+  const byClient = clientRows(c, () => true, maxRows);
+  const tiers = tiersOf(names.length, t.keys.counts);
 
-  const findings = d.findings.map((f) => toFinding(f, names));
+  const findings = causesFirst(d.findings.map((f) => toFinding(f, names, tiers)));
+  const frontTier = (i: number): boolean => tiers.tier[i] === 1;
   const report: Report = {
     schemaVersion: SCHEMA_VERSION,
     tool: { name: 'wsdiag', version: opts.version },
@@ -96,19 +84,26 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
       window: { since: p.sinceMs === undefined ? null : iso(p.sinceMs), until: p.untilMs === undefined ? null : iso(p.untilMs) },
       partial: p.partial,
       clientsFolded: c.clientsCapped,
+      notLogged: notLogged(p.used.map((f) => ({ format: f, lines: formatLines.get(f.name) ?? 0 })), c.handshakes, [...c.groups.values()].some((g) => g.durations.count > 0)),
       timeoutSource: opts.timeoutSource,
       utcOffsetMinutes: p.utcOffsetMinutes,
     },
     lines: { ...lines, samples: p.bad.samples.map((s) => ({ ...s })) },
-    verdict: verdict(findings, c.handshakes),
+    verdict: verdict(findings, c.handshakes, lines, { names, tiers, downgrading: downgradingInputs(c), frontClients: clientsOf(c, frontTier) }),
     requests: { total: c.requests, http10: c.requestsHttp10 },
-    handshakes: { total: c.handshakes, upgraded, failed: c.handshakes - upgraded, byProtocolStatus, byClient },
+    handshakes: {
+      total: c.handshakes, upgraded, failed: c.handshakes - upgraded, byProtocolStatus, byClient,
+      byUpstream: c.byUpstream.names.some((n) => n !== NO_NAME) ? outcomeRows(c.byUpstream, names, 'upstream', maxRows) : [],
+      byPath: outcomeRows(c.byPath, names, 'path', maxRows),
+      byTier: tierClients(c, tiers, names, maxRows),
+    },
     timeouts: d.timeouts.map((x) => ({
       seconds: x.cluster.centerMs / 1000, count: x.cluster.count, minSeconds: x.cluster.loMs / 1000, maxSeconds: x.cluster.hiMs / 1000,
       spreadMs: x.cluster.hiMs - x.cluster.loMs, series: x.series, source: x.source, statuses: x.statuses, protocols: x.protocols, likelyCause: likelyCause(x),
+      ...(x.cluster.approximate ? { approximate: true as const } : {}),
     })),
     findings,
-    correlation: correlation(t, names),
+    correlation: correlation(t, names, tiers),
     timeline: timeline(t, d),
     histogram: histogram(t, d),
   };
@@ -117,24 +112,40 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
   return report;
 }
 
-function assess(r: ClientRow): ClientRow['assessment'] {
-  if (r.handshakesHttp10 > 0) return r.handshakesHttp10 === r.handshakes ? 'downgrading' : 'mixed';
-  if (r.handshakes > 0 && r.upgraded === 0) return 'failing';
-  return 'healthy';
+/** An outcome table's (input, name) rows, most failures first, the name under `field`. */
+function outcomeRows<K extends 'upstream' | 'path'>(t: OutcomeTable, inputs: readonly string[], field: K, max: number): (OutcomeCounts & { input: string } & Record<K, string>)[] {
+  return t.rows.map((r) => {
+    const n = (o: Outcome): number => r.counts[o] as number;
+    const handshakes = r.counts.reduce((a, b) => a + b, 0);
+    const counts: OutcomeCounts = {
+      handshakes, upgraded: n(Outcome.UPGRADED), failed: handshakes - n(Outcome.UPGRADED), redirected: n(Outcome.REDIRECTED),
+      rejected: n(Outcome.REJECTED), gaveUp: n(Outcome.GAVE_UP), serverError: n(Outcome.SERVER_ERROR), other: n(Outcome.OTHER),
+    };
+    return { input: inputs[r.input] ?? '?', [field]: t.names[r.name] ?? '?', ...counts } as OutcomeCounts & { input: string } & Record<K, string>;
+  }).sort((a, b) => b.failed - a.failed || b.handshakes - a.handshakes || a.input.localeCompare(b.input) || a[field].localeCompare(b[field])).slice(0, max);
 }
 
 /** Exact percentiles from the FINE histogram (marked approximate past 65.5 s, where its bins are wider than 1 ms). */
 function summary(h: DurationHistogram): DurationSummary {
-  const s = (q: number): number | null => {
+  const approximate: Percentile[] = [];
+  const s = (name: Percentile, q: number): number | null => {
     const v = h.quantile(q);
+    if (!v.exact) approximate.push(name);
     return v.ms < 0 ? null : v.ms / 1000;
   };
-  const out: DurationSummary = { p50: s(0.5), p90: s(0.9), p99: s(0.99), max: h.maxMs < 0 ? null : h.maxMs / 1000 };
-  if (h.count > 0 && ![0.5, 0.9, 0.99].every((q) => h.quantile(q).exact)) out.approximate = true;
+  const out: DurationSummary = { p50: s('p50', 0.5), p90: s('p90', 0.9), p99: s('p99', 0.99), max: h.maxMs < 0 ? null : h.maxMs / 1000 };
+  if (approximate.length > 0) {
+    out.approximate = true;
+    out.approximatePercentiles = approximate;
+  }
   return out;
 }
 
-function toFinding(f: FindingData, names: readonly string[]): Finding {
+/**
+ * `tiers` corrects the attempts of a finding: logs that share no key are side by side (one tier),
+ * so each of their lines is an attempt of its own, not one tier's view of another's.
+ */
+function toFinding(f: FindingData, names: readonly string[], tiers: Tiers): Finding {
   const words = proseOf(f);
   let total = 0;
   for (const x of f.clients) total += x.count;
@@ -147,9 +158,10 @@ function toFinding(f: FindingData, names: readonly string[]): Finding {
     evidence: f.evidence.map((e) => ({ file: names[e.input] ?? '?', line: e.line, text: e.text })),
     explanation: words.explanation, fix: words.fix,
   };
-  if (f.handshakes !== undefined) out.handshakes = f.handshakes;
+  if (f.handshakes !== undefined) out.handshakes = tiers.basis === 'no-shared-keys' ? f.count : f.handshakes;
   if (f.timeout !== undefined) out.timeoutSeconds = f.timeout.centerMs / 1000;
   if (f.clientsApproximate) out.clientsApproximate = true;
+  if (f.missedAtMost !== undefined) Object.assign(out, { approximate: true, missedAtMost: f.missedAtMost });
   if (words.nginxConfig !== undefined) out.nginxConfig = words.nginxConfig;
   return out;
 }
@@ -162,8 +174,33 @@ function patternLabel(id: string, pattern: string, names: readonly string[]): st
   return `HTTP/1.0 in ${inputsOf(i10).join(', ')}; HTTP/1.1 in ${inputsOf(i11).join(', ')}`;
 }
 
-function verdict(findings: readonly Finding[], handshakes: number): Report['verdict'] {
+/** Findings that are a root cause, in the order they lead: the downgrade (with its clients), then the same seen across tiers. */
+const CAUSES: readonly string[] = ['downgraded-handshake', 'hidden-downgrade'];
+const SEVERITY_ORDER: Readonly<Record<string, number>> = { critical: 0, warning: 1, info: 2 };
+
+/**
+ * Causes before what they cause, within a severity: a downgrade leads the abandoned handshakes and
+ * cut sessions it brings about at the LB's timeout, however many log lines those take across tiers.
+ */
+function causesFirst(findings: Finding[]): Finding[] {
+  const rank = (f: Finding): number => (CAUSES.includes(f.id) ? CAUSES.indexOf(f.id) : CAUSES.length);
+  return findings.map((f, i) => ({ f, i }))
+    .sort((a, b) => (SEVERITY_ORDER[a.f.severity] ?? 3) - (SEVERITY_ORDER[b.f.severity] ?? 3) || rank(a.f) - rank(b.f) || a.i - b.i)
+    .map((x) => x.f);
+}
+
+interface VerdictContext {
+  names: readonly string[];
+  tiers: Tiers;
+  /** Inputs that logged HTTP/1.0 handshakes. */
+  downgrading: ReadonlySet<number>;
+  /** Clients of the first-tier inputs (all clients with one input). */
+  frontClients: ReadonlySet<string>;
+}
+
+function verdict(findings: readonly Finding[], handshakes: number, lines: { total: number; parsed: number; empty: number; filtered: number }, v: VerdictContext): Report['verdict'] {
   const top = findings[0];
+  if (!top && lines.parsed - lines.filtered <= 0) return nothingAnalysed(lines);
   if (!top) {
     return {
       severity: 'ok',
@@ -172,17 +209,45 @@ function verdict(findings: readonly Finding[], handshakes: number): Report['verd
       fix: null,
     };
   }
-  const details = findings.map((f) => `${f.severity}: ${f.title} (${int(f.count)})`);
+  const details = findings.map((f) => `${f.severity}: ${f.title}: ${attempts(f)}`);
+  const several = v.names.length > 1;
+  const list = (xs: readonly string[]): string => `${xs.slice(0, 4).join(', ')}${xs.length > 4 ? ', …' : ''}`;
   let headline: string;
   if (top.id === 'downgraded-handshake') {
-    const parts = Object.entries(top.breakdown).map(([label, n]) => `${label} ×${int(n)}`);
-    const nodes = top.clients.slice(0, 4).map((x) => x.client).join(', ');
     const n = top.handshakes ?? top.count;
-    headline = `${int(n)} WebSocket handshake${n === 1 ? '' : 's'} arrived as HTTP/1.0 (RFC 6455 requires HTTP/1.1): ${parts.join(', ')}; through client address${top.clients.length === 1 ? '' : 'es'} ${nodes}${top.clients.length > 4 ? ', …' : ''}.`;
+    const at = [...v.downgrading].sort((a, b) => a - b).map((i) => v.names[i] ?? '?');
+    const first = [...v.downgrading].every((i) => v.tiers.tier[i] === 1);
+    const nodes = top.clients.map((x) => x.client);
+    const through = several && first ? `load-balancer node${nodes.length === 1 ? '' : 's'}` : `client address${nodes.length === 1 ? '' : 'es'}`;
+    const parts = Object.entries(top.breakdown).map(([label, m]) => `${label} ×${int(m)}`);
+    headline = `${int(n)} WebSocket handshake${n === 1 ? '' : 's'} arrived as HTTP/1.0${several ? ` at ${at.join(', ')}` : ''} (RFC 6455 requires HTTP/1.1) through ${through} ${list(nodes)}: ${parts.join(', ')}.`;
+    const hidden = findings.find((f) => f.id === 'hidden-downgrade');
+    if (hidden !== undefined) {
+      const behind = v.names.filter((_, i) => !v.downgrading.has(i) && (v.tiers.tier[i] ?? 1) > 1);
+      headline += ` ${int(hidden.count)} of them reached ${behind.length > 0 ? behind.join(', ') : 'another tier'} as HTTP/1.1 (a hidden downgrade: the tier behind logs them as healthy).`;
+    }
   } else {
-    headline = `${top.title}: ${int(top.handshakes ?? top.count)}${top.clients.length ? `, from ${top.clients.slice(0, 4).map((x) => x.client).join(', ')}` : ''}.`;
+    // With several tiers, the addresses that matter are the first tier's (load-balancer nodes), not the tiers' own.
+    const front = top.clients.map((x) => x.client).filter((c) => v.frontClients.has(c));
+    const clients = front.length > 0 ? front : top.clients.map((x) => x.client);
+    headline = `${top.title}: ${attempts(top)}${clients.length ? `, from ${list(clients)}` : ''}.`;
   }
   return { severity: top.severity, headline, details, fix: top.fix };
+}
+
+/** Never "OK" about nothing: no line reached the analysis, and why. */
+function nothingAnalysed(lines: { total: number; parsed: number; empty: number; filtered: number }): Report['verdict'] {
+  let why: string;
+  let fix: string | null = null;
+  if (lines.total - lines.empty === 0) {
+    why = lines.total === 0 ? 'the input is empty' : `the input holds only empty lines (${int(lines.total)})`;
+  } else if (lines.parsed === 0) {
+    why = `none of the ${plural(lines.total - lines.empty, 'line')} matched the log format`;
+  } else {
+    why = `all ${plural(lines.filtered, 'parsed line')} fall outside the --since/--until window`;
+    fix = 'Widen --since/--until (or leave them out) to cover the time the log spans.';
+  }
+  return { severity: 'info', headline: `Nothing was analysed: ${why}.`, details: [], fix };
 }
 
 /** Every handshake row, with its key's sightings across inputs and the findings it counts in. */
@@ -222,7 +287,7 @@ function* handshakeRows(t: Tally, d: Diagnosis, names: readonly string[]): Gener
   }
 }
 
-function correlation(t: Tally, names: readonly string[]): Report['correlation'] {
+function correlation(t: Tally, names: readonly string[], tiers: Tiers): Report['correlation'] {
   const k = t.keys.counts;
   // Keys whose protocol differs between inputs first: those are the ones worth reading.
   const candidates = [...k.traced.filter((s) => s.mismatch), ...k.traced.filter((s) => !s.mismatch)].slice(0, 10);
@@ -232,7 +297,7 @@ function correlation(t: Tally, names: readonly string[]): Report['correlation'] 
   }));
   return {
     keys: k.keys, multiTier: k.multiTier, singleInput: k.keys - k.multiTier, reused: k.reused, protocolMismatch: k.protocolMismatch,
-    windowSeconds: KEY_WINDOW_MS / 1000, evicted: k.evictedEarly, traced,
+    windowSeconds: KEY_WINDOW_MS / 1000, evicted: k.evictedEarly, reusedMissedAtMost: k.forgotten, traced, tierBasis: tiers.basis,
   };
 }
 

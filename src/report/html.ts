@@ -8,7 +8,7 @@
  * Every piece of log text goes through esc().
  */
 import type { Finding, HistogramBin, Report } from './model.js';
-import { cellText, cellTone, durationRange, findingFacts, fixView, sameInputsLine, sections, summaryLine, type Cell, type FixView } from './sections.js';
+import { cellText, cellTone, durationRange, findingFacts, fixView, notLoggedLine, sameInputsLine, sections, summaryLine, type Cell, type FixView } from './sections.js';
 import { int, plural, secs, visible } from './text.js';
 import { axisTime, span, stamp, zoneName, zoneOf, type Zone } from './time.js';
 
@@ -73,6 +73,8 @@ export function renderHtml(report: Report, opts: HtmlOptions): string {
   if (report.meta.partial) body.push('<p class="verdict warning"><strong>Partial report:</strong> not every input was read to the end.</p>');
   const same = sameInputsLine(report);
   if (same !== null) body.push(`<p class="verdict warning"><strong>Warning:</strong> ${esc(same)}.</p>`);
+  const unlogged = notLoggedLine(report);
+  if (unlogged !== null) body.push(`<p class="muted"><strong>Note:</strong> ${esc(unlogged)}</p>`);
   if (report.meta.clientsFolded) body.push('<p class="muted">More client addresses than kept one by one: the rest are counted as (other).</p>');
 
   body.push('<h2>Timeline</h2>', timelineChart(report, zone));
@@ -83,8 +85,12 @@ export function renderHtml(report: Report, opts: HtmlOptions): string {
     report.findings.slice(0, top).forEach((f, i) => body.push(finding(f, i, fixes.findings[i], zone)));
     if (report.findings.length > top) body.push(`<p class="muted">… ${esc(plural(report.findings.length - top, 'more finding'))} (raise --top)</p>`);
   }
+  const ids = new Map<string, number>();
   for (const s of sections(report, top, zone)) {
-    body.push(`<h2>${esc(s.title)}</h2>`, `<div class="scroll"><table id="table-${s.id}"><thead><tr>${s.columns.map((c) => `<th>${esc(c.title)}</th>`).join('')}</tr></thead><tbody>`);
+    // A section id can repeat (one client table per tier): the second is table-clients-2, and so on.
+    const n = (ids.get(s.id) ?? 0) + 1;
+    ids.set(s.id, n);
+    body.push(`<h2>${esc(s.title)}</h2>`, `<div class="scroll"><table id="table-${s.id}${n > 1 ? `-${n}` : ''}"><thead><tr>${s.columns.map((c) => `<th>${esc(c.title)}</th>`).join('')}</tr></thead><tbody>`);
     for (const r of s.rows) {
       // Prose columns keep a readable width when the table is squeezed into a phone's screen.
       const classes = (c: Cell, j: number): string => [cellTone(c), s.columns[j]?.note ? 'prose' : undefined].filter(Boolean).join(' ');

@@ -7,7 +7,7 @@
  * raw), and in code blocks behind a fence longer than any backtick run it contains.
  */
 import type { Finding, Report } from './model.js';
-import { cellText, findingFacts, fixView, sameInputsLine, sections, summaryLine, type FixView } from './sections.js';
+import { cellText, findingFacts, fixView, notLoggedLine, sameInputsLine, sections, summaryLine, type FixView } from './sections.js';
 import { int, plural, visible } from './text.js';
 import { span, zoneOf, type Zone } from './time.js';
 
@@ -58,6 +58,8 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions): string {
   if (report.meta.partial) out.push('**Partial report:** not every input was read to the end.', '');
   const same = sameInputsLine(report);
   if (same !== null) out.push(`**Warning:** ${mdText(same)}.`, '');
+  const unlogged = notLoggedLine(report);
+  if (unlogged !== null) out.push(`**Note:** ${mdText(unlogged)}`, '');
   if (report.meta.clientsFolded) out.push('_More client addresses than kept one by one: the rest are counted as `(other)`._', '');
 
   if (report.findings.length > 0) {

@@ -41,6 +41,12 @@ export interface Finding {
    * lines outside the finding's timeout window. The finding's count is exact either way.
    */
   clientsApproximate?: boolean;
+  /**
+   * Set (with `approximate: true`) when the count is a lower bound: reused-key past the memory kept
+   * for keys that left the key window; the count may be short by at most this many keys.
+   */
+  approximate?: true;
+  missedAtMost?: number;
   /** ISO times of the first start and last end among the finding's lines (null when not logged). */
   firstSeen: string | null;
   lastSeen: string | null;
@@ -60,7 +66,11 @@ export interface DurationSummary {
   max: number | null;
   /** Set when a percentile fell past 65.5 s, where durations are binned within 0.003 % rather than to the ms. */
   approximate?: boolean;
+  /** With `approximate`: which percentiles are (the others are exact to the ms). */
+  approximatePercentiles?: Percentile[];
 }
+
+export type Percentile = 'p50' | 'p90' | 'p99';
 
 export interface ProtocolStatusRow {
   protocol: string;
@@ -81,9 +91,58 @@ export interface ClientRow {
   failed: number;
   /**
    * 'downgrading': every handshake arrived as HTTP/1.0; 'mixed': some did; 'failing': none did, but
-   * none upgraded either; 'healthy': otherwise.
+   * most did not upgrade (redirected, refused, failed upstream, given up); 'partly-failing': none did,
+   * some did not upgrade; 'healthy': every one upgraded.
    */
-  assessment: 'downgrading' | 'mixed' | 'failing' | 'healthy';
+  assessment: 'downgrading' | 'mixed' | 'failing' | 'partly-failing' | 'healthy';
+}
+
+/**
+ * How the inputs were put in tier order: 'hidden-downgrade' (an input that logged HTTP/1.0 for keys
+ * another logged HTTP/1.1 is in front of it), 'input-order' (inputs share keys, none says which is
+ * in front: as given), 'no-shared-keys' (parallel logs of one tier), 'single-input'.
+ */
+export type TierBasis = 'hidden-downgrade' | 'input-order' | 'no-shared-keys' | 'single-input';
+
+/** One input's client addresses: at the first tier load-balancer nodes, at a later one the addresses of the tier in front. */
+export interface TierClients {
+  input: string;
+  /** 1: the first tier; 2: behind a tier-1 input; … */
+  tier: number;
+  /** The input of the tier in front of this one (null at the first tier). */
+  behind: string | null;
+  byClient: ClientRow[];
+}
+
+/** Handshakes by how they ended (status classes of core/outcomes.ts). */
+export interface OutcomeCounts {
+  handshakes: number;
+  /** 101. */
+  upgraded: number;
+  /** handshakes − upgraded. */
+  failed: number;
+  /** 3xx. */
+  redirected: number;
+  /** 4xx but 499 and 408. */
+  rejected: number;
+  /** 499 and 408: the client or the load balancer gave up before an answer. */
+  gaveUp: number;
+  /** 5xx (504 included). */
+  serverError: number;
+  /** Anything else: 2xx, 1xx but 101. */
+  other: number;
+}
+
+/** One input's handshakes answered by one upstream (the last peer of $upstream_addr; `-`: none, nginx answered). */
+export interface UpstreamRow extends OutcomeCounts {
+  input: string;
+  upstream: string;
+}
+
+/** One input's handshakes for one path (without its query string). */
+export interface PathRow extends OutcomeCounts {
+  input: string;
+  path: string;
 }
 
 export interface TimeoutCluster {
@@ -98,6 +157,8 @@ export interface TimeoutCluster {
   statuses: Record<string, number>;
   protocols: Record<string, number>;
   likelyCause: string;
+  /** Set when T and its bounds are bin edges wider than 1 ms (past 65.5 s): within 0.003 %. */
+  approximate?: true;
 }
 
 export interface TracedSighting {
@@ -118,7 +179,7 @@ export interface TimelineBucket {
   /** Handshakes (and sessions) that started in this bucket. */
   handshakes: number;
   /**
-   * Handshakes that started in this bucket and failed by their answer alone (HTTP/1.0, 4xx/5xx but
+   * Handshakes that started in this bucket and failed by their answer alone (HTTP/1.0, 3xx/4xx/5xx but
    * 499/504/408, no Upgrade); those given up or cut at a timeout are in the incident windows.
    */
   failed: number;
@@ -197,6 +258,11 @@ export interface Report {
     clientsFolded: boolean;
     timeoutSource: 'inferred' | 'option';
     /**
+     * Logs without $request_time (no timeout can be inferred): the variables the analysis needs that
+     * they lack, and the log_format line that adds them; null when durations are logged or no handshake.
+     */
+    notLogged: { variables: string[]; logFormat: string } | null;
+    /**
      * The UTC offset, in minutes, that most lines' $time_local / $time_iso8601 were written in
      * (480 for `+0800`); null when no line has a zoned time. Text outputs show times in it.
      */
@@ -212,6 +278,15 @@ export interface Report {
     failed: number;
     byProtocolStatus: ProtocolStatusRow[];
     byClient: ClientRow[];
+    /**
+     * Per input and upstream, most failures first; empty when the format logs no $upstream_addr.
+     * Past the cap, upstreams are counted as `(other)`.
+     */
+    byUpstream: UpstreamRow[];
+    /** Per input and path, most failures first; past the cap, paths are counted as `(other)`. */
+    byPath: PathRow[];
+    /** With several inputs: each one's clients, first tier first (see correlation.tierBasis); empty with one. */
+    byTier: TierClients[];
   };
   timeouts: TimeoutCluster[];
   findings: Finding[];
@@ -225,7 +300,14 @@ export interface Report {
     windowSeconds: number;
     /** Keys that left the window early because too many were live at once. */
     evicted: number;
+    /**
+     * Keys forgotten after they left the window (bounded memory): `reused` may be short by at most
+     * this many. Reuse is found over the whole input; joining tiers, within the window.
+     */
+    reusedMissedAtMost: number;
     traced: TracedKey[];
+    /** How byTier's tiers were told apart. */
+    tierBasis: TierBasis;
   };
   timeline: { bucketSeconds: number; buckets: TimelineBucket[]; incidents: Incident[] };
   histogram: HistogramBin[];

@@ -25,6 +25,14 @@ const SESSION_TIMEOUT_CONFIG = `location /ws/ {
     proxy_send_timeout 3600s;
 }`;
 
+/** For nginx's 301 from `/ws` to `/ws/`: the exact path proxied too, so no redirect is sent. */
+const REDIRECT_CONFIG = `location = /ws {
+    proxy_pass http://app;
+    proxy_http_version 1.1;
+    proxy_set_header Upgrade $http_upgrade;
+    proxy_set_header Connection $connection_upgrade;
+}`;
+
 /** The fix prose names the settings; the directives themselves are the finding's nginxConfig, printed once per report. */
 const NGINX_SNIPPET = 'the WebSocket proxy settings (proxy_http_version 1.1, Upgrade and Connection passed on: the nginx.conf snippet)';
 
@@ -123,6 +131,12 @@ const WORDS: Record<string, (f: FindingData) => Prose> = {
     explanation: `${counted(f, 'request')} look like WebSocket handshakes (a Sec-WebSocket-Key or a WebSocket path) but reached nginx with no Upgrade header: a proxy in front dropped the hop-by-hop headers.`,
     fix: `Make the hop in front forward Upgrade and Connection (HTTP/1.1 WebSocket support on the LB; for an nginx in front: ${NGINX_SNIPPET}).`,
     nginxConfig: UPGRADE_CONFIG,
+  }),
+  'handshake-redirected': (f) => ({
+    title: 'Handshakes redirected (3xx)',
+    explanation: `${counted(f, 'handshake')} got a redirect instead of 101. Browsers do not follow redirects on a WebSocket handshake (RFC 6455 §4.1: any status but 101 fails the connection), so each one is a failed connection. The common case is nginx's own 301 from \`/ws\` to \`/ws/\`, sent when only \`location /ws/\` exists; an app or auth layer redirecting to a login page is the other.`,
+    fix: 'Make the client open the URL the redirect points to (often the trailing slash: `/ws/` instead of `/ws`), or give the exact path a location of its own that proxies the WebSocket (the nginx.conf snippet); for an auth redirect, authenticate the handshake (cookie or token) instead.',
+    nginxConfig: REDIRECT_CONFIG,
   }),
   'handshake-rejected': (f) => ({
     title: 'Handshakes rejected (4xx)',

@@ -4,8 +4,8 @@
  * them out and escape the text for their medium. Log text passes through unchanged here.
  */
 import type { FitColumn } from './fit.js';
-import type { Finding, Report } from './model.js';
-import { int, pct, plural, secs } from './text.js';
+import type { ClientRow, DurationSummary, Finding, OutcomeCounts, Percentile, Report, TierClients } from './model.js';
+import { attempts, int, pct, plural, secs } from './text.js';
 import { endStamp, span, stamp, type Zone } from './time.js';
 
 /** A cell: text, or text with a tone the renderer may colour. */
@@ -18,12 +18,17 @@ export type Cell = string | { text: string; tone: 'bad' | 'good' };
 export type Column = FitColumn;
 
 export interface Section {
-  id: 'protocol-status' | 'clients' | 'timeouts' | 'incidents' | 'timeline' | 'histogram' | 'traced' | 'inputs' | 'unparsed';
+  id: 'protocol-status' | 'clients' | 'upstreams' | 'paths' | 'timeouts' | 'incidents' | 'timeline' | 'histogram' | 'traced' | 'inputs' | 'unparsed';
   title: string;
   columns: Column[];
   rows: Cell[][];
   /** Rows left out by --top. */
   omitted: number;
+  /**
+   * Whether the table singles something out that the findings do not say: for the outcome tables,
+   * some names fail where others do not. A compact report shows such tables.
+   */
+  notable?: boolean;
 }
 
 export function cellText(c: Cell): string {
@@ -47,19 +52,55 @@ export function durationRange(from: number, to: number | null): string {
   return `${secs(from)}–${to === null ? '∞' : secs(to)} s`;
 }
 
+/** What a tier's clients are: load-balancer nodes at the first tier, the addresses of the tier in front behind it. */
+function tierTitle(t: TierClients): string {
+  return t.tier === 1
+    ? `Client addresses in ${t.input} (first tier: load-balancer nodes)`
+    : `Client addresses in ${t.input} (tier ${int(t.tier)}: addresses of the tier in front, e.g. front nginx)`;
+}
+
+function clients(title: string, rows: readonly ClientRow[], top: number): Section {
+  return section('clients', title,
+    cols(['client', 'requests', 'HTTP/1.0 share', 'handshakes', 'as HTTP/1.0', 'upgraded', 'failed', 'assessment'], {
+      requests: { short: 'reqs', drop: 3 }, 'HTTP/1.0 share': { short: '1.0 %', drop: 4 }, handshakes: { short: 'ws' }, 'as HTTP/1.0': { short: 'ws 1.0' },
+      upgraded: { short: 'ws 101', drop: 2 }, assessment: { drop: 1 },
+    }),
+    rows.map((c) => [c.client, int(c.total), pct(c.http10Share), int(c.handshakes), int(c.handshakesHttp10), int(c.upgraded), int(c.failed), { text: c.assessment, tone: c.assessment === 'healthy' ? 'good' : 'bad' }]), top);
+}
+
+/**
+ * A table of handshake outcomes by a name (upstream, path): the input column only with several
+ * inputs, the `2xx/other` column only when some row has one.
+ */
+function outcomes(id: Section['id'], title: string, what: string, rows: [string, OutcomeCounts & { input: string }][], several: boolean, top: number): Section {
+  const other = rows.some(([, r]) => r.other > 0);
+  const titles = [what, ...(several ? ['input'] : []), 'handshakes', 'upgraded', 'failed', '3xx', '4xx', '499/408', '5xx', ...(other ? ['other'] : [])];
+  const cells = rows.map(([name, r]): Cell[] => [
+    name, ...(several ? [r.input] : []), int(r.handshakes), int(r.upgraded), r.failed > 0 ? { text: int(r.failed), tone: 'bad' } : '0',
+    int(r.redirected), int(r.rejected), int(r.gaveUp), int(r.serverError), ...(other ? [int(r.other)] : []),
+  ]);
+  const notable = rows.some(([, r]) => r.failed > 0) && rows.some(([, r]) => r.failed === 0 && r.handshakes > 0);
+  return { ...section(id, title, cols(titles, { handshakes: { short: 'ws' }, upgraded: { short: '101' }, input: { drop: 5 }, other: { drop: 4 }, '3xx': { drop: 3 }, '4xx': { drop: 2 }, '5xx': { drop: 1 } }), cells, top), notable };
+}
+
+/** A percentile in seconds, `≈` before it when it fell in a bin wider than a millisecond. */
+export function percentile(d: DurationSummary, p: Percentile): string {
+  return `${d.approximatePercentiles?.includes(p) ? '≈' : ''}${secs(d[p])}`;
+}
+
 /** Every table of the report, in reading order, times shown in `zone`; empty tables left out. */
 export function sections(report: Report, top: number, zone: Zone): Section[] {
   const out: Section[] = [];
   const h = report.handshakes;
   out.push(section('protocol-status', 'Handshakes by protocol and status',
     cols(['protocol', 'status', 'count', 'share', 'p50 s', 'p90 s', 'p99 s', 'max s'], { 'p90 s': { drop: 4 }, share: { drop: 3 }, 'p50 s': { drop: 2 }, 'p99 s': { drop: 1 } }),
-    h.byProtocolStatus.map((r) => [r.protocol, String(r.status), int(r.count), pct(r.share), secs(r.durations.p50), secs(r.durations.p90), secs(r.durations.p99), secs(r.durations.max)]), top));
-  out.push(section('clients', 'Client addresses (at the first tier: load-balancer nodes)',
-    cols(['client', 'requests', 'HTTP/1.0 share', 'handshakes', 'as HTTP/1.0', 'upgraded', 'failed', 'assessment'], {
-      requests: { short: 'reqs', drop: 3 }, 'HTTP/1.0 share': { short: '1.0 %', drop: 4 }, handshakes: { short: 'ws' }, 'as HTTP/1.0': { short: 'ws 1.0' },
-      upgraded: { short: 'ws 101', drop: 2 }, assessment: { drop: 1 },
-    }),
-    h.byClient.map((c) => [c.client, int(c.total), pct(c.http10Share), int(c.handshakes), int(c.handshakesHttp10), int(c.upgraded), int(c.failed), { text: c.assessment, tone: c.assessment === 'healthy' ? 'good' : 'bad' }]), top));
+    h.byProtocolStatus.map((r) => [r.protocol, String(r.status), int(r.count), pct(r.share), percentile(r.durations, 'p50'), percentile(r.durations, 'p90'), percentile(r.durations, 'p99'), secs(r.durations.max)]), top));
+  // One table per tier when there are several inputs: each tier's clients are different things.
+  if (h.byTier.length > 0) for (const t of h.byTier) out.push(clients(tierTitle(t), t.byClient, top));
+  else out.push(clients('Client addresses (at the first tier: load-balancer nodes)', h.byClient, top));
+  const several = report.meta.inputs.length > 1;
+  out.push(outcomes('upstreams', 'Handshakes by upstream (the peer that answered; - : nginx answered itself)', 'upstream', h.byUpstream.map((r) => [r.upstream, r]), several, top));
+  out.push(outcomes('paths', 'Handshakes by path (query strings left out)', 'path', h.byPath.map((r) => [r.path, r]), several, top));
   out.push(section('timeouts', `Timeouts (${report.meta.timeoutSource === 'option' ? 'from --timeout' : 'inferred from request_time clusters'})`,
     cols(['T s', 'count', 'spread ms', 'series', 'statuses', 'likely cause'], { 'spread ms': { short: 'ms', drop: 1 }, 'likely cause': { note: true } }),
     report.timeouts.map((c) => [secs(c.seconds), int(c.count), int(c.spreadMs), c.series, Object.entries(c.statuses).map(([st, n]) => `${st}×${int(n)}`).join(' '), c.likelyCause]), top));
@@ -86,8 +127,8 @@ export function sections(report: Report, top: number, zone: Zone): Section[] {
 
 /** A finding's facts as label → value pairs, in reading order, times shown in `zone`. */
 export function findingFacts(f: Finding, zone: Zone): [string, string][] {
-  const facts: [string, string][] = [['count', int(f.count)]];
-  if (f.handshakes !== undefined && f.handshakes !== f.count) facts.push(['distinct handshakes', `${int(f.handshakes)} (a handshake logged by several tiers counts once)`]);
+  // Attempts (a handshake logged by several tiers counts once), with the log lines where they differ.
+  const facts: [string, string][] = [['count', f.missedAtMost === undefined ? attempts(f) : `≈${attempts(f)} (up to ${int(f.missedAtMost)} more may have been missed: keys forgotten to bound memory)`]];
   if (f.timeoutSeconds !== undefined) facts.push(['timeout T', `≈${secs(f.timeoutSeconds)} s`]);
   if (f.firstSeen) facts.push(['seen', span(f.firstSeen, f.lastSeen, zone)]);
   const breakdown = Object.entries(f.breakdown);
@@ -122,6 +163,14 @@ export function sameInputsLine(report: Report): string | null {
   if (same.length === 0) return null;
   const pairs = same.map((i) => `${i.name} holds the same lines as ${i.sameAs}`).join('; ');
   return `${pairs}: both were read, so every count includes those lines twice (give only one of them)`;
+}
+
+/** What the logs do not record and the log_format line that adds it (once per report), else null. */
+export function notLoggedLine(report: Report): string | null {
+  const n = report.meta.notLogged;
+  if (n === null) return null;
+  const durations = n.variables.includes('$request_time') ? ': request durations are not logged, so no timeout can be inferred and no failure dated to one' : '';
+  return `not logged: ${n.variables.join(', ')}${durations}. To log them: ${n.logFormat} (and access_log … wsdiag;)`;
 }
 
 /** Report totals in one sentence (and the --since/--until window, when one was given). */

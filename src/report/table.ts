@@ -8,8 +8,8 @@
 import Table from 'cli-table3';
 import { displayWidth, planTable, truncate, wrapLines } from './fit.js';
 import type { Finding, Report } from './model.js';
-import { cellText, cellTone, durationRange, findingFacts, fixView, inputsLine, sameInputsLine, sections, summaryLine, type FixView, type Section } from './sections.js';
-import { int, plural, visible } from './text.js';
+import { cellText, cellTone, durationRange, findingFacts, fixView, inputsLine, notLoggedLine, sameInputsLine, sections, summaryLine, type FixView, type Section } from './sections.js';
+import { attempts, int, plural, visible } from './text.js';
 import { span, zoneOf } from './time.js';
 
 export interface TableOptions {
@@ -34,7 +34,7 @@ const COMPACT = { findings: 5, rows: 3, evidence: 1 } as const;
 const VERBOSE_TOP = 20;
 /** Columns of the verdict's labels (severity, FIX); their text hangs beside them. */
 const LABEL = 10;
-/** Tables of the compact report; --verbose shows every one. */
+/** Tables of the compact report, with any other that is notable (sections.ts); --verbose shows every one. */
 const COMPACT_SECTIONS: ReadonlySet<Section['id']> = new Set(['protocol-status', 'clients', 'timeouts', 'incidents', 'inputs', 'unparsed']);
 
 const SGR = { red: '31', yellow: '33', green: '32', bold: '1', dim: '2' } as const;
@@ -72,6 +72,8 @@ export function renderTable(report: Report, opts: TableOptions): string {
   if (inputs !== null) out.push(...wrapLines(paint('yellow', visible(inputs)), width, 2));
   const same = sameInputsLine(report);
   if (same !== null) out.push(...wrapLines(paint('yellow', visible(`warning: ${same}.`)), width, 2));
+  const unlogged = notLoggedLine(report);
+  if (unlogged !== null) out.push(...wrapLines(visible(unlogged), width, 2));
   if (report.meta.clientsFolded) out.push(...wrapLines('note: more client addresses than kept one by one; the rest are counted as (other).', width, 2));
 
   report.findings.slice(0, topFindings).forEach((f, i) => out.push('', ...finding(f, fixes.findings[i], sev, l)));
@@ -79,7 +81,7 @@ export function renderTable(report: Report, opts: TableOptions): string {
 
   let left = 0;
   for (const s of sections(report, top, zone)) {
-    if (!verbose && !COMPACT_SECTIONS.has(s.id)) {
+    if (!verbose && !COMPACT_SECTIONS.has(s.id) && s.notable !== true) {
       left++;
       continue;
     }
@@ -133,7 +135,7 @@ function config(text: string, indent: number, width: number): string[] {
 
 function finding(f: Finding, fx: FixView['findings'][number] | undefined, sev: (s: string) => string, l: Layout): string[] {
   const { width, verbose } = l;
-  const out = wrapLines(`${sev(f.severity)} ${f.id} (${int(f.count)}): ${visible(f.title)}`, width, 2);
+  const out = wrapLines(`${sev(f.severity)} ${f.id} (${attempts(f)}): ${visible(f.title)}`, width, 2);
   for (const [label, value] of findingFacts(f, l.zone)) if (label !== 'count') out.push(...fact(label, visible(value), width));
   if (verbose) {
     out.push(...fact('why', visible(f.explanation), width));

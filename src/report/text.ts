@@ -2,6 +2,7 @@
  * Small text helpers shared by the human-readable renderers: numbers, seconds, percentages, and
  * making log text (attacker-controlled) safe to print: control and escape bytes shown, not executed.
  */
+import type { Finding } from './model.js';
 
 /**
  * Control characters (C0, DEL, C1: ESC and CSI start terminal sequences) become `\xHH`, and the
@@ -33,4 +34,11 @@ export function secs(s: number | null): string {
 
 export function plural(n: number, word: string): string {
   return `${int(n)} ${word}${n === 1 ? '' : 's'}`;
+}
+
+/** A finding's size: "21 handshakes, 25 log lines" (attempts first, log lines where they differ), "4 keys". */
+export function attempts(f: Finding): string {
+  if (f.id === 'hidden-downgrade' || f.id === 'reused-key') return plural(f.count, 'key');
+  const n = f.handshakes ?? f.count;
+  return n === f.count ? plural(n, 'handshake') : `${plural(n, 'handshake')}, ${plural(f.count, 'log line')}`;
 }

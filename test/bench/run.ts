@@ -1,8 +1,9 @@
 /*!
  * The benchmark behind `npm run bench`: makes (or reuses) seeded incident-format data in bench-data/, then times
  * `wc -l`, two awk one-liners, `zcat` and wsdiag (dist/cli.js: a file, its gzip copy, and the file on standard
- * input) with /usr/bin/time, and measures wsdiag's peak RSS at 1× and 10× the lines. Prints a text table, ratios
- * and a Markdown table.
+ * input) with /usr/bin/time, and measures wsdiag's peak RSS at 1× and 10× the lines, and with two tiers (front and
+ * back logs joined by key, two-tier.ts) at 1× and 10×, checking their counts, and live (both logs fed through a
+ * pipe, a verdict every second). Prints a text table, ratios and a Markdown table.
  * It owns no parsing logic and is not run by `npm test`; data generation lives in generate.ts.
  */
 
@@ -20,6 +21,8 @@ import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { benchClickHouse } from './clickhouse.js';
 import { GENERATOR_VERSION, generateLog } from './generate.js';
+import { TWO_TIER_FORMAT, TWO_TIER_VERSION, generateTwoTier, type TwoTierTruth } from './two-tier.js';
+import type { Report } from '../../src/index.js';
 import type { GenerateStats } from './generate.js';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
@@ -30,6 +33,8 @@ const USAGE = `usage: node --import tsx test/bench/run.ts [options]     (npm run
   --runs R         timed runs per command; the median is reported (default 3, minimum 1)
   --seed S         generator seed (default 1)
   --skip-10x       skip the 10× memory run (and building the 10× file)
+  --two-tier N     handshakes per tier in the 1× two-tier memory check (default 1300000, about 0.5 GB in all)
+  --skip-two-tier  skip the two-tier memory check (front and back logs joined by key, at 1× and 10×)
   --data-dir DIR   where data files are kept and reused (default bench-data/ at the repo root, git-ignored)
   --cli FILE       the wsdiag CLI to time (default dist/cli.js; skipped with a message when missing)
   --clickhouse     also time wsdiag ingest and wsdiag --clickhouse on a local clickhouse-server (slow)
@@ -39,6 +44,8 @@ const USAGE = `usage: node --import tsx test/bench/run.ts [options]     (npm run
 // Options
 
 interface BenchOptions {
+  twoTier: number;
+  skipTwoTier: boolean;
   lines: number;
   runs: number;
   seed: number;
@@ -59,6 +66,8 @@ function parseOptions(argv: string[]): BenchOptions | string {
         runs: { type: 'string', default: '3' },
         seed: { type: 'string', default: '1' },
         'skip-10x': { type: 'boolean', default: false },
+        'two-tier': { type: 'string', default: '1300000' },
+        'skip-two-tier': { type: 'boolean', default: false },
         'data-dir': { type: 'string', default: join(REPO_ROOT, 'bench-data') },
         cli: { type: 'string', default: join(REPO_ROOT, 'dist', 'cli.js') },
         clickhouse: { type: 'boolean', default: false },
@@ -76,9 +85,14 @@ function parseOptions(argv: string[]): BenchOptions | string {
   if (!Number.isSafeInteger(lines) || lines < 1) return `--lines must be a positive integer, got "${values.lines}"`;
   if (!Number.isSafeInteger(runs) || runs < 1) return `--runs must be a positive integer, got "${values.runs}"`;
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) return `--seed must be an integer 0..4294967295, got "${values.seed}"`;
+  const twoTier = Number(values['two-tier'].replace(/_/g, ''));
+  if (!Number.isSafeInteger(twoTier) || twoTier < 1) return `--two-tier must be a positive integer, got "${values['two-tier']}"`;
   const clickhouseLines = Number(values['clickhouse-lines'].replace(/_/g, ''));
   if (!Number.isSafeInteger(clickhouseLines) || clickhouseLines < 1) return `--clickhouse-lines must be a positive integer, got "${values['clickhouse-lines']}"`;
-  return { lines, runs, seed, skip10x: values['skip-10x'], dataDir: resolve(values['data-dir']), cli: resolve(values.cli), clickhouseLines: values.clickhouse ? clickhouseLines : 0 };
+  return {
+    lines, runs, seed, skip10x: values['skip-10x'], twoTier, skipTwoTier: values['skip-two-tier'], dataDir: resolve(values['data-dir']), cli: resolve(values.cli),
+    clickhouseLines: values.clickhouse ? clickhouseLines : 0,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -569,6 +583,21 @@ async function main(): Promise<number> {
     : null;
   if (fleet !== null) failures.push(...fleet.failures);
 
+  // memory with two tiers: every handshake logged by a front and a back nginx, joined by key
+  const tierRows = haveCli && !opts.skipTwoTier ? await twoTierMemory(opts, warnings, failures) : [];
+
+  // memory live: the 1× and 10× logs fed fast through a pipe (hours of log time in seconds), verdicts every second
+  const liveRows: { label: string; bytes: number; sample: Sample }[] = [];
+  if (haveCli) {
+    for (const [label, file, bytes] of [['1×', data.log, meta.bytes], ['10×', data.x10, meta.x10Bytes]] as const) {
+      if (bytes === undefined || (label === '10×' && opts.skip10x)) continue;
+      log(`live memory run ${label}: cat | wsdiag --interval 1 --output jsonl -`);
+      const s = await runCommand('sh', ['-c', `cat "$1" | "$2" "$3" --interval 1 --output jsonl - > /dev/null`, 'sh', file, process.execPath, opts.cli], 'ignore');
+      if (s.signal !== null || (s.code !== 0 && s.code !== 1)) failures.push(`wsdiag live ${label} ${describeFailure(s)}`);
+      else liveRows.push({ label, bytes, sample: s });
+    }
+  }
+
   // ---- report (stdout)
   const nodeVersion = process.version;
   const awkVersion = await toolVersion(awkBin, awkName === 'mawk' ? ['-W', 'version'] : ['--version']);
@@ -631,6 +660,22 @@ async function main(): Promise<number> {
   } else if (!haveCli) {
     out.push(`memory run skipped: wsdiag (${show(CLI_PATH)}) missing`, '');
   }
+  if (tierRows.length > 0) {
+    out.push('memory with two tiers (front + back logs of the same handshakes; counts checked against the generator):');
+    out.push(textTable(TIER_HEADER, tierRows.map(tierCells)));
+    const r1 = tierRows[0]?.sample?.rssKB;
+    const r10 = tierRows[1]?.sample?.rssKB;
+    if (r1 != null && r10 != null) out.push(`peak RSS 10× / 1× = ${(r10 / r1).toFixed(2)} (flat memory ≈ 1.0)`);
+    out.push('');
+  }
+  if (liveRows.length > 0) {
+    out.push('memory live (the same logs fed through a pipe, a verdict over a 5-minute window every second, events as JSON lines):');
+    out.push(textTable(['live', 'MB', 'seconds', 'peak RSS MiB'], liveRows.map((r) => [r.label, (r.bytes / 1e6).toFixed(0), r.sample.seconds.toFixed(2), r.sample.rssKB == null ? '–' : (r.sample.rssKB / 1024).toFixed(1)])));
+    const l1 = liveRows[0]?.sample.rssKB;
+    const l10 = liveRows[1]?.sample.rssKB;
+    if (l1 != null && l10 != null) out.push(`peak RSS 10× / 1× = ${(l10 / l1).toFixed(2)} (flat memory ≈ 1.0)`);
+    out.push('');
+  }
   out.push('Markdown:', '');
   out.push(`${system}. ${dataLine[0]?.toUpperCase()}${dataLine.slice(1)}.`, '');
   out.push(markdownTable(HEADER, rows), '');
@@ -644,6 +689,67 @@ async function main(): Promise<number> {
   for (const f of failures) out.push(`FAILED: ${f}`);
   process.stdout.write(out.join('\n') + '\n');
   return failures.length > 0 ? 1 : 0;
+}
+
+const TIER_HEADER = ['two tiers', 'handshakes', 'MB', 'seconds', 'peak RSS MiB', 'counts'];
+
+interface TierRow { label: string; truth: TwoTierTruth; bytes: number; sample: Sample | null; check: string }
+
+function tierCells(r: TierRow): string[] {
+  return [
+    r.label, r.truth.handshakes.toLocaleString('en-US'), (r.bytes / 1e6).toFixed(0), r.sample === null ? 'FAILED' : r.sample.seconds.toFixed(2),
+    r.sample?.rssKB == null ? '–' : (r.sample.rssKB / 1024).toFixed(1), r.check,
+  ];
+}
+
+/** Generates (or reuses) seeded two-tier logs at 1× and 10×, runs wsdiag on each and checks its findings against the truth. */
+async function twoTierMemory(opts: BenchOptions, warnings: string[], failures: string[]): Promise<TierRow[]> {
+  const rows: TierRow[] = [];
+  for (const times of [1, 10]) {
+    const n = opts.twoTier * times;
+    const dir = join(opts.dataDir, `two-tier-${n}-${opts.seed}-v${TWO_TIER_VERSION}`);
+    const truthFile = join(dir, 'truth.json');
+    let truth: TwoTierTruth;
+    if (existsSync(truthFile)) {
+      truth = JSON.parse(readFileSync(truthFile, 'utf8')) as TwoTierTruth;
+      log(`reusing ${dir}`);
+    } else {
+      mkdirSync(dir, { recursive: true });
+      log(`generating two tiers of ${n} handshakes → ${dir}`);
+      truth = await generateTwoTier(dir, n, opts.seed, 0.4);
+      writeFileSync(truthFile, JSON.stringify(truth));
+    }
+    const front = join(dir, 'front.log');
+    const back = join(dir, 'back.log');
+    const bytes = statSync(front).size + statSync(back).size;
+    const jsonOut = join(dir, 'wsdiag.json');
+    log(`two-tier memory run ${times}×: ${mb(bytes)}`);
+    const s = await runCommand(process.execPath, [opts.cli, '--output', 'json', '--log-format', TWO_TIER_FORMAT, front, back], { file: jsonOut });
+    if (s.signal !== null || (s.code !== 0 && s.code !== 1)) {
+      failures.push(`wsdiag two-tier ${times}× ${describeFailure(s)}`);
+      rows.push({ label: `${times}×`, truth, bytes, sample: null, check: 'failed' });
+      continue;
+    }
+    const check = checkTwoTier(JSON.parse(readFileSync(jsonOut, 'utf8')) as Report, truth);
+    if (check !== 'exact') warnings.push(`two-tier ${times}×: ${check}`);
+    rows.push({ label: `${times}×`, truth, bytes, sample: s, check });
+  }
+  return rows;
+}
+
+/** 'exact' when every count the generator knows is the report's, else what differs. */
+function checkTwoTier(r: Report, t: TwoTierTruth): string {
+  const count = (id: string, field: 'count' | 'handshakes' = 'count'): number | undefined => r.findings.find((f) => f.id === id)?.[field];
+  const pairs: [string, number | undefined, number][] = [
+    ['handshakes', r.handshakes.total, 2 * t.handshakes],
+    ['downgraded-handshake', count('downgraded-handshake'), t.downgraded],
+    ['abandoned-at-timeout lines', count('abandoned-at-timeout'), t.abandonedLines],
+    ['abandoned-at-timeout handshakes', count('abandoned-at-timeout', 'handshakes'), t.downgraded],
+    ['hidden-downgrade keys', count('hidden-downgrade'), t.hiddenKeys],
+    ['multi-tier keys', r.correlation.multiTier, t.multiTierKeys],
+  ];
+  const wrong = pairs.filter(([, got, want]) => got !== want).map(([what, got, want]) => `${what} ${got ?? 'missing'} ≠ ${want}`);
+  return wrong.length === 0 ? 'exact' : wrong.join('; ');
 }
 
 main().then(

@@ -10,6 +10,9 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { prng } from '../helpers/prng.js';
 
+/** Bump when the generated lines change (the bench keys its reused data on it). */
+export const TWO_TIER_VERSION = 1;
+
 /** `combined` + the fields the two-tier case of the exactness issue logs. */
 export const TWO_TIER_FORMAT = '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" "$http_upgrade" $request_time $msec "$http_sec_websocket_key"';
 

@@ -461,6 +461,30 @@ describe('diagnosis 3: two tiers, downgrade-keep and downgrade-strip, front + ba
     assert.deepEqual(tk.sightings.map((s) => `${s.file === frontPath ? 'front' : 'back'} ${s.protocol} ${s.status}`).sort(), ['back HTTP/1.1 101', 'front HTTP/1.0 101']);
   });
 
+  test('root cause first: the verdict leads with the downgrade at the front and its LB nodes; a client table per tier', () => {
+    // See: issue 18 (the two-tier headline led with the symptom, LB nodes and nginx addresses mixed).
+    const r = o.report;
+    const downgrading = [1, 2].map((i) => o.nodes[i]?.addr as string);
+    const pass = o.nodes[0]?.addr as string;
+    const down = o.truth.filter((t) => isWs(t) && t.protocolAtNginx === 'HTTP/1.0');
+    assert.deepEqual(r.findings.slice(0, 2).map((f) => f.id), ['downgraded-handshake', 'hidden-downgrade']);
+    const h = r.verdict.headline;
+    assert.ok(h.startsWith(`${down.length} WebSocket handshakes arrived as HTTP/1.0 at ${frontPath} (RFC 6455 requires HTTP/1.1) through load-balancer nodes `), h);
+    for (const addr of downgrading) assert.ok(h.includes(addr), `${addr} in: ${h}`);
+    assert.ok(!h.includes(pass), `the healthy node is not named: ${h}`);
+    assert.ok(h.includes(`reached ${backPath} as HTTP/1.1`), h);
+    // The tiers, told apart by the keys: the front's clients are the LB nodes, the back's the front nginx.
+    assert.equal(r.correlation.tierBasis, 'hidden-downgrade');
+    assert.deepEqual(r.handshakes.byTier.map((t) => [t.input, t.tier]), [[frontPath, 1], [backPath, 2]]);
+    const [t1, t2] = r.handshakes.byTier;
+    const nodes = new Set(o.nodes.map((n) => n.addr));
+    assert.ok(t1?.byClient.every((c) => nodes.has(c.client)), JSON.stringify(t1?.byClient));
+    assert.ok(t2?.byClient.length && t2.byClient.every((c) => !nodes.has(c.client)), JSON.stringify(t2?.byClient));
+    for (const addr of downgrading) assert.equal(t1?.byClient.find((c) => c.client === addr)?.assessment, 'downgrading', addr);
+    // The back tier saw the front nginx carry the failed handshakes: not healthy.
+    assert.ok(t2.byClient.some((c) => c.failed > 0 && c.assessment !== 'healthy'), JSON.stringify(t2.byClient));
+  });
+
   commonTests(() => o);
 });
 
@@ -715,6 +739,31 @@ describe('diagnosis 7: missing Upgrade, 4xx refusals and 5xx upstream errors amo
     assert.ok(!f.evidence.some((e) => e.text.includes('us="502, 101"')), 'no failover line among the evidence');
   });
 
+  test('handshakes by upstream and by path: what nginx logged as $upstream_addr and $request_uri, by status class', () => {
+    // Expected from the cross-check log: the peer whose answer was logged is the last of the list
+    // (`127.0.0.1:1, 127.0.0.1:N` after a failover), `-` when nginx answered itself.
+    const cls = (s: number): string => (s === 101 ? '101' : s === 499 || s === 408 ? '499' : `${Math.floor(s / 100)}xx`);
+    const expect = (name: (r: JsonRecord) => string): string[] => countBy(ws().map((t) => {
+      const r = recordFor(o.front, t) as JsonRecord;
+      return `${name(r)} ${cls(Number(r['status']))}`;
+    }));
+    const got = (rows: { handshakes: number; upgraded: number; redirected: number; rejected: number; gaveUp: number; serverError: number; other: number }[], name: (i: number) => string): string[] =>
+      countBy(rows.flatMap((r, i) => ([['101', r.upgraded], ['3xx', r.redirected], ['4xx', r.rejected], ['499', r.gaveUp], ['5xx', r.serverError], ['2xx', r.other]] as const)
+        .flatMap(([c, n]) => Array.from({ length: n }, () => `${name(i)} ${c}`))));
+    const peer = (r: JsonRecord): string => (r['upstream_addr'] ?? '').split(/, | : /).at(-1) || '-';
+    const up = o.report.handshakes.byUpstream;
+    assert.deepEqual(got(up, (i) => up[i]?.upstream ?? '?'), expect(peer));
+    // The dead upstream (a closed port) is a row of its own, every handshake a 5xx; the dead pair's last peer too.
+    const dead = o.truth.filter((t) => t.kind === 'ws-dead' && t.label !== 'dead pair').length;
+    assert.ok(up.some((r) => r.handshakes === dead && r.serverError === dead), JSON.stringify(up));
+    assert.ok(up.some((r) => r.upstream === '127.0.0.1:2' && r.serverError === 1), JSON.stringify(up));
+    assert.equal(up[0]?.failed, Math.max(...up.map((r) => r.failed)), 'most failures first');
+    const paths = o.report.handshakes.byPath;
+    assert.deepEqual(got(paths, (i) => paths[i]?.path ?? '?'), expect((r) => (r['request_uri'] ?? '').split('?')[0] ?? ''));
+    assert.ok(!paths.some((r) => r.path.includes('?')), 'no query string');
+    for (const r of [...up, ...paths]) assert.equal(r.input, o.inputs[0]);
+  });
+
   test('no downgrade, no timeout finding, no reused key: only the three rules this traffic breaks', () => {
     assert.deepEqual(o.report.findings.map((f) => f.id).sort(), ['handshake-rejected', 'missing-upgrade-header', 'upstream-error']);
     assert.deepEqual(o.report.timeouts, []);
@@ -818,6 +867,80 @@ describe('diagnosis 8: two bursts through downgrading nodes amid steady healthy 
     const seenLast = Date.parse(f.lastSeen ?? '');
     assert.ok(after(seenFirst, first), `firstSeen ${seenFirst - first} ms after the first attempt`);
     assert.ok(Math.abs(seenLast - lastEnd) <= TIMING_MS, `lastSeen ${seenLast - lastEnd} ms from the last give-up`);
+  });
+
+  commonTests(() => o);
+});
+
+// ─── 9. real traffic beside the failures: health checks, long-polls, a redirect, two close timeouts ─
+
+describe('diagnosis 9: health checks and long-polls on /ws/, the 301 from /ws, 504 at 2.0 s beside HTTP/1.0 499 at 2.4 s (combined-ws)', { skip }, () => {
+  // See: issue 14 (items 1–4). nginx's proxy_read_timeout answers 504 at READ_T; the strip node gives up at LB_T.
+  const READ_T = 2000;
+  const LB_T = 2400;
+  const actions: Action[] = [];
+  for (let i = 0; i < 4; i++) actions.push({ kind: 'ws-session', via: 0, path: `/ws/ok${i}`, holdMs: 300 + 250 * i, messages: 2, label: `healthy ${i}` });
+  // A load balancer's health checks through both nodes (HTTP/1.0 through the downgrading one), answered 200 at once.
+  for (let i = 0; i < 10; i++) actions.push({ kind: 'plain', via: i % 2, path: `/ws/health?plain=200&n=${i}`, delayMs: i * 40, label: `health ${i}` });
+  // Long-polls held 1.5 s by the app, all answered 200 after the same time (a cluster of 200s).
+  for (let i = 0; i < 6; i++) actions.push({ kind: 'plain', via: 0, path: `/ws/poll?plain=poll&hold=1500&n=${i}`, delayMs: i * 30, label: `poll ${i}` });
+  // The handshake sent to /ws: nginx redirects to /ws/ (only `location /ws/` exists).
+  for (let i = 0; i < 3; i++) actions.push({ kind: 'ws-session', via: 0, path: '/ws', label: `redirected ${i}`, delayMs: i * 50 });
+  // A busy app: nginx gives up at its proxy_read_timeout (504), many of them.
+  for (let i = 0; i < 16; i++) actions.push({ kind: 'ws-session', via: 0, path: `/ws/busy${i}?stall`, label: `504 ${i}`, delayMs: i * 20 });
+  // Through the downgrading node, on a location nginx waits 10 s on: the node gives up first (HTTP/1.0 499 at LB_T).
+  for (let i = 0; i < 4; i++) actions.push({ kind: 'ws-session', via: 1, path: `/ws/long/s${i}`, label: `strip ${i}`, delayMs: i * 40 });
+
+  let o: Outcome;
+  before(async () => {
+    o = await scenario(
+      {
+        formats: [`log_format combined_ws '${COMBINED_WS}';`],
+        proxyReadTimeout: READ_T / 1000,
+        locations: [{ path: '/ws/long/', proxyReadTimeout: 10 }],
+        nodes: [{ mode: 'pass' }, { mode: 'downgrade-strip', timeoutMs: LB_T }],
+        actions,
+      },
+      (res) => ({ inputs: [res.logs['combined_ws'] as string], args: ['--preset', 'combined-ws', ...HARNESS_TOLERANCE] }),
+    );
+  });
+  const labelled = (prefix: string): Truth[] => o.truth.filter((t) => t.label?.startsWith(prefix));
+
+  test('nginx logged what the harness predicted (200 health checks, 200 long-polls at 1.5 s, 301, 504, HTTP/1.0 499)', () => assertTruthHolds(o));
+
+  test('every line parses', () => assertAllParsed(o));
+
+  test('health checks and long-polls on /ws/ are plain requests: the handshakes are exactly the WebSocket actions', () => {
+    const handshakes = o.truth.filter(isWs);
+    assert.equal(o.report.handshakes.total, handshakes.length);
+    assert.deepEqual(o.report.handshakes.byProtocolStatus.map((r) => `${r.protocol} ${r.status} ×${r.count}`).sort(), tally(handshakes.map((t) => [t.protocolAtNginx, t.expectedStatus])));
+    assert.ok(!o.report.timeouts.some((c) => Math.abs(c.seconds - 1.5) < 0.2), `no timeout at the long-polls' 1.5 s: ${JSON.stringify(o.report.timeouts)}`);
+    // Only handshakes lack Upgrade here: the ones the downgrading node stripped, not the health checks or polls.
+    assert.equal(mustFind(o.report, 'missing-upgrade-header').count, o.truth.filter((t) => isWs(t) && !t.upgradeAtNginx).length);
+  });
+
+  test('handshake-redirected: the 301s nginx sent for /ws', () => {
+    const redirected = labelled('redirected');
+    assert.ok(redirected.every((t) => t.expectedStatus === 301));
+    const f = mustFind(o.report, 'handshake-redirected');
+    assert.equal(f.count, redirected.length);
+    assert.deepEqual(f.breakdown, { 301: redirected.length });
+  });
+
+  test('two close timeouts are both found: 504 at ≈2.0 s (16) and the HTTP/1.0 499 at ≈2.4 s (4)', () => {
+    const at504 = labelled('504');
+    const at499 = labelled('strip');
+    assert.ok(at504.every((t) => t.expectedStatus === 504) && at499.every((t) => t.expectedStatus === 499 && t.protocolAtNginx === 'HTTP/1.0'));
+    assert.equal(mustFind(o.report, 'abandoned-at-timeout', READ_T / 1000).count, at504.length, `request_time ${loggedTimes(o, at504)}`);
+    assert.equal(mustFind(o.report, 'abandoned-at-timeout', LB_T / 1000).count, at499.length, `request_time ${loggedTimes(o, at499)}`);
+    const f = mustFind(o.report, 'downgraded-handshake');
+    assert.equal(f.count, at499.length, 'the HTTP/1.0 health checks are not downgraded handshakes');
+    assert.deepEqual(f.clients.map((c) => c.client), [o.nodes[1]?.addr]);
+  });
+
+  test('nothing else: no upstream error (the 504s are at a timeout), no rejection', () => {
+    const ids = ['abandoned-at-timeout', 'abandoned-at-timeout', 'downgraded-handshake', 'handshake-redirected', 'missing-upgrade-header'];
+    assert.deepEqual(o.report.findings.map((f) => f.id).sort(), ids);
   });
 
   commonTests(() => o);

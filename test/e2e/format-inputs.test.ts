@@ -235,7 +235,9 @@ describe('format inputs against real nginx 1.22: JSON by key name, syslog, CRLF,
         const auto = report([file]);
         assertEveryLineParsed(auto.report, lines.length);
         assert.deepEqual(auto.report.meta.formats.map((m) => m.name), ['combined-ws']);
-        assert.deepEqual(auto.report.handshakes, report(['--preset', 'combined-ws', logOf('combined_ws')]).report.handshakes);
+        // Two files of the same lines: the per-input tables differ only in the input's name.
+        const unnamed = (h: Report['handshakes']): unknown => ({ ...h, byUpstream: h.byUpstream.map((r) => ({ ...r, input: '' })), byPath: h.byPath.map((r) => ({ ...r, input: '' })) });
+        assert.deepEqual(unnamed(auto.report.handshakes), unnamed(report(['--preset', 'combined-ws', logOf('combined_ws')]).report.handshakes));
       });
     }
   });

@@ -129,7 +129,8 @@ export async function layoutAt(file: string, width: number): Promise<Layout> {
       proc.kill('SIGKILL');
       await exited;
     }
-    rmSync(dir, { recursive: true, force: true, maxRetries: 3 });
+    // Chromium's helper processes can still be writing to the profile for a moment after it exits.
+    rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }
 }
 

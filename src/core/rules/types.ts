@@ -42,6 +42,8 @@ export interface KeyRule {
   /** The evidence class of core/evidence.ts KEY_CLASS that holds its lines. */
   evidenceClass: number;
   tally(k: KeyCounts): KeyFindingCounts;
+  /** Keys the finding may have missed (its count is then a lower bound), when memory ran out. */
+  missedAtMost?(k: KeyCounts): number;
 }
 
 export type Rule = LineRule | KeyRule;

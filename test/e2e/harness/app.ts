@@ -8,10 +8,13 @@ import net, { type AddressInfo, type Socket } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 
 /** What the app does with a plain GET (no Upgrade) on a WebSocket path. */
-export type PlainWsBehaviour = 'hang' | '426';
+export type PlainWsBehaviour = 'hang' | '426' | '200' | 'poll';
 
 export interface AppOptions {
-  /** Default for a plain GET on /ws/…; a request can override it with `?plain=hang|426`. Default 'hang'. */
+  /**
+   * Default for a plain GET on /ws/…; a request can override it with `?plain=hang|426|200|poll`:
+   * 200 answers at once (a health check), poll answers 200 after ?hold= ms (a long-poll). Default 'hang'.
+   */
   plainWs?: PlainWsBehaviour;
   /** Listen address, default 127.0.0.1. */
   host?: string;
@@ -63,7 +66,7 @@ function percentEncodeHigh(line: Buffer): Buffer {
 /**
  * WebSocket query parameters understood by the app:
  * `beat=N` server heartbeat every N ms; `beatKind=ping|text` (default ping);
- * `hold=N` server closes (1000) after N ms; `plain=hang|426` plain-GET behaviour;
+ * `hold=N` server closes (1000) after N ms; `plain=hang|426|200|poll` plain-GET behaviour (poll: 200 after hold);
  * `stall` never answer the handshake; `reject=4xx` refuse the handshake with that status.
  */
 export async function startApp(opts: AppOptions = {}): Promise<App> {
@@ -92,6 +95,11 @@ export async function startApp(opts: AppOptions = {}): Promise<App> {
         res.setHeader('Upgrade', 'websocket');
         res.setHeader('Sec-WebSocket-Version', '13');
         send(426, 'text/plain', 'Upgrade Required\n');
+      }
+      if (plain === '200') send(200, 'text/plain', 'ok\n');
+      if (plain === 'poll') {
+        const t = setTimeout(() => send(200, 'application/json', '[]\n'), intParam(url, 'hold') ?? 1000);
+        res.on('close', () => clearTimeout(t));
       }
       // 'hang': never answer; the connection stays open until a proxy gives up or close() runs.
       return;

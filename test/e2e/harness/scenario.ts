@@ -98,7 +98,8 @@ export type Reason =
   | 'nginx-read-timeout' // nginx's proxy_read_timeout fired before any response header
   | 'upstream-refused' // /dead/: connect() refused
   | 'app-answered' // ordinary response from the app
-  | 'bad-request'; // nginx rejected the request line itself
+  | 'bad-request' // nginx rejected the request line itself
+  | 'nginx-redirect'; // nginx's 301 from `/ws` to `/ws/` (only `location /ws/` exists)
 
 export interface BackTruth {
   protocol: 'HTTP/1.1';
@@ -202,6 +203,8 @@ function predict(a: Action, target: Buffer, ctx: PredictContext): Prediction {
   if (nginxRejectsTarget(target)) return { status: 400, durationMs: 0, reason: 'bad-request', upgradeAtNginx };
   const { pathname, query } = splitTarget(target);
   if (pathname.startsWith('/dead/')) return { status: 502, durationMs: 0, reason: 'upstream-refused', upgradeAtNginx };
+  // nginx answers a URI equal to a proxied prefix location minus its trailing slash with a 301.
+  if (pathname === '/ws') return { status: 301, durationMs: 0, reason: 'nginx-redirect', upgradeAtNginx };
   const appPath = pathname.startsWith('/retry/') ? pathname.slice('/retry'.length) : pathname;
   if (!isWsPath(appPath)) {
     const status = appPath.startsWith('/api/') || appPath.startsWith('/static/') ? 200 : 404;
@@ -238,12 +241,15 @@ function predict(a: Action, target: Buffer, ctx: PredictContext): Prediction {
   // No Upgrade reached nginx: the app sees a plain GET on its WebSocket path. Or the app stalls.
   const plain = query.get('plain') ?? ctx.plainWs;
   if (!stalled && plain === '426') return { status: 426, durationMs: 0, reason: 'app-answered', upgradeAtNginx };
+  if (!stalled && plain === '200') return { status: 200, durationMs: 0, reason: 'app-answered', upgradeAtNginx };
+  const poll: C[] = !stalled && plain === 'poll' ? [[num('hold') ?? 1000, 'app-answered']] : [];
   const [ms, reason] = first([
+    ...poll,
     [nodeT, 'lb-timeout'],
     [clientT, 'client-abort'],
     [readT, 'nginx-read-timeout'],
   ]);
-  return { status: reason === 'nginx-read-timeout' ? 504 : 499, durationMs: ms, reason, upgradeAtNginx };
+  return { status: reason === 'nginx-read-timeout' ? 504 : reason === 'app-answered' ? 200 : 499, durationMs: ms, reason, upgradeAtNginx };
 }
 
 function backTruth(p: Prediction): BackTruth | null {

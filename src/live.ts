@@ -1,0 +1,89 @@
+/*!
+ * Live analysis (library API): watch(options) reads inputs that keep growing (followed files, an
+ * open pipe) and every interval reports the verdict over a sliding window of panes
+ * (core/panes.ts), with an event the moment a finding opens or closes in the window. Timeouts
+ * are inferred from everything read so far. Returns the report over the whole run when the
+ * inputs end or `stop` aborts. No process or console here: src/cli.ts prints.
+ */
+import { diagnose } from './core/diagnose.js';
+import { PaneWindow } from './core/panes.js';
+import { runPipeline, type PipelineResult } from './core/pipeline.js';
+import { Tally, type TallyView } from './core/tally.js';
+import { VERSION } from './version.js';
+import { normalizeOptions, type AnalyzeOptions, type ResolvedOptions } from './options.js';
+import { buildReport } from './report/build.js';
+import type { Finding, Report } from './report/model.js';
+
+export interface LiveEvent {
+  type: 'incident-opened' | 'incident-closed' | 'snapshot';
+  /** When the event was made (wall clock). */
+  at: string;
+  finding?: Finding;
+  /** With a snapshot: the report over the window. */
+  report?: Report;
+}
+
+export interface WatchOptions extends AnalyzeOptions {
+  /** Follow the files like `tail -F` (from their end unless `fromStart`). */
+  follow?: boolean;
+  fromStart?: boolean;
+  /** How often the window's verdict is taken (default 10 s), and how far back it looks (default 300 s). */
+  intervalSeconds?: number;
+  windowSeconds?: number;
+  /** Ends the run: followed files and standard input are read to what they hold now, then the final report. */
+  stop: AbortSignal;
+  onEvent: (e: LiveEvent) => void;
+}
+
+/** A finding's identity across snapshots: its id, and T for the findings at a timeout. */
+function findingKey(f: Finding): string {
+  return f.timeoutSeconds === undefined ? f.id : `${f.id}@${f.timeoutSeconds}`;
+}
+
+export async function watch(options: WatchOptions): Promise<Report> {
+  const o = await normalizeOptions(options);
+  const intervalMs = Math.max(50, Math.round((options.intervalSeconds ?? 10) * 1000));
+  const panes = Math.max(1, Math.ceil(((options.windowSeconds ?? 300) * 1000) / intervalMs));
+  const window = new PaneWindow(panes, o.evidence);
+  const tally = new Tally({ rows: o.keysPerHandshake, evidence: o.evidence, caps: o.caps, listener: window });
+  let current: (() => PipelineResult) | undefined;
+  let open = new Map<string, Finding>();
+  const tick = (): void => {
+    if (current === undefined) return;
+    const report = build(window.view(), current(), o, tally);
+    window.rotate();
+    const at = new Date().toISOString();
+    const now = new Map(report.findings.map((f) => [findingKey(f), f]));
+    for (const [k, f] of now) if (!open.has(k)) options.onEvent({ type: 'incident-opened', at, finding: f });
+    for (const [k, f] of open) if (!now.has(k)) options.onEvent({ type: 'incident-closed', at, finding: f });
+    open = now;
+    options.onEvent({ type: 'snapshot', at, report });
+  };
+  const timer = setInterval(tick, intervalMs);
+  const stdin = o.inputs.includes('-');
+  let result: PipelineResult;
+  try {
+    result = await runPipeline(o.inputs, tally, {
+      formats: o.formats, detect: o.detect, wsPaths: o.wsPaths, stdin: o.stdin, sinceMs: o.sinceMs, untilMs: o.untilMs,
+      onBadLine: o.onBadLine, onProgress: o.onProgress, workers: o.workers, chunkBytes: o.chunkBytes,
+      // A pipe cannot be told to stop; followed files can, and end with what they hold.
+      signal: stdin ? options.stop : o.signal,
+      follow: options.follow ? { fromStart: options.fromStart === true, signal: options.stop } : undefined,
+      live: true,
+      onStart: (f) => {
+        current = f;
+      },
+    });
+  } finally {
+    clearInterval(timer);
+  }
+  return build(tally, result, o, undefined);
+}
+
+function build(view: TallyView, p: PipelineResult, o: ResolvedOptions, whole: Tally | undefined): Report {
+  const d = diagnose(view, {
+    timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence, multiInput: o.inputs.length > 1,
+    ...(whole === undefined ? {} : { clustersFrom: whole.counts }),
+  });
+  return buildReport(view, d, p, { version: VERSION, timeoutSource: o.timeoutSeconds === undefined ? 'inferred' : 'option' });
+}
