@@ -12,7 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { COARSE, FINE } from '../src/core/grid.js';
-import { binSql, GRID_BITS } from '../src/fleet/sql.js';
+import { answeringPeer, handshakePath } from '../src/core/outcomes.js';
+import { answeringPeerSql, binSql, GRID_BITS, handshakePathSql, lit } from '../src/fleet/sql.js';
 import { analyze, analyzeClickHouse, ingest, type Report } from '../src/index.js';
 import { assertNoStack, run } from './helpers/cli.js';
 import { LOCKED_USER, startClickHouse, type ClickHouse } from './helpers/clickhouse.js';
@@ -63,6 +64,14 @@ describe('fleet: the report from ClickHouse equals the local one', { skip }, () 
     const out = await sql(a, `SELECT x, ${binSql(GRID_BITS.fine, 'x')}, ${binSql(GRID_BITS.coarse, 'x')} FROM (SELECT arrayJoin([${values.join(',')}]) AS x) FORMAT TSV`);
     const got = out.trim().split('\n').map((l) => l.split('\t').map(Number));
     assert.deepEqual(got, values.map((v) => [v, FINE.bin(v), COARSE.bin(v)]));
+  });
+
+  test('the SQL upstream and path names equal core/outcomes.ts answeringPeer and handshakePath', async () => {
+    const addrs = ['', '-', '10.0.0.1:80', '10.0.0.1:80, 10.0.0.2:80', '10.0.0.1:80 : 10.0.0.3:80', 'a:80, b:80 : c:80', 'a:80 : b:80, c:80', 'a:80, -', 'a, : b', 'unix:/run/app.sock'];
+    const targets = ['', '/ws/', '/ws/?id=1', '/ws#frag', '/ws?a#b', '?only=query', '#', '/w?s#x?y'];
+    const q = (vals: string[], f: (x: string) => string): Promise<string> => sql(a, `SELECT ${f('x')} FROM (SELECT arrayJoin([${vals.map(lit).join(', ')}]) AS x) FORMAT TSV`);
+    assert.deepEqual((await q(addrs, answeringPeerSql)).split('\n').slice(0, -1), addrs.map(answeringPeer));
+    assert.deepEqual((await q(targets, handshakePathSql)).split('\n').slice(0, -1), targets.map(handshakePath));
   });
 
   test('plain table: the incident fixture two tiers, same JSON; the answers stay small', async (t) => {
@@ -122,6 +131,19 @@ describe('fleet: the report from ClickHouse equals the local one', { skip }, () 
     const { report } = await analyzeClickHouse({ clickhouse: a.url, table: 'default.reused' });
     assert.equal(report.findings.find((f) => f.id === 'reused-key')?.count, 3);
     assert.deepEqual(comparable(report), comparable(await analyze({ inputs })));
+  });
+
+  test('a combined log (no $request_time): meta.notLogged, and outcomes by path and upstream, as a local run', async () => {
+    const plain = path.join(dir, 'combined.log');
+    const at = (s: number): string => `09/Mar/2018:16:${String(10 + Math.floor(s / 60)).padStart(2, '0')}:${String(s % 60).padStart(2, '0')} +0800`;
+    const statuses = [101, 101, 301, 404, 499, 502, 101, 200, 504, 101];
+    writeFileSync(plain, `${statuses.map((st, i) => `10.0.0.${i % 3} - - [${at(i)}] "GET /ws/${i % 2 === 0 ? 'chat' : 'feed'}?id=${i} HTTP/1.1" ${st} 0 "-" "test"`).join('\n')}\n`);
+    await ingest({ clickhouse: a.url, table: 'default.combined', create: true, host: HOST, inputs: [plain], preset: ['combined'] });
+    const { report } = await analyzeClickHouse({ clickhouse: a.url, table: 'default.combined' });
+    const local = await analyze({ inputs: [plain], preset: ['combined'] });
+    assert.ok(local.meta.notLogged !== null);
+    assert.ok(local.handshakes.byPath.length > 0);
+    assert.deepEqual(comparable(report), comparable(local));
   });
 
   test('log rotation: the rotated file resumes under its old name; the new file gets its own', async () => {

@@ -8,11 +8,13 @@
 import { BUCKET_LADDER_S, Counts, type Bucket, type ClientCounts, type Group } from '../core/counts.js';
 import { EvidenceReservoir, KEY_CLASS, type EvidenceRow } from '../core/evidence.js';
 import { DurationHistogram, FINE } from '../core/grid.js';
+import { OutcomeTable } from '../core/outcomes.js';
 import type { InputResult, PipelineResult } from '../core/pipeline.js';
 import { BadLineLog } from '../core/stats.js';
 import { Tally } from '../core/tally.js';
 import { AnalyzerError } from '../errors.js';
-import type { CompiledFormat } from '../format/compile.js';
+import { compileFormatString, type CompiledFormat, type Escape } from '../format/compile.js';
+import { JSON_FORMAT_TEXT } from '../format/json-format.js';
 import type { ResolvedOptions } from '../options.js';
 import { Fleet, type Wire } from './client.js';
 import { columnsFor, lineSql, lit, parseColumnMap, tableName, type ColumnName, type LineSql } from './sql.js';
@@ -50,7 +52,7 @@ const byOrd = (a: Ord, b: Ord): number => a[0] - b[0] || a[1] - b[1] || a[2] - b
 const timedOr = (v: unknown, n: unknown, none: number): number => (num(n) > 0 ? num(v) : none);
 
 /** Counts.merge reads only these: an image of a Counts whose lines come "after" an empty one. */
-type CountsImage = Pick<Counts, 'requests' | 'requestsHttp10' | 'handshakes' | 'firstMs' | 'lastMs' | 'clientsCapped' | 'clients' | 'clientCounts' | 'groups' | 'bucketSeconds' | 'buckets' | 'forEachCell'>;
+type CountsImage = Pick<Counts, 'requests' | 'requestsHttp10' | 'handshakes' | 'firstMs' | 'lastMs' | 'clientsCapped' | 'clients' | 'clientCounts' | 'groups' | 'bucketSeconds' | 'buckets' | 'forEachCell' | 'byUpstream' | 'byPath'>;
 
 export async function fleetTally(o: ResolvedOptions, q: FleetQueryOptions): Promise<FleetTally> {
   const table = tableName(q.table);
@@ -97,7 +99,7 @@ async function fill(fleet: Fleet, table: string, o: ResolvedOptions, q: FleetQue
   bad.count = inputs.reduce((n, i) => n + i.unparsed, 0);
   const [offset] = await fleet.rows(`SELECT toInt32(${c.utc_offset}) AS z, count() AS n FROM ${table} WHERE ${user} AND ${c.kind} = 0 AND z != -32768 GROUP BY z ORDER BY n DESC, z LIMIT 1`);
 
-  tally.counts.merge(await counts(fleet, table, e, W, H, tally.counts.caps.timeBuckets) as Counts);
+  tally.counts.merge(await counts(fleet, table, e, W, H, tally.counts.caps.timeBuckets, tally.counts.caps.names) as Counts);
   await keyCounts(fleet, table, e, K, tally);
   await evidence(fleet, table, e, H, K, tally.evidence);
   const pipeline: PipelineResult = { inputs, bad, used, partial: false, sinceMs: o.sinceMs, untilMs: o.untilMs, utcOffsetMinutes: offset === undefined ? null : num(offset[0]) };
@@ -130,14 +132,27 @@ async function formats(fleet: Fleet, table: string, c: Record<ColumnName, string
     input.formats[n] = num(r[4]);
     const at = ord(r[5]);
     const seen = used.get(n);
-    // Only what report/build.ts reads of a format: its name, escape and text.
-    if (seen === undefined || byOrd(at, seen.o) < 0) used.set(n, { o: at, f: { name: n, escape: str(r[2]), text: str(r[3]) } as CompiledFormat });
+    if (seen === undefined || byOrd(at, seen.o) < 0) used.set(n, { o: at, f: formatOf(n, str(r[2]), str(r[3])) });
   }
   return [...used.values()].sort((a, b) => byOrd(a.o, b.o)).map((x) => x.f);
 }
 
+/**
+ * What report/build.ts reads of a format: its name, escape and text, and for a log_format its
+ * variables (report/logging.ts names those it lacks) — compiled again from its text.
+ */
+function formatOf(name: string, escape: string, text: string): CompiledFormat {
+  const stub = { name, escape, text } as CompiledFormat;
+  if (text === JSON_FORMAT_TEXT || text === '') return stub;
+  try {
+    return compileFormatString(text, escape as Escape, name);
+  } catch {
+    return stub;
+  }
+}
+
 /** Requests per (input, client), handshake groups × FINE bin, cells × COARSE bin and time buckets, in first-seen order. */
-async function counts(fleet: Fleet, table: string, e: LineSql, W: string, H: string, maxBuckets: number): Promise<CountsImage> {
+async function counts(fleet: Fleet, table: string, e: LineSql, W: string, H: string, maxBuckets: number, maxNames: number): Promise<CountsImage> {
   const clients: string[] = [];
   const clientId = new Map<string, number>();
   const pairs = (await fleet.rows(`SELECT ${e.idx} AS x, ${e.client} AS cl, count(), countIf(${e.proto} = 1), countIf(${e.handshake}), countIf(${e.handshake} AND ${e.proto} = 1),
@@ -207,7 +222,18 @@ async function counts(fleet: Fleet, table: string, e: LineSql, W: string, H: str
     b.failedLast = Math.max(b.failedLast, num(r[4]));
   }
 
+  // Handshakes by (input, answering upstream) and (input, path) and status, added in first-seen order (names numbered and capped as they come).
+  const byUpstream = new OutcomeTable(maxNames);
+  const byPath = new OutcomeTable(maxNames);
+  for (const [t, name] of [[byUpstream, e.upstream], [byPath, e.target]] as const) {
+    const rows = (await fleet.rows(`SELECT ${e.idx} AS x, ${name} AS n, ${e.status} AS s, count(), ${e.firstOrd('x')} FROM ${table} WHERE ${H} GROUP BY x, n, s`))
+      .sort((a, b) => byOrd(ord(a[4]), ord(b[4])));
+    for (const r of rows) t.add(num(r[0]), str(r[1]), num(r[2]), num(r[3]));
+  }
+
   return {
+    byUpstream,
+    byPath,
     requests: pairs.reduce((n, r) => n + num(r[2]), 0),
     requestsHttp10: pairs.reduce((n, r) => n + num(r[3]), 0),
     handshakes: pairs.reduce((n, r) => n + num(r[4]), 0),
@@ -314,7 +340,8 @@ async function evidence(fleet: Fleet, table: string, e: LineSql, H: string, K: s
   const last = await fleet.rows(`SELECT ${cols} FROM ${table} WHERE ${H} ORDER BY ${e.ord} DESC LIMIT 1 BY ${by}`);
   offer(0, first, last);
   // A key's lines are offered once it turns hidden or reused (core/keys.ts): from that line on, and,
-  // for a hidden downgrade, its first line then too (a reused key is notable before that check).
+  // for a hidden downgrade, its first line then too when that line was HTTP/1.0 (only those are
+  // held; a reused key is notable before that check).
   const bit = `toUInt32(bitShiftLeft(toUInt32(1), least(${e.idx}, 31)))`;
   const hiddenUpTo = (i: string): string => {
     const m10 = `arrayReduce('groupBitOr', arraySlice(b10, 1, ${i}))`;
@@ -324,7 +351,7 @@ async function evidence(fleet: Fleet, table: string, e: LineSql, H: string, K: s
   const offered = (j: string, cond: string, withFirst: boolean): string => `SELECT tupleElement(o, 1) AS at, tupleElement(o, 2) AS later, tupleElement(o, 3) AS r FROM (
     SELECT arraySort(groupArray((${e.ord}, ${bit}, ${e.proto}, (${cols})))) AS sg, arrayMap(t -> tupleElement(t, 2), sg) AS bits,
       arrayMap(t -> if(tupleElement(t, 3) = 1, tupleElement(t, 2), toUInt32(0)), sg) AS b10, arrayMap(t -> if(tupleElement(t, 3) = 2, tupleElement(t, 2), toUInt32(0)), sg) AS b11,
-      ${j} AS j, arrayFilter(i -> ${withFirst ? 'i = 1 OR ' : ''}i >= j, arrayEnumerate(sg)) AS kept,
+      ${j} AS j, arrayFilter(i -> ${withFirst ? '(i = 1 AND tupleElement(sg[1], 3) = 1) OR ' : ''}i >= j, arrayEnumerate(sg)) AS kept,
       arrayMap(i -> (if(i = 1, tupleElement(sg[j], 1), tupleElement(sg[i], 1)), i > 1, tupleElement(sg[i], 4)), kept) AS offers
     FROM ${table} WHERE ${K} GROUP BY ${e.key} HAVING j > 0 AND ${cond})
     ARRAY JOIN offers AS o`;

@@ -205,6 +205,26 @@ export interface LineSql {
   line: string;
   text: string;
   failed: string;
+  /** core/outcomes.ts answeringPeer: the last address of $upstream_addr, '-' for none. */
+  upstream: string;
+  /** core/outcomes.ts handshakePath: the path without query string or fragment, '-' for none. */
+  target: string;
+}
+
+/**
+ * The text after the last `, ` or ` : ` of a string (bytes, as ClickHouse counts them): a match
+ * found first in the reversed string is the last one, its end at length + 2 - position.
+ */
+export function answeringPeerSql(addr: string): string {
+  const after = (sep: string): string => `if(position(reverse(${addr}), ${lit(sep)}) > 0, toInt64(length(${addr})) + 2 - toInt64(position(reverse(${addr}), ${lit(sep)})), toInt64(1))`;
+  const peer = `substring(${addr}, greatest(${after(' ,')}, ${after(' : ')}))`;
+  return `if(${peer} IN ('', '-'), '-', ${peer})`;
+}
+
+export function handshakePathSql(target: string): string {
+  const upTo = (ch: string): string => `if(position(${target}, ${lit(ch)}) > 0, toInt64(position(${target}, ${lit(ch)})) - 1, toInt64(length(${target})))`;
+  const path = `substring(${target}, 1, least(${upTo('?')}, ${upTo('#')}))`;
+  return `if(${path} = '', '-', ${path})`;
 }
 
 /** `inputs`: the input names (host + '\u0000' + input) in report order; `wsPaths` the JS pattern of core/classify.ts (re2 reads it alike). */
@@ -238,6 +258,8 @@ export function lineSql(c: Record<ColumnName, string>, inputs: readonly string[]
     line: `toUInt32(${c.line})`,
     text: `toString(${c.text})`,
     // core/counts.ts failedByAnswer
-    failed: `(${proto} = 1 OR (${status} >= 400 AND ${status} NOT IN (499, 504, 408)) OR (bitAnd(${flags}, 2) != 0 AND bitAnd(${flags}, 5) != 0))`,
+    upstream: answeringPeerSql(`toString(${c.upstream_addr})`),
+    target: handshakePathSql(`toString(${c.path})`),
+    failed: `(${proto} = 1 OR (${status} >= 300 AND ${status} NOT IN (499, 504, 408)) OR (bitAnd(${flags}, 2) != 0 AND bitAnd(${flags}, 5) != 0))`,
   };
 }
