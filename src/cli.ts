@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BadLinesFile, ProgressLine, StatusLine, replaceFile } from './sinks.js';
-import { AnalyzerError, CSV_KINDS, DEFAULT_WS_PATHS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, isAnalyzerError, parseDuration, watch, type AnalyzeOptions, type CsvKind, type Finding, type OutputName, type Rendered, type Report } from './index.js';
+import { AnalyzerError, CSV_KINDS, DEFAULT_WS_PATHS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, analyzeClickHouse, ingest, isAnalyzerError, parseDuration, watch, type AnalyzeOptions, type CsvKind, type Finding, type OutputName, type Rendered, type Report, type Wire } from './index.js';
 import { list } from './options.js';
 import { assumedFieldsLines, sameInputsLine } from './report/sections.js';
 import { visible } from './report/text.js';
@@ -152,8 +152,64 @@ async function emit(out: Rendered, file: string | undefined): Promise<void> {
   await new Promise<void>((resolve) => process.stdout.write(out, (err) => (err ? onStdoutError(err) : resolve())));
 }
 
+/** `1,234,567 bytes` */
+function bytes(n: number): string {
+  return `${n.toLocaleString('en-US')} bytes`;
+}
+
+function wireLine(w: Wire): string {
+  return `ClickHouse: ${w.queries} queries, ${bytes(w.sent)} sent, ${bytes(w.received)} received`;
+}
+
+/** `wsdiag ingest --clickhouse URL --table DB.TABLE [inputs..]`: parsed lines into ClickHouse (src/fleet/ingest.ts). */
+async function ingestMain(args: string[]): Promise<void> {
+  const argv = await yargs(args)
+    .scriptName('wsdiag ingest')
+    .usage('$0 --clickhouse URL --table DB.TABLE [inputs..]\n\nParses logs as a report does and inserts one row per line into ClickHouse. Re-running over the same (or a grown) file adds only lines not stored yet for its (host, input).')
+    .option('clickhouse', { type: 'string', demandOption: true, describe: 'ClickHouse HTTP URL: http://user:password@host:8123' })
+    .option('table', { type: 'string', demandOption: true, describe: 'DB.TABLE to insert into' })
+    .option('create', { type: 'boolean', default: false, describe: 'create the table if missing (MergeTree, partitioned by day, ordered by host, input, line)' })
+    .option('host', { type: 'string', describe: 'the host column (default: this machine\'s name)' })
+    .option('input-name', { type: 'string', describe: 'the input column for the one input given (default: its file name as given)' })
+    .option('no-text', { type: 'boolean', default: false, describe: 'store no line text (evidence and bad-line samples then show none)' })
+    .option('batch', { type: 'string', default: '20000', describe: 'rows per INSERT' })
+    .option('log-format', { type: 'string', describe: 'the log_format as in nginx.conf (repeatable)' })
+    .option('preset', { type: 'string', describe: `a named format: ${PRESET_FORMATS.map((p) => p.name).join(', ')}` })
+    .option('nginx-conf', { type: 'string', describe: 'read log_format directives from this nginx.conf' })
+    .option('format-name', { type: 'string', describe: 'which log_format of --nginx-conf to use' })
+    .option('ws-path', { type: 'string', describe: 'extra WebSocket path pattern (`*` wildcard)' })
+    .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no progress or summary on stderr' })
+    .example('$0 --clickhouse http://ch:8123 --table logs.nginx --create /var/log/nginx/access.log', 'load one host\'s log')
+    .strictOptions()
+    .version(VERSION)
+    .help()
+    .fail((msg, err) => {
+      if (err) throw err;
+      failLines(msg.split('\n').map(visible), 'run wsdiag ingest --help for usage');
+    })
+    .parseAsync();
+  const batch = Number(argv.batch);
+  if (!Number.isInteger(batch) || batch <= 0) fail(`Invalid option --batch: expected a positive integer, got ${JSON.stringify(argv.batch)}`);
+  const progress = process.stderr.isTTY && !argv.quiet;
+  const r = await ingest({
+    inputs: (argv._ as (string | number)[]).map(String), clickhouse: argv.clickhouse, table: argv.table, create: argv.create, host: argv.host, inputName: argv['input-name'], noText: argv['no-text'], batchRows: batch,
+    logFormat: list(argv['log-format']), preset: list(argv.preset), nginxConf: argv['nginx-conf'], formatName: argv['format-name'], wsPath: list(argv['ws-path']), stdin: process.stdin,
+    onIngestProgress: progress ? (input, lines) => void process.stderr.write(`\rwsdiag: ${visible(input)}: ${lines.toLocaleString('en-US')} lines`) : undefined,
+  });
+  if (progress) process.stderr.write('\r\x1b[K');
+  if (!argv.quiet) {
+    for (const i of r.inputs) {
+      const line = i.error ? `skipped: ${i.error.message}` : `${i.name}: ${i.inserted.toLocaleString('en-US')} lines inserted${i.skipped > 0 ? `, ${i.skipped.toLocaleString('en-US')} already stored` : ''}`;
+      process.stderr.write(`wsdiag: ${visible(line)}\n`);
+    }
+    process.stderr.write(`wsdiag: ${r.rows.toLocaleString('en-US')} rows in ${r.seconds.toFixed(1)} s; ${wireLine(r.wire)}\n`);
+  }
+  if (r.inputs.some((i) => i.error)) process.exit(2);
+}
+
 async function main(): Promise<void> {
   process.stdout.on('error', onStdoutError);
+  if (process.argv[2] === 'ingest') return ingestMain(process.argv.slice(3));
   const argv = await yargs(hideBin(process.argv))
     .scriptName('wsdiag')
     .usage('$0 [inputs..]\n\nReads nginx access logs (files, "-" for stdin, gzip detected) and explains why WebSocket handshakes fail.')
@@ -181,6 +237,10 @@ async function main(): Promise<void> {
     .option('workers', { type: 'string', describe: 'threads that parse (default: one per core; 1 keeps everything in one thread, for less memory)' })
     .option('bad-lines', { type: 'string', describe: 'write every unparsed line to this file as "file:line<TAB>text"' })
     .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no notes or progress on stderr' })
+    .option('clickhouse', { type: 'string', describe: 'build the report in ClickHouse from --table (filled by wsdiag ingest) instead of reading inputs' })
+    .option('table', { type: 'string', describe: 'with --clickhouse: DB.TABLE to report on (a Distributed table spreads the queries over its shards)' })
+    .option('where', { type: 'string', describe: 'with --clickhouse: an SQL condition on the table\'s columns, e.g. "host LIKE \'lb-%\'"' })
+    .option('columns', { type: 'string', describe: 'with --clickhouse: map another shipper\'s columns, e.g. time=ts,client=remote_addr,duration_ms=request_time*1000' })
     .option('follow', { alias: 'f', type: 'boolean', default: false, describe: 'live: follow the files like tail -F (rotation too) and report as lines come; Ctrl-C or SIGTERM ends with the report over everything read' })
     .option('from-start', { type: 'boolean', default: false, describe: 'with --follow: read what the files hold first, then follow' })
     .option('interval', { type: 'string', default: '10', describe: 'live: seconds between verdicts over the window' })
@@ -197,6 +257,8 @@ async function main(): Promise<void> {
     .example('$0 --verbose --wide --utc access.log', 'the whole terminal report, log lines uncut, times in UTC')
     .example('$0 --fail-on critical access.log', 'for cron/CI: exit 1 when a critical finding is present')
     .example('$0 front.log back.log', 'two tiers: joins the same Sec-WebSocket-Key across files')
+    .example('$0 ingest --clickhouse http://ch:8123 --table logs.nginx --create access.log', 'on each host: load parsed lines into ClickHouse')
+    .example('$0 --clickhouse http://ch:8123 --table logs.nginx --since 2h', 'centrally: the same report, computed by ClickHouse')
     .example('$0 --follow /var/log/nginx/access.log', 'live: incidents as they open and close, the report on Ctrl-C')
     .example('tail -F access.log | $0 --output jsonl -', 'live events as JSON lines, for an alert pipeline')
     .example('$0 --since 2h --bad-lines bad.txt access.log', 'the last two hours; every line that did not parse goes to bad.txt')
@@ -226,7 +288,9 @@ async function main(): Promise<void> {
 
   // Live: followed files, JSON-lines events, or standard input that is a pipe (`tail -F … | wsdiag -`).
   const readsStdin = inputs.length === 0 || inputs.includes('-');
-  const live = argv.follow || argv.output === 'jsonl' || (readsStdin && isPipe(0));
+  const fromClickHouse = argv.clickhouse !== undefined;
+  if (fromClickHouse && argv.follow) fail('Invalid option --follow with --clickhouse: the report comes from --table, not from followed files');
+  const live = !fromClickHouse && (argv.follow || argv.output === 'jsonl' || (readsStdin && isPipe(0)));
   const intervalSeconds = Number(argv.interval);
   if (!(intervalSeconds > 0)) fail(`Invalid option --interval: expected a positive number of seconds, got ${JSON.stringify(argv.interval)}`);
   const windowSeconds = parseDuration(argv.window);
@@ -244,11 +308,16 @@ async function main(): Promise<void> {
       process.once(sig, () => process.exit(130));
     });
   }
-  if (inputs.length === 0 && process.stdin.isTTY && !argv.quiet) process.stderr.write('wsdiag: reading standard input (give file names, or pipe a log in)\n');
+  if (inputs.length === 0 && !fromClickHouse && process.stdin.isTTY && !argv.quiet) process.stderr.write('wsdiag: reading standard input (give file names, or pipe a log in)\n');
 
+  const fleetOnly = ['table', 'where', 'columns'].find((k) => argv[k] !== undefined && argv.clickhouse === undefined);
+  if (fleetOnly !== undefined) fail(`Invalid option --${fleetOnly}: it goes with --clickhouse URL`);
+  if (argv.clickhouse !== undefined && argv.table === undefined) fail('Invalid option --clickhouse: give the table too, --table DB.TABLE');
+  if (argv.clickhouse !== undefined && argv.output === 'csv' && argv.csv === 'handshakes') fail('Invalid option --output csv with --clickhouse: one row per handshake would pull every row out of ClickHouse; use --csv findings');
+  if (argv.clickhouse !== undefined && inputs.length > 0) fail('Invalid inputs: with --clickhouse the report comes from --table; ingest files with wsdiag ingest');
   const badLines = argv['bad-lines'] === undefined ? undefined : new BadLinesFile(argv['bad-lines']);
   // Followed files have no end to make progress towards: their terminal gets the live status line.
-  const progress = process.stderr.isTTY && !argv.quiet && !argv.follow ? new ProgressLine(process.stderr) : undefined;
+  const progress = process.stderr.isTTY && !argv.quiet && !argv.follow && !fromClickHouse ? new ProgressLine(process.stderr) : undefined;
   const common: AnalyzeOptions = {
     inputs,
     logFormat: list(argv['log-format']),
@@ -268,13 +337,18 @@ async function main(): Promise<void> {
     onBadLine: badLines && ((file, line, text) => badLines.add(file, line, text)),
     onProgress: progress && ((bytes, lines) => progress.update(bytes, lines)),
   };
+  let wire: Wire | undefined;
   const report = live
     ? await watchLive(common, {
       follow: argv.follow, fromStart: argv['from-start'], intervalSeconds, windowSeconds: windowSeconds as number, stop: stop.signal, jsonl: argv.output === 'jsonl',
       out: argv.out, quiet: argv.quiet, failOn,
       render: argv.output === 'jsonl' ? undefined : (r) => RENDERERS[argv.output as OutputName](r, { color: false, width: outputWidth(false), top, csv: argv.csv, verbose: argv.verbose, wide: argv.wide, utc: argv.utc }),
     })
-    : await analyze(common);
+    : fromClickHouse ? await analyzeClickHouse({
+      clickhouse: argv.clickhouse as string, table: argv.table as string, where: argv.where, columns: argv.columns,
+      timeout: argv.timeout, tolerance: argv.tolerance, wsPath: list(argv['ws-path']), evidence: argv.evidence, since: argv.since, until: argv.until,
+    }).then((r) => ((wire = r.wire), r.report))
+      : await analyze(common);
   progress?.clear();
   badLines?.close();
 
@@ -303,6 +377,7 @@ async function main(): Promise<void> {
     if (same !== null) notes.push(same);
     for (const i of fatalInputs) notes.push(`${i.status === 'skipped' ? 'skipped' : 'read part-way'}: ${i.error?.message}`);
     if (report.meta.partial) notes.push('the report is partial: not every input was read to the end');
+    if (wire !== undefined) notes.push(wireLine(wire));
   }
   await emit(out, argv.out);
   if (argv.out !== undefined && !argv.quiet) notes.push(`report written to ${argv.out}`);

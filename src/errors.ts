@@ -19,7 +19,12 @@ export type ErrorCode =
   | 'INPUT_NOT_FOUND'
   | 'INPUT_UNREADABLE'
   | 'INPUT_BAD_GZIP'
-  | 'INPUT_INTERRUPTED';
+  | 'INPUT_INTERRUPTED'
+  | 'CLICKHOUSE_UNREACHABLE'
+  | 'CLICKHOUSE_AUTH'
+  | 'CLICKHOUSE_NO_TABLE'
+  | 'CLICKHOUSE_NO_COLUMN'
+  | 'CLICKHOUSE_QUERY';
 
 /** Where an error happened: any of file, 1-based line, 1-based column, and the offending text. */
 export interface Where {

@@ -7,6 +7,8 @@ import { runPipeline } from './core/pipeline.js';
 import { Tally } from './core/tally.js';
 import type { CompiledFormat } from './format/compile.js';
 import { fieldValue, matchAny, newBounds, newFailure } from './format/parse-line.js';
+import { fleetTally, type FleetQueryOptions } from './fleet/query.js';
+import type { Wire } from './fleet/client.js';
 import { normalizeOptions, type AnalyzeOptions } from './options.js';
 import { buildReport } from './report/build.js';
 import type { Report } from './report/model.js';
@@ -21,6 +23,9 @@ export { readNginxConf, pickLogFormat } from './format/nginx-conf.js';
 export { normalizeOptions, parseDuration, type AnalyzeOptions, type ResolvedOptions } from './options.js';
 export { RENDERERS, OUTPUT_NAMES, CSV_KINDS, handshakeRows, renderedText, type CsvKind, type OutputName, type RenderOptions, type Rendered } from './report/index.js';
 export type * from './report/model.js';
+export { ingest, type IngestOptions, type IngestResult } from './fleet/ingest.js';
+export type { FleetQueryOptions } from './fleet/query.js';
+export type { Wire } from './fleet/client.js';
 
 export { VERSION } from './version.js';
 export { watch, type LiveEvent, type WatchOptions } from './live.js';
@@ -35,6 +40,22 @@ export async function analyze(options: AnalyzeOptions): Promise<Report> {
   });
   const d = diagnose(tally, { timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence, multiInput: o.inputs.length > 1 });
   return buildReport(tally, d, result, { version: VERSION, timeoutSource: o.timeoutSeconds === undefined ? 'inferred' : 'option' });
+}
+
+/**
+ * The same report from a ClickHouse table that `wsdiag ingest` (or another shipper, through
+ * `columns`) filled: the aggregates are GROUP BY queries on the server; `wire` is what crossed it.
+ */
+export async function analyzeClickHouse(options: AnalyzeOptions & FleetQueryOptions): Promise<{ report: Report; wire: Wire }> {
+  const o = await normalizeOptions(options);
+  const { tally, pipeline, wire, evidenceTexts, close } = await fleetTally(o, options);
+  try {
+    const d = diagnose(tally, { timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence, multiInput: pipeline.inputs.length > 1 });
+    await evidenceTexts(d.findings.flatMap((f) => f.evidence));
+    return { report: buildReport(tally, d, pipeline, { version: VERSION, timeoutSource: o.timeoutSeconds === undefined ? 'inferred' : 'option' }), wire };
+  } finally {
+    await close();
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 // The missing-program policy of the test suites (test/helpers/requirements.ts) and npm test's
-// install step (test/setup/system-packages.ts), with nginx, chromium and apt-get made absent or
+// install step (test/setup/system-packages.ts), with nginx, chromium, clickhouse and apt-get made absent or
 // fake by pointing PATH at temporary directories: nothing is uninstalled or installed. See: issue 12.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -91,8 +91,8 @@ test('install step: missing programs are apt-installed in one line (as root, or 
   const dir = binDir({ 'apt-get': FAKE_APT, sudo: FAKE_SUDO });
   const r = setup({ PATH: dir });
   assert.equal(r.code, 0, r.stderr);
-  assert.equal(r.stderr, 'test setup: installing nginx, chromium with apt-get (the test suites run them)\n');
-  assert.equal(readFileSync(join(dir, 'apt.log'), 'utf8'), 'update -qq\ninstall -y -qq --no-install-recommends nginx chromium\n');
+  assert.equal(r.stderr, 'test setup: installing nginx, chromium, clickhouse-server with apt-get (the test suites run them)\n');
+  assert.equal(readFileSync(join(dir, 'apt.log'), 'utf8'), 'update -qq\ninstall -y -qq --no-install-recommends nginx chromium clickhouse-server\n');
   assert.equal(findProgram('nginx', { PATH: dir }), join(dir, 'nginx'));
   const again = setup({ PATH: dir });
   assert.deepEqual([again.code, again.stderr], [0, ''], 'nothing to do, nothing said');
@@ -104,6 +104,7 @@ test('install step: where it cannot install, one line per missing program, exit 
   assert.deepEqual(r.stderr.trimEnd().split('\n'), [
     "test setup: nginx is not installed; install it with: apt-get install -y nginx (Debian/Ubuntu; elsewhere your system's package) (not installed automatically: no apt-get on PATH); the suites that need it are skipped",
     "test setup: chromium is not installed; install it with: apt-get install -y chromium (Debian/Ubuntu; elsewhere your system's package) (not installed automatically: no apt-get on PATH); the suites that need it are skipped",
+    "test setup: clickhouse is not installed; install it with: apt-get install -y clickhouse-server (Debian/Ubuntu; elsewhere your system's package) (not installed automatically: no apt-get on PATH); the suites that need it are skipped",
   ]);
   const disabled = binDir({ 'apt-get': FAKE_APT, nginx: NOOP });
   const off = setup({ PATH: disabled, WSDIAG_NO_INSTALL: '1' });

@@ -12,7 +12,7 @@ import { syslogBodyStart } from '../format/syslog.js';
 import type { Classifier } from './classify.js';
 import { RowFlag } from './counts.js';
 import { handshakePath } from './outcomes.js';
-import { RecordReader, newFacts } from './record.js';
+import { RecordReader, newFacts, type LogRecord } from './record.js';
 import type { LineQueue } from '../input/lines.js';
 import type { OpenedInput } from '../input/open.js';
 
@@ -82,7 +82,7 @@ export function newBatch(): Batch {
 }
 
 /** Empties a batch for reuse (StreamSource hands out one batch again and again): its typed arrays stay. */
-function clearBatch(b: Batch): Batch {
+export function clearBatch(b: Batch): Batch {
   b.length = 0;
   b.clientsRestart = false;
   b.keys = [];
@@ -118,6 +118,9 @@ export class LineScanner {
   private readonly clientIds = new Map<string, number>();
   private described = 0;
   private firstBatch = true;
+  /** The plan and body of the last line scan() matched (null: none), for read(). */
+  private lastPlan: Plan | null = null;
+  private lastBody = '';
 
   /** `order`: indices into `formats`, tried in that order for every line. */
   constructor(formats: readonly CompiledFormat[], order: readonly number[], private readonly classifier: Classifier) {
@@ -139,6 +142,7 @@ export class LineScanner {
     }
     const text = stripCr(line);
     if (text.length === 0) {
+      this.lastPlan = null;
       b.kind[i] = LINE_EMPTY;
       return;
     }
@@ -155,6 +159,8 @@ export class LineScanner {
         plan = this.match(body, pass);
       }
     }
+    this.lastPlan = plan;
+    this.lastBody = body;
     if (plan === null) {
       b.kind[i] = LINE_BAD;
       b.bad.push(text);
@@ -187,6 +193,27 @@ export class LineScanner {
     b.texts.push(body);
     b.upstreams.push(reader.upstream());
     b.paths.push(handshakePath(path));
+  }
+
+  /**
+   * The whole record of the line scan() was last given, into `rec`, with the name of the format
+   * that fitted it; null when it fitted none. For callers that keep every field (src/fleet/ingest.ts).
+   */
+  read(rec: LogRecord): CompiledFormat | null {
+    const p = this.lastPlan;
+    if (p === null) return null;
+    p.reader.read(this.lastBody, p.bounds, rec);
+    return p.format;
+  }
+
+  /** Whether the line scan() last matched logs $http_upgrade (so an empty one was absent). */
+  logsUpgrade(): boolean {
+    return this.lastPlan?.reader.logsUpgrade ?? false;
+  }
+
+  /** The UTC offset (minutes) of the line scan() last matched (NaN: none). */
+  utcOffsetMinutes(): number {
+    return this.lastPlan === null ? NaN : this.lastPlan.reader.utcOffsetMinutes();
   }
 
   /**

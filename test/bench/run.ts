@@ -19,6 +19,7 @@ import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
+import { benchClickHouse } from './clickhouse.js';
 import { GENERATOR_VERSION, generateLog } from './generate.js';
 import { TWO_TIER_FORMAT, TWO_TIER_VERSION, generateTwoTier, type TwoTierTruth } from './two-tier.js';
 import type { Report } from '../../src/index.js';
@@ -35,7 +36,9 @@ const USAGE = `usage: node --import tsx test/bench/run.ts [options]     (npm run
   --two-tier N     handshakes per tier in the 1× two-tier memory check (default 1300000, about 0.5 GB in all)
   --skip-two-tier  skip the two-tier memory check (front and back logs joined by key, at 1× and 10×)
   --data-dir DIR   where data files are kept and reused (default bench-data/ at the repo root, git-ignored)
-  --cli FILE       the wsdiag CLI to time (default dist/cli.js; skipped with a message when missing)`;
+  --cli FILE       the wsdiag CLI to time (default dist/cli.js; skipped with a message when missing)
+  --clickhouse     also time wsdiag ingest and wsdiag --clickhouse on a local clickhouse-server (slow)
+  --clickhouse-lines N  lines the ClickHouse bench ingests (default 10000000)`;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -49,6 +52,8 @@ interface BenchOptions {
   skip10x: boolean;
   dataDir: string;
   cli: string;
+  /** Lines for the ClickHouse bench; 0 skips it. */
+  clickhouseLines: number;
 }
 
 function parseOptions(argv: string[]): BenchOptions | string {
@@ -65,6 +70,8 @@ function parseOptions(argv: string[]): BenchOptions | string {
         'skip-two-tier': { type: 'boolean', default: false },
         'data-dir': { type: 'string', default: join(REPO_ROOT, 'bench-data') },
         cli: { type: 'string', default: join(REPO_ROOT, 'dist', 'cli.js') },
+        clickhouse: { type: 'boolean', default: false },
+        'clickhouse-lines': { type: 'string', default: '10000000' },
         help: { type: 'boolean', short: 'h' },
       },
     }));
@@ -80,7 +87,12 @@ function parseOptions(argv: string[]): BenchOptions | string {
   if (!Number.isInteger(seed) || seed < 0 || seed > 0xffffffff) return `--seed must be an integer 0..4294967295, got "${values.seed}"`;
   const twoTier = Number(values['two-tier'].replace(/_/g, ''));
   if (!Number.isSafeInteger(twoTier) || twoTier < 1) return `--two-tier must be a positive integer, got "${values['two-tier']}"`;
-  return { lines, runs, seed, skip10x: values['skip-10x'], twoTier, skipTwoTier: values['skip-two-tier'], dataDir: resolve(values['data-dir']), cli: resolve(values.cli) };
+  const clickhouseLines = Number(values['clickhouse-lines'].replace(/_/g, ''));
+  if (!Number.isSafeInteger(clickhouseLines) || clickhouseLines < 1) return `--clickhouse-lines must be a positive integer, got "${values['clickhouse-lines']}"`;
+  return {
+    lines, runs, seed, skip10x: values['skip-10x'], twoTier, skipTwoTier: values['skip-two-tier'], dataDir: resolve(values['data-dir']), cli: resolve(values.cli),
+    clickhouseLines: values.clickhouse ? clickhouseLines : 0,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -566,6 +578,11 @@ async function main(): Promise<number> {
     }
   }
 
+  const fleet = opts.clickhouseLines > 0 && haveCli
+    ? await benchClickHouse({ lines: opts.clickhouseLines, seed: opts.seed, dataDir: opts.dataDir, cli: CLI_PATH, log })
+    : null;
+  if (fleet !== null) failures.push(...fleet.failures);
+
   // memory with two tiers: every handshake logged by a front and a back nginx, joined by key
   const tierRows = haveCli && !opts.skipTwoTier ? await twoTierMemory(opts, warnings, failures) : [];
 
@@ -667,6 +684,7 @@ async function main(): Promise<number> {
     out.push(markdownTable(memHeader, memTable), '');
     if (memNote !== '') out.push(memNote, '');
   }
+  if (fleet !== null) out.push(...fleet.lines);
   for (const w of warnings) out.push(`WARNING: ${w}`);
   for (const f of failures) out.push(`FAILED: ${f}`);
   process.stdout.write(out.join('\n') + '\n');

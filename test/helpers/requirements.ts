@@ -21,6 +21,7 @@ interface ProgramSpec {
 export const PROGRAMS = {
   nginx: { package: 'nginx', commands: ['nginx'], envVar: 'NGINX_BIN' },
   chromium: { package: 'chromium', commands: ['chromium', 'chromium-browser', 'google-chrome'], envVar: 'CHROMIUM_BIN' },
+  clickhouse: { package: 'clickhouse-server', commands: ['clickhouse-server'], envVar: 'CLICKHOUSE_SERVER_BIN' },
 } as const satisfies Record<string, ProgramSpec>;
 
 export type ProgramName = keyof typeof PROGRAMS;
