@@ -71,7 +71,7 @@ interface Reply { id?: number; method?: string; sessionId?: string; result?: Rec
 export async function layoutAt(file: string, width: number): Promise<Layout> {
   const chromium = programPath('chromium');
   const dir = mkdtempSync(join(tmpdir(), 'wsdiag-layout-'));
-  const proc = spawn(chromium, [...FLAGS, `--user-data-dir=${join(dir, 'profile')}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'] });
+  const proc = spawn(chromium, [...FLAGS, `--user-data-dir=${join(dir, 'profile')}`, 'about:blank'], { stdio: ['ignore', 'ignore', 'ignore', 'pipe', 'pipe'], detached: true });
   const input = proc.stdio[3] as Writable;
   const output = proc.stdio[4] as Readable;
   let nextId = 1;
@@ -129,7 +129,13 @@ export async function layoutAt(file: string, width: number): Promise<Layout> {
       proc.kill('SIGKILL');
       await exited;
     }
-    // Chromium's helper processes can still be writing to the profile for a moment after it exits.
+    // Its own process group (detached): the helper processes that outlive the browser and still
+    // write to the profile go too, before the profile is removed.
+    try {
+      if (proc.pid !== undefined) process.kill(-proc.pid, 'SIGKILL');
+    } catch {
+      // The group is gone already.
+    }
     rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 200 });
   }
 }
