@@ -4,7 +4,8 @@
  * key window's tallies. Rules return data only; the words a person reads are in report/prose.ts.
  */
 import type { KeyCounts, KeyFindingCounts } from '../keys.js';
-import type { Cluster } from '../timeouts.js';
+import { PROTOCOL_NAMES } from '../classify.js';
+import { clusterOf, type Cluster } from '../timeouts.js';
 
 export type Severity = 'critical' | 'warning' | 'info';
 
@@ -49,6 +50,24 @@ export interface KeyRule {
 export type Rule = LineRule | KeyRule;
 
 export { ABANDONED } from '../classify.js';
+
+/**
+ * A finding per timeout T of one series (failed handshakes or upgraded sessions): the lines whose
+ * status fits and whose duration lies in T's cluster, broken down by protocol and status.
+ */
+export function perTimeout(id: string, series: 'failed' | 'sessions', severity: Severity, statusFits: (status: number) => boolean): LineRule {
+  return {
+    kind: 'lines',
+    selectors: (ctx) => ctx.clusters[series].map((c) => ({
+      id,
+      timeout: c,
+      durationFree: false,
+      severity: () => severity,
+      label: (protocol: number, status: number, _flags: number, ms: number) =>
+        statusFits(status) && clusterOf(ctx.clusters[series], ms) === c ? `${PROTOCOL_NAMES[protocol]} ${status}` : undefined,
+    })),
+  };
+}
 
 /** Critical when a finding holds at least 5 % of the handshakes (and 3 lines), else a warning. */
 export function scaled(count: number, ctx: RuleContext): Severity {
