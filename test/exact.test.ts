@@ -2,7 +2,8 @@
  * Exactness at any size (see: issue "Exact at any size, memory flat"): the counts merge
  * (merge(tally(a), tally(b)) = tally(a ++ b), a fast-check property), a run with every cap shrunk
  * gives the counts of an uncapped run, and a key logged again and again links its rows without a
- * cycle (the hang past the old row cap came from a row linked to itself).
+ * cycle (the hang past the old row cap came from a row linked to itself). Parts of an input read
+ * apart give what one pass gives: their line digests join, their evidence merges.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -16,6 +17,7 @@ import { answeringPeer } from '../src/core/outcomes.js';
 import { HandshakeRows } from '../src/core/handshakes.js';
 import { EvidenceReservoir } from '../src/core/evidence.js';
 import { KeyWindow } from '../src/core/keys.js';
+import { LineDigest } from '../src/core/same-lines.js';
 import { analyze, type Report } from '../src/index.js';
 import { prng } from './helpers/prng.js';
 
@@ -83,6 +85,55 @@ test('merge(tally(a), tally(b)) equals tally(a ++ b)', () => {
     merged.merge(tally(b));
     assert.deepEqual(dump(merged), dump(tally([...a, ...b])));
   }), { numRuns: 150 });
+});
+
+test('a line digest taken over parts and joined equals the digest of the whole, wherever the parts are cut', () => {
+  fc.assert(fc.property(fc.array(fc.integer(), { maxLength: 200 }), fc.array(fc.nat(200), { maxLength: 6 }), (values, cuts) => {
+    const whole = new LineDigest();
+    for (const v of values) whole.add(v);
+    const points = [0, ...[...new Set(cuts.map((c) => Math.min(c, values.length)))].sort((a, b) => a - b), values.length];
+    const joined = new LineDigest();
+    for (let i = 1; i < points.length; i++) {
+      const part = new LineDigest();
+      for (const v of values.slice(points[i - 1], points[i])) part.add(v);
+      joined.join(part);
+    }
+    assert.equal(joined.value, whole.value);
+  }));
+  const a = new LineDigest();
+  a.add(1);
+  a.add(2);
+  const b = new LineDigest();
+  b.add(2);
+  b.add(1);
+  assert.notEqual(a.value, b.value, 'order counts');
+});
+
+/** A reservoir's lines per class: the earliest (as a set) and the latest. */
+function kept(r: EvidenceReservoir, classes: readonly number[]): unknown {
+  return classes.map((cls) => r.candidates((c) => c === cls).map((x) => `${x.input}:${x.line}@${x.endMs}`));
+}
+
+test('evidence per class is its earliest lines and its latest, however the lines are cut into parts and merged, with or without cutoffs', () => {
+  const row = fc.record({ cls: fc.constantFrom(1, 2, 3), endMs: fc.integer({ min: 0, max: 50 }), input: fc.nat(1) });
+  fc.assert(fc.property(fc.array(row, { maxLength: 120 }), fc.array(fc.nat(120), { maxLength: 5 }), fc.boolean(), (spec, cuts, cutoffs) => {
+    // Lines numbered per input in order; the parts are cut per input, in line order, as the pipeline reads them.
+    const lines = spec.map((x, i) => ({ cls: x.cls, row: { input: x.input, line: i + 1, client: 'c', protocol: 2, status: 499, flags: 0, durationMs: 1, endMs: x.endMs, text: `line ${i + 1}` } }));
+    // What the reservoir must keep: per class, the 3 earliest by (time, input, line), then the latest of the rest.
+    const order = (a: (typeof lines)[number], b: (typeof lines)[number]): number => a.row.endMs - b.row.endMs || a.row.input - b.row.input || a.row.line - b.row.line;
+    const expected = [1, 2, 3].map((cls) => {
+      const all = lines.filter((l) => l.cls === cls).sort(order);
+      return [...all.slice(0, 3), ...all.slice(3).slice(-1)].map((l) => `${l.row.input}:${l.row.line}@${l.row.endMs}`);
+    });
+    const merged = new EvidenceReservoir(3, 1000);
+    const points = [0, ...[...new Set(cuts.map((c) => Math.min(c, lines.length)))].sort((a, b) => a - b), lines.length];
+    for (let i = 1; i < points.length; i++) {
+      const part = new EvidenceReservoir(3, 1000, cutoffs ? merged.cutoffs() : undefined);
+      for (const l of lines.slice(points[i - 1], points[i])) part.offer(l.cls, { ...l.row, line: l.row.line - (points[i - 1] as number) });
+      merged.merge(part, points[i - 1]);
+    }
+    assert.deepEqual(kept(merged, [1, 2, 3]), expected);
+  }));
 });
 
 test('past the cap on upstreams and paths, the rest count as (other): totals per input and outcome stay exact', () => {

@@ -1,5 +1,5 @@
 /*!
- * ChunkedSource (src/core/workers.ts) with a scripted pool in place of worker threads: batches come
+ * ChunkedSource (src/core/workers.ts) with a scripted pool in place of worker threads: part tallies come
  * out in file order whatever order the ranges answer in, and a range that fails stops the ranges
  * after it, never the ones before it. A stream's blocks: the format order waits for the first,
  * buffers go back to the feed, and a stop keeps every block read already.
@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 
-import { newBatch, type Batch } from '../src/core/scan.js';
+import { PartTally } from '../src/core/part.js';
+import { DEFAULT_CAPS } from '../src/core/tally.js';
 import { ChunkedSource, FileRanges, type ChunkTask, type WorkerPool, type WorkerReply } from '../src/core/workers.js';
 
 /** Runs nothing: the test answers for each range; a cancelled range's later answers go unheard, as in WorkerPool. */
@@ -27,28 +28,30 @@ class ScriptedPool {
   }
 }
 
-function batch(tag: number): Batch {
-  const b = newBatch();
-  b.length = tag;
-  return b;
+/** A part's tally, told apart by its line count. */
+function tally(tag: number): PartTally {
+  const t = new PartTally();
+  t.lines = tag;
+  return t;
 }
 
-const TASK = { file: 'f', formats: [], wsPaths: { source: 'x', flags: '' } };
+const RULES = { input: 0, gate: true, sinceMs: -Infinity, untilMs: Infinity, paneMs: 0, evidencePerClass: 6, evidenceBudget: 100, caps: DEFAULT_CAPS, sightAll: false };
+const TASK = { file: 'f', formats: [], wsPaths: { source: 'x', flags: '' }, rules: (first: boolean) => ({ ...RULES, gate: first }) };
 
 function drain(s: ChunkedSource): number[] {
   const out: number[] = [];
-  for (let b = s.next(); b !== null; b = s.next()) out.push(b.length);
+  for (let t = s.next(); t !== null; t = s.next()) out.push(t.lines);
   return out;
 }
 
-test('batches come out in range order, whichever range answers first', () => {
+test('part tallies come out in range order, whichever range answers first', () => {
   const pool = new ScriptedPool();
   const s = new ChunkedSource(pool as unknown as WorkerPool, new FileRanges([{ start: 0, end: 10 }, { start: 10, end: 20 }]), TASK, [], 2, () => {});
   const [r0, r1] = pool.jobs;
-  r1?.reply({ type: 'batch', id: 1, batch: batch(21) });
+  r1?.reply({ type: 'part', id: 1, tally: tally(21) });
   r1?.reply({ type: 'end', id: 1 });
   assert.deepEqual(drain(s), []);
-  r0?.reply({ type: 'batch', id: 0, batch: batch(11) });
+  r0?.reply({ type: 'part', id: 0, tally: tally(11) });
   r0?.reply({ type: 'end', id: 0 });
   assert.deepEqual(drain(s), [11, 21]);
   assert.equal(s.ended, true);
@@ -60,11 +63,11 @@ test('a later range that fails leaves the earlier one running: its lines come fi
   const ranges = [{ start: 0, end: 10 }, { start: 10, end: 20 }, { start: 20, end: 30 }];
   const s = new ChunkedSource(pool as unknown as WorkerPool, new FileRanges(ranges), TASK, [], 3, () => {});
   const [r0, r1, r2] = pool.jobs;
-  r1?.reply({ type: 'batch', id: 1, batch: batch(21) });
+  r1?.reply({ type: 'part', id: 1, tally: tally(21) });
   r1?.reply({ type: 'error', id: 1, message: 'read failed', code: 'EIO' });
   assert.equal(r2?.cancelled, true, 'the range after the failed one is dropped');
   assert.equal(r0?.cancelled, false, 'the range before it is not');
-  r0?.reply({ type: 'batch', id: 0, batch: batch(11) });
+  r0?.reply({ type: 'part', id: 0, tally: tally(11) });
   r0?.reply({ type: 'end', id: 0 });
   assert.deepEqual(drain(s), [11, 21]);
   assert.equal(s.ended, true);
@@ -75,10 +78,10 @@ test('stopReading keeps what the range being read has sent and drops the rest', 
   const pool = new ScriptedPool();
   const s = new ChunkedSource(pool as unknown as WorkerPool, new FileRanges([{ start: 0, end: 10 }, { start: 10, end: 20 }]), TASK, [], 2, () => {});
   const [r0, r1] = pool.jobs;
-  r0?.reply({ type: 'batch', id: 0, batch: batch(11) });
-  r1?.reply({ type: 'batch', id: 1, batch: batch(21) });
+  r0?.reply({ type: 'part', id: 0, tally: tally(11) });
+  r1?.reply({ type: 'part', id: 1, tally: tally(21) });
   s.stopReading();
-  r0?.reply({ type: 'batch', id: 0, batch: batch(12) });
+  r0?.reply({ type: 'part', id: 0, tally: tally(12) });
   assert.deepEqual(drain(s), [11]);
   assert.equal(s.ended, true);
 });
@@ -139,14 +142,14 @@ test('a stream: the format order waits for its first block, and every block is s
   assert.deepEqual(seen, ['a\nb\n']);
   assert.equal(pool.jobs.length, 2, 'one block scanned, one launched ahead');
   assert.deepEqual(pool.jobs.map((j) => j.task.order), [[1, 0], [1, 0]]);
-  pool.jobs[0]?.reply({ type: 'batch', id: 0, batch: batch(1) });
+  pool.jobs[0]?.reply({ type: 'part', id: 0, tally: tally(1) });
   pool.jobs[0]?.reply({ type: 'end', id: 0, data: new ArrayBuffer(8) });
   assert.deepEqual(drain(s), [1]);
   assert.equal(blocks.recycled.length, 1, "a block's buffer goes back to the feed");
   assert.equal(pool.jobs.length, 3);
   blocks.finished = true;
   pool.jobs[1]?.reply({ type: 'end', id: 1 });
-  pool.jobs[2]?.reply({ type: 'batch', id: 2, batch: batch(3) });
+  pool.jobs[2]?.reply({ type: 'part', id: 2, tally: tally(3) });
   pool.jobs[2]?.reply({ type: 'end', id: 2 });
   assert.deepEqual(drain(s), [3]);
   assert.equal(s.ended, true);
@@ -163,13 +166,13 @@ test('a stream that is stopped (Ctrl-C): the blocks read already are still scann
   assert.equal(pool.jobs.length, 2);
   s.stopReading();
   for (const [i, job] of pool.jobs.entries()) {
-    job.reply({ type: 'batch', id: i, batch: batch(10 + i) });
+    job.reply({ type: 'part', id: i, tally: tally(10 + i) });
     job.reply({ type: 'end', id: i });
   }
   assert.deepEqual(drain(s), [10, 11]);
   const last = pool.jobs[2];
   assert.ok(last, 'the third block is launched after the first two');
-  last.reply({ type: 'batch', id: 2, batch: batch(12) });
+  last.reply({ type: 'part', id: 2, tally: tally(12) });
   last.reply({ type: 'end', id: 2 });
   assert.deepEqual(drain(s), [12]);
   assert.equal(s.ended, true);

@@ -272,6 +272,16 @@ export class Counts {
     return this.cells.length;
   }
 
+  /** Counts that crossed threads (structured clone keeps fields, not classes) made whole again. */
+  static revive(o: Counts): Counts {
+    Object.setPrototypeOf(o, Counts.prototype);
+    Object.setPrototypeOf(o.cells, CellTable.prototype);
+    Object.setPrototypeOf(o.byUpstream, OutcomeTable.prototype);
+    Object.setPrototypeOf(o.byPath, OutcomeTable.prototype);
+    for (const g of o.groups.values()) Object.setPrototypeOf(g.durations, DurationHistogram.prototype);
+    return o;
+  }
+
   /** Adds everything `o` counted, as if its lines had come after these. */
   merge(o: Counts): void {
     const ids = o.clients.map((name) => this.clientId(name));

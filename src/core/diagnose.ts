@@ -132,10 +132,12 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
 
   // Clients and first/last seen from the cells. A cell spans a COARSE bin; where that bin straddles
   // a timeout's edge, its group's FINE histogram says which share of it belongs.
-  const shares = new Map<string, number>();
+  // Per selector, by group key × COARSE bins + bin (a number: this runs for every cell and selector).
+  const shares = accs.map(() => new Map<number, number>());
   const shareOf = (a: number, g: Group | undefined, bin: number): number => {
-    const k = `${a}|${g === undefined ? '' : groupKey(g.input, g.protocol, g.status, g.flags)}|${bin}`;
-    let s = shares.get(k);
+    const k = (g === undefined ? -1 : groupKey(g.input, g.protocol, g.status, g.flags)) * COARSE.size + bin;
+    const cache = shares[a] as Map<number, number>;
+    let s = cache.get(k);
     if (s !== undefined) return s;
     const sel = (accs[a] as Acc).sel;
     let inside = 0;
@@ -150,7 +152,7 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
       }
     }
     s = all === 0 ? 0 : inside / all;
-    shares.set(k, s);
+    cache.set(k, s);
     return s;
   };
   counts.forEachCell((c) => {
@@ -242,11 +244,16 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
 }
 
 function topClients(m: Map<number, number>, name: (id: number) => string): { client: string; count: number }[] {
-  return [...m.entries()].sort((a, b) => b[1] - a[1]).slice(0, 50).map(([id, count]) => ({ client: name(id), count }));
+  // Ties by name: the order clients were numbered in depends on how the input was cut into parts.
+  return [...m.entries()].map(([id, count]) => ({ client: name(id), count })).sort((a, b) => b.count - a.count || byName(a.client, b.client)).slice(0, 50);
 }
 
 function sorted(m: Map<string, number>): [string, number][] {
-  return [...m.entries()].sort((a, b) => b[1] - a[1]);
+  return [...m.entries()].sort((a, b) => b[1] - a[1] || byName(a[0], b[0]));
+}
+
+function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

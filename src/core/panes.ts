@@ -3,14 +3,14 @@
  * slice of the window (at most MAX_PANES of them), merged for a verdict (Counts.merge). A line
  * goes to the pane of its time; the window's end is the newest line's time, moving on with the
  * wall clock while the log is quiet, so a log fed fast (hours in seconds) and a log followed as it
- * is written both see the last --window of log. Old panes drop off: memory stays flat however long
- * the run. Key findings are not windowed: the window's view has no key tallies.
+ * is written both see the last --window of log. Parts are sliced by pane where they are read
+ * (core/part.ts). Old panes drop off: memory stays flat however long the run. Key findings are not windowed: the window's view has no key tallies.
  */
-import { COARSE } from './grid.js';
 import { Counts } from './counts.js';
-import { EvidenceReservoir, type EvidenceRow } from './evidence.js';
+import { EvidenceReservoir } from './evidence.js';
 import { KeyCounts } from './keys.js';
-import type { LineListener, TallyView } from './tally.js';
+import type { Slice } from './part.js';
+import type { SliceListener, TallyView } from './tally.js';
 
 /** Panes a window is cut into, at most: merging them is each verdict's work. */
 const MAX_PANES = 30;
@@ -22,8 +22,8 @@ interface Pane {
   evidence: EvidenceReservoir;
 }
 
-export class PaneWindow implements LineListener {
-  private readonly paneMs: number;
+export class PaneWindow implements SliceListener {
+  readonly paneMs: number;
   private readonly panes = new Map<number, Pane>();
   /** The newest pane index lines have reached, and when (wall clock) the newest line came. */
   private newest = -Infinity;
@@ -35,19 +35,26 @@ export class PaneWindow implements LineListener {
     this.paneMs = Math.max(intervalMs, Math.ceil(windowMs / MAX_PANES));
   }
 
-  request(input: number, client: string, protocol: number, startMs: number, endMs: number): void {
-    const c = this.paneAt(endMs).counts;
-    c.request(input, c.clientId(client), protocol, startMs, endMs);
-  }
-
-  handshake(input: number, client: string, protocol: number, status: number, flags: number, durationMs: number, startMs: number, endMs: number, row: EvidenceRow): void {
-    const p = this.paneAt(endMs);
-    p.counts.handshake(input, p.counts.clientId(client), protocol, status, flags, durationMs, startMs, endMs);
-    p.evidence.offer(EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : COARSE.bin(durationMs)), row);
-  }
-
-  target(input: number, upstream: string, path: string, status: number): void {
-    this.paneAt(this.newestLineMs).counts.target(input, upstream, path, status);
+  /** A part's lines of pane `k` (core/part.ts slices parts by this window's paneMs). */
+  slice(k: number, slice: Slice, lineOffset: number): void {
+    const last = slice.counts.lastMs;
+    if (Number.isFinite(last) && !(last <= this.newestLineMs)) {
+      this.newestLineMs = last;
+      this.newestAtWall = Date.now();
+    }
+    if (k > this.newest) {
+      this.newest = k;
+      // Drop what the window has left behind as lines move on (a fast feed never waits for a verdict).
+      for (const old of this.panes.keys()) if (old < k - MAX_PANES - 1) this.panes.delete(old);
+    }
+    if (k < this.newest - MAX_PANES - 1) return;
+    let p = this.panes.get(k);
+    if (p === undefined) {
+      p = { counts: new Counts(), evidence: new EvidenceReservoir(Math.max(4, this.evidencePerFinding + 1), PANE_EVIDENCE) };
+      this.panes.set(k, p);
+    }
+    p.counts.merge(slice.counts);
+    p.evidence.merge(slice.evidence, lineOffset);
   }
 
   /**
@@ -66,26 +73,5 @@ export class PaneWindow implements LineListener {
       evidence.merge(p.evidence);
     }
     return { counts, evidence, keys: { counts: new KeyCounts() } };
-  }
-
-  /** The pane of a line written at `endMs` (lines without a time go with the newest). */
-  private paneAt(endMs: number): Pane {
-    let k = Number.isFinite(endMs) ? Math.floor(endMs / this.paneMs) : this.newest;
-    if (!Number.isFinite(k)) k = 0;
-    if (Number.isFinite(endMs) && !(endMs <= this.newestLineMs)) {
-      this.newestLineMs = endMs;
-      this.newestAtWall = Date.now();
-    }
-    if (k > this.newest) {
-      this.newest = k;
-      // Drop what the window has left behind as lines move on (a fast feed never waits for a verdict).
-      for (const old of this.panes.keys()) if (old < k - MAX_PANES - 1) this.panes.delete(old);
-    }
-    let p = this.panes.get(k);
-    if (p === undefined) {
-      p = { counts: new Counts(), evidence: new EvidenceReservoir(Math.max(4, this.evidencePerFinding + 1), PANE_EVIDENCE) };
-      this.panes.set(k, p);
-    }
-    return p;
   }
 }

@@ -1,12 +1,12 @@
 /*!
- * inputs → batches of scanned lines → Tally. Owns line numbering, auto-detection on an input's
- * first lines, the format gate (FORMAT_NO_MATCH when an input's first lines all fail), BadLineLog,
- * --since/--until, and the merge that hands every input's records to the tally in time order.
- * Lines are scanned (core/scan.ts) by worker threads (core/workers.ts) over byte ranges of large
- * files and over blocks of streams' lines (gzip, stdin, pipes), or in this thread for small files
- * and with `workers: 1`; the batches replay the same way. Formats that auto-detection builds for
- * an input (format/detect.ts) join the run's list of formats; inputs holding the same lines are
- * marked (core/same-lines.ts).
+ * inputs → parts → part tallies → Tally. One reading path: every input is cut into parts (byte
+ * ranges of a regular file; blocks of whole lines of a stream: gzip, stdin, a pipe, a followed
+ * file), each read into a PartTally (core/part.ts) by a worker thread, or by this thread for small
+ * files and with `workers: 1` (core/workers.ts). Owns what needs the parts in input order: line
+ * numbering, the format gate (FORMAT_NO_MATCH when an input's first lines all fail), BadLineLog,
+ * the input's result; and the merge that hands the handshakes with a key to the tally in time
+ * order across inputs. Auto-detection runs once per input on its first lines; formats it builds
+ * (format/detect.ts) join the run's list; inputs holding the same lines are marked (core/same-lines.ts).
  */
 import { availableParallelism } from 'node:os';
 import { stat } from 'node:fs/promises';
@@ -17,23 +17,21 @@ import { detectFormats } from '../format/detect.js';
 import type { InferredFormat } from '../format/trailing.js';
 import { BLOCK_BYTES, StreamBlocks } from '../input/blocks.js';
 import { firstLines, headLines, lineRanges } from '../input/chunks.js';
-import { LineQueue } from '../input/lines.js';
 import { followFile } from '../input/follow.js';
 import { openInput, type OpenedInput } from '../input/open.js';
-import { Classifier } from './classify.js';
-import { LINE_BAD, LINE_EMPTY, LineScanner, StreamSource, type Batch, type BatchSource } from './scan.js';
-import { LineDigest, hashText, sameAsEarlier } from './same-lines.js';
+import { GATE_LINES, type PartRules, type PartTally } from './part.js';
+import { LINE_EMPTY } from './scan.js';
+import { LineDigest, sameAsEarlier } from './same-lines.js';
 import { BadLineLog } from './stats.js';
-import type { Tally } from './tally.js';
-import { ChunkedSource, FileRanges, WorkerPool, formatSpec, type FormatSpec, type Part } from './workers.js';
+import type { KeyedSighting, Tally } from './tally.js';
+import { ChunkedSource, FileRanges, InlinePool, WorkerPool, formatSpec, type FormatSpec, type InputTask, type Part, type PartRunner, type PartSource } from './workers.js';
 import type { InputReport } from '../report/model.js';
 
-/** goaccess's --num-tests: this many non-empty lines failing in a row at the start of an input stop it. */
-export const GATE_LINES = 10;
+export { GATE_LINES };
 /** Lines auto-detection looks at before choosing, within this many bytes. */
 const DETECT_LINES = 20;
 const DETECT_BYTES = 1 << 20;
-/** Byte ranges workers read: large enough that a range's start-up cost vanishes, small enough for flat memory. */
+/** Byte ranges parts are read in: large enough that a part's start-up cost vanishes, small enough for flat memory. */
 const CHUNK_BYTES = 8 << 20;
 /** Files smaller than this are read in this thread (a worker's start costs about as much). */
 const MIN_WORKER_BYTES = 4 << 20;
@@ -56,8 +54,8 @@ export interface PipelineOptions {
   onBadLine?: (file: string, line: number, text: string) => void;
   onProgress?: (bytes: number, lines: number) => void;
   /**
-   * Threads that scan lines (default: the machine's available parallelism). 1 scans everything
-   * in this thread; more scan large regular files in byte ranges of `chunkBytes`, and streams in
+   * Threads that read parts (default: the machine's available parallelism). 1 reads everything
+   * in this thread; more read regular files in byte ranges of `chunkBytes`, and streams in
    * blocks of whole lines (at most `chunkBytes`), in parallel. The report is the same whatever
    * the values.
    */
@@ -97,8 +95,10 @@ interface Shared {
   bad: BadLineLog;
   used: Set<CompiledFormat>;
   formats: RunFormats;
-  /** UTC offset (minutes) → lines, counted per batch by the offset of its first zoned line. */
+  /** UTC offset (minutes) → lines, counted per part by the offset of its first zoned line. */
   offsets: Map<number, number>;
+  /** Tells opts.onProgress how far the inputs are. */
+  progress: () => void;
 }
 
 /**
@@ -131,37 +131,27 @@ class RunFormats {
 }
 
 /**
- * One input being read: its batches, line numbering, the gate, and the record at its head
- * (scanned, waiting for its turn in the merge).
+ * One input being read: its part tallies taken in input order (line numbering, the format gate,
+ * the input's result), and the sighting at its head (a handshake with a key, waiting for its turn
+ * in the merge).
  */
 class Cursor {
   readonly result: InputResult;
-  /** A record waits at `headAt` of `batch`. */
+  /** A sighting waits at `at - 1` of `part`. */
   hasHead = false;
-  /** When the merge started waiting for this input's next line (0: not waiting). */
+  /** When the merge started waiting for this input's next part (0: not waiting). */
   waitingSince = 0;
-  /** When the head happened; lines without a time keep the previous one. */
+  /** When the head happened; sightings without a time keep the previous one. */
   headMs = -Infinity;
   done = false;
   opened: OpenedInput | undefined;
-  source: BatchSource | undefined;
-  private batch: Batch | null = null;
+  source: PartSource | undefined;
+  private part: PartTally | null = null;
+  /** The part's next sighting, and the input's lines before the part. */
   private at = 0;
-  private handshakeAt = 0;
-  private badAt = 0;
-  private headAt = 0;
-  private headHandshake = -1;
-  private headLine = 0;
-  /** The scanner's client numbers → the tally's, by scanner number (-1 until first used). */
-  private clientNames: string[] = [];
-  private clientIds: number[] = [];
-  private clientHashes: number[] = [];
-  /** Lines per format index, unset until this input uses it (fixes the key order of `formats`). */
-  private readonly formatLines: number[] = [];
+  private base = 0;
   /** Every line's facts, to tell an input that holds the same lines as another. */
   readonly digest = new LineDigest();
-  private readonly sinceMs: number;
-  private readonly untilMs: number;
   private lineNo = 0;
   private stopped = false;
   private interrupted = false;
@@ -172,63 +162,52 @@ class Cursor {
   private gateOpen = false;
   private leadingFailures = 0;
   private firstFailure: { line: number; text: string; reason: string } | null = null;
+  private readonly head: KeyedSighting = { input: 0, line: 0, client: '', clientId: 0, row: -1, protocol: 0, status: 0, flags: 0, durationMs: -1, endMs: NaN, text: '', key: '', upstream: '' };
 
   constructor(readonly input: number, readonly name: string, private readonly ctx: Shared) {
     this.result = { name, lines: 0, parsed: 0, unparsed: 0, empty: 0, filtered: 0, bytes: 0, gzip: false, formats: {}, assumed: null, sameAs: null, error: null };
-    this.sinceMs = ctx.opts.sinceMs ?? -Infinity;
-    this.untilMs = ctx.opts.untilMs ?? Infinity;
+    this.head.input = input;
   }
 
   /**
-   * Replays scanned lines until a record is at the head (true), the input is finished (true,
-   * with `done`), or more lines must arrive first (false).
+   * Takes parts until a sighting is at the head (true), the input is finished (true, with
+   * `done`), or more of it must be read first (false).
    */
-  fill(): boolean {
+  fill(tally: Tally): boolean {
     const source = this.source;
     if (source === undefined) return this.finish();
     while (!this.hasHead) {
       if (this.stopped) return this.finish();
-      let b = this.batch;
-      if (b === null || this.at >= b.length) {
-        b = this.batch = source.next();
-        if (b === null) return source.ended ? this.finish() : false;
-        this.at = 0;
-        this.handshakeAt = 0;
-        this.badAt = 0;
-        const offset = b.utcOffsetMin;
-        if (offset === offset) this.ctx.offsets.set(offset, (this.ctx.offsets.get(offset) ?? 0) + b.length);
-        if (b.clientsRestart) {
-          this.clientNames = [];
-          this.clientIds = [];
-          this.clientHashes = [];
-        }
-        for (const c of b.clients) {
-          this.clientNames.push(c);
-          this.clientIds.push(-1);
-          this.clientHashes.push(hashText(c));
-        }
+      const p = this.part;
+      if (p === null || this.at >= p.sightings.line.length) {
+        const next = source.next();
+        if (next === null) return source.ended ? this.finish() : false;
+        this.take(next, tally);
+        continue;
       }
-      this.replay(b, this.at++);
+      const w = p.sightings;
+      const i = this.at++;
+      const h = this.head;
+      h.line = this.base + (w.line[i] as number);
+      h.client = p.clients[w.client[i] as number] as string;
+      h.protocol = w.protocol[i] as number;
+      h.status = w.status[i] as number;
+      h.flags = w.flags[i] as number;
+      h.durationMs = w.durationMs[i] as number;
+      h.endMs = w.endMs[i] as number;
+      h.key = w.key.at(i);
+      h.text = w.text.at(i);
+      h.upstream = i < w.upstream.length ? w.upstream.at(i) : '';
+      if (h.endMs === h.endMs) this.headMs = h.endMs;
+      this.hasHead = true;
     }
     return true;
   }
 
-  /** Hands the head record to the tally. */
+  /** Hands the head sighting to the tally. */
   emit(tally: Tally): void {
     this.hasHead = false;
-    const b = this.batch as Batch;
-    const i = this.headAt;
-    const local = b.client[i] as number;
-    let client = this.clientIds[local] as number;
-    if (client < 0) client = this.clientIds[local] = tally.clientId(this.clientNames[local] as string);
-    const endMs = b.endMs[i] as number;
-    const durationMs = b.durationMs[i] as number;
-    const protocol = b.protocol[i] as number;
-    tally.request(this.input, client, protocol, durationMs >= 0 ? endMs - durationMs : endMs, endMs);
-    const h = this.headHandshake;
-    if (h >= 0) {
-      tally.handshake(this.input, this.headLine, client, protocol, b.status[h] as number, durationMs, endMs, b.flags[h] as number, b.keys[h] as string, b.texts[h] as string, b.upstreams[h] as string, b.paths[h] as string);
-    }
+    tally.sight(this.head);
   }
 
   /** Stops reading this input at the format gate; what was read stays counted. */
@@ -244,60 +223,57 @@ class Cursor {
     this.source.stopReading();
   }
 
-  private replay(b: Batch, i: number): void {
-    this.lineNo++;
-    const kind = b.kind[i] as number;
+  /** A part, the next in input order: its lines numbered on from the last part's, counted, merged into the tally. */
+  private take(p: PartTally, tally: Tally): void {
     const result = this.result;
-    const digest = this.digest;
-    if (kind === LINE_EMPTY) {
-      result.empty++;
-      digest.add(LINE_EMPTY);
-      return;
-    }
-    if (kind === LINE_BAD) {
-      const k = this.badAt++;
-      digest.add(hashText(b.bad[k] as string));
-      this.unparsed(b.bad[k] as string, b.reasons[k] as string);
-      return;
-    }
-    const handshake = b.handshake[i] === 1 ? this.handshakeAt++ : -1;
-    this.gateOpen = true;
-    result.parsed++;
-    const lines = this.formatLines;
-    if (lines[kind] === undefined) {
-      const format = this.ctx.formats.list[kind] as CompiledFormat;
-      result.formats[format.name] = 0;
+    const base = this.lineNo;
+    if (!this.gateOpen && this.gate(p, base)) return;
+    this.part = p;
+    this.at = 0;
+    this.base = base;
+    this.lineNo += p.lines;
+    result.empty += p.empty;
+    result.parsed += p.parsed;
+    result.filtered += p.filtered;
+    this.digest.join(p.digest);
+    if (p.utcOffset === p.utcOffset) this.ctx.offsets.set(p.utcOffset, (this.ctx.offsets.get(p.utcOffset) ?? 0) + p.parsed);
+    for (const k of p.formatOrder) {
+      const format = this.ctx.formats.list[k] as CompiledFormat;
       this.ctx.used.add(format);
-      lines[kind] = 0;
+      result.formats[format.name] = (result.formats[format.name] ?? 0) + (p.formatLines[k] as number);
+      result.assumed ??= this.ctx.formats.assumed.get(k) ?? null;
     }
-    lines[kind]!++;
-    const endMs = b.endMs[i] as number;
-    digest.addNumber(endMs);
-    digest.add(b.durationMs[i] as number);
-    digest.add(b.protocol[i] as number);
-    digest.add(this.clientHashes[b.client[i] as number] as number);
-    if (handshake >= 0) digest.add(b.status[handshake] as number);
-    if (endMs < this.sinceMs || endMs > this.untilMs) {
-      result.filtered++;
-      return;
-    }
-    if (endMs === endMs) this.headMs = endMs;
-    this.headAt = i;
-    this.headHandshake = handshake;
-    this.headLine = this.lineNo;
-    this.hasHead = true;
+    p.badLines.forEach((line, i) => this.unparsed(base + line, p.badTexts[i] as string, p.badReasons[i] as string));
+    tally.absorb(p.slices, base);
+    this.ctx.progress();
   }
 
-  private unparsed(text: string, reason: string): void {
-    this.result.unparsed++;
-    const describe = (): string => reason;
-    this.ctx.bad.add(this.name, this.lineNo, text, describe);
-    this.ctx.opts.onBadLine?.(this.name, this.lineNo, text);
-    if (this.gateOpen) return;
-    if (this.firstFailure === null) this.firstFailure = { line: this.lineNo, text, reason };
-    if (++this.leadingFailures < GATE_LINES) return;
+  /**
+   * The format gate, for a part while no line of the input has parsed: true when the part's
+   * leading failures close it (the part's lines up to the one that closed it are counted; none after).
+   */
+  private gate(p: PartTally, base: number): boolean {
+    const need = GATE_LINES - this.leadingFailures;
+    const first = p.badLines[0];
+    if (first !== undefined && this.firstFailure === null) this.firstFailure = { line: base + first, text: p.badTexts[0] as string, reason: p.badReasons[0] as string };
+    if (p.leadingBad < need) {
+      this.leadingFailures += p.leadingBad;
+      this.gateOpen = p.parsedAny;
+      return false;
+    }
+    const cut = p.badLines[need - 1] as number;
+    this.lineNo = base + cut;
+    this.result.empty += cut - need;
+    for (let i = 0; i < need; i++) this.unparsed(base + (p.badLines[i] as number), p.badTexts[i] as string, p.badReasons[i] as string);
     this.result.error = this.noMatch(`the first ${GATE_LINES} lines match`);
     this.stop();
+    return true;
+  }
+
+  private unparsed(line: number, text: string, reason: string): void {
+    this.result.unparsed++;
+    this.ctx.bad.add(this.name, line, text, () => reason);
+    this.ctx.opts.onBadLine?.(this.name, line, text);
   }
 
   /** FORMAT_NO_MATCH: every format tried, by name, and the first line with why it failed. */
@@ -320,10 +296,6 @@ class Cursor {
     } else if (result.error === null && result.parsed === 0 && result.unparsed > 0 && this.firstFailure !== null) {
       result.error = this.noMatch(result.unparsed === 1 ? 'its only line matches' : `its ${result.unparsed} lines match`);
     }
-    this.formatLines.forEach((n, k) => {
-      result.formats[(this.ctx.formats.list[k] as CompiledFormat).name] = n;
-      result.assumed ??= this.ctx.formats.assumed.get(k) ?? null;
-    });
     if (this.interrupted) result.error ??= { code: 'INPUT_INTERRUPTED', message: `${this.name}: interrupted after line ${this.lineNo}` };
     result.lines = this.lineNo;
     result.bytes = this.source?.bytesRead() ?? this.opened?.bytesRead() ?? 0;
@@ -342,15 +314,27 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   const used = new Set<CompiledFormat>();
   const formats = new RunFormats(opts.formats);
   const offsets = new Map<number, number>();
-  const ctx: Shared = { opts, bad, used, formats, offsets };
-  const cursors = names.map((name, i) => new Cursor(i, name, ctx));
-  const classifier = new Classifier(opts.wsPaths);
+  const cursors: Cursor[] = [];
+  const progress = (): void => opts.onProgress?.(bytesRead(cursors), linesRead(cursors));
+  const ctx: Shared = { opts, bad, used, formats, offsets, progress };
+  names.forEach((name, i) => cursors.push(new Cursor(i, name, ctx)));
   const workers = Math.max(1, Math.floor(opts.workers ?? availableParallelism()));
   const chunkBytes = Math.max(1, Math.floor(opts.chunkBytes ?? CHUNK_BYTES));
-  const pool = workers > 1 ? new WorkerPool(workers) : null;
+  const inline = new InlinePool();
+  const pool: PartRunner = workers > 1 ? new WorkerPool(workers) : inline;
+  const paneMs = tally.listener?.paneMs ?? 0;
+  /**
+   * Only an input's first part closes the format gate itself (a later one's failing lines are
+   * weighed by Cursor.gate). Without panes, a part keeps as earliest evidence only lines the
+   * tally could still take as such.
+   */
+  const rulesFor = (input: number) => (first: boolean): PartRules => ({
+    input, gate: first, sinceMs: opts.sinceMs ?? -Infinity, untilMs: opts.untilMs ?? Infinity, paneMs,
+    evidencePerClass: tally.evidencePerClass, evidenceBudget: tally.caps.evidenceRows, caps: tally.caps, sightAll: tally.rows !== undefined,
+    ...(paneMs === 0 ? { evidenceCutoffs: tally.evidence.cutoffs() } : {}),
+  });
   const all = opts.formats.map((_, i) => i);
   let partial = false;
-  let records = 0;
   /**
    * The formats input `c` tries, in order: all of them, or the best fits of its first lines (null:
    * no detection), with the format detection built for them if it did.
@@ -380,19 +364,18 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       c.result.error = { code: err.code, message: err.message };
       return;
     }
-    if (pool === null) return;
-    const task = { file: c.name, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags } };
+    const task: InputTask = { file: c.name, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, rules: rulesFor(c.input) };
     const info = c.result.gzip || c.name === '-' || opts.follow !== undefined ? null : await stat(c.name).catch(() => null);
     if (info !== null && info.isFile()) {
-      if (info.size < Math.min(MIN_WORKER_BYTES, chunkBytes)) return;
-      // Large regular file: ranges for the workers, each scanned with the order chosen from its first lines.
+      // A regular file: byte ranges, each read with the order chosen from the file's first lines; a small one in this thread.
       const order = orderFor(c, opts.detect ? await headLines(c.name, DETECT_LINES) : null);
       const ranges = await lineRanges(c.name, info.size, chunkBytes);
       c.opened.stream.destroy();
-      c.source = new ChunkedSource(pool, new FileRanges(ranges), task, order, workers, () => wake());
+      const runner = info.size < MIN_WORKER_BYTES ? inline : pool;
+      c.source = new ChunkedSource(runner, new FileRanges(ranges), task, order, workers, () => wake());
       return;
     }
-    // A stream (gzip, stdin, a pipe): this thread reads and gunzips, workers scan blocks of its lines.
+    // A stream (gzip, stdin, a pipe): this thread reads and gunzips, and cuts it into blocks of whole lines.
     const opened = c.opened;
     const blocks = new StreamBlocks(opened.stream, () => opened.bytesRead(), () => wake(), Math.min(BLOCK_BYTES, chunkBytes));
     c.source = new ChunkedSource(pool, blocks, task, (first) => orderFor(c, opts.detect ? sampleOf(first) : null), workers, () => wake());
@@ -410,7 +393,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
           for (;;) {
             let best: Cursor | null = null;
             for (const c of cursors) {
-              if (!c.done && !c.hasHead && !c.fill()) {
+              if (!c.done && !c.hasHead && !c.fill(tally)) {
                 // Waiting for this input's next lines; live, not for long: it may stay quiet for hours.
                 if (!opts.live) return;
                 c.waitingSince ||= Date.now();
@@ -426,7 +409,6 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
               return;
             }
             best.emit(tally);
-            if (opts.onProgress && (++records & 0x3fff) === 0) opts.onProgress(bytesRead(cursors), linesRead(cursors));
           }
         } finally {
           pumping = false;
@@ -444,10 +426,6 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
           if (opts.signal?.aborted) c.result.error = { code: 'INPUT_INTERRUPTED', message: `${c.name}: not read (interrupted)` };
           continue;
         }
-        if (c.source !== undefined) continue;
-        const detect = opts.detect;
-        const scannerFor = (sample: string[]): LineScanner => new LineScanner(formats.list, orderFor(c, detect ? sample : null), classifier);
-        c.source = new StreamSource(new LineQueue(c.opened.stream, pump), c.opened, detect ? DETECT_LINES : 0, scannerFor);
       }
       if (opts.signal?.aborted) interrupt();
       else opts.signal?.addEventListener('abort', interrupt, { once: true });
@@ -458,7 +436,8 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   } finally {
     if (repump !== undefined) clearInterval(repump);
     opts.signal?.removeEventListener('abort', interrupt);
-    await pool?.close();
+    await pool.close();
+    await inline.close();
   }
   tally.finish();
   for (const c of cursors) if (c.result.error !== null && c.result.error.code !== 'FORMAT_NO_MATCH' && c.opened) partial = true;

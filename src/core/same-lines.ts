@@ -1,22 +1,50 @@
 /*!
  * Telling inputs that hold the same lines (`front.log` given with its copy `front.log.gz`, or one
- * file named twice): a running 64-bit hash of each line's facts, fed by the pipeline as it replays
- * the lines, and the match of whole inputs once all are read. What to do about a match (warn;
- * the lines are counted as given) is the pipeline's and the report's business.
+ * file named twice): a 64-bit hash of each line's facts, taken over parts of an input where they
+ * are read (core/part.ts) and joined in input order, and the match of whole inputs once all are
+ * read. What to do about a match (warn; the lines are counted as given) is the pipeline's and the
+ * report's business.
  */
 
-/** Two 32-bit lanes, each a multiply-xorshift (murmur's mixing step): cheap enough for every line. */
+/** Multipliers of the two lanes (odd, so no lane ever loses a value). */
+const P1 = 0x01000193;
+const P2 = 0x5bd1e995;
+
+/** murmur3's finaliser: every bit of v moves every bit of the result. */
+function mix(v: number): number {
+  let h = v | 0;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** p^n modulo 2^32. */
+function power(p: number, n: number): number {
+  let r = 1;
+  let b = p;
+  for (let e = n; e > 0; e = Math.floor(e / 2)) {
+    if (e % 2 === 1) r = Math.imul(r, b);
+    b = Math.imul(b, b);
+  }
+  return r;
+}
+
+/**
+ * A polynomial hash of a sequence of numbers in two 32-bit lanes: h = h·P + mix(v). Parts of an
+ * input are digested apart (by the threads that read them) and joined in input order, giving
+ * what one pass over the whole input gives wherever the parts were cut.
+ */
 export class LineDigest {
-  private a = 0x6a09e667;
-  private b = 0x3c6ef372;
+  private a = 0;
+  private b = 0;
+  /** Values added. */
+  private n = 0;
 
   add(v: number): void {
-    let a = Math.imul(this.a ^ v, 0x5bd1e995);
-    let b = Math.imul(this.b ^ v, 0x85ebca6b);
-    a ^= a >>> 15;
-    b ^= b >>> 13;
-    this.a = a;
-    this.b = Math.imul(b, 0xc2b2ae35) ^ a;
+    const m = mix(v);
+    this.a = (Math.imul(this.a, P1) + m) | 0;
+    this.b = (Math.imul(this.b, P2) + mix(m ^ 0x3c6ef372)) | 0;
+    this.n++;
   }
 
   /** A number that may exceed 32 bits (a time in ms): both halves. */
@@ -25,8 +53,20 @@ export class LineDigest {
     this.add(Math.floor(v / 0x1_0000_0000) | 0);
   }
 
+  /** Appends what `o` digested, as if its values had been added here after these. */
+  join(o: LineDigest): void {
+    this.a = (Math.imul(this.a, power(P1, o.n)) + o.a) | 0;
+    this.b = (Math.imul(this.b, power(P2, o.n)) + o.b) | 0;
+    this.n += o.n;
+  }
+
   get value(): string {
     return `${(this.a >>> 0).toString(16)}${(this.b >>> 0).toString(16).padStart(8, '0')}`;
+  }
+
+  /** A digest that crossed threads (a plain object) made a LineDigest again. */
+  static revive(o: LineDigest): LineDigest {
+    return Object.setPrototypeOf(o, LineDigest.prototype) as LineDigest;
   }
 }
 

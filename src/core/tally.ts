@@ -1,12 +1,13 @@
 /*!
- * The one pass over the records, in merge order: each line goes to the exact counts
- * (core/counts.ts; a handshake with its upstream and path), each handshake also to the key window (core/keys.ts) and the evidence reservoir
- * (core/evidence.ts), and, only when one CSV row per handshake is asked for, to the row table
- * (core/handshakes.ts). Owns nothing about verdicts (core/diagnose.ts) or presentation (report/).
+ * A run's tally: the exact counts (core/counts.ts) and evidence (core/evidence.ts) of every part
+ * of every input, merged as the pipeline takes the parts (core/part.ts), and the handshakes with a
+ * key, in time order across inputs, joined in the key window (core/keys.ts); with one CSV row per
+ * handshake asked for, every handshake also goes to the row table (core/handshakes.ts). Owns
+ * nothing about verdicts (core/diagnose.ts) or presentation (report/).
  */
-import { COARSE } from './grid.js';
 import { Counts, DEFAULT_COUNT_CAPS, type CountCaps } from './counts.js';
-import { EvidenceReservoir, type EvidenceRow } from './evidence.js';
+import { EvidenceReservoir } from './evidence.js';
+import type { Slice } from './part.js';
 import { DEPARTED_KEYS } from './departed.js';
 import { HandshakeRows } from './handshakes.js';
 import { KEY_WINDOW_MS, KeyWindow, MAX_LIVE_KEYS, type KeyCounts, type Sighting } from './keys.js';
@@ -29,12 +30,11 @@ export interface TallyView {
   readonly rows?: HandshakeRows | undefined;
 }
 
-/** Told of every line the tally counts, by client name (a live window's panes, core/panes.ts). */
-export interface LineListener {
-  request(input: number, client: string, protocol: number, startMs: number, endMs: number): void;
-  handshake(input: number, client: string, protocol: number, status: number, flags: number, durationMs: number, startMs: number, endMs: number, row: EvidenceRow): void;
-  /** A handshake's $upstream_addr and path, as Counts.target takes them. */
-  target(input: number, upstream: string, path: string, status: number): void;
+/** Told of every slice of a part the tally takes (a live window's panes, core/panes.ts). */
+export interface SliceListener {
+  /** Width of the panes parts are sliced into (core/part.ts PartRules.paneMs). */
+  readonly paneMs: number;
+  slice(pane: number, slice: Slice, lineOffset: number): void;
 }
 
 export interface TallyOptions {
@@ -43,7 +43,18 @@ export interface TallyOptions {
   /** Evidence lines the report shows per finding. */
   evidence?: number;
   caps?: Partial<Caps>;
-  listener?: LineListener;
+  listener?: SliceListener;
+}
+
+/**
+ * One handshake to join by key (or keep as a row), as the pipeline hands it on in time order
+ * (one object, reused: the key window and the reservoirs copy what they keep). The tally sets its
+ * client's number and its row.
+ */
+export interface KeyedSighting extends Sighting {
+  key: string;
+  /** $upstream_addr as logged ('' when not, or when rows are not kept). */
+  upstream: string;
 }
 
 export class Tally implements TallyView {
@@ -51,58 +62,40 @@ export class Tally implements TallyView {
   readonly evidence: EvidenceReservoir;
   readonly keys: KeyWindow;
   readonly rows: HandshakeRows | undefined;
-  /** One handshake's facts, reused for every line: the key window and the reservoirs copy what they keep. */
-  private readonly sighting: Sighting = { input: 0, line: 0, client: '', clientId: 0, protocol: 0, status: 0, durationMs: -1, endMs: NaN, flags: 0, text: '', row: -1 };
-
-  private readonly listener: LineListener | undefined;
+  readonly listener: SliceListener | undefined;
+  readonly caps: Caps;
+  /** Lines a finding cites, plus a few to choose from, per evidence class. */
+  readonly evidencePerClass: number;
 
   constructor(opts: TallyOptions = {}) {
     this.listener = opts.listener;
-    const caps = { ...DEFAULT_CAPS, ...opts.caps };
+    const caps = (this.caps = { ...DEFAULT_CAPS, ...opts.caps });
     this.counts = new Counts(caps);
     // A finding cites up to `evidence` lines, varied: a few more per class leave room to choose.
-    this.evidence = new EvidenceReservoir(Math.max(4, (opts.evidence ?? 5) + 1), caps.evidenceRows);
+    this.evidencePerClass = Math.max(4, (opts.evidence ?? 5) + 1);
+    this.evidence = new EvidenceReservoir(this.evidencePerClass, caps.evidenceRows);
     this.rows = opts.rows ? new HandshakeRows() : undefined;
     this.keys = new KeyWindow(this.evidence, this.rows, KEY_WINDOW_MS, caps.liveKeys, caps.departedKeys);
   }
 
-  /** One parsed line that reached the analysis. */
-  request(input: number, client: number, protocol: number, startMs: number, endMs: number): void {
-    this.counts.request(input, client, protocol, startMs, endMs);
-    this.listener?.request(input, this.counts.clients[client] ?? '?', protocol, startMs, endMs);
+  /** A part's counts and evidence (core/part.ts), its line numbers moved on by `lineOffset`. */
+  absorb(slices: ReadonlyMap<number, Slice>, lineOffset: number): void {
+    for (const [pane, slice] of slices) {
+      this.counts.merge(slice.counts);
+      this.evidence.merge(slice.evidence, lineOffset);
+      this.listener?.slice(pane, slice, lineOffset);
+    }
   }
 
-  /**
-   * A line that request() just counted is a handshake. `text` is the line; `upstream` its
-   * $upstream_addr ('' when not logged); `path` the path asked for, without its query string.
-   */
-  handshake(input: number, line: number, client: number, protocol: number, status: number, durationMs: number, endMs: number, flags: number, key: string, text: string, upstream: string, path: string): void {
+  /** A handshake to join by key, or to keep as a row: in time order across inputs, after absorb() took its part. */
+  sight(h: KeyedSighting): void {
+    const client = this.counts.clientId(h.client);
     const rows = this.rows;
-    const row = rows === undefined ? -1 : rows.add({ input, line, client, protocol, status, durationMs, endMs, flags, upstream: rows.upstreamId(upstream) }, key);
-    const s = this.sighting;
-    s.input = input;
-    s.line = line;
-    s.clientId = client;
-    s.client = this.counts.clients[client] ?? '?';
-    s.protocol = protocol;
-    s.status = status;
-    s.durationMs = durationMs;
-    s.endMs = endMs;
-    s.flags = flags;
-    s.text = text;
-    s.row = row;
-    if (key !== '') this.keys.see(key, s);
-    const startMs = durationMs >= 0 ? endMs - durationMs : endMs;
-    this.counts.handshake(input, client, protocol, status, flags, durationMs, startMs, endMs);
-    this.counts.target(input, upstream, path, status);
-    this.listener?.target(input, upstream, path, status);
-    this.evidence.offer(EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : COARSE.bin(durationMs)), s);
-    this.listener?.handshake(input, s.client, protocol, status, flags, durationMs, startMs, endMs, s);
-  }
-
-  /** The number of a client (its name as logged). */
-  clientId(name: string): number {
-    return this.counts.clientId(name);
+    const row = rows === undefined ? -1 : rows.add({ input: h.input, line: h.line, client, protocol: h.protocol, status: h.status, durationMs: h.durationMs, endMs: h.endMs, flags: h.flags, upstream: rows.upstreamId(h.upstream) }, h.key);
+    if (h.key === '') return;
+    h.clientId = client;
+    h.row = row;
+    this.keys.see(h.key, h);
   }
 
   /** Call once after the last record. */

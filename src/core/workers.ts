@@ -1,15 +1,16 @@
 /*!
- * Parallel scanning: a pool of worker threads (core/worker.ts), each scanning one part of an input
- * at a time (a byte range of a large regular file, or a block of a stream's lines), and
- * ChunkedSource, which hands one input's batches to the pipeline in input order however the parts
- * finish. Parts are launched a few ahead of the one being read, so memory is bounded by those
- * few parts' batches, not by the input.
+ * Where parts of inputs are read: a pool of worker threads (core/worker.ts), or this thread
+ * (InlinePool, for one thread and small files), each reading one part at a time (a byte range of
+ * a regular file, or a block of a stream's lines) into a PartTally (core/part.ts); and
+ * ChunkedSource, which hands one input's part tallies to the pipeline in input order however the
+ * parts finish. Parts are launched a few ahead of the one being taken, so memory is bounded by
+ * those few parts' tallies, not by the input.
  */
 import { Worker } from 'node:worker_threads';
 import { compileFormatString, type CompiledFormat, type Escape } from '../format/compile.js';
 import { compileJsonFormat } from '../format/json-format.js';
 import type { ByteRange } from '../input/chunks.js';
-import type { Batch, BatchSource } from './scan.js';
+import { PartTally, readPart, type PartRules } from './part.js';
 
 /** What a worker needs to compile a format again: CompiledFormats hold caches and do not cross threads. */
 export type FormatSpec = { kind: 'template'; name: string; text: string; escape: Escape; assumedFrom?: number } | { kind: 'json'; name: string };
@@ -91,12 +92,79 @@ export interface ChunkTask {
   /** Indices into `formats`, in the order detection chose for this input. */
   order: number[];
   wsPaths: { source: string; flags: string };
+  rules: PartRules;
 }
 
+/** A part's tally, then its end (with a block's buffer, to carry a later block) or the error that cut it short. */
 export type WorkerReply =
-  | { type: 'batch'; id: number; batch: Batch }
+  | { type: 'part'; id: number; tally: PartTally }
   | { type: 'end'; id: number; data?: ArrayBuffer }
   | { type: 'error'; id: number; message: string; code: string };
+
+let compiledKey = '';
+let compiled: CompiledFormat[] = [];
+
+/** Reads a task's part; the replies go to `post`, in order (the same in a worker thread and in this one). */
+export function runTask(task: ChunkTask, post: (reply: WorkerReply, transfer?: ArrayBuffer[]) => void): void {
+  const key = JSON.stringify(task.formats);
+  if (key !== compiledKey) {
+    compiled = task.formats.map(compileSpec);
+    compiledKey = key;
+  }
+  const part = task.part;
+  const where = 'data' in part ? { data: part.data, bytes: part.bytes } : { file: task.file, start: part.start, end: part.end };
+  const { tally, error } = readPart(where, compiled, task.order, new RegExp(task.wsPaths.source, task.wsPaths.flags), task.rules);
+  post({ type: 'part', id: task.id, tally });
+  if (error !== null) post({ type: 'error', id: task.id, message: error.message, code: error.code ?? '' });
+  else if ('data' in part) post({ type: 'end', id: task.id, data: part.data }, [part.data]);
+  else post({ type: 'end', id: task.id });
+}
+
+/** What the pipeline runs parts on: worker threads, or this thread. */
+export interface PartRunner {
+  run(task: Omit<ChunkTask, 'id'>, onReply: (r: WorkerReply) => void): number;
+  cancel(id: number): void;
+  close(): Promise<void>;
+}
+
+/**
+ * Parts read in this thread, one per turn of the event loop (so a followed file's new lines and
+ * signals are still heard between parts).
+ */
+export class InlinePool implements PartRunner {
+  private readonly queue: { task: ChunkTask; onReply: (r: WorkerReply) => void }[] = [];
+  private nextId = 0;
+  private scheduled = false;
+  private closed = false;
+
+  run(task: Omit<ChunkTask, 'id'>, onReply: (r: WorkerReply) => void): number {
+    const id = this.nextId++;
+    this.queue.push({ task: { ...task, id }, onReply });
+    this.schedule();
+    return id;
+  }
+
+  cancel(id: number): void {
+    const i = this.queue.findIndex((j) => j.task.id === id);
+    if (i >= 0) this.queue.splice(i, 1);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.queue.length = 0;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.closed || this.queue.length === 0) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      const job = this.queue.shift();
+      if (job !== undefined && !this.closed) runTask(job.task, (r) => job.onReply(r));
+      this.schedule();
+    });
+  }
+}
 
 interface Job {
   task: ChunkTask;
@@ -110,14 +178,14 @@ const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.m
 function startWorker(): Worker {
   // A small young generation: a worker's batches are posted young (core/scan.ts BATCH_LINES), so
   // little survives a collection. 16 MB cost each worker about 13 MiB more, for no speed.
-  const options = { resourceLimits: { maxYoungGenerationSizeMb: 6 } };
+  const options = { resourceLimits: { maxYoungGenerationSizeMb: Number(process.env.YG ?? 6) } };
   if (!FROM_SOURCE) return new Worker(WORKER_URL, options);
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
   return new Worker(boot, { ...options, eval: true });
 }
 
-/** Worker threads started on demand, up to `size`, each scanning one part at a time. */
-export class WorkerPool {
+/** Worker threads started on demand, up to `size`, each reading one part at a time. */
+export class WorkerPool implements PartRunner {
   private readonly idle: Worker[] = [];
   private readonly running = new Map<Worker, Job>();
   private readonly queue: Job[] = [];
@@ -127,7 +195,7 @@ export class WorkerPool {
 
   constructor(private readonly size: number) {}
 
-  /** Queues a part; `onReply` gets its batches in order, then one 'end' or 'error'. */
+  /** Queues a part; `onReply` gets its tally, then one 'end' or 'error'. */
   run(task: Omit<ChunkTask, 'id'>, onReply: (r: WorkerReply) => void): number {
     const id = this.nextId++;
     this.queue.push({ task: { ...task, id }, onReply });
@@ -172,12 +240,12 @@ export class WorkerPool {
     w.on('message', (r: WorkerReply) => {
       const job = this.running.get(w);
       if (job === undefined || job.task.id !== r.id) return;
-      if (r.type !== 'batch') {
+      if (r.type !== 'part') {
         this.running.delete(w);
         this.idle.push(w);
       }
-      job.onReply(r);
-      if (r.type !== 'batch') this.dispatch();
+      job.onReply(r.type === 'part' ? { ...r, tally: PartTally.revive(r.tally) } : r);
+      if (r.type !== 'part') this.dispatch();
     });
     w.on('error', (err) => {
       // A worker that died takes its part with it: that input ends with the error.
@@ -194,19 +262,38 @@ export class WorkerPool {
 interface Pending {
   id: number;
   part: Part;
-  batches: Batch[];
+  tallies: PartTally[];
   done: boolean;
 }
 
 /** The task of every part of one input; `order` may wait for the input's first part (see ChunkedSource). */
-export type InputTask = Omit<ChunkTask, 'id' | 'part' | 'order'>;
+export type InputTask = Omit<ChunkTask, 'id' | 'part' | 'order' | 'rules'> & {
+  /** The rules of the input's next part, made as it is launched (`first`: the input's first part). */
+  rules: (first: boolean) => PartRules;
+};
 
-/** One input read in parts by the pool; its batches come out in input order. */
-export class ChunkedSource implements BatchSource {
+/** Where the pipeline takes an input's part tallies from, in input order. */
+export interface PartSource {
+  /** The next part's tally, or null when none is ready; onChange runs when one is. */
+  next(): PartTally | null;
+  /** No tally will come any more (end of input, error, or close()). */
+  readonly ended: boolean;
+  readonly error: Error | null;
+  /** Input bytes (compressed, for gzip) read and tallied so far. */
+  bytesRead(): number;
+  /** Stops reading; tallies not yet taken are dropped. */
+  close(): void;
+  /** Stops reading; what was read already still comes out of next(). */
+  stopReading(): void;
+}
+
+/** One input read in parts by a pool; its part tallies come out in input order. */
+export class ChunkedSource implements PartSource {
   ended = false;
   error: Error | null = null;
   private readonly pending: Pending[] = [];
   private consumed = 0;
+  private launched = 0;
 
   /**
    * `order`: the format order of every part, or how to choose it from the input's first part
@@ -214,7 +301,7 @@ export class ChunkedSource implements BatchSource {
    * being read. `onChange` runs when a batch or the end arrives.
    */
   constructor(
-    private readonly pool: WorkerPool,
+    private readonly pool: PartRunner,
     private readonly feed: PartFeed,
     private readonly task: InputTask,
     private order: number[] | ((first: Part | null) => number[]),
@@ -224,13 +311,13 @@ export class ChunkedSource implements BatchSource {
     this.launch();
   }
 
-  next(): Batch | null {
+  next(): PartTally | null {
     for (;;) {
       this.launch();
       const head = this.pending[0];
       if (this.ended || head === undefined) return null;
-      const b = head.batches.shift();
-      if (b !== undefined) return b;
+      const t = head.tallies.shift();
+      if (t !== undefined) return t;
       if (!head.done) return null;
       this.pending.shift();
       this.consumed = head.part.inputBytes;
@@ -249,8 +336,8 @@ export class ChunkedSource implements BatchSource {
   }
 
   /**
-   * A stream's parts read already all come out; of a file's, the batches of the part being read
-   * that have arrived, and no later part.
+   * A stream's parts read already all come out; of a file's, the part being read if it has
+   * arrived, and no later part.
    */
   stopReading(): void {
     const keep = this.feed.stopReading();
@@ -282,8 +369,8 @@ export class ChunkedSource implements BatchSource {
     while (this.pending.length <= this.ahead) {
       const part = this.feed.take();
       if (part === null) break;
-      const p: Pending = { id: -1, part, batches: [], done: false };
-      p.id = this.pool.run({ ...this.task, order, part }, (r) => this.reply(p, r));
+      const p: Pending = { id: -1, part, tallies: [], done: false };
+      p.id = this.pool.run({ ...this.task, rules: this.task.rules(this.launched++ === 0), order, part }, (r) => this.reply(p, r));
       this.pending.push(p);
     }
     if (this.pending.length === 0 && this.feed.drained) {
@@ -293,7 +380,7 @@ export class ChunkedSource implements BatchSource {
   }
 
   private reply(p: Pending, r: WorkerReply): void {
-    if (r.type === 'batch') p.batches.push(r.batch);
+    if (r.type === 'part') p.tallies.push(r.tally);
     else if (r.type === 'end') {
       p.done = true;
       if (r.data !== undefined) this.feed.recycle?.(r.data);

@@ -11,7 +11,7 @@ import type { Readable } from 'node:stream';
 import { StringDecoder } from 'node:string_decoder';
 import { Classifier } from '../core/classify.js';
 import { newRecord } from '../core/record.js';
-import { LINE_BAD, LINE_EMPTY, LineScanner, clearBatch, newBatch, type Batch } from '../core/scan.js';
+import { LINE_BAD, LINE_EMPTY, LineScanner } from '../core/scan.js';
 import { AnalyzerError, isAnalyzerError } from '../errors.js';
 import type { CompiledFormat } from '../format/compile.js';
 import { detectFormats } from '../format/detect.js';
@@ -115,7 +115,6 @@ async function ingestInput(fleet: Fleet, table: string, host: string, file: stri
   const rows = new RowWriter(host, result.name, fileId, opts.noText !== true);
   let scanner: LineScanner | null = null;
   const pending: string[] = [];
-  const batch = newBatch();
   // One insert in flight while the next batch is read: reading waits for it (backpressure), and
   // at most two batches are held.
   let inFlight: Promise<void> = Promise.resolve();
@@ -132,11 +131,9 @@ async function ingestInput(fleet: Fleet, table: string, host: string, file: stri
   // Synchronous per line; the read loop flushes between chunks (a batch overshoots by one chunk's lines at most).
   const scan = (text: string): void => {
     const s = scanner as LineScanner;
-    if (batch.length === batch.kind.length) clearBatch(batch);
-    const i = batch.length;
-    s.scan(text, batch);
+    const kind = s.scan(text);
     const n = ++result.lines;
-    rows.line(s, batch, i, n, n <= resumeAfter);
+    rows.line(s, kind, n, n <= resumeAfter);
     if (n <= resumeAfter) result.skipped++;
     else result.inserted++;
   };
@@ -224,15 +221,13 @@ class RowWriter {
     this.prefix = `${tsv(host)}\t${tsv(input)}\t`;
   }
 
-  /** Line number `n`, the batch's line `i` (scanned just now); `skip`: counted for the merge order only. */
-  line(s: LineScanner, b: Batch, i: number, n: number, skip: boolean): void {
-    const kind = b.kind[i] as number;
+  /** Line number `n`, scanned just now (`kind` as scan() said); `skip`: counted for the merge order only. */
+  line(s: LineScanner, kind: number, n: number, skip: boolean): void {
     const rec = this.rec;
     if (kind === LINE_EMPTY || kind === LINE_BAD) {
       if (skip) return;
-      // The scanner appends an unparsed line's text and reason to the batch.
-      const text = kind === LINE_BAD && this.keepText ? tsv(b.bad.at(-1) as string) : '';
-      const reason = kind === LINE_BAD ? tsv(b.reasons.at(-1) as string) : '';
+      const text = kind === LINE_BAD && this.keepText ? tsv(s.body) : '';
+      const reason = kind === LINE_BAD ? tsv(s.reason) : '';
       this.push(`${NO_TIME}\t-1\t${this.orderMs}\t${this.prefix}${n}\t${kind === LINE_BAD ? 1 : 2}\t\t\t\t${NO_OFFSET}\t\t\t\t\t0\t-1\t\t0\t\t\t\t${text}\t${reason}\t0\t0`);
       return;
     }
@@ -242,13 +237,13 @@ class RowWriter {
     if (end === end && end > this.orderMs) this.orderMs = end;
     if (skip) return;
     const offset = s.utcOffsetMinutes();
-    const handshake = b.handshake[i] === 1;
+    const handshake = s.handshake;
     const first = !this.formatsSent.has(format);
     if (first) this.formatsSent.add(format);
     const timed = end === end;
     this.push(`${timed ? String(Math.floor(end / 1000)).padStart(10, '0') : NO_TIME}\t${timed ? end : -1}\t${this.orderMs}\t${this.prefix}${n}\t0\t${tsv(format.name)}\t${first ? tsv(format.escape) : ''}\t${first ? tsv(format.text) : ''}\t${offset === offset ? offset : NO_OFFSET}\t`
       + `${tsv(rec.client)}\t${tsv(rec.protocol)}\t${tsv(rec.method)}\t${tsv(rec.path)}\t${rec.status}\t${rec.durationMs}\t${tsv(rec.upgrade)}\t${s.logsUpgrade() ? 1 : 0}\t`
-      + `${tsv(rec.key)}\t${tsv(rec.upstreamStatus)}\t${tsv(rec.upstreamAddr)}\t${handshake && this.keepText ? tsv(rec.text) : ''}\t\t${handshake ? 1 : 0}\t${handshake ? (b.flags[b.keys.length - 1] as number) : 0}`);
+      + `${tsv(rec.key)}\t${tsv(rec.upstreamStatus)}\t${tsv(rec.upstreamAddr)}\t${handshake && this.keepText ? tsv(rec.text) : ''}\t\t${handshake ? 1 : 0}\t${s.flags}`);
   }
 
   private push(row: string): void {
