@@ -1,7 +1,7 @@
 /*!
  * Self-check of the benchmark's traffic generator (test/bench/generate.ts): determinism, line shape per format,
- * and the traffic mix the benchmark relies on. test/bench/ itself is not run by `npm test`; this file is.
- * It does not test wsdiag.
+ * the traffic mix the benchmark relies on, and the truth it checks other tools' counts against. test/bench/ itself
+ * is not run by `npm test`; this file is. It does not test wsdiag.
  */
 
 import { test, before, after } from 'node:test';
@@ -31,7 +31,7 @@ const SHAPES: Record<LogFormat, RegExp> = {
   'combined-ws': new RegExp(
     `^(?<client>\\d+\\.\\d+\\.\\d+\\.\\d+) - - \\[(?<time>${TIME_LOCAL.slice(1, -1)})\\] ` +
     `"${METHOD} (?<path>/\\S*) (?<proto>HTTP/1\\.[01])" (?<status>\\d{3}) \\d+ "[^"]*" "(?<ua>[^"]+)" ` +
-    `"(?:-|websocket)" (?<rt>${SECS}) (?<msec>${SECS}) "(?<key>${KEY.slice(1, -1)})"$`,
+    `"(?<upgrade>-|websocket)" (?<rt>${SECS}) (?<msec>${SECS}) "(?<key>${KEY.slice(1, -1)})"$`,
   ),
 };
 
@@ -138,3 +138,31 @@ for (const format of ['incident', 'combined-ws'] as const) {
     for (const c of clients) assert.ok(LB_NODES.includes(c), `unexpected client ${c}`);
   });
 }
+
+test('combined-ws: the truth of lines with Upgrade: websocket by protocol × status is what the lines say', () => {
+  // the bench's combined-ws awk counts these lines ($(NF-3) == "websocket") and is checked against this truth
+  const { text, stats } = get('combined-ws-a.log');
+  const upgrades: Record<string, number> = {};
+  const handshakes: Record<string, number> = {};
+  for (const line of text.slice(0, -1).split('\n')) {
+    const g = SHAPES['combined-ws'].exec(line)?.groups as Record<string, string>;
+    const k = `${g['proto']} ${g['status']}`;
+    const isHandshake = g['key'] !== '-';
+    if (g['upgrade'] === 'websocket') {
+      assert.ok(isHandshake, `Upgrade: websocket on a line that is no handshake: ${line}`);
+      upgrades[k] = (upgrades[k] ?? 0) + 1;
+    }
+    if (isHandshake) handshakes[k] = (handshakes[k] ?? 0) + 1;
+  }
+  assert.deepEqual(stats.upgradeByProtocolStatus, upgrades);
+  assert.deepEqual(stats.byProtocolStatus, handshakes);
+  // the bad nodes' HTTP/1.0 handshakes lost the header; every HTTP/1.1 one kept it
+  for (const [k, n] of Object.entries(handshakes)) {
+    assert.equal(upgrades[k], k.startsWith('HTTP/1.0 ') ? undefined : n, k);
+  }
+  assert.ok(Object.keys(handshakes).some((k) => k.startsWith('HTTP/1.0 ')), 'no HTTP/1.0 handshakes');
+  // the traffic does not depend on the format: the incident log of the same seed has the same truth
+  const incident = get('incident-a.log').stats;
+  assert.deepEqual(incident.upgradeByProtocolStatus, stats.upgradeByProtocolStatus);
+  assert.deepEqual(incident.byProtocolStatus, stats.byProtocolStatus);
+});

@@ -60,6 +60,11 @@ export interface GenerateStats {
   handshakes: number;
   /** Handshake counts keyed `"<protocol> <status>"`, e.g. `"HTTP/1.0 499"`. */
   byProtocolStatus: Record<string, number>;
+  /**
+   * The handshakes that still carried `Upgrade: websocket` (logged as `$http_upgrade` in combined-ws), keyed the
+   * same way: the HTTP/1.1 ones. The bad nodes' HTTP/1.0 handshakes lost the header, so they are not here.
+   */
+  upgradeByProtocolStatus: Record<string, number>;
   /** HTTP/1.0 499 handshakes with 59 <= request_time <= 61. */
   http10Status499Near60: number;
   /** HTTP/1.1 101 handshakes cut by the idle timeout at 60.00x s. */
@@ -175,7 +180,7 @@ export function createLineSource(options: GeneratorOptions): LineSource {
   let cachedSec = -1;
   let cachedTime = '';
   const stats: GenerateStats = {
-    lines: 0, bytes: 0, handshakes: 0, byProtocolStatus: {}, http10Status499Near60: 0, cutAt60: 0,
+    lines: 0, bytes: 0, handshakes: 0, byProtocolStatus: {}, upgradeByProtocolStatus: {}, http10Status499Near60: 0, cutAt60: 0,
     firstMsec: msec, lastMsec: msec,
   };
 
@@ -322,6 +327,7 @@ export function createLineSource(options: GeneratorOptions): LineSource {
       stats.handshakes++;
       const k = proto + ' ' + status;
       stats.byProtocolStatus[k] = (stats.byProtocolStatus[k] ?? 0) + 1;
+      if (upgrade === 'websocket') stats.upgradeByProtocolStatus[k] = (stats.upgradeByProtocolStatus[k] ?? 0) + 1;
       if (bad && status === 499 && rt >= 59000 && rt <= 61000) stats.http10Status499Near60++;
     } else {
       const p = plainRequest(proto, server);

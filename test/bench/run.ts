@@ -1,9 +1,10 @@
 /*!
- * The benchmark behind `npm run bench`: makes (or reuses) seeded incident-format data in bench-data/, then times
- * `wc -l`, two awk one-liners, `zcat` and wsdiag (dist/cli.js: a file, its gzip copy, and the file on standard
- * input) with /usr/bin/time, and measures wsdiag's peak RSS at 1× and 10× the lines, and with two tiers (front and
- * back logs joined by key, two-tier.ts) at 1× and 10×, checking their counts, and live (both logs fed through a
- * pipe, a verdict every second). Prints a text table, ratios and a Markdown table.
+ * The benchmark behind `npm run bench`: makes (or reuses) seeded incident-format and combined-ws data in bench-data/,
+ * then times `wc -l`, two awk one-liners, `zcat` and wsdiag (dist/cli.js: a file, its gzip copy, and the file on
+ * standard input) on the incident log, and an awk one-liner and wsdiag on the combined-ws log, with /usr/bin/time,
+ * checking every count against the generator's; and measures wsdiag's peak RSS at 1× and 10× the lines, and with
+ * two tiers (front and back logs joined by key, two-tier.ts) at 1× and 10×, checking their counts, and live (both
+ * logs fed through a pipe, a verdict every second). Prints a text table, ratios and a Markdown table.
  * It owns no parsing logic and is not run by `npm test`; data generation lives in generate.ts.
  */
 
@@ -20,16 +21,19 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { createGzip } from 'node:zlib';
 import { benchClickHouse } from './clickhouse.js';
-import { GENERATOR_VERSION, generateLog } from './generate.js';
+import { GENERATOR_VERSION, LOG_FORMAT_TEXT, generateLog } from './generate.js';
 import { TWO_TIER_FORMAT, TWO_TIER_VERSION, generateTwoTier, type TwoTierTruth } from './two-tier.js';
 import type { Report } from '../../src/index.js';
-import type { GenerateStats } from './generate.js';
+import type { GenerateStats, LogFormat } from './generate.js';
 
 const REPO_ROOT = resolve(fileURLToPath(new URL('.', import.meta.url)), '..', '..');
+/** The main data: wc, both incident awks, zcat and every wsdiag row, the memory runs. */
 const FORMAT = 'incident';
+/** The second data file: `combined` + `"$http_upgrade" $request_time $msec "$http_sec_websocket_key"`, one awk and one wsdiag row. */
+const COMBINED = 'combined-ws';
 
 const USAGE = `usage: node --import tsx test/bench/run.ts [options]     (npm run bench -- [options])
-  --lines N        lines in the 1× data file (default 2000000, about 0.64 GB)
+  --lines N        lines in the 1× incident and the combined-ws data files (default 2000000, about 0.64 and 0.53 GB)
   --runs R         timed runs per command; the median is reported (default 3, minimum 1)
   --seed S         generator seed (default 1)
   --skip-10x       skip the 10× memory run (and building the 10× file)
@@ -96,7 +100,7 @@ function parseOptions(argv: string[]): BenchOptions | string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Data: generated once per (lines, seed, generator version), reused while sizes match the sidecar metadata.
+// Data: generated once per (format, lines, seed, generator version), reused while sizes match the sidecar metadata.
 
 interface DataMeta {
   generatorVersion: number;
@@ -134,33 +138,54 @@ function mb(bytes: number): string {
   return (bytes / 1e6).toFixed(1) + ' MB';
 }
 
-async function ensureData(opts: BenchOptions, need10x: boolean): Promise<DataFiles> {
+interface GeneratedLog {
+  /** The data file's path without `.log`; its other files are named after it. */
+  base: string;
+  log: string;
+  meta: DataMeta;
+  saveMeta(): void;
+}
+
+/**
+ * Generates (or reuses) the 1× log of a format, named by format, lines, seed and generator version. `wants` names
+ * the truth fields this bench reads: a sidecar written by an older bench without one is regenerated.
+ */
+async function ensureLog(opts: BenchOptions, format: LogFormat, wants: readonly (keyof GenerateStats)[] = []): Promise<GeneratedLog> {
   mkdirSync(opts.dataDir, { recursive: true });
-  const base = join(opts.dataDir, `${FORMAT}-${opts.lines}-s${opts.seed}-g${GENERATOR_VERSION}`);
-  const files = { log: base + '.log', gz: base + '.log.gz', x10: base + '.x10.log', metaPath: base + '.meta.json' };
+  const base = join(opts.dataDir, `${format}-${opts.lines}-s${opts.seed}-g${GENERATOR_VERSION}`);
+  const logFile = base + '.log';
+  const metaPath = base + '.meta.json';
+  const save = (m: DataMeta): void => writeFileSync(metaPath, JSON.stringify(m, null, 2) + '\n');
   let meta: DataMeta | null = null;
   try {
-    meta = JSON.parse(readFileSync(files.metaPath, 'utf8')) as DataMeta;
+    meta = JSON.parse(readFileSync(metaPath, 'utf8')) as DataMeta;
   } catch {
     meta = null;
   }
-  const saveMeta = (m: DataMeta): void => writeFileSync(files.metaPath, JSON.stringify(m, null, 2) + '\n');
-
   if (
-    meta === null || meta.generatorVersion !== GENERATOR_VERSION || meta.format !== FORMAT ||
-    meta.lines !== opts.lines || meta.seed !== opts.seed || sizeOf(files.log) !== meta.bytes
+    meta === null || meta.generatorVersion !== GENERATOR_VERSION || meta.format !== format ||
+    meta.lines !== opts.lines || meta.seed !== opts.seed || sizeOf(logFile) !== meta.bytes ||
+    wants.some((k) => (meta as DataMeta).stats[k] === undefined)
   ) {
-    log(`generating ${opts.lines} ${FORMAT} lines (seed ${opts.seed}) → ${files.log}`);
+    log(`generating ${opts.lines} ${format} lines (seed ${opts.seed}) → ${logFile}`);
     const t0 = performance.now();
-    const partial = files.log + '.partial';
-    const stats = await generateLog({ lines: opts.lines, format: FORMAT, seed: opts.seed, out: partial });
-    renameSync(partial, files.log);
-    meta = { generatorVersion: GENERATOR_VERSION, format: FORMAT, lines: opts.lines, seed: opts.seed, bytes: stats.bytes, stats };
-    saveMeta(meta);
+    const partial = logFile + '.partial';
+    const stats = await generateLog({ lines: opts.lines, format, seed: opts.seed, out: partial });
+    renameSync(partial, logFile);
+    meta = { generatorVersion: GENERATOR_VERSION, format, lines: opts.lines, seed: opts.seed, bytes: stats.bytes, stats };
+    save(meta);
     log(`  ${mb(stats.bytes)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   } else {
-    log(`reusing ${files.log} (${mb(meta.bytes)})`);
+    log(`reusing ${logFile} (${mb(meta.bytes)})`);
   }
+  const m = meta;
+  return { base, log: logFile, meta: m, saveMeta: () => save(m) };
+}
+
+/** The incident log with its gzip copy and (when asked) its 10× continuation. */
+async function ensureData(opts: BenchOptions, need10x: boolean): Promise<DataFiles> {
+  const { base, log: logFile, meta, saveMeta } = await ensureLog(opts, FORMAT);
+  const files = { log: logFile, gz: base + '.log.gz', x10: base + '.x10.log' };
 
   if (meta.gzBytes === undefined || sizeOf(files.gz) !== meta.gzBytes) {
     log(`gzipping → ${files.gz}`);
@@ -169,7 +194,7 @@ async function ensureData(opts: BenchOptions, need10x: boolean): Promise<DataFil
     await pipeline(createReadStream(files.log, { highWaterMark: 1 << 20 }), createGzip(), createWriteStream(partial));
     renameSync(partial, files.gz);
     meta.gzBytes = statSync(files.gz).size;
-    saveMeta(meta);
+    saveMeta();
     log(`  ${mb(meta.gzBytes)} in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
   } else {
     log(`reusing ${files.gz} (${mb(meta.gzBytes)})`);
@@ -193,7 +218,7 @@ async function ensureData(opts: BenchOptions, need10x: boolean): Promise<DataFil
       renameSync(partial, files.x10);
       meta.x10Bytes = statSync(files.x10).size;
       meta.x10Handshakes = handshakes;
-      saveMeta(meta);
+      saveMeta();
     } else {
       log(`reusing ${files.x10} (${mb(meta.x10Bytes)})`);
     }
@@ -357,26 +382,48 @@ const AWK_BODY =
 const AWK_PREFILTER = '/ \\/ws/' + AWK_BODY;
 /** The same counts with every line split into fields: the cost of a field-by-field parse in awk. */
 const AWK_ALL_LINES = AWK_BODY;
+/**
+ * The combined-ws one-liner: every line split, the fields after the user agent found from the end ($(NF-3) is
+ * `"$http_upgrade"`), lines with `Upgrade: websocket` counted by protocol (`$8`, `HTTP/1.1"` less its quote) × status.
+ * It cannot see handshakes whose Upgrade header was dropped on the way (the incident's HTTP/1.0 ones).
+ */
+const AWK_COMBINED = '$(NF-3)=="\\"websocket\\""{n[substr($8,1,length($8)-1)" "$9]++}END{for(k in n)print k,n[k]}';
 
 function shellQuote(s: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`;
 }
 
-/** Checks the awk counts against the generator's own tally; returns a problem or null. */
-function checkAwk(output: string, stats: GenerateStats, times = 1): string | null {
+/** The `<protocol> <status> <count>` lines an awk one-liner printed, keyed like GenerateStats.byProtocolStatus. */
+function awkCounts(output: string): Map<string, number> {
   const got = new Map<string, number>();
-  let near60 = -1;
   for (const line of output.trim().split('\n')) {
     const m = /^(\S+ \d+) (\d+)$/.exec(line);
     if (m !== null) got.set(m[1] as string, Number(m[2]));
-    const t = /^HTTP\/1\.0 499 59-61s (\d+)$/.exec(line);
-    if (t !== null) near60 = Number(t[1]);
   }
-  const want = Object.entries(stats.byProtocolStatus);
+  return got;
+}
+
+/** What differs between counts by protocol × status and the generator's (`who` names the counter). */
+function countDiffs(who: string, got: ReadonlyMap<string, number>, want: Readonly<Record<string, number>>): string[] {
+  const pairs = Object.entries(want);
   const diffs: string[] = [];
-  for (const [k, v] of want) if (got.get(k) !== v * times) diffs.push(`${k}: awk ${got.get(k) ?? 0}, generator ${v * times}`);
-  if (got.size !== want.length) diffs.push(`awk saw ${got.size} protocol×status pairs, generator ${want.length}`);
-  if (near60 !== stats.http10Status499Near60 * times) diffs.push(`HTTP/1.0 499 near 60 s: awk ${near60}, generator ${stats.http10Status499Near60 * times}`);
+  for (const [k, v] of pairs) if (got.get(k) !== v) diffs.push(`${k}: ${who} ${got.get(k) ?? 0}, generator ${v}`);
+  if (got.size !== pairs.length) diffs.push(`${who} saw ${got.size} protocol×status pairs, generator ${pairs.length}`);
+  return diffs;
+}
+
+/** Checks an incident awk's counts (handshakes by protocol × status, HTTP/1.0 499s near 60 s); returns a problem or null. */
+function checkAwk(output: string, stats: GenerateStats): string | null {
+  const t = /^HTTP\/1\.0 499 59-61s (\d+)$/m.exec(output);
+  const near60 = t === null ? -1 : Number(t[1]);
+  const diffs = countDiffs('awk', awkCounts(output), stats.byProtocolStatus);
+  if (near60 !== stats.http10Status499Near60) diffs.push(`HTTP/1.0 499 near 60 s: awk ${near60}, generator ${stats.http10Status499Near60}`);
+  return diffs.length === 0 ? null : diffs.join('; ');
+}
+
+/** Checks the combined-ws awk's counts (lines with Upgrade: websocket by protocol × status); returns a problem or null. */
+function checkAwkCombined(output: string, stats: GenerateStats): string | null {
+  const diffs = countDiffs('awk', awkCounts(output), stats.upgradeByProtocolStatus);
   return diffs.length === 0 ? null : diffs.join('; ');
 }
 
@@ -387,26 +434,44 @@ interface WsdiagSummary {
   total: number | null;
   parsed: number | null;
   handshakes: number | null;
+  /** handshakes.byProtocolStatus as `"<protocol> <status>"` → count (rows without both left out). */
+  byProtocolStatus: Map<string, number>;
 }
 
-function readWsdiagJson(file: string): WsdiagSummary | string {
+function parseWsdiagJson(text: string): WsdiagSummary | string {
   let doc: unknown;
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
+    doc = JSON.parse(text);
   } catch (err) {
     return `output is not JSON (${(err as Error).message.slice(0, 120)})`;
   }
   const num = (v: unknown): number | null => (typeof v === 'number' ? v : null);
-  const o = doc as { lines?: { total?: unknown; parsed?: unknown }; handshakes?: { total?: unknown } } | null;
-  return { total: num(o?.lines?.total), parsed: num(o?.lines?.parsed), handshakes: num(o?.handshakes?.total) };
+  const o = doc as {
+    lines?: { total?: unknown; parsed?: unknown };
+    handshakes?: { total?: unknown; byProtocolStatus?: unknown };
+  } | null;
+  const byProtocolStatus = new Map<string, number>();
+  const rows = o?.handshakes?.byProtocolStatus;
+  for (const row of Array.isArray(rows) ? rows as { protocol?: unknown; status?: unknown; count?: unknown }[] : []) {
+    if (typeof row.protocol === 'string' && typeof row.status === 'number' && typeof row.count === 'number') {
+      byProtocolStatus.set(`${row.protocol} ${row.status}`, row.count);
+    }
+  }
+  return { total: num(o?.lines?.total), parsed: num(o?.lines?.parsed), handshakes: num(o?.handshakes?.total), byProtocolStatus };
 }
 
-function checkWsdiag(summary: WsdiagSummary | string, lines: number, handshakes: number): string | null {
+function readWsdiagJson(file: string): WsdiagSummary | string {
+  return parseWsdiagJson(readFileSync(file, 'utf8'));
+}
+
+/** Checks wsdiag's line and handshake counts, and its handshakes by protocol × status when the truth is known. */
+function checkWsdiag(summary: WsdiagSummary | string, lines: number, handshakes: number, byProtocolStatus?: Record<string, number>): string | null {
   if (typeof summary === 'string') return summary;
   const problems: string[] = [];
   if (summary.total !== lines) problems.push(`lines.total ${summary.total} (expected ${lines})`);
   if (summary.parsed !== lines) problems.push(`lines.parsed ${summary.parsed} (expected ${lines})`);
   if (summary.handshakes !== handshakes) problems.push(`handshakes.total ${summary.handshakes} (generator wrote ${handshakes})`);
+  if (byProtocolStatus !== undefined) problems.push(...countDiffs('wsdiag', summary.byProtocolStatus, byProtocolStatus));
   return problems.length === 0 ? null : problems.join('; ');
 }
 
@@ -487,13 +552,15 @@ async function main(): Promise<number> {
   const haveCli = existsSync(CLI_PATH);
   const data = await ensureData(opts, haveCli && !opts.skip10x); // the 10× file only feeds wsdiag's memory run
   const { meta } = data;
+  const combined = await ensureLog(opts, COMBINED, ['upgradeByProtocolStatus']);
+  const cmeta = combined.meta;
   const show = (p: string): string => shellQuote(p.startsWith(REPO_ROOT + '/') ? relative(process.cwd(), p) || p : p);
   const awkBin = findInPath('mawk') ?? (existsSync('/usr/bin/mawk') ? '/usr/bin/mawk' : 'awk');
   const awkName = awkBin.endsWith('mawk') ? 'mawk' : 'awk';
 
   // warm the page cache so every command (including the first timed run) reads from memory
   log('warming the page cache');
-  for (const f of [data.log, data.gz]) await runCommand('cat', [f], 'ignore');
+  for (const f of [data.log, data.gz, combined.log]) await runCommand('cat', [f], 'ignore');
 
   const plain = { bytes: meta.bytes, lines: meta.lines };
   const benches: Bench[] = [
@@ -526,6 +593,18 @@ async function main(): Promise<number> {
   } else {
     log(`wsdiag skipped: ${show(CLI_PATH)} does not exist (run \`npm run build\` first)`);
   }
+  // the combined-ws log: awk and wsdiag both print their counts, to be checked against the generator's
+  const onCombined = { bytes: cmeta.bytes, lines: cmeta.lines, stdout: 'capture' as const, okCodes: [0] };
+  benches.push({
+    name: `${awkName} (${COMBINED})`, shell: `${awkName} ${shellQuote(AWK_COMBINED)} ${show(combined.log)}`,
+    cmd: awkBin, args: [AWK_COMBINED, combined.log], ...onCombined,
+  });
+  if (haveCli) {
+    benches.push({
+      name: `wsdiag (${COMBINED})`, shell: `node ${show(CLI_PATH)} --output json ${show(combined.log)}`,
+      cmd: process.execPath, args: [CLI_PATH, '--output', 'json', combined.log], ...onCombined, okCodes: [0, 1],
+    });
+  }
 
   const results: BenchResult[] = [];
   for (const b of benches) {
@@ -549,6 +628,25 @@ async function main(): Promise<number> {
     const problem = checkAwk(out, meta.stats);
     if (problem !== null) warnings.push(`${name} disagrees with the generator: ${problem}`);
   }
+  const awkCombined = byName(`${awkName} (${COMBINED})`);
+  const awkCombinedOut = awkCombined?.samples[0]?.stdout;
+  if (awkCombinedOut !== undefined) {
+    const problem = checkAwkCombined(awkCombinedOut, cmeta.stats);
+    if (problem !== null) warnings.push(`${awkName} (${COMBINED}) disagrees with the generator: ${problem}`);
+  }
+  // wsdiag on the combined-ws log must find every handshake the generator wrote, by protocol × status: a wrong
+  // count there fails the bench (the time of a run that miscounts means nothing)
+  const wsCombinedOut = byName(`wsdiag (${COMBINED})`)?.samples[0]?.stdout;
+  let wsCombinedCounts: string | undefined; // `<protocol> <status> <count>` lines, like the awks print
+  let wsCombinedCheck: string | null = null;
+  if (wsCombinedOut !== undefined) {
+    const jsonOut = join(opts.dataDir, `wsdiag-${COMBINED}.json`);
+    writeFileSync(jsonOut, wsCombinedOut);
+    const summary = parseWsdiagJson(wsCombinedOut);
+    if (typeof summary !== 'string') wsCombinedCounts = [...summary.byProtocolStatus].map(([k, v]) => `${k} ${v}`).join('\n');
+    wsCombinedCheck = checkWsdiag(summary, cmeta.lines, cmeta.stats.handshakes, cmeta.stats.byProtocolStatus);
+    if (wsCombinedCheck !== null) failures.push(`wsdiag (${COMBINED}) disagrees with the generator: ${wsCombinedCheck} (see ${show(jsonOut)})`);
+  }
 
   // memory: one wsdiag run over 1× and 10× lines, keeping the JSON to check what it counted
   interface MemRow { label: string; lines: number; bytes: number; sample: Sample | null; check: string | null }
@@ -571,7 +669,9 @@ async function main(): Promise<number> {
         memRows.push({ label: t.label, lines: t.lines, bytes: t.bytes, sample: null, check: why });
         continue;
       }
-      const check = checkWsdiag(readWsdiagJson(jsonOut), t.lines, t.times === 1 ? meta.stats.handshakes : (meta.x10Handshakes ?? NaN));
+      const check = t.times === 1
+        ? checkWsdiag(readWsdiagJson(jsonOut), t.lines, meta.stats.handshakes, meta.stats.byProtocolStatus)
+        : checkWsdiag(readWsdiagJson(jsonOut), t.lines, meta.x10Handshakes ?? NaN);
       if (check !== null) warnings.push(`wsdiag ${t.label} JSON: ${check} (see ${show(jsonOut)})`);
       memRows.push({ label: t.label, lines: t.lines, bytes: t.bytes, sample: s, check });
       log(`  ${s.seconds.toFixed(2)} s, ${s.rssKB === null ? '?' : (s.rssKB / 1024).toFixed(1)} MiB peak RSS`);
@@ -603,7 +703,8 @@ async function main(): Promise<number> {
   const awkVersion = await toolVersion(awkBin, awkName === 'mawk' ? ['-W', 'version'] : ['--version']);
   const system = `Node ${nodeVersion}; ${cpuModel()}; ${cpus().length} cores; ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM; ${awkVersion}`;
   const dataLine = `data: ${meta.lines.toLocaleString('en-US')} ${FORMAT}-format lines (seed ${meta.seed}), ` +
-    `${mb(meta.bytes)} plain, ${meta.gzBytes === undefined ? '?' : mb(meta.gzBytes)} gzip; warm page cache; ` +
+    `${mb(meta.bytes)} plain, ${meta.gzBytes === undefined ? '?' : mb(meta.gzBytes)} gzip; the (${COMBINED}) rows read ` +
+    `${cmeta.lines.toLocaleString('en-US')} ${COMBINED}-format lines, ${mb(cmeta.bytes)}; warm page cache; ` +
     `median of ${opts.runs} run${opts.runs === 1 ? '' : 's'}; MB/s and lines/s count uncompressed bytes and lines (1 MB = 10^6 bytes)`;
   const rows = rowsOf(results);
 
@@ -618,6 +719,7 @@ async function main(): Promise<number> {
     ['wsdiag', 'wc -l'],
     ['wsdiag .gz', 'zcat .gz'],
     ['wsdiag stdin', `${awkName} (/ws prefilter)`],
+    [`wsdiag (${COMBINED})`, `${awkName} (${COMBINED})`],
   ];
   const ratioNames = ratioPairs.map(([a, b]) => `${a} / ${b}`);
   const ratioWidth = Math.max(...ratioNames.map((n) => n.length));
@@ -642,13 +744,19 @@ async function main(): Promise<number> {
   out.push('', `wsdiag benchmark — ${system}`, dataLine, '');
   out.push('commands:');
   for (const b of benches) out.push(`  ${b.name.padEnd(22)} ${b.shell}`);
+  out.push(`  (${COMBINED} log_format: ${LOG_FORMAT_TEXT[COMBINED]})`);
   out.push('', textTable(HEADER, rows), '');
-  const awkOut = awkOutputs[0];
-  if (awkOut !== undefined) {
-    out.push(`${awkName} counts (handshakes by protocol × status; HTTP/1.0 499s at 59–61 s):`);
-    for (const l of awkOut.trim().split('\n').sort()) out.push('  ' + l);
+  const counts = (title: string, output: string | undefined): void => {
+    if (output === undefined) return;
+    out.push(`${title}:`);
+    for (const l of output.trim().split('\n').sort()) out.push('  ' + l);
     out.push('');
-  }
+  };
+  counts(`${awkName} counts (handshakes by protocol × status; HTTP/1.0 499s at 59–61 s)`, awkOutputs[0]);
+  counts(`${awkName} (${COMBINED}) counts (lines with Upgrade: websocket by protocol × status; ` +
+    'the HTTP/1.0 handshakes lost the header on the way, so awk does not see them)', awkCombinedOut);
+  counts(`wsdiag (${COMBINED}) counts (handshakes by protocol × status; ` +
+    `${wsCombinedCheck === null ? "equal to the generator's" : "NOT the generator's, see FAILED below"})`, wsCombinedCounts);
   out.push(...ratioLines);
   if (haveCli) out.push('(ratios of median wall time; below 1 means wsdiag is faster)');
   out.push('');
