@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { BadLinesFile, ProgressLine, StatusLine, replaceFile } from './sinks.js';
-import { AnalyzerError, CSV_KINDS, DEFAULT_WS_PATHS, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, analyzeClickHouse, ingest, isAnalyzerError, parseDuration, watch, type AnalyzeOptions, type CsvKind, type Finding, type OutputName, type Rendered, type Report, type Wire } from './index.js';
+import { AnalyzerError, CSV_KINDS, DEFAULT_WS_PATHS, LiveMetrics, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, analyzeClickHouse, ingest, isAnalyzerError, parseDuration, parseListenAddress, watch, type AnalyzeOptions, type CsvKind, type Finding, type OutputName, type Rendered, type Report, type Wire } from './index.js';
 import { list } from './options.js';
 import { assumedFieldsLines, sameInputsLine } from './report/sections.js';
 import { visible } from './report/text.js';
@@ -67,13 +67,15 @@ interface LiveFlags {
   quiet: boolean;
   failOn: string[];
   render: ((report: Report) => Rendered) | undefined;
+  /** --metrics: fed at every tick. */
+  metrics: LiveMetrics | undefined;
 }
 
 /**
  * Live mode: events as JSON lines on stdout (--output jsonl), or on stderr a line per incident
  * opened or closed and per change of the window's verdict, with a status line on a terminal;
  * --out FILE is rewritten with the window's report every interval. --fail-on exits 1 as soon as a
- * matching finding opens. Returns the report over everything read.
+ * matching finding opens. --metrics is fed at every tick. Returns the report over everything read.
  */
 async function watchLive(common: AnalyzeOptions, l: LiveFlags): Promise<Report> {
   const status = !l.jsonl && process.stderr.isTTY && !l.quiet ? new StatusLine(process.stderr) : undefined;
@@ -87,7 +89,9 @@ async function watchLive(common: AnalyzeOptions, l: LiveFlags): Promise<Report> 
   let lastAt = Date.now();
   return watch({
     ...common, follow: l.follow, fromStart: l.fromStart, intervalSeconds: l.intervalSeconds, windowSeconds: l.windowSeconds, stop: l.stop,
+    onTotals: l.metrics && ((t) => l.metrics?.totals(t)),
     onEvent: (e) => {
+      l.metrics?.event(e);
       const clock = e.at.slice(11, 19);
       if (l.jsonl) process.stdout.write(`${JSON.stringify(e)}\n`);
       else if (e.finding !== undefined) say(`${clock} ${incidentLine(e.type === 'incident-opened' ? 'opened' : 'closed', e.finding)}`);
@@ -245,6 +249,7 @@ async function main(): Promise<void> {
     .option('from-start', { type: 'boolean', default: false, describe: 'with --follow: read what the files hold first, then follow' })
     .option('interval', { type: 'string', default: '10', describe: 'live: seconds between verdicts over the window' })
     .option('window', { type: 'string', default: '5m', describe: 'live: how far back the verdict looks (90s, 5m, 1h)' })
+    .option('metrics', { type: 'string', describe: 'live: serve Prometheus metrics at http://HOST:PORT/metrics while it runs; HOST may be left out (default: 127.0.0.1)' })
     .example('$0 access.log', 'terminal report, format auto-detected')
     .example("$0 --log-format '[$time_local] $remote_addr - ... $http_sec_websocket_key' front.log", 'your own log_format, pasted from nginx.conf')
     .example('zcat access.log.*.gz | $0 --preset combined -', 'rotated logs from stdin')
@@ -261,6 +266,7 @@ async function main(): Promise<void> {
     .example('$0 --clickhouse http://ch:8123 --table logs.nginx --since 2h', 'centrally: the same report, computed by ClickHouse')
     .example('$0 --follow /var/log/nginx/access.log', 'live: incidents as they open and close, the report on Ctrl-C')
     .example('tail -F access.log | $0 --output jsonl -', 'live events as JSON lines, for an alert pipeline')
+    .example('$0 --follow access.log --metrics 9464', 'live, with Prometheus metrics at http://127.0.0.1:9464/metrics')
     .example('$0 --since 2h --bad-lines bad.txt access.log', 'the last two hours; every line that did not parse goes to bad.txt')
     .completion('completion', 'print a bash/zsh completion script: wsdiag completion >> ~/.bashrc')
     .strictOptions()
@@ -295,6 +301,8 @@ async function main(): Promise<void> {
   if (!(intervalSeconds > 0)) fail(`Invalid option --interval: expected a positive number of seconds, got ${JSON.stringify(argv.interval)}`);
   const windowSeconds = parseDuration(argv.window);
   if (windowSeconds === undefined) fail(`Invalid option --window: expected a duration such as 90s, 5m or 1h, got ${JSON.stringify(argv.window)}`);
+  if (argv.metrics !== undefined && !live) fail('Invalid option --metrics: metrics are served while wsdiag runs live; add --follow, or pipe the log in (tail -F access.log | wsdiag --metrics 9464)');
+  const metricsAt = argv.metrics === undefined ? undefined : parseListenAddress('metrics', argv.metrics);
 
   // SIGINT and SIGTERM (kill, timeout, systemd) both end the run with the report over what was read.
   const abort = new AbortController();
@@ -338,12 +346,18 @@ async function main(): Promise<void> {
     onProgress: progress && ((bytes, lines) => progress.update(bytes, lines)),
   };
   let wire: Wire | undefined;
+  let metrics: LiveMetrics | undefined;
+  if (metricsAt !== undefined) {
+    metrics = new LiveMetrics();
+    const url = await metrics.listen(metricsAt);
+    if (!argv.quiet) process.stderr.write(`wsdiag: Prometheus metrics at ${url}\n`);
+  }
   const report = live
     ? await watchLive(common, {
       follow: argv.follow, fromStart: argv['from-start'], intervalSeconds, windowSeconds: windowSeconds as number, stop: stop.signal, jsonl: argv.output === 'jsonl',
-      out: argv.out, quiet: argv.quiet, failOn,
+      out: argv.out, quiet: argv.quiet, failOn, metrics,
       render: argv.output === 'jsonl' ? undefined : (r) => RENDERERS[argv.output as OutputName](r, { color: false, width: outputWidth(false), top, csv: argv.csv, verbose: argv.verbose, wide: argv.wide, utc: argv.utc }),
-    })
+    }).finally(() => metrics?.close())
     : fromClickHouse ? await analyzeClickHouse({
       clickhouse: argv.clickhouse as string, table: argv.table as string, where: argv.where, columns: argv.columns,
       timeout: argv.timeout, tolerance: argv.tolerance, wsPath: list(argv['ws-path']), evidence: argv.evidence, since: argv.since, until: argv.until,

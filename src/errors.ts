@@ -1,5 +1,6 @@
 /*!
- * Fatal errors of the library: bad options, an invalid log_format, an unreadable input.
+ * Fatal errors of the library: bad options, an invalid log_format, an unreadable input, a --metrics
+ * address that cannot be listened on.
  * Bad log lines are not errors; they are counted by the pipeline (core/stats.ts).
  */
 
@@ -24,7 +25,8 @@ export type ErrorCode =
   | 'CLICKHOUSE_AUTH'
   | 'CLICKHOUSE_NO_TABLE'
   | 'CLICKHOUSE_NO_COLUMN'
-  | 'CLICKHOUSE_QUERY';
+  | 'CLICKHOUSE_QUERY'
+  | 'METRICS_LISTEN';
 
 /** Where an error happened: any of file, 1-based line, 1-based column, and the offending text. */
 export interface Where {

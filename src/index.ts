@@ -20,7 +20,7 @@ export { compileJsonFormat, type JsonFormat } from './format/json-format.js';
 export { PRESET_FORMATS, compilePreset, findPreset, type Preset } from './format/presets.js';
 export { DEFAULT_WS_PATHS } from './core/classify.js';
 export { readNginxConf, pickLogFormat } from './format/nginx-conf.js';
-export { normalizeOptions, parseDuration, type AnalyzeOptions, type ResolvedOptions } from './options.js';
+export { normalizeOptions, parseDuration, parseListenAddress, type AnalyzeOptions, type ListenAddress, type ResolvedOptions } from './options.js';
 export { RENDERERS, OUTPUT_NAMES, CSV_KINDS, handshakeRows, renderedText, type CsvKind, type OutputName, type RenderOptions, type Rendered } from './report/index.js';
 export type * from './report/model.js';
 export { ingest, type IngestOptions, type IngestResult } from './fleet/ingest.js';
@@ -28,7 +28,8 @@ export type { FleetQueryOptions } from './fleet/query.js';
 export type { Wire } from './fleet/client.js';
 
 export { VERSION } from './version.js';
-export { watch, type LiveEvent, type WatchOptions } from './live.js';
+export { watch, type LiveEvent, type RunTotals, type WatchOptions } from './live.js';
+export { LiveMetrics } from './metrics.js';
 
 /** Reads the inputs and returns the report. Throws AnalyzerError only for bad options or formats. */
 export async function analyze(options: AnalyzeOptions): Promise<Report> {

@@ -3,8 +3,11 @@
  * open pipe) and every interval reports the verdict over the last window of log time
  * (core/panes.ts), with an event the moment a finding opens or closes in the window. Timeouts
  * are inferred from everything read so far. Returns the report over the whole run when the
- * inputs end or `stop` aborts. No process or console here: src/cli.ts prints.
+ * inputs end or `stop` aborts; on request, each tick also hands over the counts over the whole run
+ * (RunTotals, for counters such as --metrics). No process or console here: src/cli.ts prints.
  */
+import { PROTOCOL_NAMES } from './core/classify.js';
+import type { Counts } from './core/counts.js';
 import { diagnose } from './core/diagnose.js';
 import { PaneWindow } from './core/panes.js';
 import { runPipeline, type PipelineResult } from './core/pipeline.js';
@@ -23,6 +26,19 @@ export interface LiveEvent {
   report?: Report;
 }
 
+/** The counts over the whole run at a tick (a snapshot's report covers only the window). */
+export interface RunTotals {
+  /** When the tick was (wall clock), as in its snapshot event. */
+  at: string;
+  /** Lines read, and of them those no format matched. */
+  lines: number;
+  unparsed: number;
+  /** Parsed lines that reached the analysis (inside --since/--until). */
+  requests: number;
+  /** Handshakes by protocol, status and client address; every count only grows from tick to tick. */
+  handshakes: { protocol: string; status: number; client: string; count: number }[];
+}
+
 export interface WatchOptions extends AnalyzeOptions {
   /** Follow the files like `tail -F` (from their end unless `fromStart`). */
   follow?: boolean;
@@ -33,6 +49,8 @@ export interface WatchOptions extends AnalyzeOptions {
   /** Ends the run: followed files and standard input are read to what they hold now, then the final report. */
   stop: AbortSignal;
   onEvent: (e: LiveEvent) => void;
+  /** Called at each tick, before its snapshot event, with the counts over the whole run so far. */
+  onTotals?: (t: RunTotals) => void;
 }
 
 /** A finding's identity across snapshots: its id, and T for the findings at a timeout. */
@@ -49,8 +67,10 @@ export async function watch(options: WatchOptions): Promise<Report> {
   let open = new Map<string, Finding>();
   const tick = (): void => {
     if (current === undefined) return;
-    const report = build(window.view(), current(), o, tally);
+    const p = current();
+    const report = build(window.view(), p, o, tally);
     const at = new Date().toISOString();
+    options.onTotals?.(runTotals(at, tally.counts, p));
     const now = new Map(report.findings.map((f) => [findingKey(f), f]));
     for (const [k, f] of now) if (!open.has(k)) options.onEvent({ type: 'incident-opened', at, finding: f });
     for (const [k, f] of open) if (!now.has(k)) options.onEvent({ type: 'incident-closed', at, finding: f });
@@ -76,6 +96,24 @@ export async function watch(options: WatchOptions): Promise<Report> {
     clearInterval(timer);
   }
   return build(tally, result, o, undefined);
+}
+
+function runTotals(at: string, c: Counts, p: PipelineResult): RunTotals {
+  const rows = new Map<number, RunTotals['handshakes'][number]>();
+  c.forEachCell((x) => {
+    // Summed over inputs, flags and duration bins (a protocol is below 16, a status below 1000).
+    const k = (x.client * 16 + x.protocol) * 1000 + x.status;
+    const row = rows.get(k);
+    if (row !== undefined) row.count += x.count;
+    else rows.set(k, { protocol: PROTOCOL_NAMES[x.protocol] ?? 'unknown', status: x.status, client: c.clients[x.client] ?? '?', count: x.count });
+  });
+  return {
+    at,
+    lines: p.inputs.reduce((n, i) => n + i.lines, 0),
+    unparsed: p.inputs.reduce((n, i) => n + i.unparsed, 0),
+    requests: c.requests,
+    handshakes: [...rows.values()],
+  };
 }
 
 function build(view: TallyView, p: PipelineResult, o: ResolvedOptions, whole: Tally | undefined): Report {

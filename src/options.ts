@@ -98,6 +98,25 @@ export function positiveNumber(flag: string, v: number | string | undefined, int
   return n;
 }
 
+/** Where a server listens: a host name or address (IPv6 without brackets) and a port. */
+export interface ListenAddress {
+  host: string;
+  port: number;
+}
+
+/**
+ * `PORT` (on loopback: nothing outside this machine can read it unless asked) or `HOST:PORT`,
+ * IPv6 in brackets (`[::1]:9464`).
+ */
+export function parseListenAddress(flag: string, v: string): ListenAddress {
+  const m = /^(?:(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):)?(\d{1,5})$/.exec(v.trim());
+  const port = Number(m?.[3]);
+  if (m === null || port < 1 || port > 65535) {
+    throw new AnalyzerError('OPTION_INVALID', `Invalid option --${flag}: expected PORT or HOST:PORT (9464, 127.0.0.1:9464, [::1]:9464), got ${JSON.stringify(v)}`);
+  }
+  return { host: m[1] ?? m[2] ?? '127.0.0.1', port };
+}
+
 const AGE_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000 };
 
 /**

@@ -5,7 +5,6 @@
  * gets its report on SIGTERM too; --fail-on exits 1 the moment a matching finding opens.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,36 +12,11 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, test } from 'node:test';
 
 import type { LiveEvent, Report } from '../src/index.js';
-import { CLI, ENV, FIXTURE, run } from './helpers/cli.js';
+import { FIXTURE, run, startCli, until, type LiveRun } from './helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'wsdiag-live-'));
 after(() => rmSync(dir, { recursive: true, force: true }));
 const LINES = readFileSync(FIXTURE, 'utf8').trimEnd().split('\n');
-
-interface Run {
-  stdout: () => string;
-  stderr: () => string;
-  done: Promise<number | null>;
-  kill: (sig: NodeJS.Signals) => void;
-  write: (text: string) => void;
-  end: () => void;
-}
-
-function start(args: string[]): Run {
-  const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['pipe', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  child.stderr.setEncoding('utf8').on('data', (d: string) => { err += d; });
-  return {
-    stdout: () => out,
-    stderr: () => err,
-    done: new Promise((resolve) => child.once('close', (code) => resolve(code))),
-    kill: (sig) => child.kill(sig),
-    write: (text) => child.stdin.write(text),
-    end: () => child.stdin.end(),
-  };
-}
 
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
@@ -54,18 +28,12 @@ function writtenNow(lines: readonly string[]): string {
   return `${lines.map((l) => l.replace(/^\[[^\]]+\]/, local).replace(/ msec \d+\.\d+ /, ` msec ${(d.getTime() / 1000).toFixed(3)} `)).join('\n')}\n`;
 }
 
-const events = (r: Run): LiveEvent[] => r.stdout().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LiveEvent);
-
-async function until(cond: () => boolean, ms: number, what: string): Promise<void> {
-  const t0 = Date.now();
-  while (!cond() && Date.now() - t0 < ms) await sleep(50);
-  assert.ok(cond(), `${what} (after ${ms} ms)`);
-}
+const events = (r: LiveRun): LiveEvent[] => r.stdout().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as LiveEvent);
 
 test('--follow --output jsonl: the incident opens as its lines are written, closes when the window has passed; SIGTERM gives the report over every line', async () => {
   const file = join(dir, 'access.log');
   writeFileSync(file, `${LINES.slice(0, 10).join('\n')}\n`);
-  const r = start(['--follow', '--interval', '0.5', '--window', '2s', '--output', 'jsonl', file]);
+  const r = startCli(['--follow', '--interval', '0.5', '--window', '2s', '--output', 'jsonl', file]);
   // The first snapshot says the file is open (at its end): only then are lines appended.
   await until(() => events(r).some((e) => e.type === 'snapshot'), 10_000, 'a first snapshot');
   const t0 = Date.now();
@@ -90,7 +58,7 @@ test('--follow --output jsonl: the incident opens as its lines are written, clos
 });
 
 test('a pipe that stays open: verdicts while it runs (on stderr), the report on SIGTERM', async () => {
-  const r = start(['--interval', '0.5', '-']);
+  const r = startCli(['--interval', '0.5', '-']);
   r.write(`${LINES.join('\n')}\n`);
   await until(() => /incident opened: critical downgraded-handshake/.test(r.stderr()), 4000, 'the incident on stderr');
   r.kill('SIGTERM');
@@ -101,7 +69,7 @@ test('a pipe that stays open: verdicts while it runs (on stderr), the report on 
 test('--fail-on critical in live mode exits 1 as soon as a critical finding opens', async () => {
   const file = join(dir, 'fail-on.log');
   writeFileSync(file, '');
-  const r = start(['--follow', '--from-start', '--interval', '0.5', '--fail-on', 'critical', file]);
+  const r = startCli(['--follow', '--from-start', '--interval', '0.5', '--fail-on', 'critical', file]);
   await sleep(300);
   appendFileSync(file, `${LINES.join('\n')}\n`);
   const code = await Promise.race([r.done, sleep(10_000).then(() => 'still running')]);

@@ -116,6 +116,7 @@ function peek(stream: Readable): Promise<{ head: Buffer; stream: Readable }> {
     const done = (ended: boolean): void => {
       stream.off('readable', onReadable);
       stream.off('end', onEnd);
+      stream.off('close', onEnd);
       stream.off('error', onError);
       if (ended) {
         const rest = new PassThrough();
@@ -136,10 +137,14 @@ function peek(stream: Readable): Promise<{ head: Buffer; stream: Readable }> {
     const onError = (err: Error): void => {
       stream.off('readable', onReadable);
       stream.off('end', onEnd);
+      stream.off('close', onEnd);
       reject(err);
     };
     stream.on('readable', onReadable);
     stream.once('end', onEnd);
+    // Destroyed before its end (Ctrl-C on a terminal's stdin): what came so far is all there is.
+    // Without this the promise never settled and the run ended with no report.
+    stream.once('close', onEnd);
     stream.once('error', onError);
   });
 }
