@@ -348,7 +348,7 @@ async function main(): Promise<void> {
   let wire: Wire | undefined;
   let metrics: LiveMetrics | undefined;
   if (metricsAt !== undefined) {
-    metrics = new LiveMetrics();
+    metrics = await LiveMetrics.create();
     const url = await metrics.listen(metricsAt);
     if (!argv.quiet) process.stderr.write(`wsdiag: Prometheus metrics at ${url}\n`);
   }

@@ -5,7 +5,7 @@
  * or console here.
  */
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Registry } from 'prom-client';
+import type { Counter, Gauge, Registry } from 'prom-client';
 import { AnalyzerError } from './errors.js';
 import type { LiveEvent, RunTotals } from './live.js';
 import type { ListenAddress } from './options.js';
@@ -19,8 +19,10 @@ const LISTEN_ERRORS: Record<string, string> = {
   EAI_AGAIN: 'the host name could not be resolved',
 };
 
+type Prom = typeof import('prom-client');
+
 export class LiveMetrics {
-  readonly registry = new Registry();
+  readonly registry: Registry;
   private readonly handshakes: Counter<'protocol' | 'status' | 'client'>;
   private readonly lines: Counter;
   private readonly requests: Counter;
@@ -33,7 +35,14 @@ export class LiveMetrics {
   private readonly findings = new Map<string, { id: string; severity: string }>();
   private server: Server | undefined;
 
-  constructor() {
+  /** prom-client is loaded only by a run that serves metrics (it and its dependencies cost every other run about 10 MB). */
+  static async create(): Promise<LiveMetrics> {
+    return new LiveMetrics(await import('prom-client'));
+  }
+
+  private constructor(prom: Prom) {
+    const { Counter, Gauge, Registry } = prom;
+    this.registry = new Registry();
     const registers = [this.registry];
     this.handshakes = new Counter({ name: 'wsdiag_handshakes_total', help: 'WebSocket handshakes read since wsdiag started, by protocol, status and client address', labelNames: ['protocol', 'status', 'client'], registers });
     this.lines = new Counter({ name: 'wsdiag_lines_total', help: 'Log lines read since wsdiag started', registers });

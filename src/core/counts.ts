@@ -66,6 +66,9 @@ export interface Bucket {
   failedLast: number;
 }
 
+/** The failedBy of every bucket without a failure, shared (never written): most buckets of a healthy log. */
+const NO_FAILURES: Map<number, number> = new Map();
+
 /** Per-client cells: open addressing over typed arrays, entries in first-seen order. */
 class CellTable {
   length = 0;
@@ -278,8 +281,13 @@ export class Counts {
     Object.setPrototypeOf(o.cells, CellTable.prototype);
     Object.setPrototypeOf(o.byUpstream, OutcomeTable.prototype);
     Object.setPrototypeOf(o.byPath, OutcomeTable.prototype);
-    for (const g of o.groups.values()) Object.setPrototypeOf(g.durations, DurationHistogram.prototype);
+    for (const g of o.groups.values()) DurationHistogram.revive(g.durations);
     return o;
+  }
+
+  /** Packed to be posted to another thread (histograms as arrays); still readable, and merge() takes it. */
+  pack(): void {
+    for (const g of this.groups.values()) g.durations.pack();
   }
 
   /** Adds everything `o` counted, as if its lines had come after these. */
@@ -307,7 +315,13 @@ export class Counts {
     }
     this.byUpstream.merge(o.byUpstream);
     this.byPath.merge(o.byPath);
-    o.forEachCell((c) => this.addCell(c.input, c.protocol, c.flags, c.status, id(c.client), c.bin, c.count, c.firstMs, c.firstEndMs, c.lastMs));
+    // The cells' keys as stored (forEachCell's view would decode and encode them again): every part of every input comes through here.
+    const t = o.cells;
+    for (let x = 0; x < t.length; x++) {
+      const k0 = t.k0[x] as number;
+      const k2 = t.k2[x] as number;
+      this.addCell(k0 & 0xffff, (k0 >>> 16) & 0xf, k0 >>> 20, k2 >>> 16, id(t.k1[x] as number), (k2 & 0xffff) - 1, t.count[x] as number, t.first[x] as number, t.firstEnd[x] as number, t.last[x] as number);
+    }
     if (o.bucketSeconds > this.bucketSeconds) this.rebucket(o.bucketSeconds);
     for (const [k, b] of o.buckets) {
       const at = k * o.bucketSeconds * 1000;
@@ -369,13 +383,14 @@ export class Counts {
         this.addToBucket(atMs, handshakes, downgraded, failed, client, failedFirst, failedLast);
         return;
       }
-      b = { handshakes: 0, downgraded: 0, failed: 0, failedBy: new Map(), failedFirst: Infinity, failedLast: -Infinity };
+      b = { handshakes: 0, downgraded: 0, failed: 0, failedBy: NO_FAILURES, failedFirst: Infinity, failedLast: -Infinity };
       this.buckets.set(k, b);
     }
     b.handshakes += handshakes;
     b.downgraded += downgraded;
     if (failed > 0) {
       b.failed += failed;
+      if (b.failedBy === NO_FAILURES) b.failedBy = new Map();
       b.failedBy.set(client, (b.failedBy.get(client) ?? 0) + failed);
       if (failedFirst < b.failedFirst) b.failedFirst = failedFirst;
       if (failedLast > b.failedLast) b.failedLast = failedLast;

@@ -182,7 +182,7 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
     const wanted = (cls: number): boolean => {
       const p = classParts(cls);
       if (p.protocol < 0) return false;
-      if (p.coarseBin < 0 || sel.durationFree) return sel.label(p.protocol, p.status, p.flags, p.coarseBin < 0 ? -1 : 0) !== undefined;
+      if (p.bin < 0 || sel.durationFree) return sel.label(p.protocol, p.status, p.flags, p.bin < 0 ? -1 : 0) !== undefined;
       return true;
     };
     const rows = t.evidence.candidates(wanted).filter((r) => sel.label(r.protocol, r.status, r.flags, r.durationMs) !== undefined);

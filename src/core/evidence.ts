@@ -1,9 +1,11 @@
 /*!
  * Evidence lines: a bounded reservoir of handshake lines with their text, so every finding can cite
  * its first and last occurrence and a varied few in between. Lines are kept per class (protocol ×
- * status × flags × COARSE duration bin, plus named classes for key findings): the earliest few and
+ * status × flags × duration bin (core/grid.ts), plus named classes for key findings): the earliest few and
  * the latest, so reservoirs filled apart (parts of an input, panes of a window) merge into the same. Counts never come from here (core/counts.ts); what a finding is, is decided elsewhere.
  */
+
+import { COARSE, SESSION } from './grid.js';
 
 export interface EvidenceRow {
   input: number;
@@ -29,21 +31,51 @@ interface Slot {
   /** Lines later than this are not kept among the earliest (see Cutoffs). */
   cutoffMs: number;
   /**
-   * The last line so far, rewritten in place: its numbers in `last`, its text as bytes in
-   * `lastText` (grown when a longer line comes). A new string per line would outlive the young
-   * generation and pile up in the old one until a full collection (measured: 217 vs 146 MiB).
+   * The last line so far, rewritten in place: its numbers in `last`, its text as bytes in the
+   * reservoir's arena at `lastAt` (room for `lastRoom`; moved to the arena's end when a longer
+   * line comes). A new string per line would outlive the young generation and pile up in the old
+   * one until a full collection (measured: 217 vs 146 MiB); a buffer per class costs an
+   * ArrayBuffer each, to keep and to post.
    */
   last: EvidenceRow | null;
-  lastText: Buffer;
+  lastAt: number;
+  lastRoom: number;
   lastBytes: number;
 }
 
+/**
+ * A reservoir packed to cross threads: its earliest lines as rows (few, once the run's cutoffs
+ * apply), its latest lines as columns, their texts in one arena.
+ */
+interface Packed {
+  firsts: { cls: number; row: EvidenceRow }[];
+  /** Latest lines: the columns' length used. */
+  lasts: number;
+  classes: Float64Array;
+  input: Uint16Array;
+  line: Uint32Array;
+  /** Index into `clients`. */
+  client: Uint32Array;
+  protocol: Uint8Array;
+  status: Uint16Array;
+  flags: Uint8Array;
+  durationMs: Int32Array;
+  endMs: Float64Array;
+  textAt: Uint32Array;
+  textBytes: Uint32Array;
+  clients: string[];
+  arena: Buffer;
+}
+
+const EMPTY_ARENA = Buffer.alloc(0);
 const MAX_TEXT = 2000;
+/** How long cutoffs() hands out the same copy. */
+const CUTOFFS_MS = 200;
 
 /**
  * Per class, the latest of the earliest lines a reservoir holds in full: a reservoir filled
  * elsewhere to be merged into it (a part of an input) need not keep lines that are later as
- * earliest. As columns, to cross threads.
+ * earliest. As columns sorted by class, to cross threads.
  */
 export interface Cutoffs {
   classes: Float64Array;
@@ -55,8 +87,13 @@ export class EvidenceReservoir {
   private rows = 0;
   /** Changes when a class's earliest lines change (for cutoffs()). */
   private version = 0;
-  private cut: { version: number; cutoffs: Cutoffs } | null = null;
-  private readonly cutoffMs: Map<number, number> | null;
+  private cut: { version: number; cutoffs: Cutoffs; at: number } | null = null;
+  private readonly cutoffs_: Cutoffs | null;
+  /** Where the classes' last lines are written (Slot.lastAt), and how much of it is taken. */
+  private arena = EMPTY_ARENA;
+  private arenaUsed = 0;
+  /** Set by pack(): the lines as columns, to cross threads; such a reservoir is only merged into others. */
+  private packed: Packed | null = null;
 
   /**
    * `perClass`: first lines kept per class (at least the evidence asked for per finding);
@@ -65,27 +102,50 @@ export class EvidenceReservoir {
    * are only candidates for its latest.
    */
   constructor(readonly perClass: number, private readonly budget: number, cutoffs?: Cutoffs) {
-    this.cutoffMs = cutoffs === undefined ? null : new Map(Array.from(cutoffs.classes, (c, i) => [c, cutoffs.endMs[i] as number]));
+    this.cutoffs_ = cutoffs ?? null;
+  }
+
+  /** The cutoff of a class (Infinity: none): a binary search, the classes being sorted. */
+  private cutoffOf(cls: number): number {
+    const c = this.cutoffs_;
+    if (c === null) return Infinity;
+    let lo = 0;
+    let hi = c.classes.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((c.classes[mid] as number) < cls) lo = mid + 1;
+      else hi = mid;
+    }
+    return c.classes[lo] === cls ? (c.endMs[lo] as number) : Infinity;
   }
 
   /** For classes whose earliest lines are all kept: the latest of their times. Built again only when they changed. */
   cutoffs(): Cutoffs {
-    if (this.cut !== null && this.cut.version === this.version) return this.cut.cutoffs;
-    const classes: number[] = [];
-    const endMs: number[] = [];
+    // Older cutoffs are only more lenient (a class's latest earliest line only gets earlier), so a
+    // while-old copy is still right: rebuilt at most every CUTOFFS_MS.
+    const now = Date.now();
+    if (this.cut !== null && (this.cut.version === this.version || now - this.cut.at < CUTOFFS_MS)) return this.cut.cutoffs;
+    const full: [number, number][] = [];
+    // A class holding all the earliest lines it may (fewer once the budget is spent) takes a later one only in place of its latest.
+    const room = this.rows < this.budget ? this.perClass : 1;
     for (const [cls, s] of this.slots) {
       const latest = s.first[s.latest];
-      if (s.first.length < this.perClass || latest === undefined || latest.endMs !== latest.endMs) continue;
-      classes.push(cls);
-      endMs.push(latest.endMs);
+      if (s.first.length < room || latest === undefined || latest.endMs !== latest.endMs) continue;
+      full.push([cls, latest.endMs]);
     }
-    const cutoffs = { classes: Float64Array.from(classes), endMs: Float64Array.from(endMs) };
-    this.cut = { version: this.version, cutoffs };
+    full.sort((a, b) => a[0] - b[0]);
+    const cutoffs = { classes: Float64Array.from(full, (x) => x[0]), endMs: Float64Array.from(full, (x) => x[1]) };
+    this.cut = { version: this.version, cutoffs, at: now };
     return cutoffs;
   }
 
-  static classOf(protocol: number, status: number, flags: number, coarseBin: number): number {
-    return ((protocol * 256 + flags) * 1000 + status) * 65536 + (coarseBin + 1);
+  static classOf(protocol: number, status: number, flags: number, bin: number): number {
+    return ((protocol * 256 + flags) * 1000 + status) * 65536 + (bin + 1);
+  }
+
+  /** The class of a handshake line: its bin on SESSION when it upgraded, else on COARSE (-1: no duration logged). */
+  static classFor(protocol: number, status: number, flags: number, durationMs: number): number {
+    return EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : (status === 101 ? SESSION : COARSE).bin(durationMs));
   }
 
   /**
@@ -94,42 +154,130 @@ export class EvidenceReservoir {
    * is copied unless `owned` (nobody else holds it).
    */
   offer(cls: number, row: EvidenceRow, owned = false): void {
+    const s = this.slot(cls);
+    const out = this.admit(s, row, owned);
+    if (out !== null) this.offerLast(s, out);
+  }
+
+  private slot(cls: number): Slot {
     let s = this.slots.get(cls);
     if (s === undefined) {
-      s = { first: [], latest: 0, last: null, lastText: EMPTY, lastBytes: 0, cutoffMs: this.cutoffMs?.get(cls) ?? Infinity };
+      s = { first: [], latest: 0, last: null, lastAt: 0, lastRoom: 0, lastBytes: 0, cutoffMs: this.cutoffOf(cls) };
       this.slots.set(cls, s);
     }
+    return s;
+  }
+
+  /** Does `row` go among the class's earliest: room left (and not past the cutoff), or earlier than the latest of them? */
+  private admits(s: Slot, row: EvidenceRow): boolean {
     const room = this.rows < this.budget ? this.perClass : 1;
     // `!(a > b)`, not `a <= b`: a line without a time (NaN) is never past a cutoff.
-    if (s.first.length < room && !(row.endMs > s.cutoffMs)) {
-      this.version++;
-      const latest = s.first[s.latest];
+    if (s.first.length < room) return !(row.endMs > s.cutoffMs);
+    const latest = s.first[s.latest];
+    return latest !== undefined && before(row, latest);
+  }
+
+  /** Takes `row` among the class's earliest if admits() says so; returns what is left to compete for its latest (null: nothing). */
+  private admit(s: Slot, row: EvidenceRow, owned: boolean): EvidenceRow | null {
+    if (!this.admits(s, row)) return row;
+    this.version++;
+    const latest = s.first[s.latest];
+    const room = this.rows < this.budget ? this.perClass : 1;
+    if (s.first.length < room) {
       s.first.push(owned ? row : keep(row));
       if (latest === undefined || !before(row, latest)) s.latest = s.first.length - 1;
       this.rows++;
-      return;
+      return null;
     }
-    let out = row;
-    const latest = s.first[s.latest];
-    if (latest !== undefined && s.first.length >= room && before(row, latest)) {
-      // Lines out of time order (another input's, or a part read later): the earliest stay.
-      out = latest;
-      this.version++;
-      s.first[s.latest] = owned ? row : keep(row);
-      s.latest = latestOf(s.first);
-    }
-    if (s.last !== null && before(out, s.last)) return;
+    // Lines out of time order (another input's, or a part read later): the earliest stay.
+    s.first[s.latest] = owned ? row : keep(row);
+    s.latest = latestOf(s.first);
+    return latest as EvidenceRow;
+  }
+
+  /** `row` as the class's latest line, if it is later than the one kept. */
+  private offerLast(s: Slot, row: EvidenceRow): void {
+    if (s.last !== null && before(row, s.last)) return;
+    const text = row.text.length > MAX_TEXT ? row.text.slice(0, MAX_TEXT) : row.text;
+    // The room left behind by a class that moved is not reused; a quarter more spares most moves.
+    this.makeRoom(s, text.length > s.lastRoom ? Buffer.byteLength(text, 'utf8') : 0);
+    s.lastBytes = this.arena.write(text, s.lastAt, 'utf8');
+    copyFields(this.lastRow(s), row);
+  }
+
+  private lastRow(s: Slot): EvidenceRow {
     if (s.last === null) {
       this.rows++;
       s.last = newRow();
     }
-    copyFields(s.last, out);
-    const text = out.text.length > MAX_TEXT ? out.text.slice(0, MAX_TEXT) : out.text;
-    const need = Buffer.byteLength(text, 'utf8');
-    // Not from the shared pool: a small slice of it would keep its whole 8 KiB slab alive.
-    if (need > s.lastText.length) s.lastText = Buffer.allocUnsafeSlow(Math.max(need, 256));
-    s.lastBytes = s.lastText.write(text, 'utf8');
+    return s.last;
   }
+
+  /** Room for `need` bytes of the class's last line in the arena (moved to its end when what it has is too small). */
+  private makeRoom(s: Slot, need: number): void {
+    if (need <= s.lastRoom) return;
+    s.lastRoom = need + (need >> 2);
+    s.lastAt = this.claim(s.lastRoom);
+  }
+
+
+  /** `bytes` of the arena, at its end (grown by doubling). */
+  private claim(bytes: number): number {
+    if (this.arenaUsed + bytes > this.arena.length) {
+      // Not from the shared pool: a slice of it would keep a whole 8 KiB slab alive.
+      const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.arena.length, this.arenaUsed + bytes, 1 << 14));
+      this.arena.copy(grown, 0, 0, this.arenaUsed);
+      this.arena = grown;
+    }
+    const at = this.arenaUsed;
+    this.arenaUsed += bytes;
+    return at;
+  }
+
+  /** Done with offers: the arena cut to what is used, to be posted to another thread. */
+  pack(): void {
+    const n = this.slots.size;
+    const p: Packed = {
+      firsts: [], lasts: 0, classes: new Float64Array(n), input: new Uint16Array(n), line: new Uint32Array(n), client: new Uint32Array(n), protocol: new Uint8Array(n),
+      status: new Uint16Array(n), flags: new Uint8Array(n), durationMs: new Int32Array(n), endMs: new Float64Array(n), textAt: new Uint32Array(n), textBytes: new Uint32Array(n),
+      clients: [], arena: Buffer.allocUnsafeSlow(this.arenaUsed),
+    };
+    const clientIds = new Map<string, number>();
+    let k = 0;
+    for (const [cls, s] of this.slots) {
+      for (const row of s.first) p.firsts.push({ cls, row });
+      const r = s.last;
+      if (r === null) continue;
+      let c = clientIds.get(r.client);
+      if (c === undefined) clientIds.set(r.client, (c = p.clients.push(r.client) - 1));
+      p.classes[k] = cls;
+      p.input[k] = r.input;
+      p.line[k] = r.line;
+      p.client[k] = c;
+      p.protocol[k] = r.protocol;
+      p.status[k] = r.status;
+      p.flags[k] = r.flags;
+      p.durationMs[k] = r.durationMs;
+      p.endMs[k] = r.endMs;
+      p.textAt[k] = s.lastAt;
+      p.textBytes[k] = s.lastBytes;
+      k++;
+    }
+    p.lasts = k;
+    this.arena.copy(p.arena, 0, 0, this.arenaUsed);
+    this.packed = p;
+    this.slots.clear();
+    this.arena = EMPTY_ARENA;
+    this.arenaUsed = 0;
+  }
+
+  /** The packed reservoir's buffers, to be transferred rather than copied to another thread. */
+  transferables(): ArrayBuffer[] {
+    const p = this.packed;
+    if (p === null) return [];
+    return [p.classes, p.input, p.line, p.client, p.protocol, p.status, p.flags, p.durationMs, p.endMs, p.textAt, p.textBytes, p.arena].map((a) => a.buffer as ArrayBuffer);
+  }
+
 
   /** True when a class already holds all the first lines it keeps. */
   full(cls: number): boolean {
@@ -142,7 +290,7 @@ export class EvidenceReservoir {
     for (const [cls, s] of this.slots) {
       if (!wanted(cls)) continue;
       out.push(...[...s.first].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0)));
-      if (s.last !== null) out.push(lastOf(s));
+      if (s.last !== null) out.push(this.lastOf(s));
     }
     return out;
   }
@@ -153,20 +301,61 @@ export class EvidenceReservoir {
    * budget runs out.
    */
   merge(o: EvidenceReservoir, lineOffset = 0): void {
+    if (o.packed !== null) {
+      this.mergePacked(o.packed, lineOffset);
+      return;
+    }
     for (const [cls, s] of o.slots) {
       // Rows kept are never changed (a class's latest is a row of its own), so they can be shared.
       for (const r of s.first) this.offer(cls, lineOffset === 0 ? r : { ...r, line: r.line + lineOffset }, true);
-      if (s.last !== null) {
-        const r = lastOf(s);
-        r.line += lineOffset;
-        this.offer(cls, r, true);
+      if (s.last === null) continue;
+      const r = o.lastOf(s);
+      r.line += lineOffset;
+      this.offer(cls, r, true);
+    }
+  }
+
+  private lastOf(s: Slot): EvidenceRow {
+    const text = this.arena.toString('utf8', s.lastAt, s.lastAt + s.lastBytes);
+    return { ...(s.last as EvidenceRow), text: text.length >= MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text };
+  }
+
+  /**
+   * A packed reservoir's lines: its earliest offered as any line; its latest ones with their text
+   * copied as bytes, arena to arena, read as a string only when one goes among the earliest.
+   */
+  private mergePacked(p: Packed, lineOffset: number): void {
+    for (const { cls, row } of p.firsts) this.offer(cls, lineOffset === 0 ? row : { ...row, line: row.line + lineOffset }, true);
+    const row = newRow();
+    for (let k = 0; k < p.lasts; k++) {
+      const s = this.slot(p.classes[k] as number);
+      row.input = p.input[k] as number;
+      row.line = (p.line[k] as number) + lineOffset;
+      row.client = p.clients[p.client[k] as number] as string;
+      row.protocol = p.protocol[k] as number;
+      row.status = p.status[k] as number;
+      row.flags = p.flags[k] as number;
+      row.durationMs = p.durationMs[k] as number;
+      row.endMs = p.endMs[k] as number;
+      const at = p.textAt[k] as number;
+      const bytes = p.textBytes[k] as number;
+      if (this.admits(s, row)) {
+        const out = this.admit(s, { ...row, text: p.arena.toString('utf8', at, at + bytes) }, true);
+        if (out !== null) this.offerLast(s, out);
+        continue;
       }
+      if (s.last !== null && before(row, s.last)) continue;
+      this.makeRoom(s, bytes);
+      s.lastBytes = p.arena.copy(this.arena, s.lastAt, at, at + bytes);
+      copyFields(this.lastRow(s), row);
     }
   }
 
   /** A reservoir that crossed threads (plain objects, its buffers as Uint8Arrays) made whole again. */
   static revive(o: EvidenceReservoir): EvidenceReservoir {
-    for (const s of o.slots.values()) s.lastText = Buffer.from(s.lastText.buffer, s.lastText.byteOffset, s.lastText.byteLength);
+    const p = o.packed;
+    if (p !== null) p.arena = Buffer.from(p.arena.buffer, p.arena.byteOffset, p.arena.byteLength);
+    o.arena = EMPTY_ARENA;
     return Object.setPrototypeOf(o, EvidenceReservoir.prototype) as EvidenceReservoir;
   }
 }
@@ -186,12 +375,6 @@ function latestOf(rows: readonly EvidenceRow[]): number {
   return k;
 }
 
-const EMPTY = Buffer.alloc(0);
-
-function lastOf(s: Slot): EvidenceRow {
-  const text = s.lastText.toString('utf8', 0, s.lastBytes);
-  return { ...(s.last as EvidenceRow), text: text.length >= MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text };
-}
 
 function newRow(): EvidenceRow {
   return { input: 0, line: 0, client: '', protocol: 0, status: 0, flags: 0, durationMs: -1, endMs: NaN, text: '' };
@@ -217,12 +400,12 @@ export function keep(r: EvidenceRow): EvidenceRow {
   return row;
 }
 
-/** Decodes a class number back to its parts (named classes give protocol -1). */
-export function classParts(cls: number): { protocol: number; flags: number; status: number; coarseBin: number } {
-  if (cls < 0) return { protocol: -1, flags: 0, status: 0, coarseBin: -1 };
+/** Decodes a class number back to its parts (named classes give protocol -1; bin -1: no duration). */
+export function classParts(cls: number): { protocol: number; flags: number; status: number; bin: number } {
+  if (cls < 0) return { protocol: -1, flags: 0, status: 0, bin: -1 };
   const bin = (cls % 65536) - 1;
   let rest = Math.floor(cls / 65536);
   const status = rest % 1000;
   rest = Math.floor(rest / 1000);
-  return { protocol: Math.floor(rest / 256), flags: rest % 256, status, coarseBin: bin };
+  return { protocol: Math.floor(rest / 256), flags: rest % 256, status, bin };
 }

@@ -19,7 +19,7 @@ import { BLOCK_BYTES, StreamBlocks } from '../input/blocks.js';
 import { firstLines, headLines, lineRanges } from '../input/chunks.js';
 import { followFile } from '../input/follow.js';
 import { openInput, type OpenedInput } from '../input/open.js';
-import { GATE_LINES, type PartRules, type PartTally } from './part.js';
+import { GATE_LINES, type PartRules, type PartTally, type TextColumn } from './part.js';
 import { LINE_EMPTY } from './scan.js';
 import { LineDigest, sameAsEarlier } from './same-lines.js';
 import { BadLineLog } from './stats.js';
@@ -32,7 +32,7 @@ export { GATE_LINES };
 const DETECT_LINES = 20;
 const DETECT_BYTES = 1 << 20;
 /** Byte ranges parts are read in: large enough that a part's start-up cost vanishes, small enough for flat memory. */
-const CHUNK_BYTES = 8 << 20;
+const CHUNK_BYTES = 32 << 20;
 /** Files smaller than this are read in this thread (a worker's start costs about as much). */
 const MIN_WORKER_BYTES = 4 << 20;
 
@@ -130,6 +130,33 @@ class RunFormats {
   }
 }
 
+/** The sighting at a cursor's head; its text is read from the part only if the tally keeps it (most are not kept). */
+class Head implements KeyedSighting {
+  input = 0;
+  line = 0;
+  client = '';
+  clientId = 0;
+  row = -1;
+  protocol = 0;
+  status = 0;
+  flags = 0;
+  durationMs = -1;
+  endMs = NaN;
+  key = '';
+  upstream = '';
+  private texts: TextColumn | null = null;
+  private index = 0;
+
+  get text(): string {
+    return this.texts === null ? '' : this.texts.at(this.index);
+  }
+
+  at(texts: TextColumn, index: number): void {
+    this.texts = texts;
+    this.index = index;
+  }
+}
+
 /**
  * One input being read: its part tallies taken in input order (line numbering, the format gate,
  * the input's result), and the sighting at its head (a handshake with a key, waiting for its turn
@@ -162,7 +189,7 @@ class Cursor {
   private gateOpen = false;
   private leadingFailures = 0;
   private firstFailure: { line: number; text: string; reason: string } | null = null;
-  private readonly head: KeyedSighting = { input: 0, line: 0, client: '', clientId: 0, row: -1, protocol: 0, status: 0, flags: 0, durationMs: -1, endMs: NaN, text: '', key: '', upstream: '' };
+  private readonly head = new Head();
 
   constructor(readonly input: number, readonly name: string, private readonly ctx: Shared) {
     this.result = { name, lines: 0, parsed: 0, unparsed: 0, empty: 0, filtered: 0, bytes: 0, gzip: false, formats: {}, assumed: null, sameAs: null, error: null };
@@ -196,7 +223,7 @@ class Cursor {
       h.durationMs = w.durationMs[i] as number;
       h.endMs = w.endMs[i] as number;
       h.key = w.key.at(i);
-      h.text = w.text.at(i);
+      h.at(w.text, i);
       h.upstream = i < w.upstream.length ? w.upstream.at(i) : '';
       if (h.endMs === h.endMs) this.headMs = h.endMs;
       this.hasHead = true;
@@ -320,6 +347,8 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   names.forEach((name, i) => cursors.push(new Cursor(i, name, ctx)));
   const workers = Math.max(1, Math.floor(opts.workers ?? availableParallelism()));
   const chunkBytes = Math.max(1, Math.floor(opts.chunkBytes ?? CHUNK_BYTES));
+  // Parts of an input are taken in order: one that takes longer than the next must not leave a thread idle meanwhile.
+  const ahead = 2 * workers;
   const inline = new InlinePool();
   const pool: PartRunner = workers > 1 ? new WorkerPool(workers) : inline;
   const paneMs = tally.listener?.paneMs ?? 0;
@@ -372,13 +401,13 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       const ranges = await lineRanges(c.name, info.size, chunkBytes);
       c.opened.stream.destroy();
       const runner = info.size < MIN_WORKER_BYTES ? inline : pool;
-      c.source = new ChunkedSource(runner, new FileRanges(ranges), task, order, workers, () => wake());
+      c.source = new ChunkedSource(runner, new FileRanges(ranges), task, order, ahead, () => wake());
       return;
     }
     // A stream (gzip, stdin, a pipe): this thread reads and gunzips, and cuts it into blocks of whole lines.
     const opened = c.opened;
     const blocks = new StreamBlocks(opened.stream, () => opened.bytesRead(), () => wake(), Math.min(BLOCK_BYTES, chunkBytes));
-    c.source = new ChunkedSource(pool, blocks, task, (first) => orderFor(c, opts.detect ? sampleOf(first) : null), workers, () => wake());
+    c.source = new ChunkedSource(pool, blocks, task, (first) => orderFor(c, opts.detect ? sampleOf(first) : null), ahead, () => wake());
   }));
 
   let interrupt = (): void => {};

@@ -172,8 +172,10 @@ export class RecordReader {
   private readonly readFacts = newFacts();
   private lastTime = '';
   private lastTimeMs = NaN;
-  /** The request line of the last facts() call, and where its path lies, for path(). */
+  /** The request line of the last facts() call (in `request`, from requestFrom to requestTo: the line itself, or the decoded value), and where its path lies, for path(). */
   private request = '';
+  private requestFrom = 0;
+  private requestTo = 0;
   private pathStart = 0;
   private pathEnd = 0;
   /** The facts() line and bounds, for path() without a $request. */
@@ -225,19 +227,37 @@ export class RecordReader {
     this.text = text;
     this.bounds = bounds;
     out.client = this.valueOf(text, bounds, this.vClient);
-    const request = this.valueOf(text, bounds, this.vRequest);
+    // The request line is read where it lies in the line when nothing in it is escaped (nearly
+    // always): no string is made for it unless its path is asked for.
+    let request = text;
+    let from = 0;
+    let to = 0;
+    const vr = this.vRequest;
+    if (vr >= 0) {
+      from = bounds[2 * vr] as number;
+      to = bounds[2 * vr + 1] as number;
+      const slash = text.indexOf('\\', from);
+      if (to - from === 1 && text.charCodeAt(from) === 45) to = from;
+      else if (slash >= 0 && slash < to) {
+        request = this.valueOf(text, bounds, vr);
+        from = 0;
+        to = request.length;
+      }
+    }
     this.request = request;
+    this.requestFrom = from;
+    this.requestTo = to;
     let protocol = Protocol.UNKNOWN;
-    if (request !== '') {
-      const sp1 = request.indexOf(' ');
-      const sp2 = request.lastIndexOf(' ');
-      if (sp1 > 0 && sp2 > sp1) {
+    if (to > from) {
+      const sp1 = request.indexOf(' ', from);
+      const sp2 = request.lastIndexOf(' ', to - 1);
+      if (sp1 > from && sp1 < to && sp2 > sp1) {
         this.pathStart = sp1 + 1;
         this.pathEnd = sp2;
-        protocol = protocolAt(request, sp2 + 1, request.length);
+        protocol = protocolAt(request, sp2 + 1, to);
       } else {
-        this.pathStart = sp1 > 0 ? sp1 + 1 : request.length;
-        this.pathEnd = request.length;
+        this.pathStart = sp1 > from && sp1 < to ? sp1 + 1 : to;
+        this.pathEnd = to;
       }
     }
     const vp = this.vProtocol;
@@ -268,7 +288,7 @@ export class RecordReader {
 
   /** The path of the line last given to facts(), as read() would set rec.path. */
   path(): string {
-    if (this.request !== '') return this.request.slice(this.pathStart, this.pathEnd);
+    if (this.requestTo > this.requestFrom) return this.request.slice(this.pathStart, this.pathEnd);
     const text = this.text;
     const bounds = this.bounds as Int32Array;
     return this.valueOf(text, bounds, this.vRequestUri) || this.valueOf(text, bounds, this.vUri);
@@ -284,7 +304,7 @@ export class RecordReader {
     rec.text = text;
     rec.client = f.client;
     rec.path = this.path();
-    const request = this.request;
+    const request = this.request.slice(this.requestFrom, this.requestTo);
     if (request !== '') {
       const sp1 = request.indexOf(' ');
       const sp2 = request.lastIndexOf(' ');

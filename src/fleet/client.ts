@@ -5,7 +5,7 @@
  * table layout (fleet/sql.ts) and builds no report (fleet/query.ts).
  */
 import { Readable } from 'node:stream';
-import { ClickHouseLogLevel, createClient, type ClickHouseClient } from '@clickhouse/client';
+import type { ClickHouseClient } from '@clickhouse/client';
 import { AnalyzerError, type ErrorCode } from '../errors.js';
 
 export interface Wire {
@@ -26,7 +26,8 @@ function unescapeTsv(v: string): string {
 
 export class Fleet {
   readonly wire: Wire = { sent: 0, received: 0, queries: 0 };
-  private readonly client: ClickHouseClient;
+  /** Loaded with the first use: @clickhouse/client and its dependencies cost every run without --clickhouse about 15 MB. */
+  private readonly connection: Promise<ClickHouseClient>;
   private readonly where: string;
 
   /** `url`: http(s)://[user[:password]@]host:port[/database]. */
@@ -43,7 +44,8 @@ export class Fleet {
     this.where = `${u.protocol}//${u.host}`;
     u.username = '';
     u.password = '';
-    this.client = createClient({ url: u.toString(), username, password, log: { level: ClickHouseLogLevel.OFF }, request_timeout: 3_600_000 });
+    const target = u.toString();
+    this.connection = import('@clickhouse/client').then((ch) => ch.createClient({ url: target, username, password, log: { level: ch.ClickHouseLogLevel.OFF }, request_timeout: 3_600_000 }));
   }
 
   /**
@@ -53,7 +55,7 @@ export class Fleet {
   async rows(sql: string): Promise<string[][]> {
     this.wire.sent += Buffer.byteLength(sql);
     this.wire.queries++;
-    const text = await this.run(async () => (await this.client.query({ query: sql, format: 'TabSeparated' })).text());
+    const text = await this.run(async () => (await (await this.connection).query({ query: sql, format: 'TabSeparated' })).text());
     this.wire.received += Buffer.byteLength(text);
     const out: string[][] = [];
     for (const line of text.split('\n')) if (line !== '') out.push(line.split('\t').map(unescapeTsv));
@@ -63,7 +65,7 @@ export class Fleet {
   async command(sql: string): Promise<void> {
     this.wire.sent += Buffer.byteLength(sql);
     this.wire.queries++;
-    await this.run(() => this.client.command({ query: sql }));
+    await this.run(async () => (await this.connection).command({ query: sql }));
   }
 
   /** Inserts rows already serialised as TabSeparated lines of `columns`. */
@@ -71,13 +73,13 @@ export class Fleet {
     this.wire.sent += Buffer.byteLength(lines);
     this.wire.queries++;
     await this.run(async () => {
-      const r = await this.client.exec({ query: `INSERT INTO ${table} (${columns.map((c) => `\`${c}\``).join(', ')}) FORMAT TabSeparated`, values: Readable.from([Buffer.from(lines)], { objectMode: false }) });
+      const r = await (await this.connection).exec({ query: `INSERT INTO ${table} (${columns.map((c) => `\`${c}\``).join(', ')}) FORMAT TabSeparated`, values: Readable.from([Buffer.from(lines)], { objectMode: false }) });
       r.stream.resume();
     });
   }
 
   async close(): Promise<void> {
-    await this.client.close();
+    await (await this.connection).close();
   }
 
   private async run<T>(fn: () => Promise<T>): Promise<T> {

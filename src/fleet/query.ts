@@ -322,10 +322,10 @@ async function keyCounts(fleet: Fleet, table: string, e: LineSql, K: string, tal
   }
 }
 
-/** The evidence reservoir: per class (protocol × status × flags × COARSE bin) its first lines and its last, and the lines of hidden and reused keys. */
+/** The evidence reservoir: per class (protocol × status × flags × duration bin) its first lines and its last, and the lines of hidden and reused keys. */
 async function evidence(fleet: Fleet, table: string, e: LineSql, H: string, K: string, res: EvidenceReservoir): Promise<void> {
   // No text: evidenceTexts() fetches the text of the few lines a report cites.
-  const cols = `${e.proto}, ${e.status}, ${e.flags}, ${e.coarse}, ${e.idx}, ${e.line}, ${e.client}, ${e.dur}, ${e.end}, ${e.ord}`;
+  const cols = `${e.proto}, ${e.status}, ${e.flags}, ${e.evidenceBin}, ${e.idx}, ${e.line}, ${e.client}, ${e.dur}, ${e.end}, ${e.ord}`;
   const cls = (r: Row): number => EvidenceReservoir.classOf(num(r[0]), num(r[1]), num(r[2]), num(r[3]));
   const rowOf = (r: Row): EvidenceRow => ({ protocol: num(r[0]), status: num(r[1]), flags: num(r[2]), input: num(r[4]), line: num(r[5]), client: str(r[6]), durationMs: num(r[7]), endMs: num(r[8]) >= 0 ? num(r[8]) : NaN, text: '' });
   const offer = (c: number, first: Row[], last: Row[]): void => {
@@ -333,7 +333,7 @@ async function evidence(fleet: Fleet, table: string, e: LineSql, H: string, K: s
     for (const r of first) res.offer(c < 0 ? c : cls(r), rowOf(r));
     for (const r of last) if (!firsts.has(`${num(r[4])}:${num(r[5])}`)) res.offer(c < 0 ? c : cls(r), rowOf(r));
   };
-  const by = `${e.proto}, ${e.status}, ${e.flags}, ${e.coarse}`;
+  const by = `${e.proto}, ${e.status}, ${e.flags}, ${e.evidenceBin}`;
   // One line more than a class keeps: offered in the local run's order, it is what makes a class
   // count its last line towards the reservoir's budget when it does there.
   const first = await fleet.rows(`SELECT ${cols} FROM ${table} WHERE ${H} ORDER BY ${e.ord} LIMIT ${res.perClass + 1} BY ${by}`);

@@ -167,8 +167,8 @@ export function columnsFor(map: ReadonlyMap<ColumnName, string>, present: Readon
   return c;
 }
 
-/** The grids of core/grid.ts by their exact bits (FINE 16, COARSE 11). */
-export const GRID_BITS = { fine: 16, coarse: 11 } as const;
+/** The grids of core/grid.ts by their exact bits (FINE 16, COARSE 11, SESSION 7). */
+export const GRID_BITS = { fine: 16, coarse: 11, session: 7 } as const;
 
 /** `new Grid(bits).bin(ms)` (core/grid.ts) of a non-negative integer ms expression, in SQL. */
 export function binSql(bits: number, ms: string): string {
@@ -201,6 +201,8 @@ export interface LineSql {
   flags: string;
   fine: string;
   coarse: string;
+  /** The bin of a line's evidence class (core/evidence.ts classFor). */
+  evidenceBin: string;
   key: string;
   line: string;
   text: string;
@@ -254,6 +256,7 @@ export function lineSql(c: Record<ColumnName, string>, inputs: readonly string[]
     flags,
     fine: binSql(GRID_BITS.fine, dur),
     coarse: `if(${dur} < 0, -1, ${binSql(GRID_BITS.coarse, dur)})`,
+    evidenceBin: `if(${dur} < 0, -1, if(${status} = 101, ${binSql(GRID_BITS.session, dur)}, ${binSql(GRID_BITS.coarse, dur)}))`,
     key,
     line: `toUInt32(${c.line})`,
     text: `toString(${c.text})`,

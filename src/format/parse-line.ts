@@ -88,11 +88,16 @@ function run(f: TemplateFormat, shapes: Uint8Array, text: string, bounds: Int32A
         const skip = text.lastIndexOf(' ', text.length - tail.length - 1) - lit.length + 1;
         if (skip > from) from = skip;
       }
-      end = text.indexOf(lit, from);
-      // A list does not end where ` : ` continues it (`502 : 101`), unless the format says ` : ` next.
-      while (end >= 0 && (!fitsShape(shape, text, start, end, dash, empty) || (shape === Shape.LIST && !lit.startsWith(' : ') && text.startsWith(' : ', end)))) {
-        if (++steps > MAX_STEPS) return false;
-        end = text.indexOf(lit, end + 1);
+      const only = onlyEnd(shape, text, start, lit);
+      if (only !== NO_SHORTCUT) {
+        end = only >= from && text.startsWith(lit, only) && fitsShape(shape, text, start, only, dash, empty) ? only : -1;
+      } else {
+        end = text.indexOf(lit, from);
+        // A list does not end where ` : ` continues it (`502 : 101`), unless the format says ` : ` next.
+        while (end >= 0 && (!fitsShape(shape, text, start, end, dash, empty) || (shape === Shape.LIST && !lit.startsWith(' : ') && text.startsWith(' : ', end)))) {
+          if (++steps > MAX_STEPS) return false;
+          end = text.indexOf(lit, end + 1);
+        }
       }
     }
     if (end < 0) {
@@ -112,6 +117,36 @@ function run(f: TemplateFormat, shapes: Uint8Array, text: string, bounds: Int32A
     bounds[2 * v] = from;
   }
   return false;
+}
+
+const NO_SHORTCUT = -2;
+
+/**
+ * Where a value starting at `start` must end when its shape leaves one place only: a value that
+ * holds no space before a literal that starts with one ends at the first space; a quoted one
+ * before a `"` at the first `"`; a fixed-width one (`-` aside) at its width. NO_SHORTCUT when the
+ * shape allows several (run() then tries each occurrence of the literal); -1 when there is none.
+ * The same end the search finds, for less work: one character looked for, not the literal.
+ */
+function onlyEnd(shape: Shape, text: string, start: number, lit: string): number {
+  const c = lit.charCodeAt(0);
+  switch (shape) {
+    case Shape.TOKEN:
+    case Shape.UINT:
+    case Shape.SECONDS:
+      return c === 32 ? text.indexOf(' ', start) : NO_SHORTCUT;
+    case Shape.QUOTED:
+      return c === 34 ? text.indexOf('"', start) : NO_SHORTCUT;
+    case Shape.STATUS:
+    case Shape.TIME_LOCAL:
+    case Shape.WS_KEY: {
+      // A `-` (or nothing) is one character (or none) wide: those ends come first.
+      if (text.charCodeAt(start) === 45 || text.startsWith(lit, start)) return NO_SHORTCUT;
+      return start + (shape === Shape.STATUS ? 3 : shape === Shape.TIME_LOCAL ? 26 : 24);
+    }
+    default:
+      return NO_SHORTCUT;
+  }
 }
 
 /** Words for a failure: `expected " status " after $request_time, got "…"` (≤ 60 characters shown). */
