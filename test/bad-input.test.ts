@@ -3,7 +3,9 @@
 // empty files. Nothing throws, every line is accounted for, and what the report keeps of log text is
 // clipped. See: issue 7; DESIGN.md "Formats" (unparsed lines are counted, sampled, never fatal).
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -146,6 +148,28 @@ test('the first 10 lines fit no format: the input stops there, and the lines cou
     assertAccounted(report, bytes);
     assert.equal(report.meta.inputs[0]?.error?.code, 'FORMAT_NO_MATCH');
     assert.deepEqual([report.lines.total, report.lines.parsed, report.lines.unparsed], [10, 0, 10]);
+  }
+});
+
+test('the format gate closes the same when the first lines are cut into many parts: no line after the tenth failure is counted', async () => {
+  // Failing lines with empty ones between: the gate counts the failures, the lines counted run to the tenth.
+  const head = Array.from({ length: 14 }, (_, i) => (i % 3 === 2 ? '' : `junk ${i}`));
+  const dir = mkdtempSync(join(tmpdir(), 'wsdiag-gate-'));
+  try {
+    const file = join(dir, 'access.log');
+    writeFileSync(file, [...head, ...REAL, ''].join('\n'));
+    const whole = await analyze({ inputs: [file], workers: 1 });
+    const tenth = head.map((l, i) => [l, i + 1] as const).filter(([l]) => l !== '')[9]?.[1];
+    assert.deepEqual([whole.lines.total, whole.lines.unparsed, whole.lines.empty, whole.lines.parsed], [tenth, 10, (tenth as number) - 10, 0]);
+    for (const chunkBytes of [8, 20, 64]) {
+      for (const workers of [1, 2]) {
+        const cut = await analyze({ inputs: [file], workers, chunkBytes });
+        assert.deepEqual(cut.lines, whole.lines, `parts of ${chunkBytes} bytes, ${workers} threads`);
+        assert.equal(cut.meta.inputs[0]?.error?.code, 'FORMAT_NO_MATCH');
+      }
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
   }
 });
 

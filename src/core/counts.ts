@@ -315,18 +315,24 @@ export class Counts {
     }
     this.byUpstream.merge(o.byUpstream);
     this.byPath.merge(o.byPath);
-    // The cells' keys as stored (forEachCell's view would decode and encode them again): every part of every input comes through here.
+    // The cells' keys as stored (forEachCell's view would decode and encode them again): every part
+    // of every input comes through here. A fleet run's image of counts has only forEachCell.
     const t = o.cells;
+    if (!(t instanceof CellTable)) {
+      o.forEachCell((c) => this.addCell(c.input, c.protocol, c.flags, c.status, id(c.client), c.bin, c.count, c.firstMs, c.firstEndMs, c.lastMs));
+      return this.mergeBuckets(o, id);
+    }
     for (let x = 0; x < t.length; x++) {
       const k0 = t.k0[x] as number;
       const k2 = t.k2[x] as number;
       this.addCell(k0 & 0xffff, (k0 >>> 16) & 0xf, k0 >>> 20, k2 >>> 16, id(t.k1[x] as number), (k2 & 0xffff) - 1, t.count[x] as number, t.first[x] as number, t.firstEnd[x] as number, t.last[x] as number);
     }
+    this.mergeBuckets(o, id);
+  }
+
+  private mergeBuckets(o: Counts, id: (client: number) => number): void {
     if (o.bucketSeconds > this.bucketSeconds) this.rebucket(o.bucketSeconds);
-    for (const [k, b] of o.buckets) {
-      const at = k * o.bucketSeconds * 1000;
-      this.mergeBucket(at, b, id);
-    }
+    for (const [k, b] of o.buckets) this.mergeBucket(k * o.bucketSeconds * 1000, b, id);
   }
 
   private pair(input: number, client: number): ClientCounts {

@@ -81,8 +81,11 @@ export class TextColumn {
     return [this.bytes.buffer as ArrayBuffer, ...(Array.isArray(this.ends) ? [] : [this.ends.buffer as ArrayBuffer])];
   }
 
-  /** Done with pushing: the ends as a typed array (cheap to post). */
+  /** Done with pushing: the bytes cut to what is used (growth leaves up to three quarters spare), the ends as a typed array (cheap to post). */
   seal(): void {
+    const bytes = Buffer.allocUnsafeSlow(this.used);
+    this.bytes.copy(bytes, 0, 0, this.used);
+    this.bytes = bytes;
     this.ends = Uint32Array.from(this.ends);
   }
 
