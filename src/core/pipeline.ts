@@ -32,7 +32,7 @@ export { GATE_LINES };
 const DETECT_LINES = 20;
 const DETECT_BYTES = 1 << 20;
 /** Byte ranges parts are read in: large enough that a part's start-up cost vanishes, small enough for flat memory. */
-const CHUNK_BYTES = 32 << 20;
+const CHUNK_BYTES = 8 << 20;
 /** Files smaller than this are read in this thread (a worker's start costs about as much). */
 const MIN_WORKER_BYTES = 4 << 20;
 
