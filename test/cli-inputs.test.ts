@@ -1,11 +1,12 @@
 /*!
  * What the command says about its inputs, through dist/cli.js: auto-detection's errors and
  * unparsed-line reasons in the words of the format the input was detected as, combined/main with
- * fields appended recognised without flags, the same log given twice, and CSV with no row.
+ * fields appended recognised without flags, the same log given twice, CSV with no row, and
+ * standard input redirected from a file (read as that file, unless opened further in).
  * See: issue 14 items 11, 12 and 13.
  */
 import assert from 'node:assert/strict';
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -122,5 +123,39 @@ describe('CSV with no row (issue 14 item 13)', () => {
       assert.ok(r.stdout.startsWith(header), JSON.stringify(r.stdout));
       assert.equal(r.stdout.split('\r\n').length, 2, 'one line, then the end');
     }
+  });
+});
+
+describe('standard input redirected from a file', () => {
+  const lines = readFileSync(FIXTURE, 'latin1').split('\n').filter((l) => l !== '');
+  const stdinFrom = (path: string, skipBytes = 0): Report => {
+    const fd = openSync(path, 'r');
+    try {
+      if (skipBytes > 0) readSync(fd, Buffer.alloc(skipBytes), 0, skipBytes, null);
+      const r = run(['--output', 'json', '-'], undefined, { stdio: [fd, 'pipe', 'pipe'] });
+      assert.equal(r.code, 0, r.stderr);
+      return JSON.parse(r.stdout) as Report;
+    } finally {
+      closeSync(fd);
+    }
+  };
+  const same = (a: Report, b: Report): void => {
+    assert.deepEqual({ ...a.lines, samples: [] }, { ...b.lines, samples: [] });
+    assert.deepEqual(a.findings.map((f) => [f.id, f.count, f.evidence.map((e) => [e.line, e.text])]), b.findings.map((f) => [f.id, f.count, f.evidence.map((e) => [e.line, e.text])]));
+  };
+
+  test('reads the same lines as the file named (read as a file: in byte ranges), plain or gzip', () => {
+    const fromFile = json([FIXTURE]).report;
+    same(stdinFrom(FIXTURE), fromFile);
+    const gz = join(tmp, 'front.log.gz');
+    writeFileSync(gz, gzipSync(readFileSync(FIXTURE)));
+    same(stdinFrom(gz), fromFile);
+    assert.equal(stdinFrom(FIXTURE).meta.inputs[0]?.name, '-');
+  });
+
+  test('a file the shell opened further in: only what follows is read, as from a pipe', () => {
+    const skip = Buffer.byteLength(`${lines.slice(0, 3).join('\n')}\n`, 'latin1');
+    const rest = file('rest.log', lines.slice(3));
+    same(stdinFrom(FIXTURE, skip), json([rest]).report);
   });
 });

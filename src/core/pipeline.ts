@@ -18,7 +18,7 @@ import type { InferredFormat } from '../format/trailing.js';
 import { BLOCK_BYTES, StreamBlocks } from '../input/blocks.js';
 import { firstLines, headLines, lineRanges } from '../input/chunks.js';
 import { followFile } from '../input/follow.js';
-import { openInput, type OpenedInput } from '../input/open.js';
+import { openInput, stdinAsFile, type OpenedInput } from '../input/open.js';
 import { GATE_LINES, type PartRules, type PartTally, type TextColumn } from './part.js';
 import { LINE_EMPTY } from './scan.js';
 import { LineDigest, sameAsEarlier } from './same-lines.js';
@@ -383,22 +383,24 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   let wake = (): void => {};
   await Promise.all(cursors.map(async (c) => {
     if (opts.signal?.aborted) return;
+    // Standard input redirected from a file is read as that file.
+    const path = c.name === '-' && opts.follow === undefined && !opts.live ? ((await stdinAsFile(opts.stdin)) ?? '-') : c.name;
     try {
       c.opened = opts.follow !== undefined && c.name !== '-'
         ? { name: c.name, gzipLayers: 0, ...(await followFile(c.name, opts.follow)) }
-        : await openInput(c.name, opts.stdin);
+        : await openInput(path, opts.stdin);
       c.result.gzip = c.opened.gzipLayers > 0;
     } catch (err) {
       if (!isAnalyzerError(err)) throw err;
       c.result.error = { code: err.code, message: err.message };
       return;
     }
-    const task: InputTask = { file: c.name, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, rules: rulesFor(c.input) };
-    const info = c.result.gzip || c.name === '-' || opts.follow !== undefined ? null : await stat(c.name).catch(() => null);
+    const task: InputTask = { file: path, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, rules: rulesFor(c.input) };
+    const info = c.result.gzip || path === '-' || opts.follow !== undefined ? null : await stat(path).catch(() => null);
     if (info !== null && info.isFile()) {
       // A regular file: byte ranges, each read with the order chosen from the file's first lines; a small one in this thread.
-      const order = orderFor(c, opts.detect ? await headLines(c.name, DETECT_LINES) : null);
-      const ranges = await lineRanges(c.name, info.size, chunkBytes);
+      const order = orderFor(c, opts.detect ? await headLines(path, DETECT_LINES) : null);
+      const ranges = await lineRanges(path, info.size, chunkBytes);
       c.opened.stream.destroy();
       const runner = info.size < MIN_WORKER_BYTES ? inline : pool;
       c.source = new ChunkedSource(runner, new FileRanges(ranges), task, order, ahead, () => wake());

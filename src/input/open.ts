@@ -3,7 +3,8 @@
  * result is gzip too), whatever the file is called. Errors name the input (a corrupt gzip stream
  * also the compressed byte where decompression failed); nothing here reads lines.
  */
-import { open as openFile } from 'node:fs/promises';
+import { fstatSync } from 'node:fs';
+import { open as openFile, readFile } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { AnalyzerError } from '../errors.js';
@@ -19,6 +20,23 @@ export interface OpenedInput {
 
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
+
+/**
+ * Standard input, when it is a regular file that nothing has read yet (`wsdiag - < access.log`):
+ * a path that opens that file again (`/dev/stdin`), so it is read like any file (in byte ranges,
+ * side by side); null for a pipe, a terminal, or a file opened further in (Linux tells where in
+ * /proc/self/fdinfo/0; elsewhere, null).
+ */
+export async function stdinAsFile(stdin: Readable | undefined): Promise<string | null> {
+  if ((stdin as { fd?: unknown } | undefined)?.fd !== 0) return null;
+  try {
+    if (!fstatSync(0).isFile()) return null;
+    const pos = /^pos:\s*(\d+)$/m.exec(await readFile('/proc/self/fdinfo/0', 'utf8'));
+    return pos?.[1] === '0' ? '/dev/stdin' : null;
+  } catch {
+    return null;
+  }
+}
 
 /** Opens a file (or stdin for "-"), failing with INPUT_NOT_FOUND / INPUT_UNREADABLE before any byte is read. */
 export async function openInput(name: string, stdin?: Readable): Promise<OpenedInput> {
