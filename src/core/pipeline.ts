@@ -347,8 +347,10 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   names.forEach((name, i) => cursors.push(new Cursor(i, name, ctx)));
   const workers = Math.max(1, Math.floor(opts.workers ?? availableParallelism()));
   const chunkBytes = Math.max(1, Math.floor(opts.chunkBytes ?? CHUNK_BYTES));
-  // Parts of an input are taken in order: one that takes longer than the next must not leave a thread idle meanwhile.
-  const ahead = 2 * workers;
+  // Parts of an input are taken in order: one that takes longer than the next must not leave a
+  // thread idle meanwhile. Two parts a thread in flight in all, shared among the inputs (each
+  // part waiting holds its keyed handshakes' lines).
+  const ahead = Math.max(1, Math.ceil((2 * workers) / Math.max(1, names.length)));
   const inline = new InlinePool();
   const pool: PartRunner = workers > 1 ? new WorkerPool(workers) : inline;
   const paneMs = tally.listener?.paneMs ?? 0;

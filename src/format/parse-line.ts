@@ -90,7 +90,9 @@ function run(f: TemplateFormat, shapes: Uint8Array, text: string, bounds: Int32A
       }
       const only = onlyEnd(shape, text, start, lit);
       if (only !== NO_SHORTCUT) {
-        end = only >= from && text.startsWith(lit, only) && fitsShape(shape, text, start, only, dash, empty) ? only : -1;
+        // Ending at the first space (or quote), a value has none inside: only an empty one needs its shape checked.
+        const spared = only > start && (shape === Shape.TOKEN || shape === Shape.QUOTED);
+        end = only >= from && text.startsWith(lit, only) && (spared || fitsShape(shape, text, start, only, dash, empty)) ? only : -1;
       } else {
         end = text.indexOf(lit, from);
         // A list does not end where ` : ` continues it (`502 : 101`), unless the format says ` : ` next.
