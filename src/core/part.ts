@@ -58,7 +58,7 @@ export interface Slice {
  * and only the bytes a part used are copied out to be posted.
  */
 const SCRATCH: Buffer[] = [];
-const SCRATCH_KEPT = 4;
+const SCRATCH_KEPT = 3;
 
 export class TextColumn {
   private bytes = SCRATCH.pop() ?? Buffer.allocUnsafeSlow(1 << 16);
