@@ -31,9 +31,8 @@ export interface PartRules {
   untilMs: number;
   /** Width of a live window's panes (counts are sliced by floor(end / paneMs)); 0: one slice. */
   paneMs: number;
-  /** Evidence: first lines kept per class, and lines kept in all (core/evidence.ts). */
+  /** Evidence: first lines kept per class (core/evidence.ts). */
   evidencePerClass: number;
-  evidenceBudget: number;
   /** The run's evidence cutoffs when the part was launched (core/evidence.ts Cutoffs). */
   evidenceCutoffs?: Cutoffs;
   caps: CountCaps;
@@ -303,7 +302,9 @@ export class PartReader {
     if (this.lastSlice !== null && k === this.lastPane) return this.lastSlice;
     let slice = this.tally.slices.get(k);
     if (slice === undefined) {
-      slice = { counts: new Counts(this.rules.caps), evidence: new EvidenceReservoir(this.rules.evidencePerClass, this.rules.evidenceBudget, this.rules.evidenceCutoffs) };
+      // No budget: which lines the run keeps must not depend on how the input was cut or which
+      // cutoffs a part was given; the run's reservoir applies its budget (the cutoffs bound a part's lines).
+      slice = { counts: new Counts(this.rules.caps), evidence: new EvidenceReservoir(this.rules.evidencePerClass, Infinity, this.rules.evidenceCutoffs) };
       this.tally.slices.set(k, slice);
     }
     this.lastPane = k;

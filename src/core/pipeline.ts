@@ -27,7 +27,6 @@ import type { KeyedSighting, Tally } from './tally.js';
 import { ChunkedSource, FileRanges, InlinePool, WorkerPool, formatSpec, type FormatSpec, type InputTask, type Part, type PartRunner, type PartSource } from './workers.js';
 import type { InputReport } from '../report/model.js';
 
-export { GATE_LINES };
 /** Lines auto-detection looks at before choosing, within this many bytes. */
 const DETECT_LINES = 20;
 const DETECT_BYTES = 1 << 20;
@@ -103,7 +102,7 @@ interface Shared {
 
 /**
  * The formats of one run: the options' formats, then any that detection built for an input.
- * Append-only, so a line's format index (a batch's `kind`) never changes meaning; `specs` is what
+ * Append-only, so a line's format index (what a part counts lines under) never changes meaning; `specs` is what
  * workers compile, and grows with it (the list a part is sent with holds every format its order names).
  */
 class RunFormats {
@@ -117,7 +116,7 @@ class RunFormats {
     this.specs = this.list.map(formatSpec);
   }
 
-  /** The index of the format detection built, added unless one with the same text is there already; -1 when a batch's `kind` could not name it. */
+  /** The index of the format detection built, added unless one with the same text is there already; -1 when a format index could not name it (LINE_EMPTY and above are taken). */
   addInferred(inferred: InferredFormat): number {
     const f = inferred.format;
     const k = this.list.findIndex((g) => g.text === f.text && g.escape === f.escape);
@@ -361,7 +360,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
    */
   const rulesFor = (input: number) => (first: boolean): PartRules => ({
     input, gate: first, sinceMs: opts.sinceMs ?? -Infinity, untilMs: opts.untilMs ?? Infinity, paneMs,
-    evidencePerClass: tally.evidencePerClass, evidenceBudget: tally.caps.evidenceRows, caps: tally.caps, sightAll: tally.rows !== undefined,
+    evidencePerClass: tally.evidencePerClass, caps: tally.caps, sightAll: tally.rows !== undefined,
     ...(paneMs === 0 ? { evidenceCutoffs: tally.evidence.cutoffs() } : {}),
   });
   const all = opts.formats.map((_, i) => i);

@@ -298,7 +298,7 @@ export class ChunkedSource implements PartSource {
   /**
    * `order`: the format order of every part, or how to choose it from the input's first part
    * (called once, with null for an input without a byte). `ahead`: parts launched beyond the one
-   * being read. `onChange` runs when a batch or the end arrives.
+   * being read. `onChange` runs when a part's tally or the end arrives.
    */
   constructor(
     private readonly pool: PartRunner,
