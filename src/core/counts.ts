@@ -271,10 +271,6 @@ export class Counts {
     }
   }
 
-  get cellCount(): number {
-    return this.cells.length;
-  }
-
   /** Counts that crossed threads (structured clone keeps fields, not classes) made whole again. */
   static revive(o: Counts): Counts {
     Object.setPrototypeOf(o, Counts.prototype);
