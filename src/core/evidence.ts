@@ -1,8 +1,9 @@
 /*!
  * Evidence lines: a bounded reservoir of handshake lines with their text, so every finding can cite
  * its first and last occurrence and a varied few in between. Lines are kept per class (protocol ×
- * status × flags × duration bin (core/grid.ts), plus named classes for key findings): the earliest few and
- * the latest, so reservoirs filled apart (parts of an input, panes of a window) merge into the same. Counts never come from here (core/counts.ts); what a finding is, is decided elsewhere.
+ * status × flags × duration bin, core/grid.ts; plus named classes for key findings): the earliest
+ * few and the latest, so reservoirs filled apart (parts of an input, panes of a window) merge into
+ * the same. Counts never come from here (core/counts.ts); what a finding is, is decided elsewhere.
  */
 
 import { COARSE, SESSION } from './grid.js';
