@@ -81,15 +81,25 @@ const MAX_ROUNDS = 6;
 function candidates(h: DurationHistogram, masked: readonly Cluster[], opts: ClusterOptions): Cluster[] {
   const minCount = opts.minCount ?? 3;
   const nonEmpty: number[] = [];
-  h.forEach((b) => nonEmpty.push(b));
+  const counts: number[] = [];
+  h.forEach((b, m) => {
+    nonEmpty.push(b);
+    counts.push(m);
+  });
   if (nonEmpty.length === 0) return [];
   const n = (nonEmpty.at(-1) as number) + 1;
+  // Prefix sums over every bin up to the last member (sessions of hours span 300,000 FINE bins):
+  // the members added where they are, then summed in one pass, without a lookup per bin.
   const all = new Float64Array(n + 1);
   const bg = new Float64Array(n + 1);
+  nonEmpty.forEach((b, i) => {
+    const m = counts[i] as number;
+    all[b + 1] = m;
+    bg[b + 1] = masked.some((c) => FINE.lo(b) >= c.loMs && FINE.lo(b) <= c.hiMs) ? 0 : m;
+  });
   for (let b = 0; b < n; b++) {
-    const m = h.at(b);
-    all[b + 1] = (all[b] as number) + m;
-    bg[b + 1] = (bg[b] as number) + (m > 0 && masked.some((c) => FINE.lo(b) >= c.loMs && FINE.lo(b) <= c.hiMs) ? 0 : m);
+    all[b + 1] = (all[b + 1] as number) + (all[b] as number);
+    bg[b + 1] = (bg[b + 1] as number) + (bg[b] as number);
   }
   /** Count of durations from loMs to hiMs (whole bins from the one holding loMs). */
   const sum = (prefix: Float64Array, loMs: number, hiMs: number): number => {
