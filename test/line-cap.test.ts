@@ -8,27 +8,21 @@ import { test } from 'node:test';
 import fc from 'fast-check';
 
 import { analyze } from '../src/index.js';
-import { MAX_LINE_BYTES, capLines } from '../src/input/line-cap.js';
+import { LineCapper, MAX_LINE_BYTES } from '../src/input/line-cap.js';
 
-async function through(chunks: readonly Buffer[], max: number): Promise<Buffer> {
-  const out: Buffer[] = [];
-  const t = capLines(max);
-  t.on('data', (b: Buffer) => out.push(b));
-  const ended = new Promise((resolve) => t.on('end', resolve));
-  for (const c of chunks) t.write(c);
-  t.end();
-  await ended;
-  return Buffer.concat(out);
+function through(chunks: readonly Buffer[], max: number): Buffer {
+  const capper = new LineCapper(max);
+  return Buffer.concat(chunks.map((c) => capper.cut(c)));
 }
 
 function cutEveryLine(all: Buffer, max: number): Buffer {
   return Buffer.from(all.toString('latin1').split('\n').map((l) => l.slice(0, max)).join('\n'), 'latin1');
 }
 
-test('capLines cuts each line to the cap and keeps every newline, however the bytes are chunked', async () => {
+test('LineCapper cuts each line to the cap and keeps every newline, however the bytes are chunked', async () => {
   const chunk = fc.uint8Array({ maxLength: 40 }).map((a) => Buffer.from(a.map((x) => (x % 7 === 0 ? 10 : x))));
   await fc.assert(fc.asyncProperty(fc.array(chunk, { maxLength: 20 }), fc.integer({ min: 1, max: 30 }), async (chunks, max) => {
-    assert.deepEqual(await through(chunks, max), cutEveryLine(Buffer.concat(chunks), max));
+    assert.deepEqual(through(chunks, max), cutEveryLine(Buffer.concat(chunks), max));
   }), { numRuns: 1000 });
 });
 

@@ -1,6 +1,6 @@
 /*!
  * A byte stream (gunzipped file, stdin, pipe) → blocks of whole lines, each a buffer of its own
- * that can be handed to a worker thread, in stream order. Lines are cut as capLines cuts them; a
+ * that can be handed to a worker thread, in stream order. Lines are cut as LineCapper cuts them (input/line-cap.ts); a
  * block ends just after a `\n` (the last one at the end of the stream). The stream is paused
  * while a block waits to be taken, so memory is a few blocks whatever the stream's length; a
  * stream that goes quiet (a pipe from a live command) still hands on the lines it sent.

@@ -3,12 +3,11 @@
  * over-long line is dropped up to its newline). A file with no newline, or a binary blob, then
  * costs one bounded unparsed line instead of a string past V8's limit. Line count is unchanged.
  */
-import { Transform, type TransformCallback } from 'node:stream';
 
 /** Far above any real access-log line (a 10 MB one still parses), far below V8's string limit. */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
-/** The cut, chunk by chunk, for callers that write to split2 themselves (core/worker.ts). */
+/** The cut, chunk by chunk: for the bytes of a file's range (core/part.ts) and of a stream's blocks (input/blocks.ts). */
 export class LineCapper {
   /** Bytes of the current line passed on so far. */
   private run = 0;
@@ -38,13 +37,4 @@ export class LineCapper {
     }
     return Buffer.concat(parts);
   }
-}
-
-export function capLines(max = MAX_LINE_BYTES): Transform {
-  const capper = new LineCapper(max);
-  return new Transform({
-    transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-      done(null, capper.cut(chunk));
-    },
-  });
 }
