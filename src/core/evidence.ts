@@ -128,7 +128,7 @@ export class EvidenceReservoir {
     if (this.cut !== null && (this.cut.version === this.version || now - this.cut.at < CUTOFFS_MS)) return this.cut.cutoffs;
     const full: [number, number][] = [];
     // A class holding all the earliest lines it may (fewer once the budget is spent) takes a later one only in place of its latest.
-    const room = this.rows < this.budget ? this.perClass : 1;
+    const room = this.room();
     for (const [cls, s] of this.slots) {
       const latest = s.first[s.latest];
       if (s.first.length < room || latest === undefined || latest.endMs !== latest.endMs) continue;
@@ -170,10 +170,14 @@ export class EvidenceReservoir {
   }
 
   /** Does `row` go among the class's earliest: room left (and not past the cutoff), or earlier than the latest of them? */
+  /** The earliest lines a class may hold: perClass, one once the budget is spent. */
+  private room(): number {
+    return this.rows < this.budget ? this.perClass : 1;
+  }
+
   private admits(s: Slot, row: EvidenceRow): boolean {
-    const room = this.rows < this.budget ? this.perClass : 1;
     // `!(a > b)`, not `a <= b`: a line without a time (NaN) is never past a cutoff.
-    if (s.first.length < room) return !(row.endMs > s.cutoffMs);
+    if (s.first.length < this.room()) return !(row.endMs > s.cutoffMs);
     const latest = s.first[s.latest];
     return latest !== undefined && before(row, latest);
   }
@@ -183,8 +187,7 @@ export class EvidenceReservoir {
     if (!this.admits(s, row)) return row;
     this.version++;
     const latest = s.first[s.latest];
-    const room = this.rows < this.budget ? this.perClass : 1;
-    if (s.first.length < room) {
+    if (s.first.length < this.room()) {
       s.first.push(owned ? row : keep(row));
       if (latest === undefined || !before(row, latest)) s.latest = s.first.length - 1;
       this.rows++;
