@@ -4,10 +4,9 @@
  * slice), its unparsed lines, the handshakes the main thread must join by key in time order, and
  * what the input's result needs (lines, formats, gate, digest, UTC offset). Line numbers count
  * from the part's start; the pipeline moves them on as it takes the parts in input order. Runs in
- * a worker thread (core/worker.ts) or, with one thread, in the main one; reads with split2.
+ * a worker thread (core/worker.ts) or, with one thread, in the main one; cuts lines on the bytes.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
-import split2 from 'split2';
 import { LineCapper } from '../input/line-cap.js';
 import { Classifier } from './classify.js';
 import { Counts, type CountCaps } from './counts.js';
@@ -70,14 +69,24 @@ export class TextColumn {
 
   push(s: string): void {
     // At most 3 bytes per UTF-16 unit.
-    if (this.used + 3 * s.length > this.bytes.length) {
-      // Four times as large: fewer copies of what is there (each byte copied a third of a time, on average).
-      const grown = Buffer.allocUnsafeSlow(Math.max(4 * this.bytes.length, this.used + 3 * s.length));
-      this.bytes.copy(grown, 0, 0, this.used);
-      this.bytes = grown;
-    }
+    this.room(3 * s.length);
     this.used += this.bytes.write(s, this.used, 'utf8');
     (this.ends as number[]).push(this.used);
+  }
+
+  /** The bytes b[start, end), as they are. */
+  pushBytes(b: Buffer, start: number, end: number): void {
+    this.room(end - start);
+    this.used += b.copy(this.bytes, this.used, start, end);
+    (this.ends as number[]).push(this.used);
+  }
+
+  private room(bytes: number): void {
+    if (this.used + bytes <= this.bytes.length) return;
+    // Four times as large: fewer copies of what is there (each byte copied a third of a time, on average).
+    const grown = Buffer.allocUnsafeSlow(Math.max(4 * this.bytes.length, this.used + bytes));
+    this.bytes.copy(grown, 0, 0, this.used);
+    this.bytes = grown;
   }
 
   at(i: number): string {
@@ -201,17 +210,36 @@ export class PartReader {
   private lastSlice: Slice | null = null;
   private lastPane = NaN;
   private readonly clientIds = new Map<string, number>();
+  /** The last client's name and hash: consecutive lines' clients are the same string (core/record.ts caches them). */
+  private lastClient = '';
+  private lastClientHash = hashText('');
 
   constructor(private readonly scanner: LineScanner, private readonly rules: PartRules) {
     this.row.input = rules.input;
   }
 
-  line(line: string): void {
+  /**
+   * Reads the lines of b[from, to) that end with `\n`; returns where the first line not read
+   * starts (an unfinished one, or the rest after the gate closed).
+   */
+  lines(b: Buffer, from: number, to: number): number {
+    let at = from;
+    while (!this.stopped) {
+      const nl = b.indexOf(10, at);
+      if (nl < 0 || nl >= to) break;
+      this.line(b, at, nl);
+      at = nl + 1;
+    }
+    return at;
+  }
+
+  /** One line, the bytes b[start, end) without its `\n`. */
+  line(b: Buffer, start: number, end: number): void {
     if (this.stopped) return;
     const t = this.tally;
     const n = ++t.lines;
     const s = this.scanner;
-    const kind = s.scan(line);
+    const kind = s.scanBytes(b, start, end);
     const digest = t.digest;
     if (kind === LINE_EMPTY) {
       t.empty++;
@@ -239,7 +267,11 @@ export class PartReader {
     digest.addNumber(endMs);
     digest.add(durationMs);
     digest.add(f.protocol);
-    digest.add(hashText(f.client));
+    if (f.client !== this.lastClient) {
+      this.lastClient = f.client;
+      this.lastClientHash = hashText(f.client);
+    }
+    digest.add(this.lastClientHash);
     if (s.handshake) digest.add(f.status);
     const rules = this.rules;
     if (endMs < rules.sinceMs || endMs > rules.untilMs) {
@@ -278,7 +310,7 @@ export class PartReader {
     (w.durationMs as number[]).push(durationMs);
     (w.endMs as number[]).push(endMs);
     w.key.push(f.key);
-    w.text.push(s.body);
+    w.text.pushBytes(s.b, s.bodyStart, s.bodyEnd);
     if (rules.sightAll) w.upstream.push(s.upstream());
   }
 
@@ -286,10 +318,8 @@ export class PartReader {
     let i = this.clientIds.get(name);
     if (i === undefined) {
       i = this.tally.clients.length;
-      // A copy: the name as read is a slice of a whole read.
-      const copy = Buffer.from(name, 'utf8').toString('utf8');
-      this.clientIds.set(copy, i);
-      this.tally.clients.push(copy);
+      this.clientIds.set(name, i);
+      this.tally.clients.push(name);
     }
     return i;
   }
@@ -322,31 +352,40 @@ export type PartBytes = { file: string; start: number; end: number } | { data: A
  */
 export function readPart(where: PartBytes, formats: readonly CompiledFormat[], order: readonly number[], wsPaths: RegExp, rules: PartRules): { tally: PartTally; error: NodeJS.ErrnoException | null } {
   const reader = new PartReader(new LineScanner(formats, order, new Classifier(wsPaths)), rules);
-  // split2 hands out a write's lines before write() returns, so nothing piles up.
-  const lines = split2('\n');
-  lines.on('data', (line: string) => reader.line(line));
   if ('data' in where) {
-    // A block of whole lines, cut to length already. Written in reads' sizes: a block-sized string
-    // would go to V8's large-object space, freed only by full collections.
+    // A block of whole lines, cut to length already; the last may lack its `\n` (the stream's end).
     const block = Buffer.from(where.data, 0, where.bytes);
-    for (let at = 0; at < block.length && !reader.stopped; at += READ_BYTES) lines.write(block.subarray(at, at + READ_BYTES));
-    lines.end();
+    const rest = reader.lines(block, 0, block.length);
+    if (rest < block.length && !reader.stopped) reader.line(block, rest, block.length);
     reader.tally.seal();
     return { tally: reader.tally, error: null };
   }
   let fd = -1;
   try {
-    // Synchronous reads: the thread has nothing else to do. 64 KiB reads: 1 MiB ones doubled the system time.
+    // Synchronous reads: the thread has nothing else to do. 64 KiB reads: 1 MiB ones doubled the
+    // system time. A line read in part waits at the buffer's start for the rest of it.
     fd = openSync(where.file, 'r');
-    const buf = Buffer.allocUnsafe(READ_BYTES);
+    let buf = Buffer.allocUnsafe(2 * READ_BYTES);
+    let held = 0;
     const capper = new LineCapper();
     for (let at = where.start; at < where.end && !reader.stopped;) {
-      const n = readSync(fd, buf, 0, Math.min(READ_BYTES, where.end - at), at);
+      if (buf.length - held < READ_BYTES) {
+        const grown = Buffer.allocUnsafe(2 * buf.length);
+        buf.copy(grown, 0, 0, held);
+        buf = grown;
+      }
+      const n = readSync(fd, buf, held, Math.min(READ_BYTES, where.end - at), at);
       if (n === 0) break;
       at += n;
-      lines.write(capper.cut(buf.subarray(0, n)));
+      const read = buf.subarray(held, held + n);
+      const cut = capper.cut(read);
+      // Cut only past an over-long line's MAX_LINE_BYTES: then a copy, never longer than what was read.
+      if (cut !== read) cut.copy(buf, held);
+      const end = held + cut.length;
+      const rest = reader.lines(buf, 0, end);
+      held = buf.copy(buf, 0, rest, end);
     }
-    lines.end();
+    if (held > 0 && !reader.stopped) reader.line(buf, 0, held);
     reader.tally.seal();
     return { tally: reader.tally, error: null };
   } catch (err) {

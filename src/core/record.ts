@@ -1,10 +1,10 @@
 /*!
  * Reading the fields of a line matched by one format, with the variable lookups done once per
  * format (RecordReader): facts(), the few numbers and strings the analysis takes from every line,
- * and read(), the whole LogRecord built on the same facts. Numbers are parsed with charCodeAt,
- * not Date.parse.
+ * and read(), the whole LogRecord built on the same facts. Both read the line's bytes; numbers are
+ * parsed from them, not with Date.parse, and a string is made only for a value the caller keeps.
  */
-import type { CompiledFormat } from '../format/compile.js';
+import type { CompiledFormat, Escape } from '../format/compile.js';
 import { decodeValue } from '../format/parse-line.js';
 import { Protocol } from './classify.js';
 
@@ -88,7 +88,7 @@ export function parseTimeIso(s: string): number {
 
 /** `1520586427.537` → 1520586427537; `60.000` → 60000. -1 when not `%T.%03M`. */
 export function parseMillis(s: string): number {
-  return millisAt(s, 0, s.length);
+  return millisAt(Buffer.from(s, 'latin1'), 0, s.length);
 }
 
 /** Does the format have variable v, and did the matched line hold it (a JSON line may not)? */
@@ -96,33 +96,38 @@ function present(bounds: Int32Array, v: number): boolean {
   return v >= 0 && (bounds[2 * v] as number) >= 0;
 }
 
-/** parseMillis on s[start, end), without slicing. */
-function millisAt(s: string, start: number, end: number): number {
+/** parseMillis on the bytes b[start, end). */
+function millisAt(b: Uint8Array, start: number, end: number): number {
   const dot = end - 4;
-  if (dot < start + 1 || s.charCodeAt(dot) !== 46) return -1;
+  if (dot < start + 1 || b[dot] !== 46) return -1;
   let v = 0;
   for (let i = start; i < end; i++) {
     if (i === dot) continue;
-    const c = s.charCodeAt(i) - 48;
+    const c = (b[i] as number) - 48;
     if (c < 0 || c > 9) return -1;
     v = v * 10 + c;
   }
   return v;
 }
 
-/** The three-digit status in s[start, end), without slicing (`-` and other lengths give 0). */
-function statusAt(s: string, start: number, end: number): number {
+/** The three-digit status in b[start, end) (`-` and other lengths give 0). */
+function statusAt(b: Uint8Array, start: number, end: number): number {
   if (end - start !== 3) return 0;
-  const v = digits(s, start, 3);
-  return v >= 0 && v <= 999 ? v : 0;
+  let v = 0;
+  for (let i = start; i < end; i++) {
+    const c = (b[i] as number) - 48;
+    if (c < 0 || c > 9) return 0;
+    v = v * 10 + c;
+  }
+  return v;
 }
 
-/** The Protocol of s[start, end): the four HTTP versions by their characters, no slice. */
-function protocolAt(s: string, start: number, end: number): Protocol {
+/** The Protocol of b[start, end): the four HTTP versions by their bytes. */
+function protocolAt(b: Uint8Array, start: number, end: number): Protocol {
   if (end === start) return Protocol.UNKNOWN;
-  if (end - start === 8 && s.startsWith('HTTP/', start) && s.charCodeAt(start + 6) === 46) {
-    const major = s.charCodeAt(start + 5);
-    const minor = s.charCodeAt(start + 7);
+  if (end - start === 8 && b[start] === 72 && b[start + 1] === 84 && b[start + 2] === 84 && b[start + 3] === 80 && b[start + 4] === 47 && b[start + 6] === 46) {
+    const major = b[start + 5];
+    const minor = b[start + 7];
     if (major === 49 && minor === 49) return Protocol.HTTP11;
     if (major === 49 && minor === 48) return Protocol.HTTP10;
     if (major === 50 && minor === 48) return Protocol.HTTP2;
@@ -151,7 +156,53 @@ export function newFacts(): LineFacts {
   return { client: '', protocol: Protocol.UNKNOWN, status: 0, durationMs: -1, endMs: NaN, key: '', upgrade: '', logsUpgrade: false };
 }
 
-/** Reads LogRecords out of lines matched by one format; the variable lookups happen once, here. */
+/** Values a few of which fill most lines (clients, LB nodes), each decoded once: direct-mapped by a hash of their bytes. */
+const CACHE_SLOTS = 1024;
+
+class ValueCache {
+  private readonly bytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(CACHE_SLOTS);
+  private readonly texts: string[] = new Array<string>(CACHE_SLOTS).fill('');
+
+  constructor(private readonly escape: Escape) {}
+
+  /** The decoded value of b[start, end). */
+  get(b: Buffer, start: number, end: number): string {
+    let h = 0x811c9dc5;
+    for (let i = start; i < end; i++) h = Math.imul(h ^ (b[i] as number), 0x01000193);
+    const slot = (h ^ (h >>> 15)) & (CACHE_SLOTS - 1);
+    const held = this.bytes[slot];
+    if (held !== undefined && held.length === end - start) {
+      let i = 0;
+      while (i < held.length && held[i] === b[start + i]) i++;
+      if (i === held.length) return this.texts[slot] as string;
+    }
+    const text = decodeValue(this.escape, b.toString('utf8', start, end));
+    this.bytes[slot] = Buffer.from(b.subarray(start, end));
+    this.texts[slot] = text;
+    return text;
+  }
+}
+
+/** A line given as a string, as the bytes the reader reads, with `bounds` (string offsets) made byte offsets. */
+function asBytes(text: string, bounds: Int32Array): Buffer {
+  const b = Buffer.from(text, 'utf8');
+  if (b.length !== text.length) {
+    for (let i = 0; i < bounds.length; i++) {
+      const at = bounds[i] as number;
+      if (at > 0) bounds[i] = Buffer.byteLength(text.slice(0, at));
+    }
+  }
+  return b;
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+function holdsBackslash(b: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) if (b[i] === 92) return true;
+  return false;
+}
+
+/** Reads LogRecords out of lines matched by one format, from the line's bytes; the variable lookups happen once, here. */
 export class RecordReader {
   private readonly vClient: number;
   private readonly vRequest: number;
@@ -170,16 +221,19 @@ export class RecordReader {
   private readonly vUpstreamStatus: number;
   private readonly vUserAgent: number;
   private readonly readFacts = newFacts();
-  private lastTime = '';
+  private readonly clients: ValueCache;
+  /** The bytes of the last distinct time read, and its value. */
+  private readonly lastTime = Buffer.alloc(32);
+  private lastTimeLength = -1;
   private lastTimeMs = NaN;
   /** The request line of the last facts() call (in `request`, from requestFrom to requestTo: the line itself, or the decoded value), and where its path lies, for path(). */
-  private request = '';
+  private request: Buffer = NO_BYTES;
   private requestFrom = 0;
   private requestTo = 0;
   private pathStart = 0;
   private pathEnd = 0;
   /** The facts() line and bounds, for path() without a $request. */
-  private text = '';
+  private b: Buffer = NO_BYTES;
   private bounds: Int32Array | null = null;
 
   constructor(readonly format: CompiledFormat) {
@@ -200,6 +254,7 @@ export class RecordReader {
     this.vUpstream = v('upstream_addr');
     this.vUpstreamStatus = v('upstream_status');
     this.vUserAgent = v('http_user_agent');
+    this.clients = new ValueCache(format.escape);
   }
 
   /**
@@ -210,36 +265,43 @@ export class RecordReader {
     return this.readFacts.logsUpgrade;
   }
 
-  private valueOf(text: string, bounds: Int32Array, v: number): string {
+  /** Variable v's decoded value; '' for `-`, and without a string made for it. */
+  private valueOf(b: Buffer, bounds: Int32Array, v: number): string {
     if (v < 0) return '';
     const start = bounds[2 * v] as number;
     const end = bounds[2 * v + 1] as number;
-    if (end - start === 1 && text.charCodeAt(start) === 45) return '';
-    return decodeValue(this.format.escape, text.slice(start, end));
+    if (end <= start || (end - start === 1 && b[start] === 45)) return '';
+    return decodeValue(this.format.escape, b.toString('utf8', start, end));
   }
 
   /**
-   * The facts the analysis needs from a line that matched this reader's format: the same values
-   * read() gives (client, protocol code, status, duration, end time, key, Upgrade), with fewer
-   * strings made. path() gives the path of this line when asked.
+   * The facts the analysis needs from the bytes of a line that matched this reader's format
+   * (bounds are offsets in b): the same values read() gives (client, protocol code, status,
+   * duration, end time, key, Upgrade), with a string made only for a key or an Upgrade header
+   * present, and a client not seen lately. path() gives the path of this line when asked.
    */
-  facts(text: string, bounds: Int32Array, out: LineFacts): void {
-    this.text = text;
+  facts(b: Buffer, bounds: Int32Array, out: LineFacts): void {
+    this.b = b;
     this.bounds = bounds;
-    out.client = this.valueOf(text, bounds, this.vClient);
+    const vc = this.vClient;
+    if (vc < 0) out.client = '';
+    else {
+      const start = bounds[2 * vc] as number;
+      const end = bounds[2 * vc + 1] as number;
+      out.client = end <= start || (end - start === 1 && b[start] === 45) ? '' : this.clients.get(b, start, end);
+    }
     // The request line is read where it lies in the line when nothing in it is escaped (nearly
     // always): no string is made for it unless its path is asked for.
-    let request = text;
+    let request = b;
     let from = 0;
     let to = 0;
     const vr = this.vRequest;
     if (vr >= 0) {
       from = bounds[2 * vr] as number;
       to = bounds[2 * vr + 1] as number;
-      const slash = text.indexOf('\\', from);
-      if (to - from === 1 && text.charCodeAt(from) === 45) to = from;
-      else if (slash >= 0 && slash < to) {
-        request = this.valueOf(text, bounds, vr);
+      if (to - from === 1 && b[from] === 45) to = from;
+      else if (from >= 0 && holdsBackslash(b, from, to)) {
+        request = Buffer.from(this.valueOf(b, bounds, vr), 'utf8');
         from = 0;
         to = request.length;
       }
@@ -249,8 +311,10 @@ export class RecordReader {
     this.requestTo = to;
     let protocol = Protocol.UNKNOWN;
     if (to > from) {
-      const sp1 = request.indexOf(' ', from);
-      const sp2 = request.lastIndexOf(' ', to - 1);
+      let sp1 = from;
+      while (sp1 < to && request[sp1] !== 32) sp1++;
+      let sp2 = to - 1;
+      while (sp2 > sp1 && request[sp2] !== 32) sp2--;
       if (sp1 > from && sp1 < to && sp2 > sp1) {
         this.pathStart = sp1 + 1;
         this.pathEnd = sp2;
@@ -261,50 +325,48 @@ export class RecordReader {
       }
     }
     const vp = this.vProtocol;
-    if (vp >= 0) {
-      const proto = this.valueOf(text, bounds, vp);
-      if (proto !== '') protocol = protocolAt(proto, 0, proto.length);
+    if (present(bounds, vp)) {
+      const start = bounds[2 * vp] as number;
+      const end = bounds[2 * vp + 1] as number;
+      if (end > start && !(end - start === 1 && b[start] === 45)) protocol = protocolAt(b, start, end);
     }
     out.protocol = protocol;
     const vs = this.vStatus;
-    if (vs < 0) out.status = 0;
-    else if (this.format.escape === 'default') out.status = statusAt(text, bounds[2 * vs] as number, bounds[2 * vs + 1] as number);
-    else {
-      const status = this.valueOf(text, bounds, vs);
-      out.status = statusAt(status, 0, status.length);
-    }
+    out.status = present(bounds, vs) ? statusAt(b, bounds[2 * vs] as number, bounds[2 * vs + 1] as number) : 0;
     const rt = this.vDuration;
-    out.durationMs = rt < 0 ? -1 : millisAt(text, bounds[2 * rt] as number, bounds[2 * rt + 1] as number);
-    out.endMs = this.endTime(text, bounds);
-    out.key = this.valueOf(text, bounds, this.vKey);
-    out.upgrade = this.valueOf(text, bounds, this.vUpgrade);
+    out.durationMs = present(bounds, rt) ? millisAt(b, bounds[2 * rt] as number, bounds[2 * rt + 1] as number) : -1;
+    out.endMs = this.endTime(b, bounds);
+    out.key = this.valueOf(b, bounds, this.vKey);
+    out.upgrade = this.valueOf(b, bounds, this.vUpgrade);
     out.logsUpgrade = present(bounds, this.vUpgrade);
   }
 
   /** $upstream_addr of the line last given to facts() ('' when absent). */
   upstream(): string {
-    return this.valueOf(this.text, this.bounds as Int32Array, this.vUpstream);
+    return this.valueOf(this.b, this.bounds as Int32Array, this.vUpstream);
   }
 
   /** The path of the line last given to facts(), as read() would set rec.path. */
   path(): string {
-    if (this.requestTo > this.requestFrom) return this.request.slice(this.pathStart, this.pathEnd);
-    const text = this.text;
+    if (this.requestTo > this.requestFrom) return this.request.toString('utf8', this.pathStart, this.pathEnd);
+    const b = this.b;
     const bounds = this.bounds as Int32Array;
-    return this.valueOf(text, bounds, this.vRequestUri) || this.valueOf(text, bounds, this.vUri);
+    return this.valueOf(b, bounds, this.vRequestUri) || this.valueOf(b, bounds, this.vUri);
   }
 
   /**
    * Fills `rec` from a line that matched this reader's format: facts() and the few fields only a
-   * whole record shows (method, the protocol as written, upstream status, user agent).
+   * whole record shows (method, the protocol as written, upstream status, user agent). A line
+   * given as a string has its bounds in string offsets (they are made byte offsets here).
    */
-  read(text: string, bounds: Int32Array, rec: LogRecord): void {
+  read(line: string | Buffer, bounds: Int32Array, rec: LogRecord): void {
+    const b = typeof line === 'string' ? asBytes(line, bounds) : line;
     const f = this.readFacts;
-    this.facts(text, bounds, f);
-    rec.text = text;
+    this.facts(b, bounds, f);
+    if (typeof line === 'string') rec.text = line;
     rec.client = f.client;
     rec.path = this.path();
-    const request = this.request.slice(this.requestFrom, this.requestTo);
+    const request = this.request.toString('utf8', this.requestFrom, this.requestTo);
     if (request !== '') {
       const sp1 = request.indexOf(' ');
       const sp2 = request.lastIndexOf(' ');
@@ -312,59 +374,64 @@ export class RecordReader {
       rec.method = sp1 > 0 ? request.slice(0, sp1) : request;
       rec.protocol = sp1 > 0 && sp2 > sp1 ? request.slice(sp2 + 1) : '';
     } else {
-      rec.method = this.valueOf(text, bounds, this.vMethod);
+      rec.method = this.valueOf(b, bounds, this.vMethod);
       rec.protocol = '';
     }
-    const proto = this.valueOf(text, bounds, this.vProtocol);
+    const proto = this.valueOf(b, bounds, this.vProtocol);
     if (proto !== '') rec.protocol = proto;
     rec.status = f.status;
     rec.durationMs = f.durationMs;
     rec.endMs = f.endMs;
     rec.startMs = f.durationMs >= 0 ? f.endMs - f.durationMs : f.endMs;
     rec.upstreamAddr = this.upstream();
-    rec.upstreamStatus = this.valueOf(text, bounds, this.vUpstreamStatus);
+    rec.upstreamStatus = this.valueOf(b, bounds, this.vUpstreamStatus);
     rec.key = f.key;
     rec.upgrade = f.upgrade;
-    rec.userAgent = this.valueOf(text, bounds, this.vUserAgent);
+    rec.userAgent = this.valueOf(b, bounds, this.vUserAgent);
   }
 
   /**
    * The UTC offset, in minutes, of the $time_local or $time_iso8601 of the line last given to
-   * facts() (NaN when it has neither). Read at fixed positions: no slice, no Date.
+   * facts() (NaN when it has neither). Read at fixed positions: no Date.
    */
   utcOffsetMinutes(): number {
-    const text = this.text;
+    const b = this.b;
     const bounds = this.bounds as Int32Array;
     const local = this.vTimeLocal;
     if (present(bounds, local)) {
-      // `09/Mar/2018:17:07:07 +0800`: the offset starts 5 characters before the end.
+      // `09/Mar/2018:17:07:07 +0800`: the offset starts 5 bytes before the end.
       const end = bounds[2 * local + 1] as number;
-      return end - (bounds[2 * local] as number) === 26 ? utcOffsetAt(text, end - 5) : NaN;
+      return end - (bounds[2 * local] as number) === 26 ? utcOffsetAt(b.toString('latin1', end - 5, end), 0) : NaN;
     }
     const iso = this.vTimeIso;
     if (!present(bounds, iso)) return NaN;
-    // `2018-03-09T17:07:07+08:00`: 6 characters before the end (a `Z` is UTC).
+    // `2018-03-09T17:07:07+08:00`: 6 bytes before the end (a `Z` is UTC).
     const end = bounds[2 * iso + 1] as number;
-    if (text.charCodeAt(end - 1) === 90) return 0;
-    return end - (bounds[2 * iso] as number) >= 25 ? utcOffsetAt(text, end - 6) : NaN;
+    if (b[end - 1] === 90) return 0;
+    return end - (bounds[2 * iso] as number) >= 25 ? utcOffsetAt(b.toString('latin1', end - 6, end), 0) : NaN;
   }
 
-  private endTime(text: string, bounds: Int32Array): number {
+  private endTime(b: Buffer, bounds: Int32Array): number {
     // A variable whose start bound is -1 is absent from this (JSON) line: use the next time source.
     const ms = this.vMsec;
     if (present(bounds, ms)) {
-      const v = millisAt(text, bounds[2 * ms] as number, bounds[2 * ms + 1] as number);
+      const v = millisAt(b, bounds[2 * ms] as number, bounds[2 * ms + 1] as number);
       return v < 0 ? NaN : v;
     }
     const local = this.vTimeLocal;
     const iso = this.vTimeIso;
     const v = present(bounds, local) ? local : iso;
     if (!present(bounds, v)) return NaN;
-    const s = text.slice(bounds[2 * v], bounds[2 * v + 1]);
-    // Consecutive lines mostly share their second: parse each distinct time string once.
-    if (s !== this.lastTime) {
-      this.lastTime = s;
+    const start = bounds[2 * v] as number;
+    const end = bounds[2 * v + 1] as number;
+    // Consecutive lines mostly share their second: parse each distinct time once.
+    const last = this.lastTime;
+    let same = end - start === this.lastTimeLength;
+    for (let i = 0; same && i < end - start; i++) same = last[i] === b[start + i];
+    if (!same) {
+      const s = b.toString('latin1', start, end);
       this.lastTimeMs = v === local ? parseTimeLocal(s) : parseTimeIso(s);
+      this.lastTimeLength = end - start <= last.length ? b.copy(last, 0, start, end) : -1;
     }
     return this.lastTimeMs;
   }

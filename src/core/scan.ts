@@ -5,7 +5,8 @@
  * fleet/ingest.ts writes rows); it counts nothing across lines.
  */
 import type { CompiledFormat } from '../format/compile.js';
-import { explainMismatch, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
+import { explainMismatch, matchBytes, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
+import { compileStraight, type StraightMatch } from '../format/straight-match.js';
 import { syslogBodyStart } from '../format/syslog.js';
 import type { Classifier } from './classify.js';
 import { RowFlag } from './counts.js';
@@ -23,6 +24,8 @@ interface Plan {
   index: number;
   format: CompiledFormat;
   reader: RecordReader;
+  /** A template's usual line, matched by generated code (format/straight-match.ts); null for JSON. */
+  straight: StraightMatch | null;
   bounds: Int32Array;
   /** Lines this scanner matched with it: the tie-break when choosing whose words explain a bad line. */
   hits: number;
@@ -31,8 +34,6 @@ interface Plan {
 export class LineScanner {
   /** The last line's facts (parsed lines), read by the caller after scan(). */
   readonly facts: LineFacts = newFacts();
-  /** The last line without a trailing `\r`, after a syslog header if it had one (the text evidence shows). */
-  body = '';
   /** The last line is a WebSocket handshake; then its RowFlag bits. */
   handshake = false;
   flags = 0;
@@ -44,47 +45,60 @@ export class LineScanner {
   /** The plan of the last line scan() matched (null: none). */
   private lastPlan: Plan | null = null;
   private lastPath = '';
+  /**
+   * The last line's body (after a syslog header, without `\r`): b[bodyStart, bodyEnd) of the
+   * bytes scanBytes() was given, so valid only until they change. Bounds are offsets in b.
+   */
+  b: Buffer = Buffer.alloc(0);
+  bodyStart = 0;
+  bodyEnd = 0;
+  private bodyText: string | null = null;
+  /** Where scan() puts a string's bytes. */
+  private encoded = Buffer.allocUnsafe(1024);
 
   /** `order`: indices into `formats`, tried in that order for every line. */
   constructor(formats: readonly CompiledFormat[], order: readonly number[], private readonly classifier: Classifier) {
     this.order = order.map((index) => {
       const format = formats[index] as CompiledFormat;
-      return { index, format, reader: new RecordReader(format), bounds: newBounds(format), hits: 0 };
+      const straight = format.kind === 'template' ? compileStraight(format) : null;
+      return { index, format, reader: new RecordReader(format), straight, bounds: newBounds(format), hits: 0 };
     });
   }
 
-  /**
-   * Reads one line (as split at `\n`; a trailing `\r` is dropped here): LINE_EMPTY, LINE_BAD (the
-   * text in `body`, why in `reason`) or the index of the format that fitted (facts in `facts`).
-   */
+  /** The last line without a trailing `\r`, after a syslog header if it had one (the text evidence shows). */
+  get body(): string {
+    this.bodyText ??= this.b.toString('utf8', this.bodyStart, this.bodyEnd);
+    return this.bodyText;
+  }
+
+  /** scanBytes() on a line given as a string (split at `\n`; a trailing `\r` is dropped). */
   scan(line: string): number {
-    const text = stripCr(line);
+    if (3 * line.length > this.encoded.length) this.encoded = Buffer.allocUnsafe(Math.max(3 * line.length, 2 * this.encoded.length));
+    const n = this.encoded.write(line, 0, 'utf8');
+    return this.scanBytes(this.encoded, 0, n);
+  }
+
+  /**
+   * Reads one line, the bytes b[start, end) as split at `\n` (a trailing `\r` is dropped here):
+   * LINE_EMPTY, LINE_BAD (the text in `body`, why in `reason`) or the index of the format that
+   * fitted (facts in `facts`). Templates are matched on the bytes; no string is made for a line
+   * that is not a handshake but a client not seen lately.
+   */
+  scanBytes(b: Buffer, start: number, end: number): number {
+    if (end > start && b[end - 1] === 13) end--;
     this.lastPlan = null;
-    this.body = text;
-    if (text.length === 0) return LINE_EMPTY;
-    // Strictly, then relaxed; each on the line, then after a syslog header: a relaxed $remote_addr
-    // would otherwise swallow the header (`<190>Nov 30 06:59:33 host nginx: 127.0.0.3`).
-    let body = text;
-    let plan: Plan | null = null;
-    let start = 0;
-    for (let pass = 0; pass < 2 && plan === null; pass++) {
-      plan = this.match(text, pass);
-      if (plan === null && pass === 0) start = syslogBodyStart(text);
-      if (plan === null && start > 0) {
-        body = text.slice(start);
-        plan = this.match(body, pass);
-      }
-    }
-    if (plan === null) {
-      this.reason = this.described++ >= DESCRIBED ? '' : this.explain(text, start > 0 ? body : null);
-      return LINE_BAD;
-    }
+    this.bodyText = null;
+    this.b = b;
+    this.bodyStart = start;
+    this.bodyEnd = end;
+    if (end === start) return LINE_EMPTY;
+    const plan = this.match(b, start, end, 0) ?? this.retry(b, start, end);
+    if (plan === null) return LINE_BAD;
     this.lastPlan = plan;
-    this.body = body;
     plan.hits++;
     const f = this.facts;
     const reader = plan.reader;
-    reader.facts(body, plan.bounds, f);
+    reader.facts(b, plan.bounds, f);
     const classifier = this.classifier;
     const byHeaders = classifier.byHeaders(f.key, f.status, f.upgrade);
     // The path is read only where it can matter: a line with handshake headers (its WS_PATH flag) or an answer a WebSocket path makes a handshake.
@@ -95,6 +109,26 @@ export class LineScanner {
     return plan.index;
   }
 
+  /**
+   * A line no format fits strictly: strictly after a syslog header, then relaxed, on the line and
+   * after the header; a relaxed $remote_addr would otherwise swallow the header
+   * (`<190>Nov 30 06:59:33 host nginx: 127.0.0.3`). null (and `reason` said) when nothing fits.
+   */
+  private retry(b: Buffer, start: number, end: number): Plan | null {
+    const text = b.toString('utf8', start, end);
+    const at = syslogBodyStart(text);
+    const bodyStart = at > 0 ? start + Buffer.byteLength(text.slice(0, at)) : -1;
+    const afterHeader = (pass: number): Plan | null => {
+      const plan = bodyStart > 0 ? this.match(b, bodyStart, end, pass) : null;
+      if (plan !== null) this.bodyStart = bodyStart;
+      return plan;
+    };
+    const plan = afterHeader(0) ?? this.match(b, start, end, 1) ?? afterHeader(1);
+    if (plan !== null) return plan;
+    this.bodyText = text;
+    this.reason = this.described++ >= DESCRIBED ? '' : this.explain(text, at > 0 ? text.slice(at) : null);
+    return null;
+  }
   /** $upstream_addr of the handshake scan() last read ('' when not logged). */
   upstream(): string {
     return this.lastPlan?.reader.upstream() ?? '';
@@ -112,7 +146,8 @@ export class LineScanner {
   read(rec: LogRecord): CompiledFormat | null {
     const p = this.lastPlan;
     if (p === null) return null;
-    p.reader.read(this.body, p.bounds, rec);
+    p.reader.read(this.b, p.bounds, rec);
+    rec.text = this.body;
     return p.format;
   }
 
@@ -127,15 +162,26 @@ export class LineScanner {
   }
 
   /**
-   * Tries the formats in order, strictly (pass 0) or relaxed (pass 1). The order is fixed (no
-   * move-to-front): a format whose last field is free text also matches lines of a longer
-   * format that appends fields, so the longer one must keep going first.
+   * Tries the formats in order on b[start, end), strictly (pass 0) or relaxed (pass 1). The order
+   * is fixed (no move-to-front): a format whose last field is free text also matches lines of a
+   * longer format that appends fields, so the longer one must keep going first. A JSON format is
+   * matched on the text, its bounds then made byte offsets.
    */
-  private match(text: string, pass: number): Plan | null {
+  private match(b: Buffer, start: number, end: number, pass: number): Plan | null {
     const order = this.order;
+    const failure = this.failure;
     for (let i = 0; i < order.length; i++) {
       const p = order[i] as Plan;
-      if (matchLine(p.format, text, p.bounds, this.failure, pass === 1)) return p;
+      const f = p.format;
+      if (f.kind === 'template') {
+        if (pass === 0 ? (p.straight !== null && p.straight(b, start, end, p.bounds)) || matchBytes(f, b, start, end, p.bounds, failure, false) : f.relaxed !== f.shapes && matchBytes(f, b, start, end, p.bounds, failure, true)) return p;
+      } else if (pass === 0) {
+        const text = b.toString('utf8', start, end);
+        if (matchLine(f, text, p.bounds, failure)) {
+          byteBounds(text, p.bounds, start);
+          return p;
+        }
+      }
     }
     return null;
   }
@@ -164,6 +210,11 @@ export class LineScanner {
   }
 }
 
-function stripCr(line: string): string {
-  return line.charCodeAt(line.length - 1) === 13 ? line.slice(0, -1) : line;
+/** String offsets in `text`, the line at byte `base` (-1: absent) → byte offsets. */
+function byteBounds(text: string, bounds: Int32Array, base: number): void {
+  const ascii = Buffer.byteLength(text) === text.length;
+  for (let i = 0; i < bounds.length; i++) {
+    const at = bounds[i] as number;
+    if (at >= 0) bounds[i] = base + (ascii ? at : Buffer.byteLength(text.slice(0, at)));
+  }
 }

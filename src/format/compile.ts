@@ -31,6 +31,8 @@ export type CompiledFormat = TemplateFormat | JsonFormat;
 export interface TemplateFormat extends FormatBase {
   readonly kind: 'template';
   readonly literals: readonly string[];
+  /** The literals as UTF-8, for matching a line's bytes. */
+  readonly literalBytes: readonly Buffer[];
   /** Per variable: the shape tried first, then the relaxed one (client-controlled values may be odd). */
   readonly shapes: Uint8Array;
   readonly relaxed: Uint8Array;
@@ -205,5 +207,6 @@ function build(name: string, text: string, escape: Escape, vars: string[], liter
     if (!index.has(varName)) index.set(varName, v);
   }
   const sameShapes = relaxed.every((s, v) => s === shapes[v]);
-  return { kind: 'template', name, text, escape, vars, literals, shapes, relaxed: sameShapes ? shapes : relaxed, allowDash, allowEmpty, index, ...(assumedFrom === undefined ? {} : { assumedFrom }) };
+  const literalBytes = literals.map((l) => Buffer.from(l, 'utf8'));
+  return { kind: 'template', name, text, escape, vars, literals, literalBytes, shapes, relaxed: sameShapes ? shapes : relaxed, allowDash, allowEmpty, index, ...(assumedFrom === undefined ? {} : { assumedFrom }) };
 }

@@ -1,7 +1,8 @@
 /*!
  * Per-variable facts the log_format compiler needs: what a value of each nginx variable can look
  * like (its shape), so an unquoted field that may contain spaces still ends in the right place.
- * Shapes are checked with charCodeAt scans, never a RegExp per line. Sources: research/nginx-facts.md §2.
+ * Shapes are checked on a line's bytes (a string's are copied into a scratch buffer first), never
+ * with a RegExp per line. Sources: research/nginx-facts.md §2.
  */
 
 /** How a variable's value may look. ANY may contain spaces and the delimiter that follows it. */
@@ -72,7 +73,7 @@ export function isLogModuleVar(name: string): boolean {
 }
 
 const enum C {
-  SPACE = 32, DASH = 45, DOT = 46, COLON = 58, COMMA = 44, PLUS = 43, SLASH = 47, EQ = 61,
+  SPACE = 32, QUOTE = 34, DASH = 45, DOT = 46, COLON = 58, COMMA = 44, PLUS = 43, SLASH = 47, EQ = 61, BACKSLASH = 92,
   D0 = 48, D9 = 57, UA = 65, UZ = 90, LA = 97, LZ = 122, T = 84,
 }
 
@@ -84,33 +85,33 @@ function isBase64(c: number): boolean {
   return (c >= C.UA && c <= C.UZ) || (c >= C.LA && c <= C.LZ) || isDigit(c) || c === C.PLUS || c === C.SLASH;
 }
 
-function digitsAt(s: string, at: number, n: number): boolean {
-  for (let i = at; i < at + n; i++) if (!isDigit(s.charCodeAt(i))) return false;
+function digitsAt(b: Uint8Array, at: number, n: number): boolean {
+  for (let i = at; i < at + n; i++) if (!isDigit(b[i] as number)) return false;
   return true;
 }
 
 /** `%T.%03M` between start and end. */
-function isSeconds(s: string, start: number, end: number): boolean {
+function isSeconds(b: Uint8Array, start: number, end: number): boolean {
   const dot = end - 4;
-  if (dot <= start || s.charCodeAt(dot) !== C.DOT) return false;
-  return digitsAt(s, start, dot - start) && digitsAt(s, dot + 1, 3);
+  if (dot <= start || b[dot] !== C.DOT) return false;
+  return digitsAt(b, start, dot - start) && digitsAt(b, dot + 1, 3);
 }
 
 /**
  * Upstream list: non-empty items joined by `, ` or ` : `, all inside [start, end). An item has no
  * space or comma and does not start with `:` (so ` : 10.0.0.2:80` cannot pass for an item).
  */
-function isList(s: string, start: number, end: number): boolean {
+function isList(b: Uint8Array, start: number, end: number): boolean {
   if (end <= start) return false;
   let itemLen = 0;
   for (let i = start; i < end; i++) {
-    const c = s.charCodeAt(i);
+    const c = b[i] as number;
     if (c === C.COMMA) {
-      if (itemLen === 0 || i + 2 >= end || s.charCodeAt(i + 1) !== C.SPACE) return false;
+      if (itemLen === 0 || i + 2 >= end || b[i + 1] !== C.SPACE) return false;
       i++;
       itemLen = 0;
     } else if (c === C.SPACE) {
-      if (itemLen === 0 || i + 3 >= end || s.charCodeAt(i + 1) !== C.COLON || s.charCodeAt(i + 2) !== C.SPACE) return false;
+      if (itemLen === 0 || i + 3 >= end || b[i + 1] !== C.COLON || b[i + 2] !== C.SPACE) return false;
       i += 2;
       itemLen = 0;
     } else {
@@ -121,50 +122,79 @@ function isList(s: string, start: number, end: number): boolean {
   return itemLen > 0;
 }
 
+/** Is byte c in [start, end)? */
+function holds(b: Uint8Array, start: number, end: number, c: number): boolean {
+  for (let i = start; i < end; i++) if (b[i] === c) return true;
+  return false;
+}
+
+/** A shape's test of a value that is neither empty nor a `-` standing for none: one small function each. */
+export type ShapeCheck = (b: Uint8Array, start: number, end: number) => boolean;
+
+function isTimeLocal(b: Uint8Array, start: number, end: number): boolean {
+  return end - start === 26 && b[start + 2] === C.SLASH && b[start + 6] === C.SLASH
+    && b[start + 11] === C.COLON && b[start + 20] === C.SPACE
+    && digitsAt(b, start, 2) && digitsAt(b, start + 7, 4) && digitsAt(b, start + 12, 2) && digitsAt(b, start + 15, 2)
+    && digitsAt(b, start + 18, 2) && digitsAt(b, start + 22, 4);
+}
+
+function isWsKey(b: Uint8Array, start: number, end: number): boolean {
+  if (end - start !== 24 || b[end - 1] !== C.EQ || b[end - 2] !== C.EQ) return false;
+  for (let i = start; i < end - 2; i++) if (!isBase64(b[i] as number)) return false;
+  return true;
+}
+
+function isJsonQuoted(b: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) {
+    if (b[i] !== C.QUOTE) continue;
+    let slashes = 0;
+    while (i - 1 - slashes >= start && b[i - 1 - slashes] === C.BACKSLASH) slashes++;
+    if (slashes % 2 === 0) return false;
+  }
+  return true;
+}
+
+/** By Shape. */
+export const SHAPE_CHECKS: readonly ShapeCheck[] = [
+  () => true,
+  (b, start, end) => !holds(b, start, end, C.SPACE),
+  (b, start, end) => end - start === 3 && digitsAt(b, start, 3),
+  (b, start, end) => digitsAt(b, start, end - start),
+  isSeconds,
+  isTimeLocal,
+  (b, start, end) => end - start === 25 && b[start + 4] === C.DASH && b[start + 10] === C.T
+    && b[start + 22] === C.COLON && digitsAt(b, start, 4) && digitsAt(b, start + 11, 2),
+  isWsKey,
+  isList,
+  (b, start, end) => end - start === 1 && (b[start] === 112 || b[start] === C.DOT),
+  (b, start, end) => !holds(b, start, end, C.QUOTE),
+  isJsonQuoted,
+];
+
 /**
- * Does s[start, end) fit the shape? `allowEmpty` is true where nginx writes an absent variable as
- * nothing (escape=json|none), `allowDash` where it writes `-` (escape=default).
+ * Do the bytes b[start, end) fit the shape? `allowEmpty` is true where nginx writes an absent
+ * variable as nothing (escape=json|none), `allowDash` where it writes `-` (escape=default). Every
+ * shape is about ASCII bytes: a UTF-8 character's bytes (all ≥ 0x80) are just "another byte".
  */
-export function fitsShape(shape: Shape, s: string, start: number, end: number, allowDash: boolean, allowEmpty: boolean): boolean {
+export function fitsShape(shape: Shape, b: Uint8Array, start: number, end: number, allowDash: boolean, allowEmpty: boolean): boolean {
   const len = end - start;
   if (len === 0) return allowEmpty || shape === Shape.ANY;
-  if (len === 1 && allowDash && s.charCodeAt(start) === C.DASH) return true;
-  switch (shape) {
-    case Shape.ANY:
-      return true;
-    case Shape.TOKEN:
-      for (let i = start; i < end; i++) if (s.charCodeAt(i) === C.SPACE) return false;
-      return true;
-    case Shape.STATUS:
-      return len === 3 && digitsAt(s, start, 3);
-    case Shape.UINT:
-      return digitsAt(s, start, len);
-    case Shape.SECONDS:
-      return isSeconds(s, start, end);
-    case Shape.TIME_LOCAL:
-      return len === 26 && s.charCodeAt(start + 2) === C.SLASH && s.charCodeAt(start + 6) === C.SLASH
-        && s.charCodeAt(start + 11) === C.COLON && s.charCodeAt(start + 20) === C.SPACE
-        && digitsAt(s, start, 2) && digitsAt(s, start + 7, 4) && digitsAt(s, start + 12, 2) && digitsAt(s, start + 15, 2)
-        && digitsAt(s, start + 18, 2) && digitsAt(s, start + 22, 4);
-    case Shape.TIME_ISO:
-      return len === 25 && s.charCodeAt(start + 4) === C.DASH && s.charCodeAt(start + 10) === C.T
-        && s.charCodeAt(start + 22) === C.COLON && digitsAt(s, start, 4) && digitsAt(s, start + 11, 2);
-    case Shape.WS_KEY:
-      if (len !== 24 || s.charCodeAt(end - 1) !== C.EQ || s.charCodeAt(end - 2) !== C.EQ) return false;
-      for (let i = start; i < end - 2; i++) if (!isBase64(s.charCodeAt(i))) return false;
-      return true;
-    case Shape.LIST:
-      return isList(s, start, end);
-    case Shape.PIPE:
-      return len === 1 && (s.charCodeAt(start) === 112 || s.charCodeAt(start) === C.DOT);
-    case Shape.QUOTED:
-      return s.indexOf('"', start) < 0 || s.indexOf('"', start) >= end;
-    case Shape.JSON_QUOTED:
-      for (let i = s.indexOf('"', start); i >= 0 && i < end; i = s.indexOf('"', i + 1)) {
-        let slashes = 0;
-        while (i - 1 - slashes >= start && s.charCodeAt(i - 1 - slashes) === 92) slashes++;
-        if (slashes % 2 === 0) return false;
-      }
-      return true;
+  if (len === 1 && allowDash && b[start] === C.DASH) return true;
+  return (SHAPE_CHECKS[shape] as ShapeCheck)(b, start, end);
+}
+
+let scratch = new Uint8Array(256);
+
+/**
+ * fitsShape on s[start, end) of a string (a JSON line's value): its UTF-16 units copied as bytes,
+ * any unit past ASCII as 0x80, which no shape looks for.
+ */
+export function fitsShapeText(shape: Shape, s: string, start: number, end: number, allowDash: boolean, allowEmpty: boolean): boolean {
+  const len = end - start;
+  if (len > scratch.length) scratch = new Uint8Array(Math.max(len, 2 * scratch.length));
+  for (let i = 0; i < len; i++) {
+    const c = s.charCodeAt(start + i);
+    scratch[i] = c < 0x80 ? c : 0x80;
   }
+  return fitsShape(shape, scratch, 0, len, allowDash, allowEmpty);
 }

@@ -5,7 +5,7 @@
  * match does, so core/record.ts reads both alike. Template matching is format/parse-line.ts's job.
  */
 import type { FormatBase } from './compile.js';
-import { Shape, fitsShape } from './fields.js';
+import { Shape, fitsShapeText } from './fields.js';
 import type { MatchFailure } from './parse-line.js';
 
 export interface JsonFormat extends FormatBase {
@@ -182,7 +182,7 @@ function assign(f: JsonFormat, rules: readonly KeyRule[] | undefined, s: string,
   for (const r of rules) {
     const set = f.scratch[r.v] as number;
     if (set !== 0 && set <= r.rank + 1) continue;
-    if (!fitsShape(r.shape, s, start, end, true, r.shape !== Shape.STATUS) || !passes(r.check, s, start, end)) continue;
+    if (!fitsShapeText(r.shape, s, start, end, true, r.shape !== Shape.STATUS) || !passes(r.check, s, start, end)) continue;
     bounds[2 * r.v] = start;
     bounds[2 * r.v + 1] = end;
     f.scratch[r.v] = r.rank + 1;

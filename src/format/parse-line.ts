@@ -1,8 +1,10 @@
 /*!
  * Runs a CompiledFormat on one line: finds where each variable starts and ends, and decodes values.
- * Never throws and allocates nothing per line: bounds go into a caller's Int32Array, a mismatch
- * into a reused MatchFailure. Describing a failure in words happens only for sampled lines.
- * Formats of kind `json` are matched by format/json-format.ts behind the same calls.
+ * A template is matched on the line's bytes (matchBytes: never throws, allocates nothing; bounds
+ * go into a caller's Int32Array, a mismatch into a reused MatchFailure); a line given as a string
+ * is matched on its UTF-8 and its bounds given back as string offsets. Formats of kind `json` are
+ * matched by format/json-format.ts, on the text, behind the same calls. Describing a failure in
+ * words happens only for sampled lines.
  */
 import type { CompiledFormat, Escape, TemplateFormat } from './compile.js';
 import { Shape, fitsShape, isSpaceless } from './fields.js';
@@ -31,15 +33,33 @@ export function newBounds(f: CompiledFormat): Int32Array {
 /**
  * Matches `text` against the format with its strict shapes, or with the relaxed ones (an address
  * or method a client made odd must not lose the line). Callers try every format strictly first:
- * a relaxed match of the wrong format is worse than a strict match of the right one.
+ * a relaxed match of the wrong format is worse than a strict match of the right one. Bounds are
+ * offsets in the string; a template is matched on the string's UTF-8 (matchBytes).
  */
 export function matchLine(f: CompiledFormat, text: string, bounds: Int32Array, failure: MatchFailure, relaxed = false): boolean {
   if (!relaxed) {
     failure.offset = -1;
     failure.varIndex = -1;
-    return f.kind === 'json' ? matchJson(f, text, bounds, failure) : run(f, f.shapes, text, bounds, failure);
+    if (f.kind === 'json') return matchJson(f, text, bounds, failure);
+  } else if (f.kind !== 'template' || f.relaxed === f.shapes) return false;
+  const n = encode(text);
+  const ascii = n === text.length;
+  if (!ascii && failure.offset > 0) failure.offset = Buffer.byteLength(text.slice(0, failure.offset));
+  const ok = matchBytes(f, encoded, 0, n, bounds, failure, relaxed);
+  if (!ascii) {
+    const chars = (at: number): number => (at <= 0 ? at : encoded.toString('utf8', 0, at).length);
+    if (failure.offset > 0) failure.offset = chars(failure.offset);
+    if (ok) for (let i = 0; i < 2 * f.vars.length; i++) bounds[i] = chars(bounds[i] as number);
   }
-  return f.kind === 'template' && f.relaxed !== f.shapes && run(f, f.relaxed, text, bounds, failure);
+  return ok;
+}
+
+/** The UTF-8 of the last string encode() was given. */
+let encoded = Buffer.allocUnsafe(1024);
+
+function encode(text: string): number {
+  if (3 * text.length > encoded.length) encoded = Buffer.allocUnsafe(Math.max(3 * text.length, 2 * encoded.length));
+  return encoded.write(text, 0, 'utf8');
 }
 
 /** Strict, then relaxed: for one format on its own. */
@@ -47,58 +67,101 @@ export function matchAny(f: CompiledFormat, text: string, bounds: Int32Array, fa
   return matchLine(f, text, bounds, failure) || matchLine(f, text, bounds, failure, true);
 }
 
-function run(f: TemplateFormat, shapes: Uint8Array, text: string, bounds: Int32Array, failure: MatchFailure): boolean {
-  const lits = f.literals;
+/**
+ * matchLine for a template on the bytes b[start, end) of a line (no newline): bounds are offsets
+ * in b. The hot path: no string is made. `failure` is not reset here.
+ */
+export function matchBytes(f: TemplateFormat, b: Buffer, start: number, end: number, bounds: Int32Array, failure: MatchFailure, relaxed: boolean): boolean {
+  return run(f, relaxed ? f.relaxed : f.shapes, b, start, end, bounds, failure);
+}
+
+/** Does b hold `lit` at `at`, inside the line that ends at `end`? */
+function litAt(b: Buffer, at: number, end: number, lit: Buffer): boolean {
+  const n = lit.length;
+  if (at < 0 || at + n > end) return false;
+  for (let i = 0; i < n; i++) if (b[at + i] !== lit[i]) return false;
+  return true;
+}
+
+/** Where `lit` first starts in b[from, end) (wholly inside), or -1. */
+function findLit(b: Buffer, from: number, end: number, lit: Buffer): number {
+  const n = lit.length;
+  if (n === 0) return from <= end ? from : -1;
+  const c0 = lit[0] as number;
+  const last = end - n;
+  for (let i = from; i <= last; i++) {
+    if (b[i] !== c0) continue;
+    let k = 1;
+    while (k < n && b[i + k] === lit[k]) k++;
+    if (k === n) return i;
+  }
+  return -1;
+}
+
+function findByte(b: Buffer, from: number, end: number, c: number): number {
+  for (let i = from; i < end; i++) if (b[i] === c) return i;
+  return -1;
+}
+
+const SPACE = 32;
+const QUOTE = 34;
+const DASH = 45;
+/** ` : `, which continues an upstream list. */
+const LIST_GLUE = Buffer.from(' : ');
+
+function run(f: TemplateFormat, shapes: Uint8Array, b: Buffer, lineStart: number, lineEnd: number, bounds: Int32Array, failure: MatchFailure): boolean {
+  const lits = f.literalBytes;
   const n = f.vars.length;
-  const head = lits[0] as string;
-  if (!text.startsWith(head)) {
+  const head = lits[0] as Buffer;
+  if (!litAt(b, lineStart, lineEnd, head)) {
     let k = 0;
-    while (k < head.length && text.charCodeAt(k) === head.charCodeAt(k)) k++;
-    if (k > failure.offset) {
-      failure.offset = k;
+    while (k < head.length && lineStart + k < lineEnd && b[lineStart + k] === head[k]) k++;
+    if (lineStart + k > failure.offset) {
+      failure.offset = lineStart + k;
       failure.varIndex = -1;
     }
     return false;
   }
-  if (n === 0) return text.length === head.length;
+  if (n === 0) return lineEnd - lineStart === head.length;
   const { allowDash, allowEmpty } = f;
-  const tail = lits[n] as string;
+  const tail = lits[n] as Buffer;
   const lastSpaceless = isSpaceless(shapes[n - 1] as Shape);
   let v = 0;
-  bounds[0] = head.length;
-  let from = head.length;
+  let from = lineStart + head.length;
+  bounds[0] = from;
   let steps = 0;
   while (v >= 0) {
     const start = bounds[2 * v] as number;
-    const lit = lits[v + 1] as string;
+    const lit = lits[v + 1] as Buffer;
     const shape = shapes[v] as Shape;
     const dash = allowDash[v] === 1;
     const empty = allowEmpty[v] === 1;
     let end = -1;
     if (v === n - 1) {
       // The last variable ends where the trailing literal ends the line; only one candidate.
-      if (from === start && text.endsWith(lit)) {
-        const e = text.length - lit.length;
-        if (e >= start && fitsShape(shape, text, start, e, dash, empty)) end = e;
-      }
+      const e = lineEnd - lit.length;
+      if (from === start && e >= start && litAt(b, e, lineEnd, lit) && fitsShape(shape, b, start, e, dash, empty)) end = e;
     } else {
       // Before a last value that holds no space, the literal must end after the line's last space:
       // earlier candidates (the spaces of an unquoted user agent) cannot lead to a match.
-      if (v === n - 2 && lastSpaceless && lit.indexOf(' ') >= 0) {
-        const skip = text.lastIndexOf(' ', text.length - tail.length - 1) - lit.length + 1;
-        if (skip > from) from = skip;
+      if (v === n - 2 && lastSpaceless && lit.includes(SPACE)) {
+        let sp = lineEnd - tail.length - 1;
+        while (sp >= lineStart && b[sp] !== SPACE) sp--;
+        const skip = sp - lit.length + 1;
+        if (sp >= lineStart && skip > from) from = skip;
       }
-      const only = onlyEnd(shape, text, start, lit);
+      const only = onlyEnd(shape, b, start, lineEnd, lit);
       if (only !== NO_SHORTCUT) {
         // Ending at the first space (or quote), a value has none inside: only an empty one needs its shape checked.
         const spared = only > start && (shape === Shape.TOKEN || shape === Shape.QUOTED);
-        end = only >= from && text.startsWith(lit, only) && (spared || fitsShape(shape, text, start, only, dash, empty)) ? only : -1;
+        end = only >= from && litAt(b, only, lineEnd, lit) && (spared || fitsShape(shape, b, start, only, dash, empty)) ? only : -1;
       } else {
-        end = text.indexOf(lit, from);
+        end = findLit(b, from, lineEnd, lit);
         // A list does not end where ` : ` continues it (`502 : 101`), unless the format says ` : ` next.
-        while (end >= 0 && (!fitsShape(shape, text, start, end, dash, empty) || (shape === Shape.LIST && !lit.startsWith(' : ') && text.startsWith(' : ', end)))) {
+        const glued = shape === Shape.LIST && !litAt(lit, 0, lit.length, LIST_GLUE);
+        while (end >= 0 && (!fitsShape(shape, b, start, end, dash, empty) || (glued && litAt(b, end, lineEnd, LIST_GLUE)))) {
           if (++steps > MAX_STEPS) return false;
-          end = text.indexOf(lit, end + 1);
+          end = findLit(b, end + 1, lineEnd, lit);
         }
       }
     }
@@ -128,22 +191,22 @@ const NO_SHORTCUT = -2;
  * holds no space before a literal that starts with one ends at the first space; a quoted one
  * before a `"` at the first `"`; a fixed-width one (`-` aside) at its width. NO_SHORTCUT when the
  * shape allows several (run() then tries each occurrence of the literal); -1 when there is none.
- * The same end the search finds, for less work: one character looked for, not the literal.
+ * The same end the search finds, for less work: one byte looked for, not the literal.
  */
-function onlyEnd(shape: Shape, text: string, start: number, lit: string): number {
-  const c = lit.charCodeAt(0);
+function onlyEnd(shape: Shape, b: Buffer, start: number, end: number, lit: Buffer): number {
+  const c = lit[0];
   switch (shape) {
     case Shape.TOKEN:
     case Shape.UINT:
     case Shape.SECONDS:
-      return c === 32 ? text.indexOf(' ', start) : NO_SHORTCUT;
+      return c === SPACE ? findByte(b, start, end, SPACE) : NO_SHORTCUT;
     case Shape.QUOTED:
-      return c === 34 ? text.indexOf('"', start) : NO_SHORTCUT;
+      return c === QUOTE ? findByte(b, start, end, QUOTE) : NO_SHORTCUT;
     case Shape.STATUS:
     case Shape.TIME_LOCAL:
     case Shape.WS_KEY: {
       // A `-` (or nothing) is one character (or none) wide: those ends come first.
-      if (text.charCodeAt(start) === 45 || text.startsWith(lit, start)) return NO_SHORTCUT;
+      if ((start < end && b[start] === DASH) || litAt(b, start, end, lit)) return NO_SHORTCUT;
       return start + (shape === Shape.STATUS ? 3 : shape === Shape.TIME_LOCAL ? 26 : 24);
     }
     default:

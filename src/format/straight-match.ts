@@ -1,0 +1,77 @@
+/*!
+ * A template's usual line as straight-line code, generated once per format: each value ends at
+ * the first place its shape allows, with the format's literals compared byte by byte, inline.
+ * That is the first path format/parse-line.ts's run() tries; when it fails anywhere (a value that
+ * needs a later candidate, a backtrack, a line that does not fit) the straight code answers
+ * "don't know" and run() decides. So a line's bounds never depend on which of the two found them.
+ */
+import type { TemplateFormat } from './compile.js';
+import { SHAPE_CHECKS, Shape, isSpaceless, type ShapeCheck } from './fields.js';
+
+/** Matches b[start, end) (bounds into `bounds`, offsets in b): true, or false for "let run() decide". */
+export type StraightMatch = (b: Uint8Array, start: number, end: number, bounds: Int32Array) => boolean;
+
+const SPACE = 32;
+const QUOTE = 34;
+const DASH = 45;
+const GLUE = [SPACE, 58, SPACE];
+
+/** `lit` at `at`, inside the line: an expression. */
+function litTest(at: string, lit: readonly number[]): string {
+  if (lit.length === 0) return `${at} <= end`;
+  return [`${at} + ${lit.length} <= end`, ...lit.map((c, i) => `b[${at} + ${i}] === ${c}`)].join(' && ');
+}
+
+/** The first end of a value from `from` on, where `lit` starts (e = -1 when none): statements. */
+function firstLit(from: string, lit: readonly number[]): string {
+  if (lit.length === 0) return `e = ${from};`;
+  const rest = lit.slice(1).map((c, k) => ` && b[i + ${k + 1}] === ${c}`).join('');
+  return `e = -1; for (let i = ${from}; i <= end - ${lit.length}; i++) if (b[i] === ${lit[0]}${rest}) { e = i; break; }`;
+}
+
+/**
+ * The straight code for the format's strict shapes; null when it has no variable. Generated with
+ * `new Function` from numbers only (literal bytes, shapes, widths): no text of the format or of
+ * a line is ever part of the code.
+ */
+export function compileStraight(f: TemplateFormat): StraightMatch | null {
+  const n = f.vars.length;
+  if (n === 0) return null;
+  const shapes = f.shapes;
+  const lits = f.literalBytes.map((l) => [...l]);
+  const tail = lits[n] as number[];
+  const lastSpaceless = isSpaceless(shapes[n - 1] as Shape);
+  const out: string[] = [`if (!(${litTest('start', lits[0] as number[])})) return false;`, `let p = start + ${(lits[0] as number[]).length};`, 'let e = 0;', 'let from = 0;'];
+  for (let v = 0; v < n; v++) {
+    const lit = lits[v + 1] as number[];
+    const shape = shapes[v] as Shape;
+    // fitsShape(), unrolled: the value's own check called directly (small enough to be inlined).
+    const dash = f.allowDash[v] === 1 ? `(e - p === 1 && b[p] === ${DASH}) || ` : '';
+    const fits = `(e === p ? ${f.allowEmpty[v] === 1 || shape === Shape.ANY} : ${dash}${shape === Shape.ANY ? 'true' : `check${shape}(b, p, e)`})`;
+    out.push(`bounds[${2 * v}] = p;`);
+    if (v === n - 1) {
+      out.push(`e = end - ${lit.length};`, `if (e < p || !(${litTest('e', lit)}) || !${fits}) return false;`, `bounds[${2 * v + 1}] = e;`, 'return true;');
+      break;
+    }
+    out.push('from = p;');
+    if (v === n - 2 && lastSpaceless && lit.includes(SPACE)) {
+      // As run(): the literal before a last value that holds no space ends after the line's last space.
+      out.push(`{ let sp = end - ${tail.length + 1}; while (sp >= start && b[sp] !== ${SPACE}) sp--; if (sp >= start && sp - ${lit.length - 1} > from) from = sp - ${lit.length - 1}; }`);
+    }
+    const stop = (shape === Shape.TOKEN || shape === Shape.UINT || shape === Shape.SECONDS) && lit[0] === SPACE ? SPACE : shape === Shape.QUOTED && lit[0] === QUOTE ? QUOTE : -1;
+    const width = shape === Shape.STATUS ? 3 : shape === Shape.TIME_LOCAL ? 26 : shape === Shape.WS_KEY ? 24 : 0;
+    if (stop >= 0) {
+      const spared = shape === Shape.TOKEN || shape === Shape.QUOTED ? 'e > p || ' : '';
+      out.push(`e = p; while (e < end && b[e] !== ${stop}) e++;`, `if (e === end || e < from || !(${litTest('e', lit)}) || !(${spared}${fits})) return false;`);
+    } else if (width > 0) {
+      out.push(`if ((p < end && b[p] === ${DASH}) || (${litTest('p', lit)})) return false;`, `e = p + ${width};`, `if (e < from || !(${litTest('e', lit)}) || !${fits}) return false;`);
+    } else {
+      const glued = shape === Shape.LIST && !GLUE.every((c, i) => lit[i] === c) ? ` || (${litTest('e', GLUE)})` : '';
+      out.push(firstLit('from', lit), `if (e < 0 || !${fits}${glued}) return false;`);
+    }
+    out.push(`bounds[${2 * v + 1}] = e;`, `p = e + ${lit.length};`);
+  }
+  const names = SHAPE_CHECKS.map((_, k) => `check${k}`);
+  const make = new Function(...names, `return function straight(b, start, end, bounds) {\n${out.join('\n')}\n};`) as (...checks: ShapeCheck[]) => StraightMatch;
+  return make(...SHAPE_CHECKS);
+}

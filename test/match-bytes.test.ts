@@ -1,0 +1,134 @@
+/*!
+ * Matching and reading lines as bytes (src/format/parse-line.ts matchBytes, src/format/straight-match.ts,
+ * src/core/scan.ts scanBytes), on the fixture lines and on broken ones made from them:
+ * - the generated straight code, whenever it answers, gives the bounds run() gives, and it answers
+ *   for the fixtures' lines (else it would be dead weight);
+ * - a line read where it lies among other bytes (lines before and after it) gives what the same
+ *   line given alone as a string gives: kind, facts, flags, body, path, upstream, reason.
+ */
+
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync } from 'node:fs';
+import { test } from 'node:test';
+import fc from 'fast-check';
+
+import { Classifier, DEFAULT_WS_PATHS, compileWsPaths } from '../src/core/classify.js';
+import { LINE_BAD, LINE_EMPTY, LineScanner } from '../src/core/scan.js';
+import { compileFormat, compileFormatString, type CompiledFormat, type TemplateFormat } from '../src/format/compile.js';
+import { compileJsonFormat } from '../src/format/json-format.js';
+import { matchBytes, newBounds, newFailure } from '../src/format/parse-line.js';
+import { findPreset } from '../src/format/presets.js';
+import { compileStraight } from '../src/format/straight-match.js';
+
+const FC = { seed: 11, numRuns: 400 } as const;
+
+function preset(name: string): CompiledFormat {
+  const p = findPreset(name);
+  assert.ok(p, `no preset ${name}`);
+  return compileFormatString(p.text, p.escape, p.name);
+}
+
+/** The formats the fixtures are written in, longer ones first (as detection orders them), and a JSON one. */
+const FORMATS: CompiledFormat[] = [
+  ...['upstream-ws', 'upstream', 'upstreaminfo', 'combined-ws', 'main', 'combined'].map(preset),
+  compileFormat(`escape=json '{"time":"$time_iso8601","request":"$request","status":$status,"request_time":$request_time,"ua":"$http_user_agent"}'`),
+  compileJsonFormat(),
+];
+const TEMPLATES = FORMATS.filter((f): f is TemplateFormat => f.kind === 'template');
+
+const FIXTURES = new URL('../fixtures/', import.meta.url);
+const FILE_LINES: string[] = [
+  ...readFileSync(new URL('incident/front.log', FIXTURES), 'utf8').split('\n'),
+  ...readdirSync(new URL('appended/', FIXTURES)).filter((n) => n.endsWith('.log')).flatMap((n) => readFileSync(new URL(`appended/${n}`, FIXTURES), 'utf8').split('\n')),
+].filter((l) => l !== '');
+/** Lines as nginx writes them with escape=json (bytes past ASCII as they are), and as syslog carries them (research/nginx-facts.md). */
+const JSON_LINES = [
+  '{"time":"2024-05-01T12:34:56+02:00","remote_addr":"10.0.0.7","request":"GET /ws/é?x=1 HTTP/1.1","status":101,"request_time":"12.345","http_upgrade":"websocket","http_sec_websocket_key":"dGhlIHNhbXBsZSBub25jZQ==","http_user_agent":"Mozilla/5.0 (X11; Linux) é"}',
+  '{"msec":"1520586427.537","remote_addr":"10.0.0.8","request":"GET /ws/ HTTP/1.0","status":499,"request_time":"59.999","upstream_addr":"10.0.20.11:8011","http_user_agent":"curl/8.5.0 \\"q\\""}',
+];
+const LINES = [...FILE_LINES, ...JSON_LINES, ...FILE_LINES.slice(0, 5).map((l) => `<190>Nov 30 06:59:33 web-1 nginx: ${l}`)];
+
+function scanner(): LineScanner {
+  return new LineScanner(FORMATS, FORMATS.map((_, i) => i), new Classifier(compileWsPaths(DEFAULT_WS_PATHS)));
+}
+
+/** Pieces that make a line hard to cut: the formats' own literals, quotes, dashes, escapes, UTF-8, bytes that are not UTF-8. */
+const PIECES = [' - ', ': ', ' : ', ', ', ' msec ', ' status ', '"', '" "', ' ', '-', '[', '] ', '\\x22', 'é', '→', '\r', '\t', '8+qDYeKJGFTWKB2ov4p5TA==', ' 101 ', ' 60.000 '];
+const junk = fc.oneof(fc.constantFrom(...PIECES).map((s) => Buffer.from(s)), fc.constantFrom([0xff], [0xc3], [0xe6, 0x97], [0x00]).map((b) => Buffer.from(b)));
+
+/** A fixture line's bytes, as it is, cut short, or with pieces put in or taken out somewhere. */
+const lineBytes: fc.Arbitrary<Buffer> = fc.oneof(
+  fc.constantFrom(...LINES).map((l) => Buffer.from(l)),
+  fc.tuple(fc.constantFrom(...LINES), fc.array(fc.tuple(fc.nat(), junk), { minLength: 1, maxLength: 3 })).map(([l, edits]) => {
+    let b = Buffer.from(l);
+    for (const [at, piece] of edits) {
+      const i = at % (b.length + 1);
+      b = Buffer.concat([b.subarray(0, i), piece, b.subarray(i)]);
+    }
+    return b;
+  }),
+  fc.tuple(fc.constantFrom(...LINES), fc.nat(), fc.nat({ max: 40 })).map(([l, at, n]) => {
+    const b = Buffer.from(l);
+    const i = at % (b.length + 1);
+    return Buffer.concat([b.subarray(0, i), b.subarray(Math.min(b.length, i + n))]);
+  }),
+);
+
+test('property: where the straight code answers, it gives the bounds run() gives', () => {
+  const straight = TEMPLATES.map((f) => compileStraight(f));
+  fc.assert(
+    fc.property(lineBytes, (b) => {
+      TEMPLATES.forEach((f, k) => {
+        const fast = newBounds(f);
+        const slow = newBounds(f);
+        if (!(straight[k] as NonNullable<ReturnType<typeof compileStraight>>)(b, 0, b.length, fast)) return;
+        assert.ok(matchBytes(f, b, 0, b.length, slow, newFailure(), false), `${f.name}: run() refuses what the straight code took: ${b.toString()}`);
+        assert.deepEqual([...fast.subarray(0, 2 * f.vars.length)], [...slow.subarray(0, 2 * f.vars.length)], `${f.name}: ${b.toString()}`);
+      });
+    }),
+    FC,
+  );
+});
+
+test('the straight code takes the fixtures\' lines in their own format', () => {
+  const s = scanner();
+  let parsed = 0;
+  let straight = 0;
+  const compiled = new Map(TEMPLATES.map((f) => [f, compileStraight(f)]));
+  for (const line of LINES) {
+    const kind = s.scan(line);
+    if (kind === LINE_BAD || kind === LINE_EMPTY) continue;
+    const f = FORMATS[kind] as CompiledFormat;
+    if (f.kind !== 'template') continue;
+    parsed++;
+    const b = Buffer.from(line);
+    if (compiled.get(f)?.(b, 0, b.length, newBounds(f))) straight++;
+  }
+  assert.ok(parsed >= 100, `fixture lines parsed: ${parsed}`);
+  assert.ok(straight >= 0.95 * parsed, `straight code took ${straight} of ${parsed} lines`);
+});
+
+/** What a scanner says of the line it was last given. */
+function said(s: LineScanner, kind: number): unknown {
+  if (kind === LINE_EMPTY) return { kind };
+  if (kind === LINE_BAD) return { kind, body: s.body, reason: s.reason };
+  return { kind, body: s.body, facts: { ...s.facts }, handshake: s.handshake, flags: s.flags, path: s.path(), upstream: s.upstream(), offset: s.utcOffsetMinutes() };
+}
+
+test('property: a line read in place among other bytes reads as the same line given alone', () => {
+  // Fresh scanners per case: a scanner describes only its first 20 unparsed lines.
+  fc.assert(
+    fc.property(lineBytes, lineBytes, lineBytes, fc.constantFrom('\n', '\r\n'), (before, line, after, eol) => {
+      const text = line.toString('utf8');
+      // Bytes that are not UTF-8 become U+FFFD as text: compare against the line as that text's bytes.
+      const own = Buffer.from(text);
+      const all = Buffer.concat([before, Buffer.from('\n'), own, Buffer.from(eol), after]);
+      const start = before.length + 1;
+      const inPlace = scanner();
+      const alone = scanner();
+      const got = said(inPlace, inPlace.scanBytes(all, start, start + own.length + eol.length - 1));
+      assert.deepEqual(got, said(alone, alone.scan(eol === '\r\n' ? `${text}\r` : text)));
+    }),
+    FC,
+  );
+});
