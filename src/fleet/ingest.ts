@@ -7,8 +7,8 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import type { Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
+import { pipeline, type Readable } from 'node:stream';
+import split2 from 'split2';
 import { Classifier } from '../core/classify.js';
 import { newRecord } from '../core/record.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner } from '../core/scan.js';
@@ -146,20 +146,14 @@ async function ingestInput(fleet: Fleet, table: string, host: string, file: stri
     pending.push(text);
     if (pending.length >= DETECT_LINES) detectNow();
   };
-  const decoder = new StringDecoder('utf8');
-  let rest = '';
-  for await (const chunk of opened.stream) {
-    const s = rest + (typeof chunk === 'string' ? chunk : decoder.write(chunk as Buffer));
-    let at = 0;
-    for (let nl = s.indexOf('\n'); nl >= 0; nl = s.indexOf('\n', at)) {
-      line(s.slice(at, nl));
-      at = nl + 1;
-    }
-    rest = s.slice(at);
+  // One thread cuts the stream into lines: split2 (a last line without `\n` counts too). A read
+  // error ends the lines with that error (pipeline), thrown by the loop.
+  const lines = split2('\n');
+  pipeline(opened.stream, lines, () => {});
+  for await (const text of lines as AsyncIterable<string>) {
+    line(text);
     if (rows.count >= batchRows) await flush();
   }
-  rest += decoder.end();
-  if (rest !== '') line(rest);
   if (scanner === null && pending.length > 0) detectNow();
   await flush();
   await inFlight;
