@@ -183,6 +183,18 @@ class ValueCache {
   }
 }
 
+const VALUE_CACHES = new Map<Escape, ValueCache>();
+
+/** One cache per escaping, shared by the readers of a thread: it holds what bytes decode to, whichever line they came from. */
+function valueCache(escape: Escape): ValueCache {
+  let c = VALUE_CACHES.get(escape);
+  if (c === undefined) {
+    c = new ValueCache(escape);
+    VALUE_CACHES.set(escape, c);
+  }
+  return c;
+}
+
 /** A line given as a string, as the bytes the reader reads, with `bounds` (string offsets) made byte offsets. */
 function asBytes(text: string, bounds: Int32Array): Buffer {
   const b = Buffer.from(text, 'utf8');
@@ -254,7 +266,7 @@ export class RecordReader {
     this.vUpstream = v('upstream_addr');
     this.vUpstreamStatus = v('upstream_status');
     this.vUserAgent = v('http_user_agent');
-    this.clients = new ValueCache(format.escape);
+    this.clients = valueCache(format.escape);
   }
 
   /**

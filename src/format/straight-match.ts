@@ -29,12 +29,24 @@ function firstLit(from: string, lit: readonly number[]): string {
   return `e = -1; for (let i = ${from}; i <= end - ${lit.length}; i++) if (b[i] === ${lit[0]}${rest}) { e = i; break; }`;
 }
 
+/** Per format, once: a new function would be compiled and optimized again by V8 (a part of an input each). */
+const compiled = new WeakMap<TemplateFormat, StraightMatch | null>();
+
 /**
  * The straight code for the format's strict shapes; null when it has no variable. Generated with
  * `new Function` from numbers only (literal bytes, shapes, widths): no text of the format or of
  * a line is ever part of the code.
  */
 export function compileStraight(f: TemplateFormat): StraightMatch | null {
+  let fn = compiled.get(f);
+  if (fn === undefined) {
+    fn = generate(f);
+    compiled.set(f, fn);
+  }
+  return fn;
+}
+
+function generate(f: TemplateFormat): StraightMatch | null {
   const n = f.vars.length;
   if (n === 0) return null;
   const shapes = f.shapes;
