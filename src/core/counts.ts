@@ -188,7 +188,8 @@ export class Counts {
   readonly byUpstream: OutcomeTable;
   readonly byPath: OutcomeTable;
   private readonly clientIds = new Map<string, number>();
-  private readonly pairIds = new Map<number, number>();
+  /** Per input, by client: 1 + the index of its ClientCounts (0: none yet). */
+  private readonly pairIds: Int32Array[] = [];
   private readonly cells = new CellTable();
 
   constructor(readonly caps: CountCaps = DEFAULT_COUNT_CAPS) {
@@ -332,11 +333,17 @@ export class Counts {
   }
 
   private pair(input: number, client: number): ClientCounts {
-    const k = input * 4294967296 + client;
-    let i = this.pairIds.get(k);
-    if (i === undefined) {
+    let ids = this.pairIds[input];
+    if (ids === undefined || client >= ids.length) {
+      const grown = new Int32Array(Math.max(64, 2 * client + 2));
+      if (ids !== undefined) grown.set(ids);
+      ids = grown;
+      this.pairIds[input] = ids;
+    }
+    let i = (ids[client] as number) - 1;
+    if (i < 0) {
       i = this.clientCounts.length;
-      this.pairIds.set(k, i);
+      ids[client] = i + 1;
       this.clientCounts.push({ input, client, total: 0, http10: 0, handshakes: 0, handshakesHttp10: 0, upgraded: 0 });
     }
     return this.clientCounts[i] as ClientCounts;
