@@ -47,7 +47,8 @@ export class LineScanner {
   private lastPath = '';
   /**
    * The last line's body (after a syslog header, without `\r`): b[bodyStart, bodyEnd) of the
-   * bytes scanBytes() was given, so valid only until they change. Bounds are offsets in b.
+   * bytes scanBytes() was given, so valid only until they change; bounds are offsets in b. Set
+   * here, read by callers.
    */
   b: Buffer = Buffer.alloc(0);
   bodyStart = 0;
@@ -81,8 +82,8 @@ export class LineScanner {
   /**
    * Reads one line, the bytes b[start, end) as split at `\n` (a trailing `\r` is dropped here):
    * LINE_EMPTY, LINE_BAD (the text in `body`, why in `reason`) or the index of the format that
-   * fitted (facts in `facts`). Templates are matched on the bytes; no string is made for a line
-   * that is not a handshake but a client not seen lately.
+   * fitted (facts in `facts`). Templates are matched on the bytes; strings are made only for a
+   * handshake's values and for a client not seen lately.
    */
   scanBytes(b: Buffer, start: number, end: number): number {
     if (end > start && b[end - 1] === 13) end--;
@@ -129,6 +130,7 @@ export class LineScanner {
     this.reason = this.described++ >= DESCRIBED ? '' : this.explain(text, at > 0 ? text.slice(at) : null);
     return null;
   }
+
   /** $upstream_addr of the handshake scan() last read ('' when not logged). */
   upstream(): string {
     return this.lastPlan?.reader.upstream() ?? '';
@@ -174,7 +176,10 @@ export class LineScanner {
       const p = order[i] as Plan;
       const f = p.format;
       if (f.kind === 'template') {
-        if (pass === 0 ? (p.straight !== null && p.straight(b, start, end, p.bounds)) || matchBytes(f, b, start, end, p.bounds, failure, false) : f.relaxed !== f.shapes && matchBytes(f, b, start, end, p.bounds, failure, true)) return p;
+        if (pass === 0) {
+          // The straight code first; run() when it cannot tell.
+          if ((p.straight !== null && p.straight(b, start, end, p.bounds)) || matchBytes(f, b, start, end, p.bounds, failure, false)) return p;
+        } else if (f.relaxed !== f.shapes && matchBytes(f, b, start, end, p.bounds, failure, true)) return p;
       } else if (pass === 0) {
         const text = b.toString('utf8', start, end);
         if (matchLine(f, text, p.bounds, failure)) {
