@@ -37,6 +37,8 @@ export interface PartRules {
   caps: CountCaps;
   /** Every handshake is a sighting (one row per handshake is asked for), not only those with a key. */
   sightAll: boolean;
+  /** A file's part: sightings give where their lines lie (the main thread reads back the few it cites), not their text. */
+  textsByPlace: boolean;
 }
 
 /** The counts and evidence of a part's lines of one pane (or of all of them). */
@@ -123,13 +125,19 @@ export interface Sightings {
   durationMs: number[] | Int32Array;
   endMs: number[] | Float64Array;
   key: TextColumn;
+  /**
+   * The line's text (its body: after a syslog header), for a stream's part; a file's part gives
+   * where it lies in the file instead (`textAt`, `textBytes`), read back only when cited.
+   */
   text: TextColumn;
+  textAt: number[] | Float64Array;
+  textBytes: number[] | Uint32Array;
   /** $upstream_addr, only when every handshake is a sighting. */
   upstream: TextColumn;
 }
 
 function newSightings(): Sightings {
-  return { line: [], client: [], protocol: [], status: [], flags: [], durationMs: [], endMs: [], key: new TextColumn(), text: new TextColumn(), upstream: new TextColumn() };
+  return { line: [], client: [], protocol: [], status: [], flags: [], durationMs: [], endMs: [], key: new TextColumn(), text: new TextColumn(), textAt: [], textBytes: [], upstream: new TextColumn() };
 }
 
 /** Done with adding: the number columns as typed arrays (a structured clone copies them in one go). */
@@ -141,6 +149,8 @@ function seal(w: Sightings): void {
   w.flags = Uint8Array.from(w.flags);
   w.durationMs = Int32Array.from(w.durationMs);
   w.endMs = Float64Array.from(w.endMs);
+  w.textAt = Float64Array.from(w.textAt);
+  w.textBytes = Uint32Array.from(w.textBytes);
   w.key.seal();
   w.text.seal();
   w.upstream.seal();
@@ -183,7 +193,7 @@ export class PartTally {
   transferables(): ArrayBuffer[] {
     const w = this.sightings;
     const out = [w.key, w.text, w.upstream].flatMap((c) => c.transferables());
-    for (const c of [w.line, w.client, w.protocol, w.status, w.flags, w.durationMs, w.endMs]) if (!Array.isArray(c)) out.push((c as Uint8Array).buffer as ArrayBuffer);
+    for (const c of [w.line, w.client, w.protocol, w.status, w.flags, w.durationMs, w.endMs, w.textAt, w.textBytes]) if (!Array.isArray(c)) out.push((c as Uint8Array).buffer as ArrayBuffer);
     for (const slice of this.slices.values()) out.push(...slice.evidence.transferables());
     return out;
   }
@@ -206,6 +216,8 @@ export class PartReader {
   readonly tally = new PartTally();
   /** The gate closed: the rest of the part is not read. */
   stopped = false;
+  /** Where in its file the buffer lines() reads starts: sightings' texts are then kept as places (-1: texts kept, as for a stream's block). */
+  fileOffset = -1;
   private readonly row: EvidenceRow = { input: 0, line: 0, client: '', protocol: 0, status: 0, flags: 0, durationMs: -1, endMs: NaN, text: '' };
   private lastSlice: Slice | null = null;
   private lastPane = NaN;
@@ -310,7 +322,11 @@ export class PartReader {
     (w.durationMs as number[]).push(durationMs);
     (w.endMs as number[]).push(endMs);
     w.key.push(f.key);
-    w.text.pushBytes(s.b, s.bodyStart, s.bodyEnd);
+    // By place, or as text (an empty entry keeps the column's index the sightings' index).
+    const byPlace = this.fileOffset >= 0;
+    w.text.pushBytes(s.b, s.bodyStart, byPlace ? s.bodyStart : s.bodyEnd);
+    (w.textAt as number[]).push(byPlace ? this.fileOffset + s.bodyStart : -1);
+    (w.textBytes as number[]).push(byPlace ? s.bodyEnd - s.bodyStart : 0);
     if (rules.sightAll) w.upstream.push(s.upstream());
   }
 
@@ -368,7 +384,10 @@ export function readPart(where: PartBytes, formats: readonly CompiledFormat[], o
     let buf = Buffer.allocUnsafe(2 * READ_BYTES);
     let held = 0;
     const capper = new LineCapper();
-    for (let at = where.start; at < where.end && !reader.stopped;) {
+    // Once an over-long line was cut, the buffer's bytes are no longer where they are in the file.
+    let cutAny = false;
+    let at = where.start;
+    while (at < where.end && !reader.stopped) {
       if (buf.length - held < READ_BYTES) {
         const grown = Buffer.allocUnsafe(2 * buf.length);
         buf.copy(grown, 0, 0, held);
@@ -382,9 +401,12 @@ export function readPart(where: PartBytes, formats: readonly CompiledFormat[], o
       // Cut only past an over-long line's MAX_LINE_BYTES: then a copy, never longer than what was read.
       if (cut !== read) cut.copy(buf, held);
       const end = held + cut.length;
+      cutAny ||= cut !== read;
+      reader.fileOffset = cutAny || !rules.textsByPlace ? -1 : at - end;
       const rest = reader.lines(buf, 0, end);
       held = buf.copy(buf, 0, rest, end);
     }
+    reader.fileOffset = cutAny || !rules.textsByPlace ? -1 : at - held;
     if (held > 0 && !reader.stopped) reader.line(buf, 0, held);
     reader.tally.seal();
     return { tally: reader.tally, error: null };

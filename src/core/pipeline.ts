@@ -18,8 +18,9 @@ import type { InferredFormat } from '../format/trailing.js';
 import { BLOCK_BYTES, StreamBlocks } from '../input/blocks.js';
 import { firstLines, headLines, lineRanges } from '../input/chunks.js';
 import { followFile } from '../input/follow.js';
+import { LinesByPlace } from '../input/lines-by-place.js';
 import { openInput, stdinAsFile, type OpenedInput } from '../input/open.js';
-import { GATE_LINES, type PartRules, type PartTally, type TextColumn } from './part.js';
+import { GATE_LINES, type PartRules, type PartTally, type Sightings } from './part.js';
 import { LINE_EMPTY } from './scan.js';
 import { LineDigest, sameAsEarlier } from './same-lines.js';
 import { BadLineLog } from './stats.js';
@@ -30,6 +31,8 @@ import type { InputReport } from '../report/model.js';
 /** Lines auto-detection looks at before choosing, within this many bytes. */
 const DETECT_LINES = 20;
 const DETECT_BYTES = 1 << 20;
+/** Files whose keyed lines are read back by place at once, at most (each holds a descriptor for the run). */
+const MAX_PLACES = 256;
 /** Byte ranges parts are read in: large enough that a part's start-up cost vanishes, small enough for flat memory. */
 const CHUNK_BYTES = 8 << 20;
 /** Files smaller than this are read in this thread (a worker's start costs about as much). */
@@ -143,16 +146,23 @@ class Head implements KeyedSighting {
   endMs = NaN;
   key = '';
   upstream = '';
-  private texts: TextColumn | null = null;
+  private sightings: Sightings | null = null;
+  private places: LinesByPlace | null = null;
   private index = 0;
 
+  /** Read when asked for (few are): from the part's texts, or from the file at its place. */
   get text(): string {
-    return this.texts === null ? '' : this.texts.at(this.index);
+    const w = this.sightings;
+    if (w === null) return '';
+    const i = this.index;
+    const at = w.textAt[i] as number;
+    return at >= 0 && this.places !== null ? this.places.read(at, w.textBytes[i] as number) : w.text.at(i);
   }
 
-  at(texts: TextColumn, index: number): void {
-    this.texts = texts;
+  at(sightings: Sightings, index: number, places: LinesByPlace | null): void {
+    this.sightings = sightings;
     this.index = index;
+    this.places = places;
   }
 }
 
@@ -172,6 +182,8 @@ class Cursor {
   done = false;
   opened: OpenedInput | undefined;
   source: PartSource | undefined;
+  /** A regular file read in byte ranges: where its sightings' texts are read back. */
+  places: LinesByPlace | null = null;
   private part: PartTally | null = null;
   /** The part's next sighting, and the input's lines before the part. */
   private at = 0;
@@ -222,7 +234,7 @@ class Cursor {
       h.durationMs = w.durationMs[i] as number;
       h.endMs = w.endMs[i] as number;
       h.key = w.key.at(i);
-      h.at(w.text, i);
+      h.at(w, i, this.places);
       h.upstream = i < w.upstream.length ? w.upstream.at(i) : '';
       if (h.endMs === h.endMs) this.headMs = h.endMs;
       this.hasHead = true;
@@ -358,9 +370,9 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
    * weighed by Cursor.gate). Without panes, a part keeps as earliest evidence only lines the
    * tally could still take as such.
    */
-  const rulesFor = (input: number) => (first: boolean): PartRules => ({
+  const rulesFor = (input: number, textsByPlace: boolean) => (first: boolean): PartRules => ({
     input, gate: first, sinceMs: opts.sinceMs ?? -Infinity, untilMs: opts.untilMs ?? Infinity, paneMs,
-    evidencePerClass: tally.evidencePerClass, caps: tally.caps, sightAll: tally.rows !== undefined,
+    evidencePerClass: tally.evidencePerClass, caps: tally.caps, sightAll: tally.rows !== undefined, textsByPlace,
     ...(paneMs === 0 ? { evidenceCutoffs: tally.evidence.cutoffs() } : {}),
   });
   const all = opts.formats.map((_, i) => i);
@@ -382,6 +394,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   };
 
   let wake = (): void => {};
+  let placesOpen = 0;
   await Promise.all(cursors.map(async (c) => {
     if (opts.signal?.aborted) return;
     // Standard input redirected from a file is read as that file.
@@ -396,9 +409,15 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       c.result.error = { code: err.code, message: err.message };
       return;
     }
-    const task: InputTask = { file: path, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, rules: rulesFor(c.input) };
     const info = c.result.gzip || path === '-' || opts.follow !== undefined ? null : await stat(path).catch(() => null);
-    if (info !== null && info.isFile()) {
+    const isFile = info !== null && info.isFile();
+    // A file's keyed lines are read back by their place when cited, rather than carried (a descriptor each, for so many files).
+    if (isFile && placesOpen < MAX_PLACES) {
+      c.places = LinesByPlace.open(path);
+      if (c.places !== null) placesOpen++;
+    }
+    const task: InputTask = { file: path, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, rules: rulesFor(c.input, c.places !== null) };
+    if (info !== null && isFile) {
       // A regular file: byte ranges, each read with the order chosen from the file's first lines; a small one in this thread.
       const order = orderFor(c, opts.detect ? await headLines(path, DETECT_LINES) : null);
       const ranges = await lineRanges(path, info.size, chunkBytes);
@@ -471,7 +490,11 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
     await pool.close();
     await inline.close();
   }
-  tally.finish();
+  try {
+    tally.finish();
+  } finally {
+    for (const c of cursors) c.places?.close();
+  }
   for (const c of cursors) if (c.result.error !== null && c.result.error.code !== 'FORMAT_NO_MATCH' && c.opened) partial = true;
   const same = sameAsEarlier(cursors.map((c) => ({ lines: c.result.lines, digest: c.digest.value, complete: c.result.error === null && c.opened !== undefined })));
   same.forEach((k, i) => {

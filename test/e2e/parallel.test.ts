@@ -3,7 +3,8 @@
  * so keys recur across many byte ranges, with unparsed lines mixed in, are analysed in this
  * thread only (workers: 1) and by worker threads over 1 KiB ranges; the reports must be equal,
  * and bad-line and evidence file:line must name the real lines. Also with --since/--until, CRLF,
- * gzip inputs and stdin (scanned by workers in blocks).
+ * gzip inputs and stdin (scanned by workers in blocks), whose cited lines must be the ones a file's
+ * parts read back by their place.
  * See: issue 6.
  */
 import assert from 'node:assert/strict';
@@ -142,6 +143,11 @@ describe('the same report whatever the parallelism, on two tiers of real nginx l
     assert.ok(one.meta.inputs.every((i) => i.gzip));
     assert.equal(one.lines.unparsed, 2 * 2 * BAD_AFTER.size);
     assert.deepEqual(many, one);
+    // A file's parts keep only where their keyed lines lie, read back when cited; a stream's carry the text.
+    const cites = (r: Report): unknown => r.findings.map((f) => [f.id, f.evidence.map((e) => [e.file.replace(/\.gz$/, ''), e.line, e.text])]);
+    const files = await run({ workers: 3, chunkBytes: 1024 });
+    assert.ok(files.findings.some((f) => f.id === 'hidden-downgrade' && f.evidence.length > 0));
+    assert.deepEqual(cites(files), cites(many));
 
     const piped = (extra: AnalyzeOptions): Promise<Report> =>
       analyze({ inputs: ['-'], stdin: Readable.from([readFileSync(front)]), evidence: 20, ...extra });
