@@ -422,12 +422,13 @@ export class KeyWindow {
   private resize(size: number): void {
     const order = new Int32Array(this.live);
     for (let k = 0; k < this.live; k++) order[k] = (this.head + k) % this.cap;
+    // The live slots run from head to the ring's end, then on from 0: two copies of each column.
+    const head = this.head;
+    const tail = Math.min(this.live, this.cap - head);
     const relayout = <T extends Uint32Array | Int32Array | Float64Array | Uint8Array | Uint16Array>(a: T, width = 1): T => {
       const b = new (a.constructor as new (n: number) => T)(size * width);
-      for (let k = 0; k < order.length; k++) {
-        const from = (order[k] as number) * width;
-        for (let x = 0; x < width; x++) b[k * width + x] = a[from + x] as number;
-      }
+      b.set(a.subarray(head * width, (head + tail) * width));
+      b.set(a.subarray(0, (this.live - tail) * width), tail * width);
       return b;
     };
     this.words = relayout(this.words, 4);
