@@ -132,6 +132,13 @@ export interface KeyRowLinks {
 export const KEY_HIDDEN = 1;
 export const KEY_REUSED = 2;
 
+/** A key decoded where its line was read: its words when canonical, else its text. */
+export interface DecodedKey {
+  /** Writes the key's 4 words into `out`; false when it is not canonical base64 (then `key` is read). */
+  keyWords(out: Uint32Array): boolean;
+  readonly key: string;
+}
+
 /** A sighting, as KeyWindow.see takes it: the handshake's evidence row, its client's number and its detail row. */
 export interface Sighting extends EvidenceRow {
   clientId: number;
@@ -198,16 +205,17 @@ export class KeyWindow {
     this.lastRow = new Int32Array(links === undefined ? 0 : 1024);
   }
 
-  /** One sighting of `key`. */
-  see(key: string, s: Sighting): void {
+  /** One sighting of `key`: its text, or a DecodedKey (no string is made for a canonical key). */
+  see(key: string | DecodedKey, s: Sighting): void {
     const atMs = s.endMs;
     if (atMs > this.now) {
       this.now = atMs;
       this.expire();
     }
     const w = this.probe;
-    const isPlain = decodeKey(key, w) ? 1 : 0;
-    if (!isPlain) fingerprint(key, w);
+    const isPlain = (typeof key === 'string' ? decodeKey(key, w) : key.keyWords(w)) ? 1 : 0;
+    const text = typeof key === 'string' ? key : isPlain ? '' : key.key;
+    if (!isPlain) fingerprint(text, w);
     let slot = this.find(w, isPlain);
     const bit = 1 << Math.min(31, s.input);
     const startMs = s.durationMs >= 0 ? atMs - s.durationMs : atMs;
@@ -237,7 +245,7 @@ export class KeyWindow {
       this.firstRow[slot] = s.row;
       this.lastRow[slot] = s.row;
       // A fresh copy: a sliced string would keep its whole line alive.
-      if (!isPlain) this.texts.set(slot, Buffer.from(key, 'utf8').toString('utf8'));
+      if (!isPlain) this.texts.set(slot, Buffer.from(text, 'utf8').toString('utf8'));
       // An HTTP/1.0 first sighting may turn out one side of a hidden downgrade: hold its text, while
       // few are held and the finding still wants lines (a copy per key would flood the old generation).
       if (s.protocol === Protocol.HTTP10 && this.held.size < HELD_TEXTS && !this.evidence.full(KEY_CLASS.hidden)) {

@@ -11,9 +11,12 @@ import { LineCapper } from '../input/line-cap.js';
 import { Classifier } from './classify.js';
 import { Counts, type CountCaps } from './counts.js';
 import { EvidenceReservoir, type Cutoffs, type EvidenceRow } from './evidence.js';
+import { decodeKey } from './keys.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner } from './scan.js';
 import { LineDigest, hashText } from './same-lines.js';
 import type { CompiledFormat } from '../format/compile.js';
+
+const KEY_WORDS = new Uint32Array(4);
 
 /** goaccess's --num-tests: this many non-empty lines failing in a row at the start of an input stop it. */
 export const GATE_LINES = 10;
@@ -95,6 +98,11 @@ export class TextColumn {
     return this.bytes.toString('utf8', i === 0 ? 0 : (this.ends[i - 1] as number), this.ends[i] as number);
   }
 
+  /** The length in bytes of entry i. */
+  bytesOf(i: number): number {
+    return (this.ends[i] as number) - (i === 0 ? 0 : (this.ends[i - 1] as number));
+  }
+
   transferables(): ArrayBuffer[] {
     return [this.bytes.buffer as ArrayBuffer, ...(Array.isArray(this.ends) ? [] : [this.ends.buffer as ArrayBuffer])];
   }
@@ -125,6 +133,9 @@ export interface Sightings {
   durationMs: number[] | Int32Array;
   endMs: number[] | Float64Array;
   key: TextColumn;
+  /** A canonical key decoded where it was read (core/keys.ts decodeKey): 4 words each, and 1 where it is one. */
+  keyWords: number[] | Uint32Array;
+  keyPlain: number[] | Uint8Array;
   /**
    * The line's text (its body: after a syslog header), for a stream's part; a file's part gives
    * where it lies in the file instead (`textAt`, `textBytes`), read back only when cited.
@@ -137,7 +148,7 @@ export interface Sightings {
 }
 
 function newSightings(): Sightings {
-  return { line: [], client: [], protocol: [], status: [], flags: [], durationMs: [], endMs: [], key: new TextColumn(), text: new TextColumn(), textAt: [], textBytes: [], upstream: new TextColumn() };
+  return { line: [], client: [], protocol: [], status: [], flags: [], durationMs: [], endMs: [], key: new TextColumn(), keyWords: [], keyPlain: [], text: new TextColumn(), textAt: [], textBytes: [], upstream: new TextColumn() };
 }
 
 /** Done with adding: the number columns as typed arrays (a structured clone copies them in one go). */
@@ -149,6 +160,8 @@ function seal(w: Sightings): void {
   w.flags = Uint8Array.from(w.flags);
   w.durationMs = Int32Array.from(w.durationMs);
   w.endMs = Float64Array.from(w.endMs);
+  w.keyWords = Uint32Array.from(w.keyWords);
+  w.keyPlain = Uint8Array.from(w.keyPlain);
   w.textAt = Float64Array.from(w.textAt);
   w.textBytes = Uint32Array.from(w.textBytes);
   w.key.seal();
@@ -193,7 +206,7 @@ export class PartTally {
   transferables(): ArrayBuffer[] {
     const w = this.sightings;
     const out = [w.key, w.text, w.upstream].flatMap((c) => c.transferables());
-    for (const c of [w.line, w.client, w.protocol, w.status, w.flags, w.durationMs, w.endMs, w.textAt, w.textBytes]) if (!Array.isArray(c)) out.push((c as Uint8Array).buffer as ArrayBuffer);
+    for (const c of [w.line, w.client, w.protocol, w.status, w.flags, w.durationMs, w.endMs, w.keyWords, w.keyPlain, w.textAt, w.textBytes]) if (!Array.isArray(c)) out.push((c as Uint8Array).buffer as ArrayBuffer);
     for (const slice of this.slices.values()) out.push(...slice.evidence.transferables());
     return out;
   }
@@ -322,6 +335,9 @@ export class PartReader {
     (w.durationMs as number[]).push(durationMs);
     (w.endMs as number[]).push(endMs);
     w.key.push(f.key);
+    const plain = decodeKey(f.key, KEY_WORDS);
+    (w.keyPlain as number[]).push(plain ? 1 : 0);
+    (w.keyWords as number[]).push(KEY_WORDS[0] as number, KEY_WORDS[1] as number, KEY_WORDS[2] as number, KEY_WORDS[3] as number);
     // By place, or as text (an empty entry keeps the column's index the sightings' index).
     const byPlace = this.fileOffset >= 0;
     w.text.pushBytes(s.b, s.bodyStart, byPlace ? s.bodyStart : s.bodyEnd);

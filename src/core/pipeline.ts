@@ -144,11 +144,26 @@ class Head implements KeyedSighting {
   flags = 0;
   durationMs = -1;
   endMs = NaN;
-  key = '';
   upstream = '';
   private sightings: Sightings | null = null;
   private places: LinesByPlace | null = null;
   private index = 0;
+
+  get key(): string {
+    return this.sightings === null ? '' : this.sightings.key.at(this.index);
+  }
+
+  get hasKey(): boolean {
+    return this.sightings !== null && this.sightings.key.bytesOf(this.index) > 0;
+  }
+
+  keyWords(out: Uint32Array): boolean {
+    const w = this.sightings;
+    if (w === null || w.keyPlain[this.index] !== 1) return false;
+    const at = 4 * this.index;
+    for (let k = 0; k < 4; k++) out[k] = w.keyWords[at + k] as number;
+    return true;
+  }
 
   /** Read when asked for (few are): from the part's texts, or from the file at its place. */
   get text(): string {
@@ -233,7 +248,6 @@ class Cursor {
       h.flags = w.flags[i] as number;
       h.durationMs = w.durationMs[i] as number;
       h.endMs = w.endMs[i] as number;
-      h.key = w.key.at(i);
       h.at(w, i, this.places);
       h.upstream = i < w.upstream.length ? w.upstream.at(i) : '';
       if (h.endMs === h.endMs) this.headMs = h.endMs;

@@ -10,7 +10,7 @@ import { EvidenceReservoir } from './evidence.js';
 import type { Slice } from './part.js';
 import { DEPARTED_KEYS } from './departed.js';
 import { HandshakeRows } from './handshakes.js';
-import { KEY_WINDOW_MS, KeyWindow, MAX_LIVE_KEYS, type KeyCounts, type Sighting } from './keys.js';
+import { KEY_WINDOW_MS, KeyWindow, MAX_LIVE_KEYS, type DecodedKey, type KeyCounts, type Sighting } from './keys.js';
 
 /** Every cap the analysis has; an internal option shrinks them so tests can run past each one. */
 export interface Caps extends CountCaps {
@@ -51,8 +51,9 @@ export interface TallyOptions {
  * (one object, reused: the key window and the reservoirs copy what they keep). The tally sets its
  * client's number and its row.
  */
-export interface KeyedSighting extends Sighting {
-  key: string;
+export interface KeyedSighting extends Sighting, DecodedKey {
+  /** The line has a Sec-WebSocket-Key (its text, `key`, is made only when asked for: a row, a key that is not canonical). */
+  readonly hasKey: boolean;
   /** $upstream_addr as logged ('' when not, or when rows are not kept). */
   upstream: string;
 }
@@ -92,10 +93,10 @@ export class Tally implements TallyView {
     const client = this.counts.clientId(h.client);
     const rows = this.rows;
     const row = rows === undefined ? -1 : rows.add({ input: h.input, line: h.line, client, protocol: h.protocol, status: h.status, durationMs: h.durationMs, endMs: h.endMs, flags: h.flags, upstream: rows.upstreamId(h.upstream) }, h.key);
-    if (h.key === '') return;
+    if (!h.hasKey) return;
     h.clientId = client;
     h.row = row;
-    this.keys.see(h.key, h);
+    this.keys.see(h, h);
   }
 
   /** Call once after the last record. */
