@@ -5,7 +5,7 @@
  * parsed from them, not with Date.parse, and a string is made only for a value the caller keeps.
  */
 import type { CompiledFormat, Escape } from '../format/compile.js';
-import { decodeValue } from '../format/parse-line.js';
+import { byteOffsets, decodeValue } from '../format/parse-line.js';
 import { Protocol } from './classify.js';
 
 export interface LogRecord {
@@ -195,18 +195,6 @@ function valueCache(escape: Escape): ValueCache {
   return c;
 }
 
-/** A line given as a string, as the bytes the reader reads, with `bounds` (string offsets) made byte offsets. */
-function asBytes(text: string, bounds: Int32Array): Buffer {
-  const b = Buffer.from(text, 'utf8');
-  if (b.length !== text.length) {
-    for (let i = 0; i < bounds.length; i++) {
-      const at = bounds[i] as number;
-      if (at > 0) bounds[i] = Buffer.byteLength(text.slice(0, at));
-    }
-  }
-  return b;
-}
-
 const NO_BYTES = Buffer.alloc(0);
 
 function holdsBackslash(b: Buffer, from: number, to: number): boolean {
@@ -372,7 +360,8 @@ export class RecordReader {
    * given as a string has its bounds in string offsets (they are made byte offsets here).
    */
   read(line: string | Buffer, bounds: Int32Array, rec: LogRecord): void {
-    const b = typeof line === 'string' ? asBytes(line, bounds) : line;
+    const b = typeof line === 'string' ? Buffer.from(line, 'utf8') : line;
+    if (typeof line === 'string') byteOffsets(line, bounds);
     const f = this.readFacts;
     this.facts(b, bounds, f);
     if (typeof line === 'string') rec.text = line;

@@ -5,7 +5,7 @@
  * fleet/ingest.ts writes rows); it counts nothing across lines.
  */
 import type { CompiledFormat } from '../format/compile.js';
-import { explainMismatch, matchBytes, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
+import { byteOffsets, explainMismatch, matchBytes, matchLine, newBounds, newFailure, type MatchFailure } from '../format/parse-line.js';
 import { compileStraight, type StraightMatch } from '../format/straight-match.js';
 import { syslogBodyStart } from '../format/syslog.js';
 import type { Classifier } from './classify.js';
@@ -183,7 +183,7 @@ export class LineScanner {
       } else if (pass === 0) {
         const text = b.toString('utf8', start, end);
         if (matchLine(f, text, p.bounds, failure)) {
-          byteBounds(text, p.bounds, start);
+          byteOffsets(text, p.bounds, start);
           return p;
         }
       }
@@ -215,11 +215,3 @@ export class LineScanner {
   }
 }
 
-/** String offsets in `text`, the line at byte `base` (-1: absent) → byte offsets. */
-function byteBounds(text: string, bounds: Int32Array, base: number): void {
-  const ascii = Buffer.byteLength(text) === text.length;
-  for (let i = 0; i < bounds.length; i++) {
-    const at = bounds[i] as number;
-    if (at >= 0) bounds[i] = base + (ascii ? at : Buffer.byteLength(text.slice(0, at)));
-  }
-}

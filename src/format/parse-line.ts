@@ -54,6 +54,15 @@ export function matchLine(f: CompiledFormat, text: string, bounds: Int32Array, f
   return ok;
 }
 
+/** String offsets in `text` (-1: absent) → offsets in its UTF-8, moved on by `base` (where the text starts in a larger buffer). */
+export function byteOffsets(text: string, bounds: Int32Array, base = 0): void {
+  const ascii = Buffer.byteLength(text) === text.length;
+  for (let i = 0; i < bounds.length; i++) {
+    const at = bounds[i] as number;
+    if (at >= 0) bounds[i] = base + (ascii ? at : Buffer.byteLength(text.slice(0, at)));
+  }
+}
+
 /** The UTF-8 of the last string encode() was given. */
 let encoded = Buffer.allocUnsafe(1024);
 
