@@ -20,6 +20,18 @@ export interface EvidenceRow {
   /** NaN when the line has no time. */
   endMs: number;
   text: string;
+  /**
+   * The text's bytes, when the row has them at hand (a line being read: core/part.ts): then a
+   * reservoir copies them rather than asking for `text`, a string it may never need.
+   */
+  readonly source?: TextBytes;
+}
+
+/** Bytes b[start, end) of a line's text (UTF-8). */
+export interface TextBytes {
+  b: Buffer;
+  start: number;
+  end: number;
 }
 
 /** Classes for lines that key findings cite. */
@@ -202,10 +214,17 @@ export class EvidenceReservoir {
   /** `row` as the class's latest line, if it is later than the one kept. */
   private offerLast(s: Slot, row: EvidenceRow): void {
     if (s.last !== null && before(row, s.last)) return;
-    const text = row.text.length > MAX_TEXT ? row.text.slice(0, MAX_TEXT) : row.text;
+    const src = row.source;
     // The room left behind by a class that moved is not reused; a quarter more spares most moves.
-    this.makeRoom(s, text.length > s.lastRoom ? Buffer.byteLength(text, 'utf8') : 0);
-    s.lastBytes = this.arena.write(text, s.lastAt, 'utf8');
+    if (src !== undefined && src.end - src.start <= MAX_TEXT) {
+      // At most MAX_TEXT bytes: no more characters either, so nothing to cut.
+      this.makeRoom(s, src.end - src.start);
+      s.lastBytes = src.b.copy(this.arena, s.lastAt, src.start, src.end);
+    } else {
+      const text = row.text.length > MAX_TEXT ? row.text.slice(0, MAX_TEXT) : row.text;
+      this.makeRoom(s, text.length > s.lastRoom ? Buffer.byteLength(text, 'utf8') : 0);
+      s.lastBytes = this.arena.write(text, s.lastAt, 'utf8');
+    }
     copyFields(this.lastRow(s), row);
   }
 

@@ -10,7 +10,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { LineCapper } from '../input/line-cap.js';
 import { Classifier } from './classify.js';
 import { Counts, type CountCaps } from './counts.js';
-import { EvidenceReservoir, type Cutoffs, type EvidenceRow } from './evidence.js';
+import { EvidenceReservoir, type Cutoffs, type EvidenceRow, type TextBytes } from './evidence.js';
 import { decodeKey } from './keys.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner } from './scan.js';
 import { LineDigest, hashText } from './same-lines.js';
@@ -224,6 +224,25 @@ export class PartTally {
   }
 }
 
+/** The evidence row of the handshake being read: its text is made from the line's bytes only if a reservoir asks for it. */
+class LineRow implements EvidenceRow {
+  input = 0;
+  line = 0;
+  client = '';
+  protocol = 0;
+  status = 0;
+  flags = 0;
+  durationMs = -1;
+  endMs = NaN;
+  readonly source: TextBytes = { b: Buffer.alloc(0), start: 0, end: 0 };
+
+  constructor(private readonly scanner: LineScanner) {}
+
+  get text(): string {
+    return this.scanner.body;
+  }
+}
+
 /** Reads lines into a PartTally; one per part. */
 export class PartReader {
   readonly tally = new PartTally();
@@ -231,7 +250,7 @@ export class PartReader {
   stopped = false;
   /** Where in its file the buffer lines() reads starts: sightings' texts are then kept as places (-1: texts kept, as for a stream's block). */
   fileOffset = -1;
-  private readonly row: EvidenceRow = { input: 0, line: 0, client: '', protocol: 0, status: 0, flags: 0, durationMs: -1, endMs: NaN, text: '' };
+  private readonly row: LineRow;
   private lastSlice: Slice | null = null;
   private lastPane = NaN;
   private readonly clientIds = new Map<string, number>();
@@ -240,6 +259,7 @@ export class PartReader {
   private lastClientHash = hashText('');
 
   constructor(private readonly scanner: LineScanner, private readonly rules: PartRules) {
+    this.row = new LineRow(scanner);
     this.row.input = rules.input;
   }
 
@@ -323,7 +343,9 @@ export class PartReader {
     row.flags = flags;
     row.durationMs = durationMs;
     row.endMs = endMs;
-    row.text = s.body;
+    row.source.b = s.b;
+    row.source.start = s.bodyStart;
+    row.source.end = s.bodyEnd;
     slice.evidence.offer(EvidenceReservoir.classFor(f.protocol, f.status, flags, durationMs), row);
     if (f.key === '' && !rules.sightAll) return;
     const w = t.sightings;
