@@ -34,7 +34,7 @@ export { LiveMetrics } from './metrics.js';
 /** Reads the inputs and returns the report. Throws AnalyzerError only for bad options or formats. */
 export async function analyze(options: AnalyzeOptions): Promise<Report> {
   const o = await normalizeOptions(options);
-  const tally = new Tally({ rows: o.keysPerHandshake, evidence: o.evidence, caps: o.caps });
+  const tally = new Tally({ rows: o.keysPerHandshake, evidence: o.evidence, caps: o.caps, singleInput: o.inputs.length === 1 });
   const result = await runPipeline(o.inputs, tally, {
     formats: o.formats, detect: o.detect, wsPaths: o.wsPaths, stdin: o.stdin, signal: o.signal, sinceMs: o.sinceMs, untilMs: o.untilMs,
     onBadLine: o.onBadLine, onProgress: o.onProgress, workers: o.workers, chunkBytes: o.chunkBytes,

@@ -62,7 +62,7 @@ export async function watch(options: WatchOptions): Promise<Report> {
   const o = await normalizeOptions(options);
   const intervalMs = Math.max(50, Math.round((options.intervalSeconds ?? 10) * 1000));
   const window = new PaneWindow(Math.max(1, Math.round((options.windowSeconds ?? 300) * 1000)), intervalMs, o.evidence);
-  const tally = new Tally({ rows: o.keysPerHandshake, evidence: o.evidence, caps: o.caps, listener: window });
+  const tally = new Tally({ rows: o.keysPerHandshake, evidence: o.evidence, caps: o.caps, listener: window, singleInput: o.inputs.length === 1 });
   let current: (() => PipelineResult) | undefined;
   let open = new Map<string, Finding>();
   const tick = (): void => {

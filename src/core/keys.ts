@@ -199,6 +199,8 @@ export class KeyWindow {
     private readonly windowMs = KEY_WINDOW_MS,
     private readonly maxLive = MAX_LIVE_KEYS,
     departedKeys = DEPARTED_KEYS,
+    /** Hold HTTP/1.0 first sightings' texts: false when one input is read (a hidden downgrade needs two). */
+    private readonly holdFirsts = true,
   ) {
     this.departed = new DepartedKeys(departedKeys);
     this.firstRow = new Int32Array(links === undefined ? 0 : 1024);
@@ -248,7 +250,7 @@ export class KeyWindow {
       if (!isPlain) this.texts.set(slot, Buffer.from(text, 'utf8').toString('utf8'));
       // An HTTP/1.0 first sighting may turn out one side of a hidden downgrade: hold its text, while
       // few are held and the finding still wants lines (a copy per key would flood the old generation).
-      if (s.protocol === Protocol.HTTP10 && this.held.size < HELD_TEXTS && !this.evidence.full(KEY_CLASS.hidden)) {
+      if (this.holdFirsts && s.protocol === Protocol.HTTP10 && this.held.size < HELD_TEXTS && !this.evidence.full(KEY_CLASS.hidden)) {
         this.held.set(slot, keep(s));
       }
     } else {

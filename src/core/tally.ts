@@ -44,6 +44,8 @@ export interface TallyOptions {
   evidence?: number;
   caps?: Partial<Caps>;
   listener?: SliceListener;
+  /** One input is read: no key can be seen on two, so nothing is held for a hidden downgrade. */
+  singleInput?: boolean;
 }
 
 /**
@@ -76,7 +78,7 @@ export class Tally implements TallyView {
     this.evidencePerClass = Math.max(4, (opts.evidence ?? 5) + 1);
     this.evidence = new EvidenceReservoir(this.evidencePerClass, caps.evidenceRows);
     this.rows = opts.rows ? new HandshakeRows() : undefined;
-    this.keys = new KeyWindow(this.evidence, this.rows, KEY_WINDOW_MS, caps.liveKeys, caps.departedKeys);
+    this.keys = new KeyWindow(this.evidence, this.rows, KEY_WINDOW_MS, caps.liveKeys, caps.departedKeys, opts.singleInput !== true);
   }
 
   /** A part's counts and evidence (core/part.ts), its line numbers moved on by `lineOffset`. */

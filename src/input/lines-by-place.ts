@@ -8,7 +8,8 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 
-const WINDOW_BYTES = 64 << 10;
+/** Dense citations (every line of a finding) share a read; sparse ones cost little more than their line. */
+const WINDOW_BYTES = 16 << 10;
 
 export class LinesByPlace {
   private window = Buffer.allocUnsafe(WINDOW_BYTES);
