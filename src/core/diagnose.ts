@@ -5,7 +5,7 @@
  * cells, its evidence from the reservoir. No prose here: report/prose.ts words each finding.
  */
 import { PROTOCOL_NAMES } from './classify.js';
-import { RowFlag, type Counts, type Group } from './counts.js';
+import { RowFlag, type CellView, type Counts, type Group } from './counts.js';
 import { classParts, type EvidenceRow } from './evidence.js';
 import { COARSE, DurationHistogram, FINE } from './grid.js';
 import { KEY_HIDDEN, KEY_REUSED } from './keys.js';
@@ -132,13 +132,7 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
 
   // Clients and first/last seen from the cells. A cell spans a COARSE bin; where that bin straddles
   // a timeout's edge, its group's FINE histogram says which share of it belongs.
-  // Per selector, by group key × COARSE bins + bin (a number: this runs for every cell and selector).
-  const shares = accs.map(() => new Map<number, number>());
   const shareOf = (a: number, g: Group | undefined, bin: number): number => {
-    const k = (g === undefined ? -1 : groupKey(g.input, g.protocol, g.status, g.flags)) * COARSE.size + bin;
-    const cache = shares[a] as Map<number, number>;
-    let s = cache.get(k);
-    if (s !== undefined) return s;
     const sel = (accs[a] as Acc).sel;
     let inside = 0;
     let all = 0;
@@ -151,27 +145,42 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
         if (sel.label(g.protocol, g.status, g.flags, FINE.lo(b)) !== undefined) inside += n;
       }
     }
-    s = all === 0 ? 0 : inside / all;
-    cache.set(k, s);
-    return s;
+    return all === 0 ? 0 : inside / all;
+  };
+  // Each selector's share of a kind of cell (input × protocol × status × flags × bin), worked out
+  // once per kind: cells differ from others of their kind only by client, and there are many.
+  const kinds = new Map<number, (Float64Array | undefined)[]>();
+  const sharesOf = (c: CellView): Float64Array => {
+    const key = groupKey(c.input, c.protocol, c.status, c.flags);
+    let byBin = kinds.get(key);
+    if (byBin === undefined) kinds.set(key, (byBin = []));
+    let shares = byBin[c.bin + 1];
+    if (shares !== undefined) return shares;
+    const g = counts.groups.get(key);
+    shares = new Float64Array(accs.length);
+    for (let i = 0; i < accs.length; i++) {
+      const sel = (accs[i] as Acc).sel;
+      shares[i] = c.bin < 0 || sel.durationFree
+        ? (sel.label(c.protocol, c.status, c.flags, c.bin < 0 ? -1 : COARSE.lo(c.bin)) === undefined ? 0 : 1)
+        : shareOf(i, g, c.bin);
+    }
+    byBin[c.bin + 1] = shares;
+    return shares;
   };
   counts.forEachCell((c) => {
-    const g = counts.groups.get(groupKey(c.input, c.protocol, c.status, c.flags));
-    accs.forEach((a, i) => {
-      let n: number;
-      if (c.bin < 0 || a.sel.durationFree) {
-        n = a.sel.label(c.protocol, c.status, c.flags, c.bin < 0 ? -1 : COARSE.lo(c.bin)) === undefined ? 0 : c.count;
-      } else {
-        const share = shareOf(i, g, c.bin);
-        n = share === 1 ? c.count : Math.round(c.count * share);
-        if (share > 0 && share < 1) a.approximate = true;
-      }
-      if (n === 0) return;
+    const shares = sharesOf(c);
+    for (let i = 0; i < accs.length; i++) {
+      const share = shares[i] as number;
+      if (share === 0) continue;
+      const a = accs[i] as Acc;
+      if (share < 1) a.approximate = true;
+      const n = share === 1 ? c.count : Math.round(c.count * share);
+      if (n === 0) continue;
       a.clients.set(c.client, (a.clients.get(c.client) ?? 0) + n);
       if (c.firstMs < a.first) a.first = c.firstMs;
       if (c.firstEndMs < a.firstEnd) a.firstEnd = c.firstEndMs;
       if (c.lastMs > a.last) a.last = c.lastMs;
-    });
+    }
   });
 
   const clientName = (id: number): string => counts.clients[id] ?? '?';
