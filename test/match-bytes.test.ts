@@ -8,6 +8,7 @@
  */
 
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { test } from 'node:test';
 import fc from 'fast-check';
@@ -19,6 +20,7 @@ import { compileJsonFormat } from '../src/format/json-format.js';
 import { matchBytes, newBounds, newFailure } from '../src/format/parse-line.js';
 import { findPreset } from '../src/format/presets.js';
 import { compileStraight } from '../src/format/straight-match.js';
+import { CLI, ENV, FIXTURE } from './helpers/cli.js';
 
 const FC = { seed: 11, numRuns: 400 } as const;
 
@@ -131,4 +133,13 @@ test('property: a line read in place among other bytes reads as the same line gi
     }),
     FC,
   );
+});
+
+test('node run with --disallow-code-generation-from-strings: no straight code, the same report', () => {
+  const report = (nodeArgs: string[]): string => {
+    const r = spawnSync(process.execPath, [...nodeArgs, CLI, '--output', 'json', FIXTURE], { env: ENV, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    return r.stdout;
+  };
+  assert.equal(report(['--disallow-code-generation-from-strings']), report([]));
 });
