@@ -127,48 +127,59 @@ export interface PartRunner {
   close(): Promise<void>;
 }
 
-/**
- * Parts read in this thread, one per turn of the event loop (so a followed file's new lines and
- * signals are still heard between parts).
- */
-export class InlinePool implements PartRunner {
-  private readonly queue: { task: ChunkTask; onReply: (r: WorkerReply) => void }[] = [];
-  private nextId = 0;
-  private scheduled = false;
-  private closed = false;
+interface Job {
+  task: ChunkTask;
+  onReply: (r: WorkerReply) => void;
+}
 
+/** A PartRunner's queue: parts numbered and queued, queued ones dropped; how they run is the subclass's. */
+abstract class PartQueue implements PartRunner {
+  protected readonly queue: Job[] = [];
+  protected closed = false;
+  private nextId = 0;
+
+  /** Queues a part; `onReply` gets its tally, then one 'end' or 'error'. */
   run(task: Omit<ChunkTask, 'id'>, onReply: (r: WorkerReply) => void): number {
     const id = this.nextId++;
     this.queue.push({ task: { ...task, id }, onReply });
-    this.schedule();
+    this.start();
     return id;
   }
 
+  /** Drops a queued part. */
   cancel(id: number): void {
     const i = this.queue.findIndex((j) => j.task.id === id);
     if (i >= 0) this.queue.splice(i, 1);
   }
+
+  abstract close(): Promise<void>;
+
+  /** Starts queued parts, as many as it can now. */
+  protected abstract start(): void;
+}
+
+/**
+ * Parts read in this thread, one per turn of the event loop (so a followed file's new lines and
+ * signals are still heard between parts).
+ */
+export class InlinePool extends PartQueue {
+  private scheduled = false;
 
   async close(): Promise<void> {
     this.closed = true;
     this.queue.length = 0;
   }
 
-  private schedule(): void {
+  protected start(): void {
     if (this.scheduled || this.closed || this.queue.length === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
       const job = this.queue.shift();
       if (job !== undefined && !this.closed) runTask(job.task, (r) => job.onReply(r));
-      this.schedule();
+      this.start();
     });
   }
-}
-
-interface Job {
-  task: ChunkTask;
-  onReply: (r: WorkerReply) => void;
 }
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
@@ -185,28 +196,18 @@ function startWorker(): Worker {
 }
 
 /** Worker threads started on demand, up to `size`, each reading one part at a time. */
-export class WorkerPool implements PartRunner {
+export class WorkerPool extends PartQueue {
   private readonly idle: Worker[] = [];
   private readonly running = new Map<Worker, Job>();
-  private readonly queue: Job[] = [];
   private started = 0;
-  private nextId = 0;
-  private closed = false;
 
-  constructor(private readonly size: number) {}
-
-  /** Queues a part; `onReply` gets its tally, then one 'end' or 'error'. */
-  run(task: Omit<ChunkTask, 'id'>, onReply: (r: WorkerReply) => void): number {
-    const id = this.nextId++;
-    this.queue.push({ task: { ...task, id }, onReply });
-    this.dispatch();
-    return id;
+  constructor(private readonly size: number) {
+    super();
   }
 
   /** Drops a queued part; one already running finishes unheard. */
-  cancel(id: number): void {
-    const i = this.queue.findIndex((j) => j.task.id === id);
-    if (i >= 0) this.queue.splice(i, 1);
+  override cancel(id: number): void {
+    super.cancel(id);
     for (const job of this.running.values()) if (job.task.id === id) job.onReply = () => {};
   }
 
@@ -220,7 +221,7 @@ export class WorkerPool implements PartRunner {
     await Promise.all(all.map((w) => w.terminate()));
   }
 
-  private dispatch(): void {
+  protected start(): void {
     while (!this.closed && this.queue.length > 0) {
       let w = this.idle.pop();
       if (w === undefined) {
@@ -245,7 +246,7 @@ export class WorkerPool implements PartRunner {
         this.idle.push(w);
       }
       job.onReply(r.type === 'part' ? { ...r, tally: PartTally.revive(r.tally) } : r);
-      if (r.type !== 'part') this.dispatch();
+      if (r.type !== 'part') this.start();
     });
     w.on('error', (err) => {
       // A worker that died takes its part with it: that input ends with the error.
@@ -253,7 +254,7 @@ export class WorkerPool implements PartRunner {
       this.running.delete(w);
       this.started--;
       job?.onReply({ type: 'error', id: job.task.id, message: err.message, code: (err as NodeJS.ErrnoException).code ?? '' });
-      this.dispatch();
+      this.start();
     });
     return w;
   }
