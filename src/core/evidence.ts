@@ -27,6 +27,28 @@ export interface EvidenceRow {
   readonly source?: TextBytes;
 }
 
+/** Handshakes' numbers as columns (a part's sightings, a packed reservoir's latest lines); `client` indexes a list of names. */
+export interface RowColumns {
+  line: ArrayLike<number>;
+  client: ArrayLike<number>;
+  protocol: ArrayLike<number>;
+  status: ArrayLike<number>;
+  flags: ArrayLike<number>;
+  durationMs: ArrayLike<number>;
+  endMs: ArrayLike<number>;
+}
+
+/** Row k of `cols` into `to`, its line moved on by `lineOffset`; not its input, not its text. */
+export function readRow(to: EvidenceRow, cols: RowColumns, k: number, clients: readonly string[], lineOffset: number): void {
+  to.line = (cols.line[k] as number) + lineOffset;
+  to.client = clients[cols.client[k] as number] as string;
+  to.protocol = cols.protocol[k] as number;
+  to.status = cols.status[k] as number;
+  to.flags = cols.flags[k] as number;
+  to.durationMs = cols.durationMs[k] as number;
+  to.endMs = cols.endMs[k] as number;
+}
+
 /** Bytes b[start, end) of a line's text (UTF-8). */
 export interface TextBytes {
   b: Buffer;
@@ -353,13 +375,7 @@ export class EvidenceReservoir {
     for (let k = 0; k < p.lasts; k++) {
       const s = this.slot(p.classes[k] as number);
       row.input = p.input[k] as number;
-      row.line = (p.line[k] as number) + lineOffset;
-      row.client = p.clients[p.client[k] as number] as string;
-      row.protocol = p.protocol[k] as number;
-      row.status = p.status[k] as number;
-      row.flags = p.flags[k] as number;
-      row.durationMs = p.durationMs[k] as number;
-      row.endMs = p.endMs[k] as number;
+      readRow(row, p, k, p.clients, lineOffset);
       const at = p.textAt[k] as number;
       const bytes = p.textBytes[k] as number;
       if (this.admits(s, row)) {
