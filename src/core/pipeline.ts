@@ -372,7 +372,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   // part waiting holds its keyed handshakes' lines).
   const ahead = Math.max(1, Math.ceil((2 * workers) / Math.max(1, names.length)));
   const inline = new InlinePool();
-  const pool: PartRunner = workers > 1 ? new WorkerPool(workers) : inline;
+  const pool: PartRunner = workers > 1 ? new WorkerPool(workers - 1, true) : inline;
   const paneMs = tally.listener?.paneMs ?? 0;
   /**
    * Only an input's first part closes the format gate itself (a later one's failing lines are

@@ -165,19 +165,31 @@ abstract class PartQueue implements PartRunner {
 export class InlinePool extends PartQueue {
   private scheduled = false;
 
+  /** A part is waiting for its turn of the event loop. */
+  get busy(): boolean {
+    return this.scheduled;
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     this.queue.length = 0;
   }
 
-  protected start(): void {
+  /** Reads a part numbered elsewhere (WorkerPool's) at the next turn; then `after`. */
+  runJob(job: Job, after: () => void): void {
+    this.queue.push(job);
+    this.start(after);
+  }
+
+  protected start(after?: () => void): void {
     if (this.scheduled || this.closed || this.queue.length === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
       const job = this.queue.shift();
       if (job !== undefined && !this.closed) runTask(job.task, (r) => job.onReply(r));
-      this.start();
+      if (after !== undefined) after();
+      else this.start();
     });
   }
 }
@@ -195,65 +207,91 @@ function startWorker(): Worker {
   return new Worker(boot, { ...options, eval: true });
 }
 
-/** Worker threads started on demand, up to `size`, each reading one part at a time. */
-export class WorkerPool extends PartQueue {
-  private readonly idle: Worker[] = [];
-  private readonly running = new Map<Worker, Job>();
-  private started = 0;
+/** Parts a worker is given at once: the next waits in its port while it reads one, so it never waits for this thread. */
+const WORKER_DEPTH = 2;
 
-  constructor(private readonly size: number) {
+/**
+ * Worker threads started on demand, up to `size`, each reading one part at a time with the next
+ * waiting; and, with `here`, this thread too, between its turns of the event loop (one thread
+ * fewer to start, and one isolate fewer in memory, for the same cores).
+ */
+export class WorkerPool extends PartQueue {
+  private readonly workers: Worker[] = [];
+  /** Each worker's parts, in the order posted (it answers them in that order). */
+  private readonly running = new Map<Worker, Job[]>();
+  private readonly here: InlinePool | null;
+
+  constructor(private readonly size: number, here = false) {
     super();
+    this.here = here ? new InlinePool() : null;
   }
 
-  /** Drops a queued part; one already running finishes unheard. */
+  /** Drops a queued part; one already given to a worker finishes unheard. */
   override cancel(id: number): void {
     super.cancel(id);
-    for (const job of this.running.values()) if (job.task.id === id) job.onReply = () => {};
+    this.here?.cancel(id);
+    for (const jobs of this.running.values()) for (const job of jobs) if (job.task.id === id) job.onReply = () => {};
   }
 
   /** Stops every worker; call once when the pipeline is done. */
   async close(): Promise<void> {
     this.closed = true;
     this.queue.length = 0;
-    const all = [...this.idle, ...this.running.keys()];
-    this.idle.length = 0;
+    await this.here?.close();
+    const all = this.workers.splice(0);
     this.running.clear();
     await Promise.all(all.map((w) => w.terminate()));
   }
 
   protected start(): void {
     while (!this.closed && this.queue.length > 0) {
-      let w = this.idle.pop();
-      if (w === undefined) {
-        if (this.started >= this.size) return;
-        w = this.spawn();
-      }
+      const w = this.withRoom();
+      if (w === null) break;
       const job = this.queue.shift() as Job;
-      this.running.set(w, job);
+      (this.running.get(w) as Job[]).push(job);
       const part = job.task.part;
       w.postMessage(job.task, 'data' in part ? [part.data] : []);
     }
+    // This thread takes a part when every worker has its next one waiting.
+    if (this.here !== null && !this.closed && !this.here.busy && this.queue.length > 0) {
+      const job = this.queue.shift() as Job;
+      this.here.runJob(job, () => this.start());
+    }
+  }
+
+  /** A worker with room for a part: the least busy, or a new one while it has none idle and may start more. */
+  private withRoom(): Worker | null {
+    let best: Worker | null = null;
+    let least = WORKER_DEPTH;
+    for (const w of this.workers) {
+      const n = (this.running.get(w) as Job[]).length;
+      if (n < least) {
+        best = w;
+        least = n;
+      }
+    }
+    if ((best === null || least > 0) && this.workers.length < this.size) return this.spawn();
+    return best;
   }
 
   private spawn(): Worker {
-    this.started++;
     const w = startWorker();
+    this.workers.push(w);
+    this.running.set(w, []);
     w.on('message', (r: WorkerReply) => {
-      const job = this.running.get(w);
-      if (job === undefined || job.task.id !== r.id) return;
-      if (r.type !== 'part') {
-        this.running.delete(w);
-        this.idle.push(w);
-      }
+      const jobs = this.running.get(w);
+      const job = jobs?.[0];
+      if (jobs === undefined || job === undefined || job.task.id !== r.id) return;
+      if (r.type !== 'part') jobs.shift();
       job.onReply(r.type === 'part' ? { ...r, tally: PartTally.revive(r.tally) } : r);
       if (r.type !== 'part') this.start();
     });
     w.on('error', (err) => {
-      // A worker that died takes its part with it: that input ends with the error.
-      const job = this.running.get(w);
+      // A worker that died takes its parts with it: their inputs end with the error.
+      const jobs = this.running.get(w) ?? [];
       this.running.delete(w);
-      this.started--;
-      job?.onReply({ type: 'error', id: job.task.id, message: err.message, code: (err as NodeJS.ErrnoException).code ?? '' });
+      this.workers.splice(this.workers.indexOf(w), 1);
+      for (const job of jobs) job.onReply({ type: 'error', id: job.task.id, message: err.message, code: (err as NodeJS.ErrnoException).code ?? '' });
       this.start();
     });
     return w;
