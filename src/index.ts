@@ -1,6 +1,6 @@
 /*!
  * The library: analyze(options) → Report, plus the format compiler for callers that parse lines
- * themselves. No process, console or exit here: that is src/cli.ts's job.
+ * themselves. No process, console or exit here: that is src/command.ts's job.
  */
 import { diagnose } from './core/diagnose.js';
 import { runPipeline } from './core/pipeline.js';

@@ -4,7 +4,7 @@
  * (core/panes.ts), with an event the moment a finding opens or closes in the window. Timeouts
  * are inferred from everything read so far. Returns the report over the whole run when the
  * inputs end or `stop` aborts; on request, each tick also hands over the counts over the whole run
- * (RunTotals, for counters such as --metrics). No process or console here: src/cli.ts prints.
+ * (RunTotals, for counters such as --metrics). No process or console here: src/command.ts prints.
  */
 import { PROTOCOL_NAMES } from './core/classify.js';
 import type { Counts } from './core/counts.js';

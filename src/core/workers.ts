@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { compileFormatString, type CompiledFormat, type Escape } from '../format/compile.js';
 import { compileJsonFormat } from '../format/json-format.js';
 import type { ByteRange } from '../input/chunks.js';
+import { reassertHeapFlags } from '../heap.js';
 import { PartTally, readPart, type PartRules } from './part.js';
 
 /** What a worker needs to compile a format again: CompiledFormats hold caches and do not cross threads. */
@@ -202,9 +203,11 @@ function startWorker(): Worker {
   // A small young generation: a line's strings die young. 16 MB cost each worker about 40 MiB
   // more (a part's tally then lives in the young generation longer) for about 5 % less time.
   const options = { resourceLimits: { maxYoungGenerationSizeMb: 6 } };
-  if (!FROM_SOURCE) return new Worker(WORKER_URL, options);
   const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  return new Worker(boot, { ...options, eval: true });
+  const w = FROM_SOURCE ? new Worker(boot, { ...options, eval: true }) : new Worker(WORKER_URL, options);
+  // Its isolate's start set V8's flags back to the command line's: the process's own are set again.
+  w.once('online', reassertHeapFlags);
+  return w;
 }
 
 /** Parts a worker is given at once: the next waits in its port while it reads one, so it never waits for this thread. */
