@@ -110,23 +110,27 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
 
   // Counts and breakdowns, exact, from each group's FINE histogram (and its lines without a duration).
   const groupKey = (input: number, protocol: number, status: number, flags: number): number => ((input * 8 + protocol) * 256 + flags) * 1000 + status;
+  const add = (a: Acc, g: Group, ms: number, n: number): void => {
+    const label = a.sel.label(g.protocol, g.status, g.flags, ms);
+    if (label === undefined) return;
+    a.count += n;
+    if (g.flags & RowFlag.HAS_KEY) a.keyed.set(g.input, (a.keyed.get(g.input) ?? 0) + n);
+    else a.keyless += n;
+    a.breakdown.set(label, (a.breakdown.get(label) ?? 0) + n);
+  };
+  const timed = accs.filter((a) => !a.sel.durationFree);
   for (const g of counts.groups.values()) {
     const untimed = g.count - g.durations.count;
     for (const a of accs) {
-      const add = (ms: number, n: number): void => {
-        const label = a.sel.label(g.protocol, g.status, g.flags, ms);
-        if (label === undefined) return;
-        a.count += n;
-        if (g.flags & RowFlag.HAS_KEY) a.keyed.set(g.input, (a.keyed.get(g.input) ?? 0) + n);
-        else a.keyless += n;
-        a.breakdown.set(label, (a.breakdown.get(label) ?? 0) + n);
-      };
-      if (untimed > 0) add(-1, untimed);
-      if (a.sel.durationFree) {
-        if (g.durations.count > 0) add(0, g.durations.count);
-      } else {
-        g.durations.forEach((b, n) => add(FINE.lo(b), n));
-      }
+      if (untimed > 0) add(a, g, -1, untimed);
+      if (a.sel.durationFree && g.durations.count > 0) add(a, g, 0, g.durations.count);
+    }
+    // One pass over the group's bins for all the selectors that weigh durations (sessions span 100,000s of bins).
+    if (timed.length > 0) {
+      g.durations.forEach((b, n) => {
+        const ms = FINE.lo(b);
+        for (const a of timed) add(a, g, ms, n);
+      });
     }
   }
 

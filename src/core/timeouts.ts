@@ -60,9 +60,10 @@ export function findClusters(h: DurationHistogram, opts: ClusterOptions = {}): C
   const kept: Cluster[] = [];
   const tol = (ms: number): number => opts.toleranceMs ?? defaultTolerance(ms);
   const near = (c: Cluster): boolean => kept.some((k) => c.loMs <= k.hiMs + tol(c.centerMs) && c.hiMs >= k.loMs - tol(c.centerMs));
+  const m = members(h);
   for (let round = 0; round < MAX_ROUNDS; round++) {
     // Keep the best window per neighbourhood: most members, then tightest.
-    const found = candidates(h, kept, opts).sort((a, b) => b.count - a.count || (a.hiMs - a.loMs) - (b.hiMs - b.loMs));
+    const found = candidates(h, m, kept, opts).sort((a, b) => b.count - a.count || (a.hiMs - a.loMs) - (b.hiMs - b.loMs));
     const before = kept.length;
     for (const c of found) if (!near(c)) kept.push(c);
     if (kept.length === before) break;
@@ -74,44 +75,71 @@ export function findClusters(h: DurationHistogram, opts: ClusterOptions = {}): C
 const MAX_ROUNDS = 6;
 
 /**
+ * A histogram's members, read once for every round: the non-empty bins in order, their counts and
+ * first milliseconds, and prefix sums of the counts over every bin up to the last member (sessions
+ * of hours span 300,000 FINE bins); typed arrays, so a long log's tens of thousands of distinct
+ * durations cost no objects.
+ */
+interface Members {
+  bins: Uint32Array;
+  counts: Float64Array;
+  loMs: Float64Array;
+  /** Bins 0 … n-1, n = the last member's bin + 1. */
+  n: number;
+  all: Float64Array;
+  /** The background's prefix sums, rewritten by each round. */
+  bg: Float64Array;
+}
+
+function members(h: DurationHistogram): Members {
+  let k = 0;
+  h.forEach(() => {
+    k++;
+  });
+  const bins = new Uint32Array(k);
+  const counts = new Float64Array(k);
+  const loMs = new Float64Array(k);
+  k = 0;
+  h.forEach((b, m) => {
+    bins[k] = b;
+    counts[k] = m;
+    loMs[k++] = FINE.lo(b);
+  });
+  const n = k === 0 ? 0 : (bins[k - 1] as number) + 1;
+  const all = new Float64Array(n + 1);
+  for (let i = 0; i < k; i++) all[(bins[i] as number) + 1] = counts[i] as number;
+  for (let b = 0; b < n; b++) all[b + 1] = (all[b + 1] as number) + (all[b] as number);
+  return { bins, counts, loMs, n, all, bg: new Float64Array(n + 1) };
+}
+
+/**
  * Windows [t, t + w] starting at a member that are significant against their background: the
  * durations around them (±10 % of t, at least ±1 s) and the wider neighbourhood (t/2 … 3t/2),
  * whichever is denser, with the `masked` clusters left out of both.
  */
-function candidates(h: DurationHistogram, masked: readonly Cluster[], opts: ClusterOptions): Cluster[] {
+function candidates(h: DurationHistogram, members: Members, masked: readonly Cluster[], opts: ClusterOptions): Cluster[] {
   const minCount = opts.minCount ?? 3;
-  const nonEmpty: number[] = [];
-  const counts: number[] = [];
-  h.forEach((b, m) => {
-    nonEmpty.push(b);
-    counts.push(m);
-  });
-  if (nonEmpty.length === 0) return [];
-  const n = (nonEmpty.at(-1) as number) + 1;
-  // Prefix sums over every bin up to the last member (sessions of hours span 300,000 FINE bins):
-  // the members added where they are, then summed in one pass, without a lookup per bin.
-  const all = new Float64Array(n + 1);
-  const bg = new Float64Array(n + 1);
-  nonEmpty.forEach((b, i) => {
-    const m = counts[i] as number;
-    all[b + 1] = m;
-    bg[b + 1] = masked.some((c) => FINE.lo(b) >= c.loMs && FINE.lo(b) <= c.hiMs) ? 0 : m;
-  });
-  for (let b = 0; b < n; b++) {
-    all[b + 1] = (all[b + 1] as number) + (all[b] as number);
-    bg[b + 1] = (bg[b + 1] as number) + (bg[b] as number);
+  const { bins, counts, loMs, n, all, bg } = members;
+  if (bins.length === 0) return [];
+  // The background: the members where they are, those inside a masked cluster left out, then summed in one pass.
+  bg.fill(0);
+  for (let i = 0; i < bins.length; i++) {
+    const lo = loMs[i] as number;
+    if (!masked.some((c) => lo >= c.loMs && lo <= c.hiMs)) bg[(bins[i] as number) + 1] = counts[i] as number;
   }
-  /** Count of durations from loMs to hiMs (whole bins from the one holding loMs). */
-  const sum = (prefix: Float64Array, loMs: number, hiMs: number): number => {
-    if (hiMs < 0 || hiMs < loMs) return 0;
-    const lo = FINE.bin(Math.max(0, loMs));
-    const hi = Math.min(n - 1, FINE.bin(hiMs));
+  for (let b = 0; b < n; b++) bg[b + 1] = (bg[b + 1] as number) + (bg[b] as number);
+  /** Count of durations from fromMs to toMs (whole bins from the one holding fromMs). */
+  const sum = (prefix: Float64Array, fromMs: number, toMs: number): number => {
+    if (toMs < 0 || toMs < fromMs) return 0;
+    const lo = FINE.bin(Math.max(0, fromMs));
+    const hi = Math.min(n - 1, FINE.bin(toMs));
     return lo > hi ? 0 : (prefix[hi + 1] as number) - (prefix[lo] as number);
   };
 
   const out: Cluster[] = [];
-  for (const b of nonEmpty) {
-    const t = FINE.lo(b);
+  for (let i = 0; i < bins.length; i++) {
+    const b = bins[i] as number;
+    const t = loMs[i] as number;
     if (t < MIN_TIMEOUT_MS) continue;
     const w = opts.toleranceMs ?? defaultTolerance(t);
     const inWin = sum(all, t, t + w);
