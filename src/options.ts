@@ -46,9 +46,9 @@ export interface AnalyzeOptions {
   onProgress?: (bytes: number, lines: number) => void;
   /**
    * Threads that parse lines (default: the machine's available parallelism; 1: this thread
-   * only). Worker threads read large regular files in byte ranges of `chunkBytes` (default 2 MiB)
-   * and parse streams (gzip, stdin) in blocks of whole lines (4 MiB, or `chunkBytes` if smaller).
-   * The report does not depend on either.
+   * only): this thread and N - 1 worker threads read large regular files in byte ranges of
+   * `chunkBytes` (default 2 MiB) and parse streams (gzip, stdin) in blocks of whole lines (4 MiB,
+   * or `chunkBytes` if smaller). The report does not depend on either.
    */
   workers?: number | string;
   chunkBytes?: number | string;
