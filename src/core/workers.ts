@@ -293,7 +293,8 @@ export class WorkerPool extends PartQueue {
       // A worker that died takes its parts with it: their inputs end with the error.
       const jobs = this.running.get(w) ?? [];
       this.running.delete(w);
-      this.workers.splice(this.workers.indexOf(w), 1);
+      const i = this.workers.indexOf(w);
+      if (i >= 0) this.workers.splice(i, 1);
       for (const job of jobs) job.onReply({ type: 'error', id: job.task.id, message: err.message, code: (err as NodeJS.ErrnoException).code ?? '' });
       this.start();
     });
