@@ -166,6 +166,11 @@ abstract class PartQueue implements PartRunner {
 export class InlinePool extends PartQueue {
   private scheduled = false;
 
+  /** `onRead` runs after each part (WorkerPool, whose parts this thread also reads, gives the next then). */
+  constructor(private readonly onRead?: () => void) {
+    super();
+  }
+
   /** A part is waiting for its turn of the event loop. */
   get busy(): boolean {
     return this.scheduled;
@@ -176,21 +181,21 @@ export class InlinePool extends PartQueue {
     this.queue.length = 0;
   }
 
-  /** Reads a part numbered elsewhere (WorkerPool's) at the next turn; then `after`. */
-  runJob(job: Job, after: () => void): void {
+  /** Reads a part numbered elsewhere (WorkerPool's) at the next turn. */
+  runJob(job: Job): void {
     this.queue.push(job);
-    this.start(after);
+    this.start();
   }
 
-  protected start(after?: () => void): void {
+  protected start(): void {
     if (this.scheduled || this.closed || this.queue.length === 0) return;
     this.scheduled = true;
     setImmediate(() => {
       this.scheduled = false;
       const job = this.queue.shift();
       if (job !== undefined && !this.closed) runTask(job.task, (r) => job.onReply(r));
-      if (after !== undefined) after();
-      else this.start();
+      this.start();
+      this.onRead?.();
     });
   }
 }
@@ -226,7 +231,7 @@ export class WorkerPool extends PartQueue {
 
   constructor(private readonly size: number, here = false) {
     super();
-    this.here = here ? new InlinePool() : null;
+    this.here = here ? new InlinePool(() => this.start()) : null;
   }
 
   /** Drops a queued part; one already given to a worker finishes unheard. */
@@ -258,7 +263,7 @@ export class WorkerPool extends PartQueue {
     // This thread takes a part when every worker has its next one waiting.
     if (this.here !== null && !this.closed && !this.here.busy && this.queue.length > 0) {
       const job = this.queue.shift() as Job;
-      this.here.runJob(job, () => this.start());
+      this.here.runJob(job);
     }
   }
 
