@@ -12,15 +12,15 @@
 import { setFlagsFromString } from 'node:v8';
 
 const SMALL_YOUNG = '--semi-space-growth-factor=1';
-const asked: string[] = [];
+let asked = false;
 
 /** From now on (and in every worker thread started later) the young generation does not grow. */
 export function keepYoungGenerationSmall(): void {
-  if (!asked.includes(SMALL_YOUNG)) asked.push(SMALL_YOUNG);
+  asked = true;
   setFlagsFromString(SMALL_YOUNG);
 }
 
-/** Sets again the flags this process asked for: starting a worker thread set them back. */
+/** Sets the flag again if this process asked for it: starting a worker thread set it back. */
 export function reassertHeapFlags(): void {
-  for (const f of asked) setFlagsFromString(f);
+  if (asked) setFlagsFromString(SMALL_YOUNG);
 }
