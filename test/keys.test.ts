@@ -176,6 +176,26 @@ test('a key seen again after it left the window is the same key, reused (issue 1
   assert.equal(t.counts.reusedKeys.keys, 1);
 });
 
+test('keys that left the window are told apart by all their bits: keys alike in half their words are not taken for reused ones', () => {
+  // Words [i, j, i, j]: word 0 xor word 2 and word 1 xor word 3 are the same for every key.
+  const t = new KeyWindow(new EvidenceReservoir(4, 100), undefined, 1000);
+  const b = Buffer.alloc(16);
+  let at = 0;
+  for (let i = 1; i <= 40; i++) {
+    for (let j = 1; j <= 40; j++) {
+      b.writeUInt32BE(i, 0);
+      b.writeUInt32BE(j, 4);
+      b.writeUInt32BE(i, 8);
+      b.writeUInt32BE(j, 12);
+      // Each key leaves the window before the next comes.
+      t.see(b.toString('base64'), sighting(0, 2, (at += 2000)));
+    }
+  }
+  t.finish();
+  assert.equal(t.counts.keys, 1600);
+  assert.equal(t.counts.reused, 0);
+});
+
 test('two tiers whose logs are longer than the key window still join on the key (inputs read side by side by time)', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'wsdiag-keys-'));
   try {

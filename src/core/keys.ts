@@ -12,8 +12,15 @@ import { Protocol } from './classify.js';
 import { DEPARTED_KEYS, DepartedKeys } from './departed.js';
 import { KEY_CLASS, keep, type EvidenceReservoir, type EvidenceRow } from './evidence.js';
 
-/** How long after its last sighting a key can still meet another sighting (tiers, retries). */
-export const KEY_WINDOW_MS = 10 * 60_000;
+/**
+ * How long after its last sighting a key can still meet another sighting. Each tier writes its
+ * line of a handshake when the connection ends, and the tiers' connections end together (either
+ * side's close closes the other), so one handshake's lines lie milliseconds apart in log time:
+ * the window covers clocks that disagree by up to this much. A retry that reuses a key later
+ * still counts (core/departed.ts). The window's memory is the handshake rate times this: 60,000
+ * keys at 500 handshakes a second, 6 MB.
+ */
+export const KEY_WINDOW_MS = 2 * 60_000;
 /** Live keys at most; past this the oldest leave early (counted in `evictedEarly`). */
 export const MAX_LIVE_KEYS = 1 << 19;
 /**
@@ -78,6 +85,23 @@ function fingerprint(s: string, out: Uint32Array): void {
     h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
     out[k] = (h ^ (h >>> 16)) >>> 0;
   }
+}
+
+/** murmur3's 32-bit finaliser. */
+function fmix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/**
+ * A key's 128 bits folded to the 64 core/departed.ts keeps, into out[0] and out[1]: each half
+ * depends on all four words, so keys that differ in one word only (or agree in half their bytes)
+ * still differ in both.
+ */
+function fold64(w: Uint32Array, out: Uint32Array): void {
+  out[0] = fmix((w[0] as number) ^ fmix((w[1] as number) ^ fmix((w[2] as number) ^ fmix((w[3] as number) ^ 0x9e3779b9))));
+  out[1] = fmix((w[3] as number) ^ fmix((w[2] as number) ^ fmix((w[1] as number) ^ fmix((w[0] as number) ^ 0x7f4a7c15))));
 }
 
 /** HTTP/1.0 on one input and HTTP/1.1 on another (neither set of inputs holds the other). */
@@ -195,6 +219,7 @@ export class KeyWindow {
   /** Open addressing, linear probing: slot + 1, 0 = empty. */
   private index = new Int32Array(2048);
   private readonly probe = new Uint32Array(4);
+  private readonly folded = new Uint32Array(2);
   private now = -Infinity;
   private readonly departed: DepartedKeys;
 
@@ -210,6 +235,8 @@ export class KeyWindow {
     this.departed = new DepartedKeys(departedKeys);
     this.firstRow = new Int32Array(links === undefined ? 0 : 1024);
     this.lastRow = new Int32Array(links === undefined ? 0 : 1024);
+    // A cap below the first ring's size is the ring's size (the cap is only checked when it is full).
+    if (maxLive < this.cap) this.resize(Math.max(1, maxLive));
   }
 
   /** One sighting of `key`: its text, or a DecodedKey (no string is made for a canonical key). */
@@ -233,7 +260,8 @@ export class KeyWindow {
       let i = (w[0] as number) & mask;
       while (this.index[i] !== 0) i = (i + 1) & mask;
       this.index[i] = slot + 1;
-      const prior = this.departed.take(((w[0] as number) ^ (w[2] as number)) >>> 0, ((w[1] as number) ^ (w[3] as number)) >>> 0);
+      fold64(w, this.folded);
+      const prior = this.departed.take(this.folded[0] as number, this.folded[1] as number);
       if (prior === null) this.counts.keys++;
       this.prior[slot] = prior === null ? 0 : prior.inputs;
       this.before[slot] = prior === null ? 0 : prior.counted ? 3 : 1;
@@ -384,11 +412,8 @@ export class KeyWindow {
     const lines = this.lines[s] as number;
     if (findings & KEY_HIDDEN) this.tallyKey(c.hidden, s, this.client10[s] as number, lines, `${i10}:${i11}`);
     if (findings & KEY_REUSED) this.tallyKey(c.reusedKeys, s, this.client[s] as number, lines, `${repeated}`, !counted);
-    const o = 4 * s;
-    // The key's 128 bits folded to 64: core/departed.ts keeps that much of each key.
-    const hi = ((this.words[o] as number) ^ (this.words[o + 2] as number)) >>> 0;
-    const lo = ((this.words[o + 1] as number) ^ (this.words[o + 3] as number)) >>> 0;
-    this.departed.add(hi, lo, inputs | (this.prior[s] as number), repeated !== 0 || counted);
+    fold64(this.words.subarray(4 * s, 4 * s + 4), this.folded);
+    this.departed.add(this.folded[0] as number, this.folded[1] as number, inputs | (this.prior[s] as number), repeated !== 0 || counted);
     c.forgotten = this.departed.forgotten;
     const sightings = this.candidates.get(s);
     if (sightings !== undefined && c.traced.filter((t) => t.mismatch === mixed).length < TRACED) c.traced.push({ key: this.name(s), mismatch: mixed, sightings });
