@@ -2,14 +2,19 @@
  * StreamBlocks (src/input/blocks.ts): a byte stream cut into blocks of whole lines. Whatever the
  * chunking, the blocks in order are the stream's bytes; the stream waits while a block does; an
  * error or a stop keeps the whole lines read and drops a line cut short; a stream that goes quiet
- * hands on its whole lines; buffers are reused.
+ * hands on its whole lines; buffers are reused. And a regular file's byte ranges (lineRanges in
+ * src/input/chunks.ts): each ends after a line, and in order they are the file.
  */
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 
 import { StreamBlocks, type Block } from '../src/input/blocks.js';
+import { lineRanges } from '../src/input/chunks.js';
 
 function text(b: Block): string {
   return Buffer.from(b.data, 0, b.bytes).toString('latin1');
@@ -128,4 +133,28 @@ test('a stream that goes quiet: the whole lines it sent come out as a block befo
   const rest = feed.take();
   assert.equal(rest !== null && text(rest), 'third\n');
   assert.equal(feed.drained, true);
+});
+
+test('a file cut into ranges: each ends just after a line (the last at the end), none is empty, and in order they are the file', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsdiag-ranges-'));
+  try {
+    const file = join(dir, 'a.log');
+    // Lines of 0 to 9,000 bytes (longer than a cut's first look, and than a range), the last one with or without its newline.
+    const line = fc.nat(9000).map((n) => 'x'.repeat(n));
+    await fc.assert(fc.asyncProperty(fc.array(line, { minLength: 1, maxLength: 40 }), fc.boolean(), fc.integer({ min: 1, max: 20_000 }), async (lines, newlineLast, chunkBytes) => {
+      const body = Buffer.from(lines.join('\n') + (newlineLast ? '\n' : ''));
+      writeFileSync(file, body);
+      const ranges = await lineRanges(file, body.length, chunkBytes);
+      let at = 0;
+      for (const r of ranges) {
+        assert.equal(r.start, at);
+        assert.ok(r.end > r.start);
+        if (r.end < body.length) assert.equal(body[r.end - 1], 10);
+        at = r.end;
+      }
+      assert.equal(at, body.length);
+    }), { numRuns: 60 });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

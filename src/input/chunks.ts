@@ -13,12 +13,17 @@ export interface ByteRange {
 }
 
 const PROBE = 1 << 16;
+/** A cut's first look for its line's end: lines are rarely longer (a look of PROBE at each cut read 19 MB of a 0.6 GB file). */
+const FIRST_LOOK = 1 << 12;
 
-/** Offset just after the first `\n` at or after `from` (the file's size when there is none). */
-async function lineStartAfter(fh: FileHandle, from: number, size: number): Promise<number> {
-  const buf = Buffer.allocUnsafe(PROBE);
-  for (let at = from; at < size; at += PROBE) {
-    const { bytesRead } = await fh.read(buf, 0, Math.min(PROBE, size - at), at);
+/** Cuts looked up at once (each with its own buffer). */
+const LOOKS_AT_ONCE = 16;
+
+/** Offset just after the first `\n` at or after `from` (the file's size when there is none); `buf` holds PROBE bytes. */
+async function lineStartAfter(fh: FileHandle, from: number, size: number, buf: Buffer): Promise<number> {
+  let look = FIRST_LOOK;
+  for (let at = from; at < size; at += look, look = Math.min(PROBE, 2 * look)) {
+    const { bytesRead } = await fh.read(buf, 0, Math.min(look, size - at), at);
     if (bytesRead === 0) break;
     const nl = buf.subarray(0, bytesRead).indexOf(10);
     if (nl >= 0) return at + nl + 1;
@@ -26,14 +31,27 @@ async function lineStartAfter(fh: FileHandle, from: number, size: number): Promi
   return size;
 }
 
-/** [0, size) cut into ranges of about `chunkBytes`, each ending just after a `\n` (the last at `size`). */
+/**
+ * [0, size) cut into ranges of about `chunkBytes`, each ending just after a `\n` (the last at
+ * `size`). The cuts are looked up side by side; a line longer than a range takes the next cut's
+ * range into its own.
+ */
 export async function lineRanges(name: string, size: number, chunkBytes: number): Promise<ByteRange[]> {
   const fh = await open(name, 'r');
   try {
+    const cuts: number[] = [];
+    for (let at = chunkBytes; at < size; at += chunkBytes) cuts.push(at);
+    const ends: number[] = [];
+    let next = 0;
+    await Promise.all(Array.from({ length: Math.min(LOOKS_AT_ONCE, cuts.length) }, async () => {
+      const buf = Buffer.allocUnsafe(PROBE);
+      for (let k = next++; k < cuts.length; k = next++) ends[k] = await lineStartAfter(fh, (cuts[k] as number) - 1, size, buf);
+    }));
+    ends.push(size);
     const ranges: ByteRange[] = [];
     let start = 0;
-    while (start < size) {
-      const end = start + chunkBytes >= size ? size : await lineStartAfter(fh, start + chunkBytes - 1, size);
+    for (const end of ends) {
+      if (end <= start) continue;
       ranges.push({ start, end });
       start = end;
     }
