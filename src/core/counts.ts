@@ -1,8 +1,8 @@
 /*!
  * The exact, mergeable counts every number of the report comes from: requests per (input, client),
  * handshake groups (input × protocol × status × flags) with a FINE duration histogram each,
- * per-client cells (group × client × COARSE duration bin) with their first start and last end, and
- * time buckets, handshake outcomes by upstream and by path (core/outcomes.ts). merge(a, b) gives
+ * per-client cells (group × client × COARSE duration bin), the first start and last end of each
+ * kind of cell (group × bin), time buckets, handshake outcomes by upstream and by path (core/outcomes.ts). merge(a, b) gives
  * what counting a's lines then b's would. Knows nothing of keys
  * (core/keys.ts), evidence text (core/evidence.ts) or what a finding is (core/rules/).
  */
@@ -69,17 +69,28 @@ export interface Bucket {
 /** The failedBy of every bucket without a failure, shared (never written): most buckets of a healthy log. */
 const NO_FAILURES: Map<number, number> = new Map();
 
-/** Per-client cells: open addressing over typed arrays, entries in first-seen order. */
+/**
+ * Entries keyed by three numbers: open addressing over typed arrays, entries in first-seen order.
+ * A count each; a timed table also keeps when its lines came (the first start, the first end and
+ * the last end).
+ */
 class CellTable {
   length = 0;
   k0 = new Uint32Array(1024);
   k1 = new Uint32Array(1024);
   k2 = new Uint32Array(1024);
   count = new Uint32Array(1024);
-  first = new Float64Array(1024);
-  firstEnd = new Float64Array(1024);
-  last = new Float64Array(1024);
+  first: Float64Array;
+  firstEnd: Float64Array;
+  last: Float64Array;
   private index = new Int32Array(2048);
+
+  constructor(readonly timed: boolean) {
+    const n = timed ? 1024 : 0;
+    this.first = new Float64Array(n);
+    this.firstEnd = new Float64Array(n);
+    this.last = new Float64Array(n);
+  }
 
   /** The entry of a key, or -1 - (the free index slot where it would go). */
   find(a: number, b: number, c: number): number {
@@ -106,9 +117,11 @@ class CellTable {
     this.k0[x] = a;
     this.k1[x] = b;
     this.k2[x] = c;
-    this.first[x] = Infinity;
-    this.firstEnd[x] = Infinity;
-    this.last[x] = -Infinity;
+    if (this.timed) {
+      this.first[x] = Infinity;
+      this.firstEnd[x] = Infinity;
+      this.last[x] = -Infinity;
+    }
     return x;
   }
 
@@ -123,9 +136,11 @@ class CellTable {
     this.k1 = copy(this.k1);
     this.k2 = copy(this.k2);
     this.count = copy(this.count);
-    this.first = copy(this.first);
-    this.firstEnd = copy(this.firstEnd);
-    this.last = copy(this.last);
+    if (this.timed) {
+      this.first = copy(this.first);
+      this.firstEnd = copy(this.firstEnd);
+      this.last = copy(this.last);
+    }
     this.index = new Int32Array(n * 2);
     const mask = this.index.length - 1;
     for (let x = 0; x < this.length; x++) {
@@ -190,7 +205,13 @@ export class Counts {
   private readonly clientIds = new Map<string, number>();
   /** Per input, by client: 1 + the index of its ClientCounts (0: none yet). */
   private readonly pairIds: Int32Array[] = [];
-  private readonly cells = new CellTable();
+  /** Handshakes per (kind of cell, client): the kind is input × protocol × flags × status × COARSE bin. */
+  private readonly cells = new CellTable(false);
+  /**
+   * When each kind's lines came, whoever sent them (a finding's first and last lines): kept once
+   * per kind, not per client, so a cell costs 24 bytes with its index, not 48.
+   */
+  private readonly kinds = new CellTable(true);
 
   constructor(readonly caps: CountCaps = DEFAULT_COUNT_CAPS) {
     this.byUpstream = new OutcomeTable(caps.names);
@@ -251,9 +272,10 @@ export class Counts {
     this.byPath.add(input, path, status);
   }
 
-  /** Every cell, in first-seen order. */
+  /** Every cell, in first-seen order; its times are its kind's. */
   forEachCell(fn: (c: CellView) => void): void {
     const t = this.cells;
+    const k = this.kinds;
     const v: CellView = { input: 0, protocol: 0, flags: 0, status: 0, client: 0, bin: -1, count: 0, firstMs: 0, firstEndMs: 0, lastMs: 0 };
     for (let x = 0; x < t.length; x++) {
       const k0 = t.k0[x] as number;
@@ -265,9 +287,10 @@ export class Counts {
       v.bin = (k2 & 0xffff) - 1;
       v.client = t.k1[x] as number;
       v.count = t.count[x] as number;
-      v.firstMs = t.first[x] as number;
-      v.firstEndMs = t.firstEnd[x] as number;
-      v.lastMs = t.last[x] as number;
+      const y = k.find(k0, 0, k2);
+      v.firstMs = k.first[y] as number;
+      v.firstEndMs = k.firstEnd[y] as number;
+      v.lastMs = k.last[y] as number;
       fn(v);
     }
   }
@@ -276,6 +299,7 @@ export class Counts {
   static revive(o: Counts): Counts {
     Object.setPrototypeOf(o, Counts.prototype);
     Object.setPrototypeOf(o.cells, CellTable.prototype);
+    Object.setPrototypeOf(o.kinds, CellTable.prototype);
     Object.setPrototypeOf(o.byUpstream, OutcomeTable.prototype);
     Object.setPrototypeOf(o.byPath, OutcomeTable.prototype);
     for (const g of o.groups.values()) DurationHistogram.revive(g.durations);
@@ -319,11 +343,9 @@ export class Counts {
       o.forEachCell((c) => this.addCell(c.input, c.protocol, c.flags, c.status, id(c.client), c.bin, c.count, c.firstMs, c.firstEndMs, c.lastMs));
       return this.mergeBuckets(o, id);
     }
-    for (let x = 0; x < t.length; x++) {
-      const k0 = t.k0[x] as number;
-      const k2 = t.k2[x] as number;
-      this.addCell(k0 & 0xffff, (k0 >>> 16) & 0xf, k0 >>> 20, k2 >>> 16, id(t.k1[x] as number), (k2 & 0xffff) - 1, t.count[x] as number, t.first[x] as number, t.firstEnd[x] as number, t.last[x] as number);
-    }
+    for (let x = 0; x < t.length; x++) this.countCell(t.k0[x] as number, id(t.k1[x] as number), t.k2[x] as number, t.count[x] as number);
+    const k = o.kinds;
+    for (let y = 0; y < k.length; y++) this.timeKind(k.k0[y] as number, k.k2[y] as number, k.first[y] as number, k.firstEnd[y] as number, k.last[y] as number);
     this.mergeBuckets(o, id);
   }
 
@@ -360,23 +382,29 @@ export class Counts {
   }
 
   private addCell(input: number, protocol: number, flags: number, status: number, client: number, bin: number, n: number, first: number, firstEnd: number, last: number): void {
-    const t = this.cells;
     const k0 = (input & 0xffff) | (protocol << 16) | (flags << 20);
     const k2 = (status << 16) | (bin + 1);
+    this.countCell(k0, client, k2, n);
+    this.timeKind(k0, k2, first, firstEnd, last);
+  }
+
+  private countCell(k0: number, client: number, k2: number, n: number): void {
+    const t = this.cells;
     // Past the cap, new (client, cell) pairs count under OTHER_CLIENT: memory stays bounded, totals exact.
     if (t.length >= this.caps.cells && t.find(k0, client, k2) < 0 && client !== this.otherId()) {
       this.clientsCapped = true;
       client = this.otherId();
     }
-    this.bumpCell(t.entry(k0, client, k2), n, first, firstEnd, last);
+    const x = t.entry(k0, client, k2);
+    t.count[x] = (t.count[x] as number) + n;
   }
 
-  private bumpCell(x: number, n: number, first: number, firstEnd: number, last: number): void {
-    const t = this.cells;
-    t.count[x] = (t.count[x] as number) + n;
-    if (first < (t.first[x] as number)) t.first[x] = first;
-    if (firstEnd < (t.firstEnd[x] as number)) t.firstEnd[x] = firstEnd;
-    if (last > (t.last[x] as number)) t.last[x] = last;
+  private timeKind(k0: number, k2: number, first: number, firstEnd: number, last: number): void {
+    const k = this.kinds;
+    const y = k.entry(k0, 0, k2);
+    if (first < (k.first[y] as number)) k.first[y] = first;
+    if (firstEnd < (k.firstEnd[y] as number)) k.firstEnd[y] = firstEnd;
+    if (last > (k.last[y] as number)) k.last[y] = last;
   }
 
   private otherId(): number {
