@@ -39,9 +39,11 @@ interface Sighting {
 }
 
 /**
- * The table's contract, written the obvious way: live keys in first-sighting order, expired from the
- * front; a key that comes back after it left is the same key, and reused when it comes back on an
- * input it was seen on (counted once however often it comes back).
+ * The table's contract, written the obvious way: live keys in order of arrival, expired from the
+ * front as time moves on; a key at the front seen again since it arrived goes to the back (arrives
+ * again) instead of holding the keys behind it; a key that comes back after it left is the same
+ * key, and reused when it comes back on an input it was seen on (counted once however often it
+ * comes back).
  */
 interface Totals {
   keys: number;
@@ -54,7 +56,7 @@ interface Totals {
 }
 
 function model(sightings: readonly Sighting[], windowMs: number, names: readonly string[]): Totals {
-  type St = { name: string; inputs: number; prior: number; counted: boolean; i10: number; i11: number; repeated: number; last: number };
+  type St = { name: string; inputs: number; prior: number; counted: boolean; i10: number; i11: number; repeated: number; last: number; seen: boolean };
   const live = new Map<string, St>();
   const past = new Map<string, { inputs: number; counted: boolean }>();
   const out: Totals = { keys: 0, multiTier: 0, reused: 0, mismatch: 0, hidden: 0, multi: new Set() };
@@ -71,10 +73,16 @@ function model(sightings: readonly Sighting[], windowMs: number, names: readonly
   let now = 0;
   for (const x of sightings) {
     now += x.dt;
-    for (const [k, s] of live) {
-      if (s.last >= now - windowMs) break;
-      fold(s);
-      live.delete(k);
+    while (x.dt > 0 && live.size > 0) {
+      const [k, s] = live.entries().next().value as [string, St];
+      if (s.last < now - windowMs) {
+        fold(s);
+        live.delete(k);
+      } else if (s.seen) {
+        s.seen = false;
+        live.delete(k);
+        live.set(k, s);
+      } else break;
     }
     const name = names[x.key] as string;
     let s = live.get(name);
@@ -82,10 +90,10 @@ function model(sightings: readonly Sighting[], windowMs: number, names: readonly
     if (!s) {
       const p = past.get(name);
       past.delete(name);
-      s = { name, inputs: 0, prior: p?.inputs ?? 0, counted: p?.counted ?? false, i10: 0, i11: 0, repeated: 0, last: now };
+      s = { name, inputs: 0, prior: p?.inputs ?? 0, counted: p?.counted ?? false, i10: 0, i11: 0, repeated: 0, last: now, seen: false };
       live.set(name, s);
       if (!p) out.keys++;
-    }
+    } else s.seen = true;
     if ((s.inputs | s.prior) & bit) s.repeated |= bit;
     s.inputs |= bit;
     if (x.protocol === 1) s.i10 |= bit;
@@ -174,6 +182,22 @@ test('a key seen again after it left the window is the same key, reused (issue 1
   assert.equal(t.counts.keys, 2);
   assert.equal(t.counts.reused, 1);
   assert.equal(t.counts.reusedKeys.keys, 1);
+});
+
+test('a key seen every 30 s for two hours does not hold the keys behind it in the window: they leave on time, none early', () => {
+  // A live cap of 64, where the 2-minute window holds about 25 keys at a time.
+  const t = new KeyWindow(new EvidenceReservoir(4, 100), undefined, 120_000, 64);
+  const every = 'dGhlIHNhbXBsZSBub25jZQ==';
+  const b = Buffer.alloc(16, 9);
+  for (let ms = 0; ms < 2 * 3_600_000; ms += 5_000) {
+    if (ms % 30_000 === 0) t.see(every, sighting(0, 2, ms));
+    b.writeUInt32BE(ms, 0);
+    t.see(b.toString('base64'), sighting(0, 2, ms + 1));
+  }
+  t.finish();
+  assert.equal(t.counts.evictedEarly, 0);
+  assert.equal(t.counts.keys, 1 + (2 * 3_600_000) / 5_000);
+  assert.equal(t.counts.reused, 1);
 });
 
 test('keys that left the window are told apart by all their bits: keys alike in half their words are not taken for reused ones', () => {

@@ -1,11 +1,13 @@
 /*!
  * Keys that left the key window (core/keys.ts), remembered in a fixed table so that a key seen
  * again after it left (20 minutes later, or every 5 minutes for hours) still counts as reused.
- * Per key: 64 bits of it, the inputs it was seen on, whether it was counted reused. Bounded: a
- * 4-way set-associative table; a full set forgets its oldest key, and `forgotten` counts them.
+ * Per key: 64 bits of it, the inputs it was seen on, whether it was counted reused, and, until it
+ * is, its lines so far, the client of its first and when it first started (a key that comes back
+ * reused brings them to the finding). Bounded: a 4-way set-associative table; a full set forgets
+ * its oldest key, and `forgotten` counts them.
  */
 
-/** Keys remembered at most (4 ways × sets): 262,144 keys in 5.5 MB (21 bytes each), allocated on first use. */
+/** Keys remembered at most (4 ways × sets): 262,144 keys in 7.9 MB (30 bytes each), allocated on first use. */
 export const DEPARTED_KEYS = 1 << 18;
 const WAYS = 4;
 
@@ -14,6 +16,10 @@ export interface Departed {
   inputs: number;
   /** It was counted as a reused key already. */
   counted: boolean;
+  /** Not counted yet: its lines so far (saturating at 255), the client of the first, when the first started. */
+  lines: number;
+  client: number;
+  firstMs: number;
 }
 
 export class DepartedKeys {
@@ -25,17 +31,20 @@ export class DepartedKeys {
   private inputs = new Uint32Array(0);
   /** 0: empty; else 1 + 2 × counted. */
   private state = new Uint8Array(0);
-  /** When each way was filled (a counter), to forget the oldest of a full set. */
-  private stamp = new Float64Array(0);
+  private lines = new Uint8Array(0);
+  private client = new Int32Array(0);
+  private firstMs = new Float64Array(0);
+  /** When each way was filled (a counter, wrapping past 2^32: only which key a full set forgets depends on it). */
+  private stamp = new Uint32Array(0);
   private clock = 0;
-  private readonly found: Departed = { inputs: 0, counted: false };
+  private readonly found: Departed = { inputs: 0, counted: false, lines: 0, client: -1, firstMs: Infinity };
 
   constructor(capacity = DEPARTED_KEYS) {
     this.sets = Math.max(1, Math.floor(capacity / WAYS));
   }
 
-  /** Remembers a key (`hi`, `lo`: 64 of its bits) that leaves the window. */
-  add(hi: number, lo: number, inputs: number, counted: boolean): void {
+  /** Remembers a key (`hi`, `lo`: 64 of its bits) that leaves the window; `d.lines` etc. matter only while not counted. */
+  add(hi: number, lo: number, d: Departed): void {
     if (this.state.length === 0) this.allocate();
     const base = this.set(hi, lo);
     let way = -1;
@@ -53,9 +62,13 @@ export class DepartedKeys {
     if (this.state[way] !== 0 && !(this.hi[way] === hi && this.lo[way] === lo)) this.forgotten++;
     this.hi[way] = hi;
     this.lo[way] = lo;
-    this.inputs[way] = inputs;
-    this.state[way] = counted ? 3 : 1;
-    this.stamp[way] = this.clock++;
+    this.inputs[way] = d.inputs;
+    this.state[way] = d.counted ? 3 : 1;
+    this.lines[way] = Math.min(255, d.lines);
+    this.client[way] = d.client;
+    this.firstMs[way] = d.firstMs;
+    this.stamp[way] = this.clock;
+    this.clock = (this.clock + 1) >>> 0;
   }
 
   /** The key's earlier life, removed from the table (it is live again), or null. The result is reused by the next call. */
@@ -64,8 +77,12 @@ export class DepartedKeys {
     const base = this.set(hi, lo);
     for (let k = base; k < base + WAYS; k++) {
       if (this.state[k] !== 0 && this.hi[k] === hi && this.lo[k] === lo) {
-        this.found.inputs = this.inputs[k] as number;
-        this.found.counted = this.state[k] === 3;
+        const f = this.found;
+        f.inputs = this.inputs[k] as number;
+        f.counted = this.state[k] === 3;
+        f.lines = this.lines[k] as number;
+        f.client = this.client[k] as number;
+        f.firstMs = this.firstMs[k] as number;
         this.state[k] = 0;
         return this.found;
       }
@@ -87,6 +104,9 @@ export class DepartedKeys {
     this.lo = new Uint32Array(n);
     this.inputs = new Uint32Array(n);
     this.state = new Uint8Array(n);
-    this.stamp = new Float64Array(n);
+    this.lines = new Uint8Array(n);
+    this.client = new Int32Array(n);
+    this.firstMs = new Float64Array(n);
+    this.stamp = new Uint32Array(n);
   }
 }

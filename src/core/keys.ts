@@ -2,14 +2,15 @@
  * Correlation by Sec-WebSocket-Key in bounded memory: the one owner of key state. A live key is a
  * slot of fixed-size numbers (the key's 16 bytes, per-input bitmasks, its first sightings, when it
  * was last seen) in typed arrays, found through an open-addressing index; no string per key. Keys
- * leave the window when the log's time has moved past their last sighting by KEY_WINDOW_MS (or, at
- * the slot cap, oldest first, counted in `evictedEarly`); a leaving key is folded into KeyCounts
+ * leave the window when the log's time has moved past their last sighting by KEY_WINDOW_MS (a key
+ * seen again goes to the back of the line, so one seen every minute holds no other; at the slot
+ * cap, oldest first, counted in `evictedEarly`); a leaving key is folded into KeyCounts
  * (totals, the hidden-downgrade and reused-key tallies, a few traced keys) and remembered, 64 bits
  * and its inputs, in core/departed.ts: a key seen again after it left counts as reused over the
  * whole input. Only keys that are not canonical base64 keep their text, and only while live.
  */
 import { Protocol } from './classify.js';
-import { DEPARTED_KEYS, DepartedKeys } from './departed.js';
+import { DEPARTED_KEYS, DepartedKeys, type Departed } from './departed.js';
 import { KEY_CLASS, keep, type EvidenceReservoir, type EvidenceRow } from './evidence.js';
 
 /**
@@ -104,6 +105,8 @@ function fold64(w: Uint32Array, out: Uint32Array): void {
   out[1] = fmix((w[3] as number) ^ fmix((w[2] as number) ^ fmix((w[1] as number) ^ fmix((w[0] as number) ^ 0x7f4a7c15))));
 }
 
+type Column = Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer> | Uint8Array<ArrayBuffer> | Uint16Array<ArrayBuffer>;
+
 /** HTTP/1.0 on one input and HTTP/1.1 on another (neither set of inputs holds the other). */
 export function isHiddenDowngrade(inputs10: number, inputs11: number): boolean {
   return inputs10 !== 0 && inputs11 !== 0 && (inputs10 | inputs11) !== inputs10 && (inputs10 | inputs11) !== inputs11;
@@ -191,12 +194,20 @@ export class KeyWindow {
   /** Inputs the key was seen on before it last left the window, and 0: new, 1: seen before, 3: and counted reused then. */
   private prior = new Uint32Array(1024);
   private before = new Uint8Array(1024);
+  /**
+   * Lines of its earlier stays in the window while it was not counted reused (core/departed.ts),
+   * and the client of the first: a key that turns out reused brings them to the finding.
+   */
+  private carried = new Uint8Array(1024);
+  private carriedClient = new Int32Array(1024);
   private firstMs = new Float64Array(1024);
   private lastMs = new Float64Array(1024);
   /** The client of the first sighting, and of the first HTTP/1.0 sighting (-1: none). */
   private client = new Int32Array(1024);
   private client10 = new Int32Array(1024);
   private sightings = new Uint8Array(1024);
+  /** Seen again since it came to the ring's end (expire() then moves it to the end again). */
+  private seenSince = new Uint8Array(1024);
   /** The key's lines (saturating at 255). */
   private lines = new Uint8Array(1024);
   /** The first sighting: input, line, protocol, status, duration. */
@@ -210,8 +221,8 @@ export class KeyWindow {
   /** Sightings of the first few live keys seen on several inputs, by slot: the traced keys come from these. */
   private candidates = new Map<number, TracedSighting[]>();
   /** The first and last row of the key, only with per-row detail (KeyRowLinks). */
-  private firstRow: Int32Array;
-  private lastRow: Int32Array;
+  private firstRow: Int32Array<ArrayBuffer>;
+  private lastRow: Int32Array<ArrayBuffer>;
   /** Texts of live keys that are not canonical base64, by slot. */
   private texts = new Map<number, string>();
   /** First sightings' evidence, by slot, for the first HELD_TEXTS live keys that have one. */
@@ -220,6 +231,7 @@ export class KeyWindow {
   private index = new Int32Array(2048);
   private readonly probe = new Uint32Array(4);
   private readonly folded = new Uint32Array(2);
+  private readonly leaving: Departed = { inputs: 0, counted: false, lines: 0, client: -1, firstMs: Infinity };
   private now = -Infinity;
   private readonly departed: DepartedKeys;
 
@@ -265,17 +277,22 @@ export class KeyWindow {
       if (prior === null) this.counts.keys++;
       this.prior[slot] = prior === null ? 0 : prior.inputs;
       this.before[slot] = prior === null ? 0 : prior.counted ? 3 : 1;
+      const carries = prior !== null && !prior.counted;
+      this.carried[slot] = carries ? prior.lines : 0;
+      this.carriedClient[slot] = carries ? prior.client : -1;
       this.words.set(w, 4 * slot);
       this.plain[slot] = isPlain;
       this.inputs[slot] = 0;
       this.inputs10[slot] = 0;
       this.inputs11[slot] = 0;
       this.repeated[slot] = 0;
-      this.firstMs[slot] = startMs;
+      // Over all its stays while not counted: a reused key's first line may lie in an earlier one.
+      this.firstMs[slot] = carries && prior.firstMs < startMs ? prior.firstMs : startMs;
       this.lastMs[slot] = this.now;
       this.client[slot] = s.clientId;
       this.client10[slot] = -1;
       this.sightings[slot] = 0;
+      this.seenSince[slot] = 0;
       this.lines[slot] = 0;
       this.firstRow[slot] = s.row;
       this.lastRow[slot] = s.row;
@@ -294,6 +311,7 @@ export class KeyWindow {
         this.lastRow[slot] = s.row;
       }
       if (startMs < (this.firstMs[slot] as number)) this.firstMs[slot] = startMs;
+      this.seenSince[slot] = 1;
     }
     // On an input it was seen on already, in this stay in the window or an earlier one: reused.
     if (((this.inputs[slot] as number) | (this.prior[slot] as number)) & bit) this.repeated[slot]! |= bit;
@@ -364,9 +382,14 @@ export class KeyWindow {
   }
 
   /** Drops keys whose last sighting is more than the window behind the newest time. */
+  /** Drops keys whose last sighting is more than the window behind the newest time (keys seen again move to the end first). */
   private expire(): void {
     const limit = this.now - this.windowMs;
-    while (this.live > 0 && (this.lastMs[this.head] as number) < limit) this.evictHead();
+    while (this.live > 0) {
+      if ((this.lastMs[this.head] as number) < limit) this.evictHead();
+      else if (this.seenSince[this.head] === 1) this.requeueHead();
+      else break;
+    }
   }
 
   private allocate(): number {
@@ -411,9 +434,20 @@ export class KeyWindow {
     this.links?.folded(this.firstRow[s] as number, inputs, i10, i11, findings);
     const lines = this.lines[s] as number;
     if (findings & KEY_HIDDEN) this.tallyKey(c.hidden, s, this.client10[s] as number, lines, `${i10}:${i11}`);
-    if (findings & KEY_REUSED) this.tallyKey(c.reusedKeys, s, this.client[s] as number, lines, `${repeated}`, !counted);
+    const carried = this.carried[s] as number;
+    if (findings & KEY_REUSED) {
+      this.tallyKey(c.reusedKeys, s, this.client[s] as number, lines, `${repeated}`, !counted);
+      // Counted now: its earlier stays' lines too.
+      if (!counted && carried > 0) this.tallyLines(c.reusedKeys, this.carriedClient[s] as number, carried, `${repeated}`);
+    }
     fold64(this.words.subarray(4 * s, 4 * s + 4), this.folded);
-    this.departed.add(this.folded[0] as number, this.folded[1] as number, inputs | (this.prior[s] as number), repeated !== 0 || counted);
+    const d = this.leaving;
+    d.inputs = inputs | (this.prior[s] as number);
+    d.counted = repeated !== 0 || counted;
+    d.lines = carried + lines;
+    d.client = carried > 0 ? (this.carriedClient[s] as number) : (this.client[s] as number);
+    d.firstMs = this.firstMs[s] as number;
+    this.departed.add(this.folded[0] as number, this.folded[1] as number, d);
     c.forgotten = this.departed.forgotten;
     const sightings = this.candidates.get(s);
     if (sightings !== undefined && c.traced.filter((t) => t.mismatch === mixed).length < TRACED) c.traced.push({ key: this.name(s), mismatch: mixed, sightings });
@@ -431,6 +465,12 @@ export class KeyWindow {
     if (lines > kept) f.clients.set(client, (f.clients.get(client) ?? 0) + lines - kept);
     if ((this.firstMs[s] as number) < f.firstMs) f.firstMs = this.firstMs[s] as number;
     if ((this.lastMs[s] as number) > f.lastMs) f.lastMs = this.lastMs[s] as number;
+    f.patterns.set(pattern, (f.patterns.get(pattern) ?? 0) + lines);
+  }
+
+  /** Lines of a key's earlier stays, to one client. */
+  private tallyLines(f: KeyFindingCounts, client: number, lines: number, pattern: string): void {
+    f.clients.set(client, (f.clients.get(client) ?? 0) + lines);
     f.patterns.set(pattern, (f.patterns.get(pattern) ?? 0) + lines);
   }
 
@@ -458,6 +498,52 @@ export class KeyWindow {
     this.index[i] = 0;
   }
 
+  /** Every per-slot column, in the order setColumns() takes them (a column holds `cap` × its width numbers). */
+  private columns(): Column[] {
+    return [
+      this.words, this.plain, this.inputs, this.inputs10, this.inputs11, this.repeated, this.prior, this.before, this.carried, this.carriedClient,
+      this.firstMs, this.lastMs, this.client, this.client10, this.sightings, this.lines, this.seenSince,
+      this.sInput, this.sLine, this.sProtocol, this.sStatus, this.sDuration, this.sClient, this.firstRow, this.lastRow,
+    ];
+  }
+
+  private setColumns(c: Column[]): void {
+    [
+      this.words, this.plain, this.inputs, this.inputs10, this.inputs11, this.repeated, this.prior, this.before, this.carried, this.carriedClient,
+      this.firstMs, this.lastMs, this.client, this.client10, this.sightings, this.lines, this.seenSince,
+      this.sInput, this.sLine, this.sProtocol, this.sStatus, this.sDuration, this.sClient, this.firstRow, this.lastRow,
+    ] = c as [Uint32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Int32Array<ArrayBuffer>,
+      Float64Array<ArrayBuffer>, Float64Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>,
+      Uint16Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint16Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>];
+  }
+
+  /**
+   * Moves the head key, seen again since it last came to the ring's end, to the end (its index
+   * entry with it): the ring is in order of arrival, and a key seen every minute would otherwise
+   * hold every key behind it in the window, which would then fill up to its cap.
+   */
+  private requeueHead(): void {
+    const from = this.head;
+    this.head = (from + 1) % this.cap;
+    this.live--;
+    const to = this.allocate();
+    this.seenSince[from] = 0;
+    if (to === from) return;
+    for (const a of this.columns()) {
+      const w = a.length / this.cap;
+      a.copyWithin(to * w, from * w, from * w + w);
+    }
+    for (const m of [this.texts, this.held, this.candidates] as Map<number, unknown>[]) {
+      if (!m.has(from)) continue;
+      m.set(to, m.get(from));
+      m.delete(from);
+    }
+    const mask = this.index.length - 1;
+    let i = (this.words[4 * to] as number) & mask;
+    while (this.index[i] !== from + 1) i = (i + 1) & mask;
+    this.index[i] = to + 1;
+  }
+
   /** Grows the ring to `size` slots, laying the live keys out from slot 0, and rebuilds the index. */
   private resize(size: number): void {
     const order = new Int32Array(this.live);
@@ -465,34 +551,13 @@ export class KeyWindow {
     // The live slots run from head to the ring's end, then on from 0: two copies of each column.
     const head = this.head;
     const tail = Math.min(this.live, this.cap - head);
-    const relayout = <T extends Uint32Array | Int32Array | Float64Array | Uint8Array | Uint16Array>(a: T, width = 1): T => {
-      const b = new (a.constructor as new (n: number) => T)(size * width);
+    const relayout = (a: Column, width: number): Column => {
+      const b = new (a.constructor as new (n: number) => Column)(size * width);
       b.set(a.subarray(head * width, (head + tail) * width));
       b.set(a.subarray(0, (this.live - tail) * width), tail * width);
       return b;
     };
-    this.words = relayout(this.words, 4);
-    this.plain = relayout(this.plain);
-    this.inputs = relayout(this.inputs);
-    this.inputs10 = relayout(this.inputs10);
-    this.inputs11 = relayout(this.inputs11);
-    this.repeated = relayout(this.repeated);
-    this.prior = relayout(this.prior);
-    this.before = relayout(this.before);
-    this.firstMs = relayout(this.firstMs);
-    this.lastMs = relayout(this.lastMs);
-    this.client = relayout(this.client);
-    this.client10 = relayout(this.client10);
-    this.sightings = relayout(this.sightings);
-    this.lines = relayout(this.lines);
-    this.sInput = relayout(this.sInput);
-    this.sLine = relayout(this.sLine);
-    this.sProtocol = relayout(this.sProtocol);
-    this.sStatus = relayout(this.sStatus);
-    this.sDuration = relayout(this.sDuration);
-    this.sClient = relayout(this.sClient, SIGHTINGS);
-    this.firstRow = relayout(this.firstRow, this.links === undefined ? 0 : 1);
-    this.lastRow = relayout(this.lastRow, this.links === undefined ? 0 : 1);
+    this.setColumns(this.columns().map((a) => relayout(a, a.length / this.cap)));
     const remap = <V>(m: Map<number, V>): Map<number, V> => {
       const out = new Map<number, V>();
       for (let k = 0; k < order.length; k++) {
