@@ -39,11 +39,10 @@ interface Sighting {
 }
 
 /**
- * The table's contract, written the obvious way: live keys in order of arrival, expired from the
- * front as time moves on; a key at the front seen again since it arrived goes to the back (arrives
- * again) instead of holding the keys behind it; a key that comes back after it left is the same
- * key, and reused when it comes back on an input it was seen on (counted once however often it
- * comes back).
+ * The table's contract, written the obvious way: a live key leaves once the log's time is more
+ * than the window past its last sighting, whichever keys came before or after it; a key that comes
+ * back after it left is the same key, and reused when it comes back on an input it was seen on
+ * (counted once however often it comes back).
  */
 interface Totals {
   keys: number;
@@ -56,7 +55,7 @@ interface Totals {
 }
 
 function model(sightings: readonly Sighting[], windowMs: number, names: readonly string[]): Totals {
-  type St = { name: string; inputs: number; prior: number; counted: boolean; i10: number; i11: number; repeated: number; last: number; seen: boolean };
+  type St = { name: string; inputs: number; prior: number; counted: boolean; i10: number; i11: number; repeated: number; last: number };
   const live = new Map<string, St>();
   const past = new Map<string, { inputs: number; counted: boolean }>();
   const out: Totals = { keys: 0, multiTier: 0, reused: 0, mismatch: 0, hidden: 0, multi: new Set() };
@@ -73,16 +72,10 @@ function model(sightings: readonly Sighting[], windowMs: number, names: readonly
   let now = 0;
   for (const x of sightings) {
     now += x.dt;
-    while (x.dt > 0 && live.size > 0) {
-      const [k, s] = live.entries().next().value as [string, St];
-      if (s.last < now - windowMs) {
-        fold(s);
-        live.delete(k);
-      } else if (s.seen) {
-        s.seen = false;
-        live.delete(k);
-        live.set(k, s);
-      } else break;
+    for (const [k, s] of live) {
+      if (s.last >= now - windowMs) continue;
+      fold(s);
+      live.delete(k);
     }
     const name = names[x.key] as string;
     let s = live.get(name);
@@ -90,10 +83,10 @@ function model(sightings: readonly Sighting[], windowMs: number, names: readonly
     if (!s) {
       const p = past.get(name);
       past.delete(name);
-      s = { name, inputs: 0, prior: p?.inputs ?? 0, counted: p?.counted ?? false, i10: 0, i11: 0, repeated: 0, last: now, seen: false };
+      s = { name, inputs: 0, prior: p?.inputs ?? 0, counted: p?.counted ?? false, i10: 0, i11: 0, repeated: 0, last: now };
       live.set(name, s);
       if (!p) out.keys++;
-    } else s.seen = true;
+    }
     if ((s.inputs | s.prior) & bit) s.repeated |= bit;
     s.inputs |= bit;
     if (x.protocol === 1) s.i10 |= bit;

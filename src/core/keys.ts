@@ -1,10 +1,10 @@
 /*!
  * Correlation by Sec-WebSocket-Key in bounded memory: the one owner of key state. A live key is a
  * slot of fixed-size numbers (the key's 16 bytes, per-input bitmasks, its first sightings, when it
- * was last seen) in typed arrays, found through an open-addressing index; no string per key. Keys
- * leave the window when the log's time has moved past their last sighting by KEY_WINDOW_MS (a key
- * seen again goes to the back of the line, so one seen every minute holds no other; at the slot
- * cap, oldest first, counted in `evictedEarly`); a leaving key is folded into KeyCounts
+ * was last seen) in typed arrays, found through an open-addressing index, and listed in order of
+ * last sighting; no string per key. Keys leave the window from the front of that list when the
+ * log's time has moved past their last sighting by KEY_WINDOW_MS (at the slot cap, the key seen
+ * longest ago leaves early, counted in `evictedEarly`); a leaving key is folded into KeyCounts
  * (totals, the hidden-downgrade and reused-key tallies, a few traced keys) and remembered, 64 bits
  * and its inputs, in core/departed.ts: a key seen again after it left counts as reused over the
  * whole input. Only keys that are not canonical base64 keep their text, and only while live.
@@ -25,8 +25,9 @@ export const KEY_WINDOW_MS = 2 * 60_000;
 /** Live keys at most; past this the oldest leave early (counted in `evictedEarly`). */
 export const MAX_LIVE_KEYS = 1 << 19;
 /**
- * How the ring grows when full: by a quarter. Doubling left up to half of it empty (300,000 live
- * keys in room for 524,288, 97 bytes each); the copies are native, a few per cent of the run.
+ * How the slots grow when all are live: by a quarter. Doubling left up to half of them empty
+ * (300,000 live keys in room for 524,288, 97 bytes each); the copies are native, a few per cent of
+ * the run.
  */
 const RING_GROWTH = 1.25;
 /** Keys traced in the report, of each kind (protocol mismatch across inputs, or plain multi-tier). */
@@ -96,13 +97,17 @@ function fmix(h: number): number {
 }
 
 /**
- * A key's 128 bits folded to the 64 core/departed.ts keeps, into out[0] and out[1]: each half
- * depends on all four words, so keys that differ in one word only (or agree in half their bytes)
- * still differ in both.
+ * A key's 128 bits (w[at..at+3]) folded to the 64 core/departed.ts keeps, into out[0] and
+ * out[1]: each half depends on all four words, so keys that differ in one word only (or agree in
+ * half their bytes) still differ in both.
  */
-function fold64(w: Uint32Array, out: Uint32Array): void {
-  out[0] = fmix((w[0] as number) ^ fmix((w[1] as number) ^ fmix((w[2] as number) ^ fmix((w[3] as number) ^ 0x9e3779b9))));
-  out[1] = fmix((w[3] as number) ^ fmix((w[2] as number) ^ fmix((w[1] as number) ^ fmix((w[0] as number) ^ 0x7f4a7c15))));
+function fold64(w: Uint32Array, at: number, out: Uint32Array): void {
+  const a = w[at] as number;
+  const b = w[at + 1] as number;
+  const c = w[at + 2] as number;
+  const d = w[at + 3] as number;
+  out[0] = fmix(a ^ fmix(b ^ fmix(c ^ fmix(d ^ 0x9e3779b9))));
+  out[1] = fmix(d ^ fmix(c ^ fmix(b ^ fmix(a ^ 0x7f4a7c15))));
 }
 
 type Column = Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer> | Uint8Array<ArrayBuffer> | Uint16Array<ArrayBuffer>;
@@ -181,10 +186,17 @@ export interface Sighting extends EvidenceRow {
 export class KeyWindow {
   readonly counts = new KeyCounts();
 
-  // Live slots: a ring from `head`, `live` long, in order of first sighting.
+  // Slots (room for `cap`): `used` so far, those freed on a stack; the `live` ones in a list in
+  // order of last sighting, `oldest` first (`next`, `prev`; -1: none), so keys leave from its front.
   private cap = 1024;
-  private head = 0;
+  private used = 0;
   private live = 0;
+  private free = new Int32Array(1024);
+  private freed = 0;
+  private oldest = -1;
+  private newest = -1;
+  private next = new Int32Array(1024);
+  private prev = new Int32Array(1024);
   private words = new Uint32Array(4 * 1024);
   private plain = new Uint8Array(1024);
   private inputs = new Uint32Array(1024);
@@ -206,8 +218,6 @@ export class KeyWindow {
   private client = new Int32Array(1024);
   private client10 = new Int32Array(1024);
   private sightings = new Uint8Array(1024);
-  /** Seen again since it came to the ring's end (expire() then moves it to the end again). */
-  private seenSince = new Uint8Array(1024);
   /** The key's lines (saturating at 255). */
   private lines = new Uint8Array(1024);
   /** The first sighting: input, line, protocol, status, duration. */
@@ -247,7 +257,7 @@ export class KeyWindow {
     this.departed = new DepartedKeys(departedKeys);
     this.firstRow = new Int32Array(links === undefined ? 0 : 1024);
     this.lastRow = new Int32Array(links === undefined ? 0 : 1024);
-    // A cap below the first ring's size is the ring's size (the cap is only checked when it is full).
+    // A cap below the first size is the size (the cap is only checked when every slot is live).
     if (maxLive < this.cap) this.resize(Math.max(1, maxLive));
   }
 
@@ -272,7 +282,7 @@ export class KeyWindow {
       let i = (w[0] as number) & mask;
       while (this.index[i] !== 0) i = (i + 1) & mask;
       this.index[i] = slot + 1;
-      fold64(w, this.folded);
+      fold64(w, 0, this.folded);
       const prior = this.departed.take(this.folded[0] as number, this.folded[1] as number);
       if (prior === null) this.counts.keys++;
       this.prior[slot] = prior === null ? 0 : prior.inputs;
@@ -292,7 +302,6 @@ export class KeyWindow {
       this.client[slot] = s.clientId;
       this.client10[slot] = -1;
       this.sightings[slot] = 0;
-      this.seenSince[slot] = 0;
       this.lines[slot] = 0;
       this.firstRow[slot] = s.row;
       this.lastRow[slot] = s.row;
@@ -311,7 +320,6 @@ export class KeyWindow {
         this.lastRow[slot] = s.row;
       }
       if (startMs < (this.firstMs[slot] as number)) this.firstMs[slot] = startMs;
-      this.seenSince[slot] = 1;
     }
     // On an input it was seen on already, in this stay in the window or an earlier one: reused.
     if (((this.inputs[slot] as number) | (this.prior[slot] as number)) & bit) this.repeated[slot]! |= bit;
@@ -322,7 +330,10 @@ export class KeyWindow {
       this.inputs10[slot]! |= bit;
       if (this.client10[slot] === -1) this.client10[slot] = s.clientId;
     } else if (s.protocol === Protocol.HTTP11) this.inputs11[slot]! |= bit;
-    if (atMs === atMs && atMs > (this.lastMs[slot] as number)) this.lastMs[slot] = atMs;
+    if (atMs === atMs && atMs > (this.lastMs[slot] as number)) {
+      this.lastMs[slot] = atMs;
+      this.toNewest(slot);
+    }
     const n = this.sightings[slot] as number;
     if (n === 0) {
       this.sInput[slot] = s.input;
@@ -362,7 +373,7 @@ export class KeyWindow {
 
   /** Folds every live key; call once after the last sighting. */
   finish(): void {
-    while (this.live > 0) this.evictHead();
+    while (this.live > 0) this.evictOldest();
   }
 
   private notable(slot: number): number {
@@ -382,39 +393,62 @@ export class KeyWindow {
   }
 
   /** Drops keys whose last sighting is more than the window behind the newest time. */
-  /** Drops keys whose last sighting is more than the window behind the newest time (keys seen again move to the end first). */
   private expire(): void {
     const limit = this.now - this.windowMs;
-    while (this.live > 0) {
-      if ((this.lastMs[this.head] as number) < limit) this.evictHead();
-      else if (this.seenSince[this.head] === 1) this.requeueHead();
-      else break;
-    }
+    while (this.live > 0 && (this.lastMs[this.oldest] as number) < limit) this.evictOldest();
   }
 
+  /** A free slot, last in the list; past the cap, the key seen longest ago leaves early. */
   private allocate(): number {
     if (this.live === this.cap) {
       if (this.cap >= this.maxLive) {
         this.counts.evictedEarly++;
-        this.evictHead();
+        this.evictOldest();
       } else {
         this.resize(Math.min(this.maxLive, Math.ceil(this.cap * RING_GROWTH)));
       }
     }
-    const slot = (this.head + this.live) % this.cap;
+    const slot = this.freed > 0 ? (this.free[--this.freed] as number) : this.used++;
     this.live++;
+    this.link(slot);
     return slot;
   }
 
-  private evictHead(): void {
-    const s = this.head;
+  private evictOldest(): void {
+    const s = this.oldest;
     this.fold(s);
     this.unindex(s);
     this.texts.delete(s);
     this.held.delete(s);
     this.candidates.delete(s);
-    this.head = (s + 1) % this.cap;
+    this.unlink(s);
+    this.free[this.freed++] = s;
     this.live--;
+  }
+
+  /** Appends slot s to the list (the newest). */
+  private link(s: number): void {
+    this.prev[s] = this.newest;
+    this.next[s] = -1;
+    if (this.newest >= 0) this.next[this.newest] = s;
+    else this.oldest = s;
+    this.newest = s;
+  }
+
+  private unlink(s: number): void {
+    const p = this.prev[s] as number;
+    const n = this.next[s] as number;
+    if (p >= 0) this.next[p] = n;
+    else this.oldest = n;
+    if (n >= 0) this.prev[n] = p;
+    else this.newest = p;
+  }
+
+  /** A key seen again goes to the end: one seen every minute holds no other in the window. */
+  private toNewest(s: number): void {
+    if (s === this.newest) return;
+    this.unlink(s);
+    this.link(s);
   }
 
   private fold(s: number): void {
@@ -440,7 +474,7 @@ export class KeyWindow {
       // Counted now: its earlier stays' lines too.
       if (!counted && carried > 0) this.tallyLines(c.reusedKeys, this.carriedClient[s] as number, carried, `${repeated}`);
     }
-    fold64(this.words.subarray(4 * s, 4 * s + 4), this.folded);
+    fold64(this.words, 4 * s, this.folded);
     const d = this.leaving;
     d.inputs = inputs | (this.prior[s] as number);
     d.counted = repeated !== 0 || counted;
@@ -502,7 +536,7 @@ export class KeyWindow {
   private columns(): Column[] {
     return [
       this.words, this.plain, this.inputs, this.inputs10, this.inputs11, this.repeated, this.prior, this.before, this.carried, this.carriedClient,
-      this.firstMs, this.lastMs, this.client, this.client10, this.sightings, this.lines, this.seenSince,
+      this.firstMs, this.lastMs, this.client, this.client10, this.sightings, this.lines, this.free, this.next, this.prev,
       this.sInput, this.sLine, this.sProtocol, this.sStatus, this.sDuration, this.sClient, this.firstRow, this.lastRow,
     ];
   }
@@ -510,71 +544,29 @@ export class KeyWindow {
   private setColumns(c: Column[]): void {
     [
       this.words, this.plain, this.inputs, this.inputs10, this.inputs11, this.repeated, this.prior, this.before, this.carried, this.carriedClient,
-      this.firstMs, this.lastMs, this.client, this.client10, this.sightings, this.lines, this.seenSince,
+      this.firstMs, this.lastMs, this.client, this.client10, this.sightings, this.lines, this.free, this.next, this.prev,
       this.sInput, this.sLine, this.sProtocol, this.sStatus, this.sDuration, this.sClient, this.firstRow, this.lastRow,
     ] = c as [Uint32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Int32Array<ArrayBuffer>,
-      Float64Array<ArrayBuffer>, Float64Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>,
+      Float64Array<ArrayBuffer>, Float64Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>,
       Uint16Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint16Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>];
   }
 
   /**
-   * Moves the head key, seen again since it last came to the ring's end, to the end (its index
-   * entry with it): the ring is in order of arrival, and a key seen every minute would otherwise
-   * hold every key behind it in the window, which would then fill up to its cap.
+   * Room for `size` slots (when all are live: none is free), each key in the slot it had (the
+   * maps by slot stay as they are); the index is rebuilt, twice as large.
    */
-  private requeueHead(): void {
-    const from = this.head;
-    this.head = (from + 1) % this.cap;
-    this.live--;
-    const to = this.allocate();
-    this.seenSince[from] = 0;
-    if (to === from) return;
-    for (const a of this.columns()) {
-      const w = a.length / this.cap;
-      a.copyWithin(to * w, from * w, from * w + w);
-    }
-    for (const m of [this.texts, this.held, this.candidates] as Map<number, unknown>[]) {
-      if (!m.has(from)) continue;
-      m.set(to, m.get(from));
-      m.delete(from);
-    }
-    const mask = this.index.length - 1;
-    let i = (this.words[4 * to] as number) & mask;
-    while (this.index[i] !== from + 1) i = (i + 1) & mask;
-    this.index[i] = to + 1;
-  }
-
-  /** Grows the ring to `size` slots, laying the live keys out from slot 0, and rebuilds the index. */
   private resize(size: number): void {
-    const order = new Int32Array(this.live);
-    for (let k = 0; k < this.live; k++) order[k] = (this.head + k) % this.cap;
-    // The live slots run from head to the ring's end, then on from 0: two copies of each column.
-    const head = this.head;
-    const tail = Math.min(this.live, this.cap - head);
-    const relayout = (a: Column, width: number): Column => {
+    this.setColumns(this.columns().map((a) => {
+      const width = a.length / this.cap;
       const b = new (a.constructor as new (n: number) => Column)(size * width);
-      b.set(a.subarray(head * width, (head + tail) * width));
-      b.set(a.subarray(0, (this.live - tail) * width), tail * width);
+      b.set(a.subarray(0, Math.min(a.length, b.length)));
       return b;
-    };
-    this.setColumns(this.columns().map((a) => relayout(a, a.length / this.cap)));
-    const remap = <V>(m: Map<number, V>): Map<number, V> => {
-      const out = new Map<number, V>();
-      for (let k = 0; k < order.length; k++) {
-        const v = m.get(order[k] as number);
-        if (v !== undefined) out.set(k, v);
-      }
-      return out;
-    };
-    this.texts = remap(this.texts);
-    this.held = remap(this.held);
-    this.candidates = remap(this.candidates);
-    this.head = 0;
+    }));
     this.cap = size;
     // A power of two at least twice the slots: probes stay short, and a mask finds the home.
     this.index = new Int32Array(2 ** Math.ceil(Math.log2(size * 2)));
     const mask = this.index.length - 1;
-    for (let s = 0; s < this.live; s++) {
+    for (let s = this.oldest; s >= 0; s = this.next[s] as number) {
       let i = (this.words[4 * s] as number) & mask;
       while (this.index[i] !== 0) i = (i + 1) & mask;
       this.index[i] = s + 1;

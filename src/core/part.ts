@@ -17,6 +17,7 @@ import { LineDigest, hashText } from './same-lines.js';
 import type { CompiledFormat } from '../format/compile.js';
 
 const KEY_WORDS = new Uint32Array(4);
+const EMPTY_BYTES = Buffer.alloc(0);
 
 /** goaccess's --num-tests: this many non-empty lines failing in a row at the start of an input stop it. */
 export const GATE_LINES = 10;
@@ -75,6 +76,7 @@ export class TextColumn {
   private bytes = SCRATCH.pop() ?? Buffer.allocUnsafeSlow(1 << 16);
   private used = 0;
   private ends: number[] | Uint32Array = [];
+  private readonly view: TextBytes = { b: EMPTY_BYTES, start: 0, end: 0 };
 
   get length(): number {
     return this.ends.length;
@@ -104,6 +106,15 @@ export class TextColumn {
 
   at(i: number): string {
     return this.bytes.toString('utf8', i === 0 ? 0 : (this.ends[i - 1] as number), this.ends[i] as number);
+  }
+
+  /** Entry i's bytes where they lie (the view is this column's, good until its next call). */
+  bytesAt(i: number): TextBytes {
+    const v = this.view;
+    v.b = this.bytes;
+    v.start = i === 0 ? 0 : (this.ends[i - 1] as number);
+    v.end = this.ends[i] as number;
+    return v;
   }
 
   /** The length in bytes of entry i. */

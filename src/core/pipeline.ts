@@ -20,7 +20,7 @@ import { firstLines, headLines, lineRanges } from '../input/chunks.js';
 import { followFile } from '../input/follow.js';
 import { LinesByPlace } from '../input/lines-by-place.js';
 import { openInput, stdinAsFile, type OpenedInput } from '../input/open.js';
-import { readRow } from './evidence.js';
+import { readRow, type TextBytes } from './evidence.js';
 import { GATE_LINES, type PartRules, type PartTally, type Sightings } from './part.js';
 import { LINE_EMPTY } from './scan.js';
 import { LineDigest, sameAsEarlier } from './same-lines.js';
@@ -177,6 +177,16 @@ class Head implements KeyedSighting {
     const i = this.index;
     const at = w.textAt[i] as number;
     return at >= 0 && this.places !== null ? this.places.read(at, w.textBytes[i] as number) : w.text.at(i);
+  }
+
+  /** The text's bytes, read when asked for: a reservoir copies a class's latest line from them, making no string. */
+  get source(): TextBytes | undefined {
+    const w = this.sightings;
+    if (w === null) return undefined;
+    const i = this.index;
+    const at = w.textAt[i] as number;
+    if (at < 0 || this.places === null) return w.text.bytesAt(i);
+    return this.places.bytesAt(at, w.textBytes[i] as number) ?? undefined;
   }
 
   at(sightings: Sightings, index: number, places: LinesByPlace | null): void {

@@ -8,6 +8,15 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 
+/** Bytes b[start, end). */
+export interface ByteSpan {
+  b: Buffer;
+  start: number;
+  end: number;
+}
+
+const EMPTY = Buffer.alloc(0);
+
 /** Dense citations (every line of a finding) share a read; sparse ones cost little more than their line. */
 const WINDOW_BYTES = 16 << 10;
 
@@ -16,6 +25,7 @@ export class LinesByPlace {
   /** The file's bytes from `from` to `to` are in `window`. */
   private from = 0;
   private to = 0;
+  private readonly view: ByteSpan = { b: EMPTY, start: 0, end: 0 };
 
   private constructor(private fd: number) {}
 
@@ -30,7 +40,16 @@ export class LinesByPlace {
 
   /** The line of `bytes` bytes at `at`; '' when it can no longer be read (the file was cut short). */
   read(at: number, bytes: number): string {
-    if (this.fd < 0) return '';
+    const v = this.bytesAt(at, bytes);
+    return v === null ? '' : v.b.toString('utf8', v.start, v.end);
+  }
+
+  /**
+   * The same line's bytes where they lie in the window (good until the next call; fewer when the
+   * file was cut short), or null when they cannot be read: a caller that copies them makes no string.
+   */
+  bytesAt(at: number, bytes: number): ByteSpan | null {
+    if (this.fd < 0) return null;
     try {
       if (at < this.from || at + bytes > this.to) {
         if (bytes > this.window.length) this.window = Buffer.allocUnsafe(bytes);
@@ -40,9 +59,13 @@ export class LinesByPlace {
         this.from = at;
         this.to = at + n;
       }
-      return this.window.toString('utf8', at - this.from, Math.min(at + bytes, this.to) - this.from);
+      const v = this.view;
+      v.b = this.window;
+      v.start = at - this.from;
+      v.end = Math.max(v.start, Math.min(at + bytes, this.to) - this.from);
+      return v;
     } catch {
-      return '';
+      return null;
     }
   }
 
