@@ -143,49 +143,98 @@ export class TextColumn {
 
 /** Handshakes the main thread joins by key (or keeps as rows), in line order, as columns. */
 export interface Sightings {
-  line: number[] | Uint32Array;
+  line: Uint32Array;
   /** Index into PartTally.clients. */
-  client: number[] | Uint32Array;
-  protocol: number[] | Uint8Array;
-  status: number[] | Uint16Array;
-  flags: number[] | Uint8Array;
-  durationMs: number[] | Int32Array;
-  endMs: number[] | Float64Array;
+  client: Uint32Array;
+  protocol: Uint8Array;
+  status: Uint16Array;
+  flags: Uint8Array;
+  durationMs: Int32Array;
+  endMs: Float64Array;
   key: TextColumn;
   /** A canonical key decoded where it was read (core/keys.ts decodeKey): 4 words each, and 1 where it is one. */
-  keyWords: number[] | Uint32Array;
-  keyPlain: number[] | Uint8Array;
+  keyWords: Uint32Array;
+  keyPlain: Uint8Array;
   /**
    * The line's text (its body: after a syslog header), for a stream's part; a file's part gives
    * where it lies in the file instead (`textAt`, `textBytes`), read back only when cited.
    */
   text: TextColumn;
-  textAt: number[] | Float64Array;
-  textBytes: number[] | Uint32Array;
+  textAt: Float64Array;
+  textBytes: Uint32Array;
   /** $upstream_addr, only when every handshake is a sighting. */
   upstream: TextColumn;
 }
 
-function newSightings(): Sightings {
-  return { line: [], client: [], protocol: [], status: [], flags: [], durationMs: [], endMs: [], key: new TextColumn(), keyWords: [], keyPlain: [], text: new TextColumn(), textAt: [], textBytes: [], upstream: new TextColumn() };
-}
+/**
+ * Sightings as a part is read: typed columns with room, doubled when full, then cut to length.
+ * (Arrays of numbers changed their kind of elements midway, small integers to doubles, which sent
+ * the line reader back to be compiled again, and were copied into typed arrays at the end.)
+ */
+class SightingColumns {
+  n = 0;
+  line = new Uint32Array(256);
+  client = new Uint32Array(256);
+  protocol = new Uint8Array(256);
+  status = new Uint16Array(256);
+  flags = new Uint8Array(256);
+  durationMs = new Int32Array(256);
+  endMs = new Float64Array(256);
+  keyWords = new Uint32Array(4 * 256);
+  keyPlain = new Uint8Array(256);
+  textAt = new Float64Array(256);
+  textBytes = new Uint32Array(256);
+  readonly key = new TextColumn();
+  readonly text = new TextColumn();
+  readonly upstream = new TextColumn();
 
-/** Done with adding: the number columns as typed arrays (a structured clone copies them in one go). */
-function seal(w: Sightings): void {
-  w.line = Uint32Array.from(w.line);
-  w.client = Uint32Array.from(w.client);
-  w.protocol = Uint8Array.from(w.protocol);
-  w.status = Uint16Array.from(w.status);
-  w.flags = Uint8Array.from(w.flags);
-  w.durationMs = Int32Array.from(w.durationMs);
-  w.endMs = Float64Array.from(w.endMs);
-  w.keyWords = Uint32Array.from(w.keyWords);
-  w.keyPlain = Uint8Array.from(w.keyPlain);
-  w.textAt = Float64Array.from(w.textAt);
-  w.textBytes = Uint32Array.from(w.textBytes);
-  w.key.seal();
-  w.text.seal();
-  w.upstream.seal();
+  /** A sighting's numbers; its key's words are `words` (4), its texts go to the text columns. */
+  add(line: number, client: number, protocol: number, status: number, flags: number, durationMs: number, endMs: number, plain: boolean, words: Uint32Array, textAt: number, textBytes: number): void {
+    if (this.n === this.line.length) this.grow();
+    const i = this.n++;
+    this.line[i] = line;
+    this.client[i] = client;
+    this.protocol[i] = protocol;
+    this.status[i] = status;
+    this.flags[i] = flags;
+    this.durationMs[i] = durationMs;
+    this.endMs[i] = endMs;
+    this.keyPlain[i] = plain ? 1 : 0;
+    this.keyWords.set(words, 4 * i);
+    this.textAt[i] = textAt;
+    this.textBytes[i] = textBytes;
+  }
+
+  private grow(): void {
+    const twice = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(2 * a.length);
+      b.set(a);
+      return b;
+    };
+    this.line = twice(this.line);
+    this.client = twice(this.client);
+    this.protocol = twice(this.protocol);
+    this.status = twice(this.status);
+    this.flags = twice(this.flags);
+    this.durationMs = twice(this.durationMs);
+    this.endMs = twice(this.endMs);
+    this.keyWords = twice(this.keyWords);
+    this.keyPlain = twice(this.keyPlain);
+    this.textAt = twice(this.textAt);
+    this.textBytes = twice(this.textBytes);
+  }
+
+  /** Done with adding: the columns cut to length (a structured clone then copies them in one go). */
+  seal(): Sightings {
+    const n = this.n;
+    for (const c of [this.key, this.text, this.upstream]) c.seal();
+    return {
+      line: this.line.slice(0, n), client: this.client.slice(0, n), protocol: this.protocol.slice(0, n), status: this.status.slice(0, n),
+      flags: this.flags.slice(0, n), durationMs: this.durationMs.slice(0, n), endMs: this.endMs.slice(0, n), key: this.key,
+      keyWords: this.keyWords.slice(0, 4 * n), keyPlain: this.keyPlain.slice(0, n), text: this.text, textAt: this.textAt.slice(0, n),
+      textBytes: this.textBytes.slice(0, n), upstream: this.upstream,
+    };
+  }
 }
 
 export class PartTally {
@@ -208,13 +257,16 @@ export class PartTally {
   readonly digest = new LineDigest();
   /** By pane index (0 when not sliced). */
   readonly slices = new Map<number, Slice>();
-  readonly sightings: Sightings = newSightings();
+  /** Set by seal(); until then the reader adds to `columns`. */
+  sightings!: Sightings;
+  columns: SightingColumns | null = new SightingColumns();
   /** The clients sightings name, by index. */
   readonly clients: string[] = [];
 
   /** Done with reading: packed to be posted. */
   seal(): void {
-    seal(this.sightings);
+    if (this.columns !== null) this.sightings = this.columns.seal();
+    this.columns = null;
     for (const slice of this.slices.values()) {
       slice.counts.pack();
       slice.evidence.pack();
@@ -225,7 +277,7 @@ export class PartTally {
   transferables(): ArrayBuffer[] {
     const w = this.sightings;
     const out = [w.key, w.text, w.upstream].flatMap((c) => c.transferables());
-    for (const c of [w.line, w.client, w.protocol, w.status, w.flags, w.durationMs, w.endMs, w.keyWords, w.keyPlain, w.textAt, w.textBytes]) if (!Array.isArray(c)) out.push((c as Uint8Array).buffer as ArrayBuffer);
+    for (const c of [w.line, w.client, w.protocol, w.status, w.flags, w.durationMs, w.endMs, w.keyWords, w.keyPlain, w.textAt, w.textBytes]) out.push(c.buffer as ArrayBuffer);
     for (const slice of this.slices.values()) out.push(...slice.evidence.transferables());
     return out;
   }
@@ -367,23 +419,13 @@ export class PartReader {
     row.source.end = s.bodyEnd;
     slice.evidence.offer(EvidenceReservoir.classFor(f.protocol, f.status, flags, durationMs), row);
     if (f.key === '' && !rules.sightAll) return;
-    const w = t.sightings;
-    (w.line as number[]).push(n);
-    (w.client as number[]).push(who);
-    (w.protocol as number[]).push(f.protocol);
-    (w.status as number[]).push(f.status);
-    (w.flags as number[]).push(flags);
-    (w.durationMs as number[]).push(durationMs);
-    (w.endMs as number[]).push(endMs);
+    const w = t.columns as SightingColumns;
     w.key.push(f.key);
     const plain = decodeKey(f.key, KEY_WORDS);
-    (w.keyPlain as number[]).push(plain ? 1 : 0);
-    (w.keyWords as number[]).push(KEY_WORDS[0] as number, KEY_WORDS[1] as number, KEY_WORDS[2] as number, KEY_WORDS[3] as number);
     // By place, or as text (an empty entry keeps the column's index the sightings' index).
     const byPlace = this.fileOffset >= 0;
     w.text.pushBytes(s.b, s.bodyStart, byPlace ? s.bodyStart : s.bodyEnd);
-    (w.textAt as number[]).push(byPlace ? this.fileOffset + s.bodyStart : -1);
-    (w.textBytes as number[]).push(byPlace ? s.bodyEnd - s.bodyStart : 0);
+    w.add(n, who, f.protocol, f.status, flags, durationMs, endMs, plain, KEY_WORDS, byPlace ? this.fileOffset + s.bodyStart : -1, byPlace ? s.bodyEnd - s.bodyStart : 0);
     if (rules.sightAll) w.upstream.push(s.upstream());
   }
 
