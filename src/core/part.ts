@@ -75,25 +75,36 @@ const SCRATCH_KEPT = 3;
 export class TextColumn {
   private bytes = SCRATCH.pop() ?? Buffer.allocUnsafeSlow(1 << 16);
   private used = 0;
-  private ends: number[] | Uint32Array = [];
+  /** Where each entry ends, the first `n` of them (room doubled when full). */
+  private ends = new Uint32Array(256);
+  private n = 0;
   private readonly view: TextBytes = { b: EMPTY_BYTES, start: 0, end: 0 };
 
   get length(): number {
-    return this.ends.length;
+    return this.n;
   }
 
   push(s: string): void {
     // At most 3 bytes per UTF-16 unit.
     this.room(3 * s.length);
     this.used += this.bytes.write(s, this.used, 'utf8');
-    (this.ends as number[]).push(this.used);
+    this.endEntry();
   }
 
   /** The bytes b[start, end), as they are. */
   pushBytes(b: Buffer, start: number, end: number): void {
     this.room(end - start);
     this.used += b.copy(this.bytes, this.used, start, end);
-    (this.ends as number[]).push(this.used);
+    this.endEntry();
+  }
+
+  private endEntry(): void {
+    if (this.n === this.ends.length) {
+      const grown = new Uint32Array(2 * this.n);
+      grown.set(this.ends);
+      this.ends = grown;
+    }
+    this.ends[this.n++] = this.used;
   }
 
   private room(bytes: number): void {
@@ -123,16 +134,16 @@ export class TextColumn {
   }
 
   transferables(): ArrayBuffer[] {
-    return [this.bytes.buffer as ArrayBuffer, ...(Array.isArray(this.ends) ? [] : [this.ends.buffer as ArrayBuffer])];
+    return [this.bytes.buffer as ArrayBuffer, this.ends.buffer as ArrayBuffer];
   }
 
-  /** Done with pushing: the bytes used copied out (the buffer written into goes back to SCRATCH), the ends as a typed array (cheap to post). */
+  /** Done with pushing: the bytes and the ends used copied out (the buffer written into goes back to SCRATCH). */
   seal(): void {
     const bytes = Buffer.allocUnsafeSlow(this.used);
     this.bytes.copy(bytes, 0, 0, this.used);
     if (SCRATCH.length < SCRATCH_KEPT) SCRATCH.push(this.bytes);
     this.bytes = bytes;
-    this.ends = Uint32Array.from(this.ends);
+    this.ends = this.ends.slice(0, this.n);
   }
 
   static revive(o: TextColumn): TextColumn {
