@@ -34,7 +34,7 @@ const COMBINED = 'combined-ws';
 
 const USAGE = `usage: node --import tsx test/bench/run.ts [options]     (npm run bench -- [options])
   --lines N        lines in the 1× incident and the combined-ws data files (default 2000000, about 0.64 and 0.53 GB)
-  --runs R         timed runs per command; the median is reported (default 3, minimum 1)
+  --runs R         runs per command, timed and memory rows alike; the median is reported (default 3, minimum 1)
   --seed S         generator seed (default 1)
   --skip-10x       skip the 10× memory run (and building the 10× file)
   --two-tier N     handshakes per tier in the 1× two-tier memory check (default 1300000, about 0.5 GB in all)
@@ -649,7 +649,7 @@ async function main(): Promise<number> {
   }
 
   // memory: one wsdiag run over 1× and 10× lines, keeping the JSON to check what it counted
-  interface MemRow { label: string; lines: number; bytes: number; sample: Sample | null; check: string | null }
+  interface MemRow { label: string; lines: number; bytes: number; sample: Sample | null; spread: string; check: string | null }
   const memRows: MemRow[] = [];
   if (haveCli) {
     const targets: { label: string; file: string; lines: number; bytes: number; times: number }[] = [
@@ -662,19 +662,19 @@ async function main(): Promise<number> {
       log(`memory run ${t.label}: wsdiag over ${t.lines} lines (${mb(t.bytes)})`);
       if (t.times > 1) await runCommand('cat', [t.file], 'ignore'); // warm cache, as for the timed runs
       const jsonOut = join(opts.dataDir, `wsdiag-${t.label === '1×' ? '1x' : '10x'}.json`);
-      const s = await runCommand(process.execPath, [CLI_PATH, '--output', 'json', t.file], { file: jsonOut });
-      if (s.signal !== null || (s.code !== 0 && s.code !== 1)) {
-        const why = describeFailure(s);
+      const runs = await memoryRuns(opts.runs, () => runCommand(process.execPath, [CLI_PATH, '--output', 'json', t.file], { file: jsonOut }));
+      if ('failed' in runs) {
+        const why = describeFailure(runs.failed);
         failures.push(`wsdiag memory run ${t.label} ${why}`);
-        memRows.push({ label: t.label, lines: t.lines, bytes: t.bytes, sample: null, check: why });
+        memRows.push({ label: t.label, lines: t.lines, bytes: t.bytes, sample: null, spread: '', check: why });
         continue;
       }
+      const s = runs.sample;
       const check = t.times === 1
         ? checkWsdiag(readWsdiagJson(jsonOut), t.lines, meta.stats.handshakes, meta.stats.byProtocolStatus)
         : checkWsdiag(readWsdiagJson(jsonOut), t.lines, meta.x10Handshakes ?? NaN);
       if (check !== null) warnings.push(`wsdiag ${t.label} JSON: ${check} (see ${show(jsonOut)})`);
-      memRows.push({ label: t.label, lines: t.lines, bytes: t.bytes, sample: s, check });
-      log(`  ${s.seconds.toFixed(2)} s, ${s.rssKB === null ? '?' : (s.rssKB / 1024).toFixed(1)} MiB peak RSS`);
+      memRows.push({ label: t.label, lines: t.lines, bytes: t.bytes, sample: s, spread: runs.spread, check });
     }
   }
 
@@ -727,12 +727,12 @@ async function main(): Promise<number> {
     ? ratioPairs.map(([a, b], i) => `${(ratioNames[i] ?? '').padEnd(ratioWidth)} = ${ratio(a, b)}`)
     : [`wsdiag was skipped (${show(CLI_PATH)} missing): no wsdiag ratios`];
 
-  const memHeader = ['wsdiag input', 'lines', 'MB', 'seconds', 'MB/s', 'peak RSS MiB'];
+  const memHeader = ['wsdiag input', 'lines', 'MB', 'seconds', 'MB/s', 'peak RSS MiB', 'of the runs'];
   const memTable = memRows.map((m) => [
     m.label, m.lines.toLocaleString('en-US'), (m.bytes / 1e6).toFixed(0),
     m.sample === null ? 'FAILED' : m.sample.seconds.toFixed(2),
     m.sample === null ? '–' : (m.bytes / 1e6 / m.sample.seconds).toFixed(0),
-    m.sample?.rssKB == null ? '–' : (m.sample.rssKB / 1024).toFixed(1),
+    m.sample?.rssKB == null ? '–' : (m.sample.rssKB / 1024).toFixed(1), m.spread,
   ]);
   const m1 = memRows.find((m) => m.label === '1×')?.sample?.rssKB;
   const m10 = memRows.find((m) => m.label === '10×')?.sample?.rssKB;
@@ -761,7 +761,7 @@ async function main(): Promise<number> {
   if (haveCli) out.push('(ratios of median wall time; below 1 means wsdiag is faster)');
   out.push('');
   if (memRows.length > 0) {
-    out.push('memory (one run each; the 10× file is one log ten times as long: ten seeded segments, time moving on):');
+    out.push(`memory (the run of median peak RSS of ${opts.runs}, and the least and most of them; the 10× file is one log ten times as long: ten seeded segments, time moving on):`);
     out.push(textTable(memHeader, memTable));
     if (memNote !== '') out.push(memNote);
     out.push('');
@@ -769,7 +769,7 @@ async function main(): Promise<number> {
     out.push(`memory run skipped: wsdiag (${show(CLI_PATH)}) missing`, '');
   }
   if (tierRows.length > 0) {
-    out.push('memory with two tiers (front + back logs of the same handshakes; counts checked against the generator):');
+    out.push(`memory with two tiers (front + back logs of the same handshakes; the run of median peak RSS of ${opts.runs}; counts checked against the generator):`);
     out.push(textTable(TIER_HEADER, tierRows.map(tierCells)));
     const r1 = tierRows[0]?.sample?.rssKB;
     const r10 = tierRows[1]?.sample?.rssKB;
@@ -799,15 +799,34 @@ async function main(): Promise<number> {
   return failures.length > 0 ? 1 : 0;
 }
 
-const TIER_HEADER = ['two tiers', 'handshakes', 'MB', 'seconds', 'peak RSS MiB', 'counts'];
+const TIER_HEADER = ['two tiers', 'handshakes', 'MB', 'seconds', 'peak RSS MiB', 'of the runs', 'counts'];
 
-interface TierRow { label: string; truth: TwoTierTruth; bytes: number; sample: Sample | null; check: string }
+interface TierRow { label: string; truth: TwoTierTruth; bytes: number; sample: Sample | null; spread: string; check: string }
 
 function tierCells(r: TierRow): string[] {
   return [
     r.label, r.truth.handshakes.toLocaleString('en-US'), (r.bytes / 1e6).toFixed(0), r.sample === null ? 'FAILED' : r.sample.seconds.toFixed(2),
-    r.sample?.rssKB == null ? '–' : (r.sample.rssKB / 1024).toFixed(1), r.check,
+    r.sample?.rssKB == null ? '–' : (r.sample.rssKB / 1024).toFixed(1), r.spread, r.check,
   ];
+}
+
+/**
+ * A memory row's runs: a peak is one moment of a run, and moves by a tenth from run to run, so a
+ * row quotes the run of median peak RSS, with the least and the most; or the first run that failed.
+ */
+async function memoryRuns(runs: number, run: () => Promise<Sample>): Promise<{ sample: Sample; spread: string } | { failed: Sample }> {
+  const samples: Sample[] = [];
+  for (let i = 0; i < runs; i++) {
+    const s = await run();
+    if (s.signal !== null || (s.code !== 0 && s.code !== 1)) return { failed: s };
+    log(`  run ${i + 1}: ${s.seconds.toFixed(2)} s, ${s.rssKB === null ? '?' : (s.rssKB / 1024).toFixed(1)} MiB peak RSS`);
+    samples.push(s);
+  }
+  const mib = (s: Sample): string => (s.rssKB === null ? '?' : (s.rssKB / 1024).toFixed(1));
+  const sorted = [...samples].sort((a, b) => (a.rssKB ?? 0) - (b.rssKB ?? 0));
+  const first = sorted[0] as Sample;
+  const last = sorted[sorted.length - 1] as Sample;
+  return { sample: sorted[Math.floor((sorted.length - 1) / 2)] as Sample, spread: sorted.length > 1 ? `${mib(first)}–${mib(last)}` : '' };
 }
 
 /** Generates (or reuses) seeded two-tier logs at 1× and 10×, runs wsdiag on each and checks its findings against the truth. */
@@ -832,15 +851,15 @@ async function twoTierMemory(opts: BenchOptions, warnings: string[], failures: s
     const bytes = statSync(front).size + statSync(back).size;
     const jsonOut = join(dir, 'wsdiag.json');
     log(`two-tier memory run ${times}×: ${mb(bytes)}`);
-    const s = await runCommand(process.execPath, [opts.cli, '--output', 'json', '--log-format', TWO_TIER_FORMAT, front, back], { file: jsonOut });
-    if (s.signal !== null || (s.code !== 0 && s.code !== 1)) {
-      failures.push(`wsdiag two-tier ${times}× ${describeFailure(s)}`);
-      rows.push({ label: `${times}×`, truth, bytes, sample: null, check: 'failed' });
+    const runs = await memoryRuns(opts.runs, () => runCommand(process.execPath, [opts.cli, '--output', 'json', '--log-format', TWO_TIER_FORMAT, front, back], { file: jsonOut }));
+    if ('failed' in runs) {
+      failures.push(`wsdiag two-tier ${times}× ${describeFailure(runs.failed)}`);
+      rows.push({ label: `${times}×`, truth, bytes, sample: null, spread: '', check: 'failed' });
       continue;
     }
     const check = checkTwoTier(JSON.parse(readFileSync(jsonOut, 'utf8')) as Report, truth);
     if (check !== 'exact') warnings.push(`two-tier ${times}×: ${check}`);
-    rows.push({ label: `${times}×`, truth, bytes, sample: s, check });
+    rows.push({ label: `${times}×`, truth, bytes, sample: runs.sample, spread: runs.spread, check });
   }
   return rows;
 }
