@@ -22,14 +22,14 @@ import { KEY_CLASS, keep, type EvidenceReservoir, type EvidenceRow } from './evi
  * keys at 500 handshakes a second, 6 MB.
  */
 export const KEY_WINDOW_MS = 2 * 60_000;
-/** Live keys at most; past this the oldest leave early (counted in `evictedEarly`). */
+/** Live keys at most; past this the key seen longest ago leaves early (counted in `evictedEarly`). */
 export const MAX_LIVE_KEYS = 1 << 19;
 /**
  * How the slots grow when all are live: by a quarter. Doubling left up to half of them empty
  * (300,000 live keys in room for 524,288, 97 bytes each); the copies are native, a few per cent of
  * the run.
  */
-const RING_GROWTH = 1.25;
+const SLOT_GROWTH = 1.25;
 /** Keys traced in the report, of each kind (protocol mismatch across inputs, or plain multi-tier). */
 const TRACED = 10;
 /** Sightings whose client is kept per live key (a reused key's lines go to the clients that sent them). */
@@ -405,7 +405,7 @@ export class KeyWindow {
         this.counts.evictedEarly++;
         this.evictOldest();
       } else {
-        this.resize(Math.min(this.maxLive, Math.ceil(this.cap * RING_GROWTH)));
+        this.resize(Math.min(this.maxLive, Math.ceil(this.cap * SLOT_GROWTH)));
       }
     }
     const slot = this.freed > 0 ? (this.free[--this.freed] as number) : this.used++;
@@ -532,36 +532,45 @@ export class KeyWindow {
     this.index[i] = 0;
   }
 
-  /** Every per-slot column, in the order setColumns() takes them (a column holds `cap` × its width numbers). */
-  private columns(): Column[] {
-    return [
-      this.words, this.plain, this.inputs, this.inputs10, this.inputs11, this.repeated, this.prior, this.before, this.carried, this.carriedClient,
-      this.firstMs, this.lastMs, this.client, this.client10, this.sightings, this.lines, this.free, this.next, this.prev,
-      this.sInput, this.sLine, this.sProtocol, this.sStatus, this.sDuration, this.sClient, this.firstRow, this.lastRow,
-    ];
-  }
-
-  private setColumns(c: Column[]): void {
-    [
-      this.words, this.plain, this.inputs, this.inputs10, this.inputs11, this.repeated, this.prior, this.before, this.carried, this.carriedClient,
-      this.firstMs, this.lastMs, this.client, this.client10, this.sightings, this.lines, this.free, this.next, this.prev,
-      this.sInput, this.sLine, this.sProtocol, this.sStatus, this.sDuration, this.sClient, this.firstRow, this.lastRow,
-    ] = c as [Uint32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Int32Array<ArrayBuffer>,
-      Float64Array<ArrayBuffer>, Float64Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>,
-      Uint16Array<ArrayBuffer>, Uint32Array<ArrayBuffer>, Uint8Array<ArrayBuffer>, Uint16Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>, Int32Array<ArrayBuffer>];
-  }
-
   /**
    * Room for `size` slots (when all are live: none is free), each key in the slot it had (the
    * maps by slot stay as they are); the index is rebuilt, twice as large.
    */
   private resize(size: number): void {
-    this.setColumns(this.columns().map((a) => {
-      const width = a.length / this.cap;
-      const b = new (a.constructor as new (n: number) => Column)(size * width);
+    const cap = this.cap;
+    // A column holds `cap` × its width numbers.
+    const grow = <T extends Column>(a: T): T => {
+      const b = new (a.constructor as new (n: number) => T)(size * (a.length / cap));
       b.set(a.subarray(0, Math.min(a.length, b.length)));
       return b;
-    }));
+    };
+    this.free = grow(this.free);
+    this.next = grow(this.next);
+    this.prev = grow(this.prev);
+    this.words = grow(this.words);
+    this.plain = grow(this.plain);
+    this.inputs = grow(this.inputs);
+    this.inputs10 = grow(this.inputs10);
+    this.inputs11 = grow(this.inputs11);
+    this.repeated = grow(this.repeated);
+    this.prior = grow(this.prior);
+    this.before = grow(this.before);
+    this.carried = grow(this.carried);
+    this.carriedClient = grow(this.carriedClient);
+    this.firstMs = grow(this.firstMs);
+    this.lastMs = grow(this.lastMs);
+    this.client = grow(this.client);
+    this.client10 = grow(this.client10);
+    this.sightings = grow(this.sightings);
+    this.lines = grow(this.lines);
+    this.sInput = grow(this.sInput);
+    this.sLine = grow(this.sLine);
+    this.sProtocol = grow(this.sProtocol);
+    this.sStatus = grow(this.sStatus);
+    this.sDuration = grow(this.sDuration);
+    this.sClient = grow(this.sClient);
+    this.firstRow = grow(this.firstRow);
+    this.lastRow = grow(this.lastRow);
     this.cap = size;
     // A power of two at least twice the slots: probes stay short, and a mask finds the home.
     this.index = new Int32Array(2 ** Math.ceil(Math.log2(size * 2)));
