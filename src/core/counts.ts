@@ -2,9 +2,9 @@
  * The exact, mergeable counts every number of the report comes from: requests per (input, client),
  * handshake groups (input × protocol × status × flags) with a FINE duration histogram each,
  * per-client cells (group × client × COARSE duration bin), the first start and last end of each
- * kind of cell (group × bin), time buckets, handshake outcomes by upstream and by path (core/outcomes.ts). merge(a, b) gives
- * what counting a's lines then b's would. Knows nothing of keys
- * (core/keys.ts), evidence text (core/evidence.ts) or what a finding is (core/rules/).
+ * kind of cell (group × bin), time buckets, handshake outcomes by upstream and by path
+ * (core/outcomes.ts). merge(a, b) gives what counting a's lines then b's would. Knows nothing of
+ * keys (core/keys.ts), evidence text (core/evidence.ts) or what a finding is (core/rules/).
  */
 import { ABANDONED, Protocol } from './classify.js';
 import { COARSE, DurationHistogram } from './grid.js';

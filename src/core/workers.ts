@@ -229,8 +229,9 @@ const WORKER_DEPTH = 2;
 export class WorkerPool extends PartQueue {
   private readonly workers: Worker[] = [];
   /**
-   * Workers that have loaded their modules. One is given parts only then: until it is, this
-   * thread reads them (a worker takes about 0.2 s to start, in which this one reads 20 parts).
+   * Workers that have loaded their modules. One is given parts only then: a worker takes about
+   * 0.2 s to start, and parts posted to it earlier waited there while this thread, done with its
+   * own, waited for them in turn.
    */
   private readonly ready = new Set<Worker>();
   /** Each worker's parts, in the order posted (it answers them in that order). */
