@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { test } from 'node:test';
 import fc from 'fast-check';
+import { BadLineLog } from '../src/core/stats.js';
 import { PRESET_FORMATS, analyze, compileFormatString, parseFields, type Report } from '../src/index.js';
 
 const FIXTURE = 'fixtures/incident/front.log';
@@ -207,4 +208,21 @@ test('100,000 garbage lines after real ones: all counted, 20 samples kept, the r
   assert.equal(report.lines.samples.length, 20);
   assert.deepEqual(report.lines.samples.map((s) => s.line), Array.from({ length: 20 }, (_, i) => REAL.length + 1 + i));
   assert.ok(JSON.stringify(report).length < 100_000, `report stays small (${JSON.stringify(report).length} bytes)`);
+});
+
+test('unparsed-line samples are the first by input, then by line, however the inputs\' lines arrive', () => {
+  fc.assert(fc.property(fc.array(fc.tuple(fc.nat(2), fc.nat(200)), { maxLength: 80 }), (lines) => {
+    // Each input's lines arrive in order, the inputs interleaved in any way.
+    const byInput = [0, 1, 2].map((i) => [...new Set(lines.filter(([k]) => k === i).map(([, l]) => l))].sort((a, b) => a - b));
+    const log = new BadLineLog();
+    const at = [0, 0, 0];
+    for (const [k] of lines) {
+      const line = byInput[k]?.[at[k] as number];
+      if (line === undefined) continue;
+      at[k]!++;
+      log.add(k, `in${k}`, line, 'x', () => 'why');
+    }
+    const want = byInput.flatMap((ls, k) => ls.map((l) => `in${k}:${l}`)).slice(0, BadLineLog.MAX_SAMPLES);
+    assert.deepEqual(log.samples.map((s) => `${s.file}:${s.line}`), want);
+  }), FC);
 });

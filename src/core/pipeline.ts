@@ -333,7 +333,7 @@ class Cursor {
 
   private unparsed(line: number, text: string, reason: string): void {
     this.result.unparsed++;
-    this.ctx.bad.add(this.name, line, text, () => reason);
+    this.ctx.bad.add(this.input, this.name, line, text, () => reason);
     this.ctx.opts.onBadLine?.(this.name, line, text);
   }
 

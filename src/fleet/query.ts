@@ -94,7 +94,7 @@ async function fill(fleet: Fleet, table: string, o: ResolvedOptions, q: FleetQue
   const used = await formats(fleet, table, c, e, user, inputs);
   const bad = new BadLineLog();
   for (const r of await fleet.rows(`SELECT ${e.idx} AS x, ${e.line} AS l, ${e.text}, toString(${c.reason}) FROM ${table} WHERE ${user} AND ${c.kind} = 1 ORDER BY x, l LIMIT ${BadLineLog.MAX_SAMPLES}`)) {
-    bad.add(names[num(r[0])] ?? '?', num(r[1]), str(r[2]), () => str(r[3]));
+    bad.add(num(r[0]), names[num(r[0])] ?? '?', num(r[1]), str(r[2]), () => str(r[3]));
   }
   bad.count = inputs.reduce((n, i) => n + i.unparsed, 0);
   const [offset] = await fleet.rows(`SELECT toInt32(${c.utc_offset}) AS z, count() AS n FROM ${table} WHERE ${user} AND ${c.kind} = 0 AND z != -32768 GROUP BY z ORDER BY n DESC, z LIMIT 1`);
