@@ -7,6 +7,7 @@
  * keys (core/keys.ts), evidence text (core/evidence.ts) or what a finding is (core/rules/).
  */
 import { ABANDONED, Protocol } from './classify.js';
+import { resized, type Column } from './columns.js';
 import { COARSE, DurationHistogram } from './grid.js';
 import { OutcomeTable, answeringPeer } from './outcomes.js';
 
@@ -127,11 +128,7 @@ class CellTable {
 
   private grow(): void {
     const n = this.k0.length * 2;
-    const copy = <T extends Uint32Array | Float64Array>(a: T): T => {
-      const b = new (a.constructor as new (n: number) => T)(n);
-      b.set(a);
-      return b;
-    };
+    const copy = <T extends Column>(a: T): T => resized(a, n);
     this.k0 = copy(this.k0);
     this.k1 = copy(this.k1);
     this.k2 = copy(this.k2);

@@ -4,6 +4,7 @@
  * Nothing counts from here: counts come from core/counts.ts. The key window (core/keys.ts) links a
  * key's rows and says, when the key leaves it, where the key was seen and what it amounted to.
  */
+import { resized, type Column } from './columns.js';
 import { decodeKey, encodeKey, type KeyRowLinks } from './keys.js';
 
 export interface RowInput {
@@ -18,8 +19,6 @@ export interface RowInput {
   /** Index into HandshakeRows.upstreams ($upstream_addr as logged). */
   upstream: number;
 }
-
-type Column = Int32Array | Uint32Array | Uint16Array | Uint8Array | Float64Array;
 
 export class HandshakeRows implements KeyRowLinks {
   length = 0;
@@ -102,12 +101,7 @@ export class HandshakeRows implements KeyRowLinks {
   }
 
   private grow(): void {
-    const n = this.input.length * 2;
-    const copy = <T extends Column>(a: T, width = 1): T => {
-      const b = new (a.constructor as new (n: number) => T)(n * width);
-      b.set(a);
-      return b;
-    };
+    const copy = <T extends Column>(a: T): T => resized(a, 2 * a.length);
     this.input = copy(this.input);
     this.line = copy(this.line);
     this.client = copy(this.client);
@@ -117,7 +111,7 @@ export class HandshakeRows implements KeyRowLinks {
     this.endMs = copy(this.endMs);
     this.flags = copy(this.flags);
     this.next = copy(this.next);
-    this.words = copy(this.words, 4);
+    this.words = copy(this.words);
     this.keyInputs = copy(this.keyInputs);
     this.keyInputs10 = copy(this.keyInputs10);
     this.keyInputs11 = copy(this.keyInputs11);

@@ -10,6 +10,7 @@
  * whole input. Only keys that are not canonical base64 keep their text, and only while live.
  */
 import { Protocol } from './classify.js';
+import { resized, type Column } from './columns.js';
 import { DEPARTED_KEYS, DepartedKeys, type Departed } from './departed.js';
 import { KEY_CLASS, keep, type EvidenceReservoir, type EvidenceRow } from './evidence.js';
 
@@ -109,8 +110,6 @@ function fold64(w: Uint32Array, at: number, out: Uint32Array): void {
   out[0] = fmix(a ^ fmix(b ^ fmix(c ^ fmix(d ^ 0x9e3779b9))));
   out[1] = fmix(d ^ fmix(c ^ fmix(b ^ fmix(a ^ 0x7f4a7c15))));
 }
-
-type Column = Uint32Array<ArrayBuffer> | Int32Array<ArrayBuffer> | Float64Array<ArrayBuffer> | Uint8Array<ArrayBuffer> | Uint16Array<ArrayBuffer>;
 
 /** HTTP/1.0 on one input and HTTP/1.1 on another (neither set of inputs holds the other). */
 export function isHiddenDowngrade(inputs10: number, inputs11: number): boolean {
@@ -539,11 +538,7 @@ export class KeyWindow {
   private resize(size: number): void {
     const cap = this.cap;
     // A column holds `cap` × its width numbers.
-    const grow = <T extends Column>(a: T): T => {
-      const b = new (a.constructor as new (n: number) => T)(size * (a.length / cap));
-      b.set(a.subarray(0, Math.min(a.length, b.length)));
-      return b;
-    };
+    const grow = <T extends Column>(a: T): T => resized(a, size * (a.length / cap));
     this.free = grow(this.free);
     this.next = grow(this.next);
     this.prev = grow(this.prev);

@@ -9,6 +9,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LineCapper } from '../input/line-cap.js';
 import { Classifier } from './classify.js';
+import { resized, type Column } from './columns.js';
 import { Counts, type CountCaps } from './counts.js';
 import { EvidenceReservoir, type Cutoffs, type EvidenceRow, type TextBytes } from './evidence.js';
 import { decodeKey } from './keys.js';
@@ -217,11 +218,7 @@ class SightingColumns {
   }
 
   private grow(): void {
-    const twice = <T extends Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array>(a: T): T => {
-      const b = new (a.constructor as new (n: number) => T)(2 * a.length);
-      b.set(a);
-      return b;
-    };
+    const twice = <T extends Column>(a: T): T => resized(a, 2 * a.length);
     this.line = twice(this.line);
     this.client = twice(this.client);
     this.protocol = twice(this.protocol);
