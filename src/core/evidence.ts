@@ -29,13 +29,13 @@ export interface EvidenceRow {
 
 /** Handshakes' numbers as columns (a part's sightings, a packed reservoir's latest lines); `client` indexes a list of names. */
 export interface RowColumns {
-  line: ArrayLike<number>;
-  client: ArrayLike<number>;
-  protocol: ArrayLike<number>;
-  status: ArrayLike<number>;
-  flags: ArrayLike<number>;
-  durationMs: ArrayLike<number>;
-  endMs: ArrayLike<number>;
+  line: Uint32Array;
+  client: Uint32Array;
+  protocol: Uint8Array;
+  status: Uint16Array;
+  flags: Uint8Array;
+  durationMs: Int32Array;
+  endMs: Float64Array;
 }
 
 /** Row k of `cols` into `to`, its line moved on by `lineOffset`; not its input, not its text. */
@@ -82,20 +82,12 @@ interface Slot {
  * A reservoir packed to cross threads: its earliest lines as rows (few, once the run's cutoffs
  * apply), its latest lines as columns, their texts in one arena.
  */
-interface Packed {
+interface Packed extends RowColumns {
   firsts: { cls: number; row: EvidenceRow }[];
   /** Latest lines: the columns' length used. */
   lasts: number;
   classes: Float64Array;
   input: Uint16Array;
-  line: Uint32Array;
-  /** Index into `clients`. */
-  client: Uint32Array;
-  protocol: Uint8Array;
-  status: Uint16Array;
-  flags: Uint8Array;
-  durationMs: Int32Array;
-  endMs: Float64Array;
   textAt: Uint32Array;
   textBytes: Uint32Array;
   clients: string[];

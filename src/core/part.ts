@@ -11,7 +11,7 @@ import { LineCapper } from '../input/line-cap.js';
 import { Classifier } from './classify.js';
 import { resized, type Column } from './columns.js';
 import { Counts, type CountCaps } from './counts.js';
-import { EvidenceReservoir, type Cutoffs, type EvidenceRow, type TextBytes } from './evidence.js';
+import { EvidenceReservoir, type Cutoffs, type EvidenceRow, type RowColumns, type TextBytes } from './evidence.js';
 import { decodeKey } from './keys.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner } from './scan.js';
 import { LineDigest, hashText } from './same-lines.js';
@@ -153,16 +153,8 @@ export class TextColumn {
   }
 }
 
-/** Handshakes the main thread joins by key (or keeps as rows), in line order, as columns. */
-export interface Sightings {
-  line: Uint32Array;
-  /** Index into PartTally.clients. */
-  client: Uint32Array;
-  protocol: Uint8Array;
-  status: Uint16Array;
-  flags: Uint8Array;
-  durationMs: Int32Array;
-  endMs: Float64Array;
+/** Handshakes the main thread joins by key (or keeps as rows), in line order, as columns; `client` indexes PartTally.clients. */
+export interface Sightings extends RowColumns {
   key: TextColumn;
   /** A canonical key decoded where it was read (core/keys.ts decodeKey): 4 words each, and 1 where it is one. */
   keyWords: Uint32Array;
