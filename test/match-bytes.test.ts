@@ -92,6 +92,27 @@ test('property: where the straight code answers, it gives the bounds run() gives
   );
 });
 
+test('property: a long literal found by skipping ends a value where run() ends it, among near misses', () => {
+  // Literals of 4 bytes and more are searched with a skip table: its first occurrence must be
+  // found whatever overlaps it or almost matches it (`ab-ab-abx` inside `ab-ab-ab-ab-abx`).
+  const formats = ['$request ab-ab-abx $status', '$request ab-ab-abx$http_user_agent yyyy $status', '$request zzzz $remote_user'].map((t) => compileFormatString(t, 'default', t) as TemplateFormat);
+  const piece = fc.constantFrom('a', 'b', '-', 'x', 'ab-', 'ab-ab-ab', ' ab-ab-abx', ' ', 'y', 'yyy', ' yyyy ', 'z', ' zzz', ' zzzz ', '200', 'GET /');
+  const line = fc.array(piece, { maxLength: 24 }).map((ps) => Buffer.from(ps.join('')));
+  fc.assert(
+    fc.property(line, (b) => {
+      for (const f of formats) {
+        const fast = newBounds(f);
+        const slow = newBounds(f);
+        const took = (compileStraight(f) as NonNullable<ReturnType<typeof compileStraight>>)(b, 0, b.length, fast);
+        if (!took) continue;
+        assert.ok(matchBytes(f, b, 0, b.length, slow, newFailure(), false), `${f.name}: run() refuses ${b.toString()}`);
+        assert.deepEqual([...fast], [...slow], `${f.name}: ${b.toString()}`);
+      }
+    }),
+    { ...FC, numRuns: 3000 },
+  );
+});
+
 test('the straight code takes the fixtures\' lines in their own format', () => {
   const s = scanner();
   let parsed = 0;

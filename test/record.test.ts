@@ -123,6 +123,24 @@ const recordCases: RecordCase[] = [
     want: { path: '/café', userAgent: 'a "b"' },
   },
   {
+    name: 'an escaped space in the path stays in the path (the request is split where nginx wrote spaces)',
+    format: preset('combined'),
+    line: '203.0.113.7 - - [09/Mar/2018:17:07:07 +0800] "GET /a\\x20b\\x22c HTTP/1.1" 101 0 "-" "-"',
+    want: { method: 'GET', path: '/a b"c', protocol: 'HTTP/1.1' },
+  },
+  {
+    name: 'an escaped space in the protocol part splits the decoded request line, whose path is not decoded twice',
+    format: preset('combined'),
+    line: '203.0.113.7 - - [09/Mar/2018:17:07:07 +0800] "GET /a\\x5Cx41 HTTP/1.1\\x20x" 400 0 "-" "-"',
+    want: { method: 'GET', path: '/a\\x41 HTTP/1.1', protocol: 'x' },
+  },
+  {
+    name: 'an escape in the method: the decoded request line is split',
+    format: preset('combined'),
+    line: '203.0.113.7 - - [09/Mar/2018:17:07:07 +0800] "G\\x22T /ws HTTP/1.0" 400 0 "-" "-"',
+    want: { method: 'G"T', path: '/ws', protocol: 'HTTP/1.0' },
+  },
+  {
     name: 'a format with no time and no status',
     format: compileFormat('$remote_addr "$request"'),
     line: '10.0.0.5 "GET /ws/ HTTP/1.1"',

@@ -226,12 +226,17 @@ export class RecordReader {
   private readonly lastTime = Buffer.alloc(32);
   private lastTimeLength = -1;
   private lastTimeMs = NaN;
-  /** The request line of the last facts() call (in `request`, from requestFrom to requestTo: the line itself, or the decoded value), and where its path lies, for path(). */
+  /**
+   * The request line of the last facts() call (in `request`, from requestFrom to requestTo: the
+   * line itself, or the decoded value), and where its path lies, for path(); pathDecoded: the
+   * path is the decoded value's (else as logged, escapes not undone yet).
+   */
   private request: Buffer = NO_BYTES;
   private requestFrom = 0;
   private requestTo = 0;
   private pathStart = 0;
   private pathEnd = 0;
+  private pathDecoded = false;
   /** The facts() line and bounds, for path() without a $request. */
   private b: Buffer = NO_BYTES;
   private bounds: Int32Array | null = null;
@@ -290,8 +295,9 @@ export class RecordReader {
       const end = bounds[2 * vc + 1] as number;
       out.client = end <= start || (end - start === 1 && b[start] === 45) ? '' : this.clients.get(b, start, end);
     }
-    // The request line is read where it lies in the line when nothing in it is escaped (nearly
-    // always): no string is made for it unless its path is asked for.
+    // The request line is split where it lies in the line: an escape never stands for a space in
+    // what nginx writes, so the raw bytes split where the decoded value does, and the method and
+    // the protocol, short, are all that must hold none. No string is made unless the path is asked for.
     let request = b;
     let from = 0;
     let to = 0;
@@ -300,22 +306,24 @@ export class RecordReader {
       from = bounds[2 * vr] as number;
       to = bounds[2 * vr + 1] as number;
       if (to - from === 1 && b[from] === 45) to = from;
-      else if (from >= 0 && holdsBackslash(b, from, to)) {
-        request = Buffer.from(this.valueOf(b, bounds, vr), 'utf8');
-        from = 0;
-        to = request.length;
-      }
     }
-    this.request = request;
-    this.requestFrom = from;
-    this.requestTo = to;
+    this.pathDecoded = false;
     let protocol = Protocol.UNKNOWN;
-    if (to > from) {
+    for (let pass = 0; to > from && pass < 2; pass++) {
       let sp1 = from;
       while (sp1 < to && request[sp1] !== 32) sp1++;
       let sp2 = to - 1;
       while (sp2 > sp1 && request[sp2] !== 32) sp2--;
-      if (sp1 > from && sp1 < to && sp2 > sp1) {
+      const usual = sp1 > from && sp1 < to && sp2 > sp1;
+      if (pass === 0 && (usual ? holdsBackslash(b, from, sp1) || holdsBackslash(b, sp2 + 1, to) : holdsBackslash(b, from, to))) {
+        // An escape where the split is made (an escaped space, which nginx never writes, would move it): the decoded value is split.
+        request = Buffer.from(this.valueOf(b, bounds, vr), 'utf8');
+        from = 0;
+        to = request.length;
+        this.pathDecoded = true;
+        continue;
+      }
+      if (usual) {
         this.pathStart = sp1 + 1;
         this.pathEnd = sp2;
         protocol = protocolAt(request, sp2 + 1, to);
@@ -323,7 +331,11 @@ export class RecordReader {
         this.pathStart = sp1 > from && sp1 < to ? sp1 + 1 : to;
         this.pathEnd = to;
       }
+      break;
     }
+    this.request = request;
+    this.requestFrom = from;
+    this.requestTo = to;
     const vp = this.vProtocol;
     if (present(bounds, vp)) {
       const start = bounds[2 * vp] as number;
@@ -348,7 +360,10 @@ export class RecordReader {
 
   /** The path of the line last given to facts(), as read() would set rec.path. */
   path(): string {
-    if (this.requestTo > this.requestFrom) return this.request.toString('utf8', this.pathStart, this.pathEnd);
+    if (this.requestTo > this.requestFrom) {
+      const path = this.request.toString('utf8', this.pathStart, this.pathEnd);
+      return this.pathDecoded ? path : decodeValue(this.format.escape, path);
+    }
     const b = this.b;
     const bounds = this.bounds as Int32Array;
     return this.valueOf(b, bounds, this.vRequestUri) || this.valueOf(b, bounds, this.vUri);

@@ -22,9 +22,31 @@ function litTest(at: string, lit: readonly number[]): string {
   return [`${at} + ${lit.length} <= end`, ...lit.map((c, i) => `b[${at} + ${i}] === ${c}`)].join(' && ');
 }
 
-/** The first end of a value from `from` on, where `lit` starts (e = -1 when none): statements. */
-function firstLit(from: string, lit: readonly number[]): string {
+/** Literals this long and longer are searched for by skipping (Horspool): the search reads a few bytes of a value, not each. */
+const SKIP_FROM = 4;
+
+/**
+ * Horspool's table for `lit`: how far a window may move on when its last byte is c (the distance
+ * from c's last place in lit, the last byte aside, to lit's end; lit's length when c is not in it).
+ */
+function skipTable(lit: readonly number[]): Uint8Array {
+  const n = Math.min(lit.length, 255);
+  const t = new Uint8Array(256).fill(n);
+  for (let k = Math.max(0, lit.length - 1 - n); k < lit.length - 1; k++) t[lit[k] as number] = lit.length - 1 - k;
+  return t;
+}
+
+/**
+ * The first end of a value from `from` on, where `lit` starts (e = -1 when none): statements. A
+ * long literal's window moves on by its skip table, `skip<table>` in the code, which the caller passes.
+ */
+function firstLit(from: string, lit: readonly number[], table: number): string {
   if (lit.length === 0) return `e = ${from};`;
+  if (lit.length >= SKIP_FROM) {
+    const last = lit.length - 1;
+    const rest = lit.slice(0, last).map((c, k) => ` && b[i + ${k}] === ${c}`).join('');
+    return `e = -1; for (let i = ${from}; i <= end - ${lit.length};) { const c = b[i + ${last}]; if (c === ${lit[last]}${rest}) { e = i; break; } i += skip${table}[c]; }`;
+  }
   const rest = lit.slice(1).map((c, k) => ` && b[i + ${k + 1}] === ${c}`).join('');
   return `e = -1; for (let i = ${from}; i <= end - ${lit.length}; i++) if (b[i] === ${lit[0]}${rest}) { e = i; break; }`;
 }
@@ -53,6 +75,8 @@ function generate(f: TemplateFormat): StraightMatch | null {
   const lits = f.literalBytes.map((l) => [...l]);
   const tail = lits[n] as number[];
   const lastSpaceless = isSpaceless(shapes[n - 1] as Shape);
+  /** The skip tables of the long literals searched for, passed to the code as skip0, skip1, … */
+  const skips: Uint8Array[] = [];
   const out: string[] = [`if (!(${litTest('start', lits[0] as number[])})) return false;`, `let p = start + ${(lits[0] as number[]).length};`, 'let e = 0;', 'let from = 0;'];
   for (let v = 0; v < n; v++) {
     const lit = lits[v + 1] as number[];
@@ -84,14 +108,15 @@ function generate(f: TemplateFormat): StraightMatch | null {
       out.push(`if ((p < end && b[p] === ${DASH}) || (${litTest('p', lit)})) return false;`, `e = p + ${width};`, `if (e < from || !(${litTest('e', lit)}) || !${fits}) return false;`);
     } else {
       const glued = shape === Shape.LIST && !GLUE.every((c, i) => lit[i] === c) ? ` || (${litTest('e', GLUE)})` : '';
-      out.push(firstLit('from', lit), `if (e < 0 || !${fits}${glued}) return false;`);
+      if (lit.length >= SKIP_FROM) skips.push(skipTable(lit));
+      out.push(firstLit('from', lit, skips.length - 1), `if (e < 0 || !${fits}${glued}) return false;`);
     }
     out.push(`bounds[${2 * v + 1}] = e;`, `p = e + ${lit.length};`);
   }
-  const names = SHAPE_CHECKS.map((_, k) => `check${k}`);
+  const names = [...SHAPE_CHECKS.map((_, k) => `check${k}`), ...skips.map((_, k) => `skip${k}`)];
   try {
-    const make = new Function(...names, `return function straight(b, start, end, bounds) {\n${out.join('\n')}\n};`) as (...checks: ShapeCheck[]) => StraightMatch;
-    return make(...SHAPE_CHECKS);
+    const make = new Function(...names, `return function straight(b, start, end, bounds) {\n${out.join('\n')}\n};`) as (...args: (ShapeCheck | Uint8Array)[]) => StraightMatch;
+    return make(...SHAPE_CHECKS, ...skips);
   } catch {
     // Code generation refused (node --disallow-code-generation-from-strings): run() matches alone.
     return null;
