@@ -229,6 +229,33 @@ test('DurationHistogram: merging two halves equals adding everything to one', ()
   assert.deepEqual([a.count, a.maxMs, QS.map((q) => a.quantile(q))], [all.count, all.maxMs, QS.map((q) => all.quantile(q))]);
 });
 
+test('DurationHistogram: durations added one by one (buffered, then counted in sorted runs) land in their FINE bins', () => {
+  // Past the buffer's 4,096, in any order, with counts of several, beyond 2^31 ms, read in between and packed.
+  const rand = prng(5);
+  const values = [...logUniform(22, 9_000, 7_200_000), ...uniform(rand, 3_000, 59_990, 60_010), 0, 2 ** 31 + 5, 2 ** 40];
+  const want = new Map<number, number>();
+  const h = new DurationHistogram();
+  values.forEach((v, i) => {
+    const n = i % 7 === 0 ? 3 : 1;
+    h.add(v, n);
+    want.set(FINE.bin(v), (want.get(FINE.bin(v)) ?? 0) + n);
+    if (i === 5_000) assert.equal(h.at(FINE.bin(values[0] as number)), want.get(FINE.bin(values[0] as number)));
+  });
+  const read = (x: DurationHistogram): [number, number][] => {
+    const got: [number, number][] = [];
+    x.forEach((b, n) => got.push([b, n]));
+    return got;
+  };
+  const sorted = [...want].sort((a, b) => a[0] - b[0]);
+  assert.deepEqual(read(h), sorted);
+  assert.deepEqual([h.count, h.maxMs], [[...want.values()].reduce((a, b) => a + b, 0), 2 ** 40]);
+  const packed = histogram([]);
+  packed.merge(h);
+  h.pack();
+  assert.deepEqual(read(h), sorted);
+  assert.deepEqual(read(packed), sorted);
+});
+
 test('empty DurationHistogram answers -1', () => {
   assert.equal(new DurationHistogram().quantile(0.5).ms, -1);
 });

@@ -1,7 +1,7 @@
 /*!
  * Typed columns grown in place: a typed array of another length, of the same kind, its numbers
  * copied in. The tables of core/ (cells, key slots, handshake rows, sightings) keep their numbers
- * in such columns and grow them all together.
+ * in such columns and grow them all together; a duration histogram (core/grid.ts) its buffered durations.
  */
 
 export type Column = Uint8Array | Uint16Array | Uint32Array | Int32Array | Float64Array;

@@ -427,7 +427,10 @@ function copyFields(to: EvidenceRow, from: EvidenceRow): EvidenceRow {
 /** A copy that holds no slice of a larger string (a read chunk), cut to MAX_TEXT characters. */
 export function keep(r: EvidenceRow): EvidenceRow {
   const row = copyFields(newRow(), r);
-  row.text = r.text.length > MAX_TEXT ? `${r.text.slice(0, MAX_TEXT - 1)}…` : Buffer.from(r.text, 'utf8').toString('utf8');
+  const src = r.source;
+  // A string made from the bytes is one of its own: nothing to copy again (nor `text` to ask for).
+  if (src !== undefined && src.end - src.start <= MAX_TEXT) row.text = src.b.toString('utf8', src.start, src.end);
+  else row.text = r.text.length > MAX_TEXT ? `${r.text.slice(0, MAX_TEXT - 1)}…` : Buffer.from(r.text, 'utf8').toString('utf8');
   return row;
 }
 

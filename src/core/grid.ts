@@ -6,6 +6,7 @@
  * SESSION (b = 7: within 1.6 %) for the evidence classes of upgraded sessions, whose durations
  * spread over hours (one class per COARSE bin made thousands). Pure arithmetic; owns no state.
  */
+import { resized } from './columns.js';
 
 export class Grid {
   /** Number of bins; the last one also holds anything longer than 2^31 ms. */
@@ -53,10 +54,16 @@ const PAGE = 1 << PAGE_BITS;
 /** Distinct bins a histogram keeps in a map before it moves to pages (a map entry costs about 40 bytes, a page 16 KB). */
 const SPARSE_BINS = 2048;
 
+/** Durations a histogram takes one by one before it counts them in its bins (its first buffer holds 64). */
+const RAW_MAX = 4096;
+
 /**
  * Counts of durations on the FINE grid: a map of its few bins at first, then pages of 4096 bins
  * allocated on first use; a log's histogram costs what its durations span, not its length (and a
- * live window's small panes stay small). Exact, and merges by addition.
+ * live window's small panes stay small). Exact, and merges by addition. Durations added one at a
+ * time wait in a buffer and are counted in sorted runs, one bin update a run: a part's sessions
+ * lasting minutes to hours fall in as many bins as lines, and a map update a line cost more than
+ * reading the line.
  */
 export class DurationHistogram {
   count = 0;
@@ -65,11 +72,45 @@ export class DurationHistogram {
   private pages: (Uint32Array | undefined)[] = [];
   /** Set by pack(): the non-empty bins in order and their counts (read-only until unpacked). */
   private packed: { bins: Uint32Array; counts: Uint32Array } | null = null;
+  /** Durations added and not yet in the bins: the first rawN of raw. */
+  private raw: Int32Array | null = null;
+  private rawN = 0;
 
   add(ms: number, n = 1): void {
     this.count += n;
     if (ms > this.maxMs) this.maxMs = ms;
-    this.addBin(FINE.bin(ms), n);
+    if (n !== 1 || ms > 0x7fffffff) {
+      this.addBin(FINE.bin(ms), n);
+      return;
+    }
+    let raw = this.raw;
+    if (raw === null || this.rawN === raw.length) {
+      if (raw !== null && raw.length >= RAW_MAX) this.flush();
+      else this.raw = raw === null ? new Int32Array(64) : resized(raw, 2 * raw.length);
+      raw = this.raw as Int32Array;
+    }
+    raw[this.rawN++] = ms;
+  }
+
+  /** The buffered durations counted in their bins, in sorted runs. */
+  private flush(): void {
+    const raw = this.raw;
+    const n = this.rawN;
+    if (raw === null || n === 0) return;
+    this.rawN = 0;
+    const sorted = raw.subarray(0, n).sort();
+    let bin = FINE.bin(sorted[0] as number);
+    let run = 0;
+    for (let i = 0; i < n; i++) {
+      const b = FINE.bin(sorted[i] as number);
+      if (b !== bin) {
+        this.addBin(bin, run);
+        bin = b;
+        run = 0;
+      }
+      run++;
+    }
+    this.addBin(bin, run);
   }
 
   /**
@@ -77,6 +118,8 @@ export class DurationHistogram {
    * hours touches many pages with a few counts each (measured: 65 pages, 1 MB, for 2,358 values).
    */
   pack(): void {
+    this.flush();
+    this.raw = null;
     const bins: number[] = [];
     const counts: number[] = [];
     this.forEach((b, n) => {
@@ -123,6 +166,7 @@ export class DurationHistogram {
 
   /** Count in one FINE bin. */
   at(bin: number): number {
+    this.flush();
     if (this.packed !== null) this.unpack();
     if (this.sparse !== null) return this.sparse.get(bin) ?? 0;
     const page = this.pages[bin >>> PAGE_BITS];
@@ -172,6 +216,7 @@ export class DurationHistogram {
   }
 
   private forEachUntil(fn: (bin: number, n: number) => boolean): void {
+    this.flush();
     const p = this.packed;
     if (p !== null) {
       for (let i = 0; i < p.bins.length; i++) if (fn(p.bins[i] as number, p.counts[i] as number)) return;
