@@ -12,7 +12,7 @@ import { KEY_HIDDEN, KEY_REUSED } from './keys.js';
 import { RULES } from './rules/registry.js';
 import type { LineSelector, RuleContext, Severity } from './rules/types.js';
 import type { TallyView } from './tally.js';
-import { clusterAt, clusterOf, defaultTolerance, findClusters, type Cluster } from './timeouts.js';
+import { clusterAt, defaultTolerance, findClusters, type Cluster } from './timeouts.js';
 
 export interface DiagnoseOptions {
   /** --timeout in seconds (skips inference), and --tolerance in ms. */
@@ -125,12 +125,30 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
       if (untimed > 0) add(a, g, -1, untimed);
       if (a.sel.durationFree && g.durations.count > 0) add(a, g, 0, g.durations.count);
     }
-    // One pass over the group's bins for all the selectors that weigh durations (sessions span 100,000s of bins).
+    // One pass over the group's bins for all the selectors that weigh durations (sessions span
+    // 100,000s of bins). Neighbouring bins mostly share a selector's label: each counts a run of
+    // them at once.
     if (timed.length > 0) {
+      const runLabel: (string | undefined)[] = timed.map(() => undefined);
+      const runMs = timed.map(() => 0);
+      const runN = timed.map(() => 0);
+      const flush = (i: number): void => {
+        if ((runN[i] as number) > 0) add(timed[i] as Acc, g, runMs[i] as number, runN[i] as number);
+        runN[i] = 0;
+      };
       g.durations.forEach((b, n) => {
         const ms = FINE.lo(b);
-        for (const a of timed) add(a, g, ms, n);
+        for (let i = 0; i < timed.length; i++) {
+          const label = (timed[i] as Acc).sel.label(g.protocol, g.status, g.flags, ms);
+          if (label !== runLabel[i] || runN[i] === 0) {
+            flush(i);
+            runLabel[i] = label;
+            runMs[i] = ms;
+          }
+          runN[i] = (runN[i] as number) + n;
+        }
       });
+      for (let i = 0; i < timed.length; i++) flush(i);
     }
   }
 
@@ -232,10 +250,8 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
       const protocols: Record<string, number> = {};
       for (const g of counts.groups.values()) {
         if ((g.status === 101) !== (name === 'sessions')) continue;
-        let n = 0;
-        g.durations.forEach((b, m) => {
-          if (clusterOf([c], FINE.lo(b)) === c) n += m;
-        });
+        // The bins overlapping the cluster, as clusterOf() tells membership (a session group spans 100,000s of bins).
+        const n = g.durations.countBetween(c.loMs, c.hiMs);
         if (n === 0) continue;
         statuses[g.status] = (statuses[g.status] ?? 0) + n;
         const p = PROTOCOL_NAMES[g.protocol] ?? 'unknown';

@@ -29,13 +29,12 @@ export class Grid {
     return this.exact + (e - this.bits) * this.half + ((ms >>> shift) - this.half);
   }
 
-  /** The first ms of a bin. */
+  /** The first ms of a bin (in integer arithmetic: every bin starts below 2^31 ms). */
   lo(bin: number): number {
     if (bin < this.exact) return bin;
     const k = bin - this.exact;
-    const octave = Math.floor(k / this.half);
-    const shift = octave + 1;
-    return ((k - octave * this.half) + this.half) * 2 ** shift;
+    const octave = k >>> (this.bits - 1);
+    return ((k & (this.half - 1)) + this.half) * (1 << (octave + 1));
   }
 
   /** The last ms of a bin. */
