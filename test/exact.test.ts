@@ -180,6 +180,21 @@ test('merging stays exact when the time buckets of one side had to widen', () =>
   assert.deepEqual(dump(merged), dump(tally([...b, ...a], new Counts(caps))));
 });
 
+test('a part counted in buckets as wide as its run\'s (as the pipeline launches it) merges to the counts of the lines read in one go', () => {
+  const caps = { clients: 100, cells: 1 << 20, timeBuckets: 4, names: 100 };
+  // Handshakes started within an hour: the run's width moves a few steps up the ladder, not straight to a day.
+  const hour = fc.array(line.map((l) => ({ ...l, endMs: 1.7e12 + ((l.endMs - 1.7e12) % 3_600_000), durationMs: Math.min(l.durationMs, 5_000) })), { minLength: 10, maxLength: 200 });
+  fc.assert(fc.property(hour, hour, hour, (a, b, c) => {
+    const run = tally(a, new Counts(caps));
+    for (const next of [b, c]) {
+      const part = new Counts(caps);
+      part.bucketsAtLeast(run.bucketSeconds);
+      run.merge(tally(next, part));
+    }
+    assert.deepEqual(dump(run), dump(tally([...a, ...b, ...c], new Counts(caps))));
+  }), { numRuns: 200 });
+});
+
 test('a key logged on many lines links each row once: the chain ends, and visits every row', () => {
   const rows = new HandshakeRows();
   const keys = new KeyWindow(new EvidenceReservoir(4, 100), rows);

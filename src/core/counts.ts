@@ -431,6 +431,15 @@ export class Counts {
     }
   }
 
+  /**
+   * Counts in buckets at least `seconds` wide (a BUCKET_LADDER_S step) from now on: a part counted
+   * at the width its run has reached makes a few buckets where it would make one a second, each
+   * merged into one of the run's. Exact either way; merge() widens to the wider side.
+   */
+  bucketsAtLeast(seconds: number): void {
+    if (seconds > this.bucketSeconds) this.rebucket(seconds);
+  }
+
   /** Moves every bucket to the wider `seconds` (a later step of BUCKET_LADDER_S). */
   private rebucket(seconds: number): void {
     const old = [...this.buckets];

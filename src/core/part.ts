@@ -47,6 +47,8 @@ export interface PartRules {
   evidencePerClass: number;
   /** The run's evidence cutoffs when the part was launched (core/evidence.ts Cutoffs). */
   evidenceCutoffs?: Cutoffs;
+  /** The run's time-bucket width (s) when the part was launched: the part's buckets are as wide (core/counts.ts bucketsAtLeast). */
+  bucketSeconds?: number;
   caps: CountCaps;
   /** Every handshake is a sighting (one row per handshake is asked for), not only those with a key. */
   sightAll: boolean;
@@ -450,6 +452,7 @@ export class PartReader {
       // No budget: which lines the run keeps must not depend on how the input was cut or which
       // cutoffs a part was given; the run's reservoir applies its budget (the cutoffs bound a part's lines).
       slice = { counts: new Counts(this.rules.caps), evidence: new EvidenceReservoir(this.rules.evidencePerClass, Infinity, this.rules.evidenceCutoffs) };
+      if (this.rules.bucketSeconds !== undefined) slice.counts.bucketsAtLeast(this.rules.bucketSeconds);
       this.tally.slices.set(k, slice);
     }
     this.lastPane = k;

@@ -391,12 +391,12 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   /**
    * Only an input's first part closes the format gate itself (a later one's failing lines are
    * weighed by Cursor.gate). Without panes, a part keeps as earliest evidence only lines the
-   * tally could still take as such.
+   * tally could still take as such, and counts in time buckets as wide as the tally's.
    */
   const rulesFor = (input: number, textsByPlace: boolean) => (first: boolean): PartRules => ({
     input, gate: first, sinceMs: opts.sinceMs ?? -Infinity, untilMs: opts.untilMs ?? Infinity, paneMs,
     evidencePerClass: tally.evidencePerClass, caps: tally.caps, sightAll: tally.rows !== undefined, textsByPlace,
-    ...(paneMs === 0 ? { evidenceCutoffs: tally.evidence.cutoffs() } : {}),
+    ...(paneMs === 0 ? { evidenceCutoffs: tally.evidence.cutoffs(), bucketSeconds: tally.counts.bucketSeconds } : {}),
   });
   const all = opts.formats.map((_, i) => i);
   let partial = false;
