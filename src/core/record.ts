@@ -298,7 +298,6 @@ export class RecordReader {
     // The request line is split where it lies in the line: an escape never stands for a space in
     // what nginx writes, so the raw bytes split where the decoded value does, and the method and
     // the protocol, short, are all that must hold none. No string is made unless the path is asked for.
-    let request = b;
     let from = 0;
     let to = 0;
     const vr = this.vRequest;
@@ -307,35 +306,19 @@ export class RecordReader {
       to = bounds[2 * vr + 1] as number;
       if (to - from === 1 && b[from] === 45) to = from;
     }
-    this.pathDecoded = false;
-    let protocol = Protocol.UNKNOWN;
-    for (let pass = 0; to > from && pass < 2; pass++) {
-      let sp1 = from;
-      while (sp1 < to && request[sp1] !== 32) sp1++;
-      let sp2 = to - 1;
-      while (sp2 > sp1 && request[sp2] !== 32) sp2--;
-      const usual = sp1 > from && sp1 < to && sp2 > sp1;
-      if (pass === 0 && (usual ? holdsBackslash(b, from, sp1) || holdsBackslash(b, sp2 + 1, to) : holdsBackslash(b, from, to))) {
-        // An escape where the split is made (an escaped space, which nginx never writes, would move it): the decoded value is split.
-        request = Buffer.from(this.valueOf(b, bounds, vr), 'utf8');
-        from = 0;
-        to = request.length;
-        this.pathDecoded = true;
-        continue;
-      }
-      if (usual) {
-        this.pathStart = sp1 + 1;
-        this.pathEnd = sp2;
-        protocol = protocolAt(request, sp2 + 1, to);
-      } else {
-        this.pathStart = sp1 > from && sp1 < to ? sp1 + 1 : to;
-        this.pathEnd = to;
-      }
-      break;
-    }
-    this.request = request;
+    this.request = b;
     this.requestFrom = from;
     this.requestTo = to;
+    this.pathDecoded = false;
+    let protocol = to > from ? this.splitRequest() : Protocol.UNKNOWN;
+    if (to > from && this.escapedWhereSplit()) {
+      // An escaped space (which nginx never writes) would move the split: the decoded value is split.
+      this.request = Buffer.from(this.valueOf(b, bounds, vr), 'utf8');
+      this.requestFrom = 0;
+      this.requestTo = this.request.length;
+      this.pathDecoded = true;
+      protocol = this.splitRequest();
+    }
     const vp = this.vProtocol;
     if (present(bounds, vp)) {
       const start = bounds[2 * vp] as number;
@@ -351,6 +334,37 @@ export class RecordReader {
     out.key = this.valueOf(b, bounds, this.vKey);
     out.upgrade = this.valueOf(b, bounds, this.vUpgrade);
     out.logsUpgrade = present(bounds, this.vUpgrade);
+  }
+
+  /**
+   * Splits the request line (request[requestFrom, requestTo), not empty) at its first and last
+   * spaces: sets where its path lies, and gives the protocol part's Protocol (UNKNOWN without one).
+   */
+  private splitRequest(): Protocol {
+    const request = this.request;
+    const from = this.requestFrom;
+    const to = this.requestTo;
+    let sp1 = from;
+    while (sp1 < to && request[sp1] !== 32) sp1++;
+    let sp2 = to - 1;
+    while (sp2 > sp1 && request[sp2] !== 32) sp2--;
+    if (sp1 > from && sp1 < to && sp2 > sp1) {
+      this.pathStart = sp1 + 1;
+      this.pathEnd = sp2;
+      return protocolAt(request, sp2 + 1, to);
+    }
+    this.pathStart = sp1 > from && sp1 < to ? sp1 + 1 : to;
+    this.pathEnd = to;
+    return Protocol.UNKNOWN;
+  }
+
+  /** Does the request line split by splitRequest() hold a backslash in its method or protocol part (anywhere, when it has no protocol part)? */
+  private escapedWhereSplit(): boolean {
+    const b = this.request;
+    const from = this.requestFrom;
+    const to = this.requestTo;
+    if (this.pathEnd === to) return holdsBackslash(b, from, to);
+    return holdsBackslash(b, from, this.pathStart - 1) || holdsBackslash(b, this.pathEnd + 1, to);
   }
 
   /** $upstream_addr of the line last given to facts() ('' when absent). */
