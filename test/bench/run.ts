@@ -34,7 +34,7 @@ const COMBINED = 'combined-ws';
 
 const USAGE = `usage: node --import tsx test/bench/run.ts [options]     (npm run bench -- [options])
   --lines N        lines in the 1× incident and the combined-ws data files (default 2000000, about 0.64 and 0.53 GB)
-  --runs R         runs per command, timed and memory rows alike; the median is reported (default 3, minimum 1)
+  --runs R         runs per command, timed (in rounds) and memory rows alike; the median is reported (default 3, minimum 1)
   --seed S         generator seed (default 1)
   --skip-10x       skip the 10× memory run (and building the 10× file)
   --two-tier N     handshakes per tier in the 1× two-tier memory check (default 1300000, about 0.5 GB in all)
@@ -341,31 +341,41 @@ function describeFailure(s: Sample): string {
   return tail === '' ? how : `${how}:\n    ${tail}`;
 }
 
-async function timeBench(bench: Bench, runs: number): Promise<BenchResult> {
-  log(`timing ${bench.name}: ${bench.shell}  (${runs} run${runs === 1 ? '' : 's'})`);
-  const samples: Sample[] = [];
-  let failed: string | null = null;
+/**
+ * Times every bench `runs` times, in rounds: each round runs each command once, in order, so a
+ * command and its baseline are timed seconds apart, and the VM's drift over minutes (a tenth or
+ * more) moves both alike rather than one round of one command.
+ */
+async function timeBenches(benches: readonly Bench[], runs: number): Promise<BenchResult[]> {
+  const taken = benches.map((bench) => ({ bench, samples: [] as Sample[], failed: null as string | null }));
   for (let i = 0; i < runs; i++) {
-    const s = await runCommand(bench.cmd, bench.args, bench.stdout, bench.stdin);
-    if (s.signal !== null || s.code === null || !bench.okCodes.includes(s.code)) {
-      failed = describeFailure(s);
-      log(`  FAILED: ${failed}`);
-      break;
+    log(`round ${i + 1} of ${runs}`);
+    for (const t of taken) {
+      if (t.failed !== null) continue;
+      if (i === 0) log(`timing ${t.bench.name}: ${t.bench.shell}`);
+      const s = await runCommand(t.bench.cmd, t.bench.args, t.bench.stdout, t.bench.stdin);
+      if (s.signal !== null || s.code === null || !t.bench.okCodes.includes(s.code)) {
+        t.failed = describeFailure(s);
+        log(`  ${t.bench.name} FAILED: ${t.failed}`);
+        continue;
+      }
+      t.samples.push(s);
+      log(`  ${t.bench.name}: ${s.seconds.toFixed(3)} s, ${s.rssKB === null ? '?' : (s.rssKB / 1024).toFixed(1)} MiB peak RSS`);
     }
-    samples.push(s);
-    log(`  run ${i + 1}: ${s.seconds.toFixed(3)} s, ${s.rssKB === null ? '?' : (s.rssKB / 1024).toFixed(1)} MiB peak RSS`);
   }
-  const secs = samples.map((s) => s.seconds);
-  const rss = samples.map((s) => s.rssKB).filter((x): x is number => x !== null);
-  const cpu = samples.map((s) => s.cpuSeconds).filter((x): x is number => x !== null);
-  return {
-    bench, samples, failed,
-    median: secs.length > 0 ? median(secs) : NaN,
-    min: secs.length > 0 ? Math.min(...secs) : NaN,
-    max: secs.length > 0 ? Math.max(...secs) : NaN,
-    rssKB: rss.length > 0 ? Math.max(...rss) : null,
-    cpuMedian: cpu.length > 0 ? median(cpu) : null,
-  };
+  return taken.map(({ bench, samples, failed }) => {
+    const secs = samples.map((s) => s.seconds);
+    const rss = samples.map((s) => s.rssKB).filter((x): x is number => x !== null);
+    const cpu = samples.map((s) => s.cpuSeconds).filter((x): x is number => x !== null);
+    return {
+      bench, samples, failed,
+      median: secs.length > 0 ? median(secs) : NaN,
+      min: secs.length > 0 ? Math.min(...secs) : NaN,
+      max: secs.length > 0 ? Math.max(...secs) : NaN,
+      rssKB: rss.length > 0 ? Math.max(...rss) : null,
+      cpuMedian: cpu.length > 0 ? median(cpu) : null,
+    };
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -606,12 +616,8 @@ async function main(): Promise<number> {
     });
   }
 
-  const results: BenchResult[] = [];
-  for (const b of benches) {
-    const r = await timeBench(b, opts.runs);
-    results.push(r);
-    if (r.failed !== null) failures.push(`${b.name} ${r.failed}`);
-  }
+  const results = await timeBenches(benches, opts.runs);
+  for (const r of results) if (r.failed !== null) failures.push(`${r.bench.name} ${r.failed}`);
   const byName = (n: string): BenchResult | undefined => results.find((r) => r.bench.name === n && r.failed === null);
 
   // sanity checks: the baselines must have counted what the generator wrote
@@ -705,7 +711,7 @@ async function main(): Promise<number> {
   const dataLine = `data: ${meta.lines.toLocaleString('en-US')} ${FORMAT}-format lines (seed ${meta.seed}), ` +
     `${mb(meta.bytes)} plain, ${meta.gzBytes === undefined ? '?' : mb(meta.gzBytes)} gzip; the (${COMBINED}) rows read ` +
     `${cmeta.lines.toLocaleString('en-US')} ${COMBINED}-format lines, ${mb(cmeta.bytes)}; warm page cache; ` +
-    `median of ${opts.runs} run${opts.runs === 1 ? '' : 's'}; MB/s and lines/s count uncompressed bytes and lines (1 MB = 10^6 bytes)`;
+    `median of ${opts.runs} run${opts.runs === 1 ? '' : 's'} (timed in rounds: each command once a round); MB/s and lines/s count uncompressed bytes and lines (1 MB = 10^6 bytes)`;
   const rows = rowsOf(results);
 
   const ratio = (a: string, b: string): string => {
