@@ -12,6 +12,7 @@ import { isDeepStrictEqual } from 'node:util';
 
 import { parseListenAddress, type Report } from '../src/index.js';
 import { FIXTURE, assertNoStack, run, startCli, until } from './helpers/cli.js';
+import { freePort } from './helpers/ports.js';
 
 const LOG = readFileSync(FIXTURE, 'utf8');
 
@@ -22,13 +23,6 @@ function occupy(port: number): Promise<Server | null> {
     server.once('error', () => resolve(null));
     server.listen(port, '127.0.0.1', () => resolve(server));
   });
-}
-
-async function freePort(): Promise<number> {
-  const server = await occupy(0) as Server;
-  const port = (server.address() as { port: number }).port;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
 }
 
 interface Sample {

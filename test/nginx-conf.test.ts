@@ -9,12 +9,12 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { get } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import { isAnalyzerError, type ErrorCode } from '../src/errors.js';
+import { freePort } from './helpers/ports.js';
 import { findProgram, requireProgram } from './helpers/requirements.js';
 import {
   BUILTIN_COMBINED,
@@ -384,17 +384,6 @@ test('nginx -t accepts the main fixture, and we read the same formats from the c
     );
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr !== null ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 function request(port: number): Promise<number> {
   return new Promise((resolve, reject) => {

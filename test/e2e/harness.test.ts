@@ -16,6 +16,7 @@ import {
   type ScenarioResult,
   type Truth,
 } from './harness/index.js';
+import { freePorts } from '../helpers/ports.js';
 import { requireProgram } from '../helpers/requirements.js';
 
 // Every suite here runs real nginx: skipped at once without it (a failure on CI).
@@ -339,4 +340,19 @@ describe('e2e harness: failures surface and clean up', { skip }, () => {
       (e: Error) => /unknown "no_such_variable_here" variable/.test(e.message),
     );
   });
+});
+
+test('freePorts: the ports of one call are distinct, and each can be listened on', async () => {
+  // One after another, a port just released could come back: an nginx then proxied to itself.
+  const { createServer } = await import('node:net');
+  for (let round = 0; round < 20; round++) {
+    const ports = await freePorts(4);
+    assert.equal(new Set(ports).size, 4, `${ports}`);
+    const servers = ports.map(() => createServer());
+    await Promise.all(servers.map((srv, i) => new Promise<void>((resolve, reject) => {
+      srv.once('error', reject);
+      srv.listen(ports[i], '127.0.0.1', () => resolve());
+    })));
+    await Promise.all(servers.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+  }
 });

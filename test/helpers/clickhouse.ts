@@ -5,9 +5,9 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import net, { type AddressInfo } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePorts } from './ports.js';
 import { programPath } from './requirements.js';
 
 export interface ClickHouse {
@@ -22,17 +22,6 @@ export interface ClickHouse {
 
 /** A password-protected user every server has, to test authentication failures. */
 export const LOCKED_USER = { name: 'locked', password: 'right-password' };
-
-async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, host, () => {
-      const port = (s.address() as AddressInfo).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 const USERS = `<?xml version="1.0"?>
 <yandex>
@@ -96,7 +85,10 @@ export async function startClickHouse(opts: StartOptions = {}): Promise<ClickHou
   const bin = programPath('clickhouse');
   const hosts = opts.hosts ?? ['127.0.0.1'];
   const ports = [];
-  for (const host of hosts) ports.push({ host, http: await freePort(host), tcp: await freePort(host), inter: await freePort(host) });
+  for (const host of hosts) {
+    const [http, tcp, inter] = (await freePorts(3, host)) as [number, number, number];
+    ports.push({ host, http, tcp, inter });
+  }
   const shards = hosts.length > 1 ? ports.map((p) => ({ host: p.host, tcpPort: p.tcp })) : [];
   const servers: ClickHouse[] = [];
   try {

@@ -6,9 +6,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
-import net, { type AddressInfo } from 'node:net';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
+import { freePorts } from '../../helpers/ports.js';
 import { programPath } from '../../helpers/requirements.js';
 
 export type Tier = 'front' | 'back';
@@ -96,19 +97,6 @@ export const BASE_VARS: readonly string[] = [
   // harness extras: the driver tags every request with X-Test-Id; connection_requests helps joins.
   'http_x_test_id', 'http_x_forwarded_for', 'connection_requests',
 ];
-
-/** Bind port 0 on loopback, read the port, release it. */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, host, () => {
-      const { port } = srv.address() as AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /** `log_format NAME …` → NAME. */
 export function formatName(text: string): string {
@@ -311,9 +299,8 @@ export async function startNginx(opts: NginxOptions): Promise<Nginx> {
   const vars = [...BASE_VARS];
   for (const f of opts.formats ?? []) for (const v of formatVariables(f)) if (!vars.includes(v)) vars.push(v);
 
-  const port = await freePort();
-  const backPort = two ? await freePort() : undefined;
-  const deadPort = await freePort();
+  const [port, deadPort, back] = (await freePorts(two ? 3 : 2)) as [number, number, number?];
+  const backPort = two ? back : undefined;
   const confPath = path.join(prefix, 'conf', 'nginx.conf');
   const errorLogPath = path.join(prefix, 'logs', 'error.log');
   if (opts.formatsInclude) writeFormatIncludes(path.dirname(confPath), opts.formats ?? []);
