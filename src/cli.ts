@@ -3,7 +3,7 @@
  * The `wsdiag` command's entry: sets up the process's heap (src/heap.ts), then starts the command
  * line (src/command.ts), whose modules load only after that.
  */
-import { keepYoungGenerationSmall } from './heap.js';
+import { keepHeapSmall } from './heap.js';
 
-keepYoungGenerationSmall();
+keepHeapSmall();
 await import('./command.js');

@@ -1,26 +1,33 @@
 /*!
- * The command's heap: its young generation keeps its first size (1 MB a semi-space). V8 doubles
- * it, up to 16 MB, each time as many bytes as it holds have outlived a collection, which loading
- * the modules and a run's merged tallies always do; the main thread's heap was then mostly empty
- * young space (32 of its 50 MB). A process cannot cap that once started (`--max-semi-space-size`
- * is read at start), but V8 reads the growth factor at each growth, and at 1 the space stays as it
- * is. V8's flags are the process's, and starting a worker thread sets them back to the command
- * line's as its isolate starts, so they are set again when each worker comes online
- * (core/workers.ts). Only the command asks for this: a program that imports the library keeps its
- * heap as it chose.
+ * The command's heap, two settings V8 reads as it goes (not only at start):
+ * - The young generation keeps its first size (1 MB a semi-space). V8 doubles it, up to 16 MB,
+ *   each time as many bytes as it holds have outlived a collection, which loading the modules and
+ *   a run's merged tallies always do; the main thread's heap was then mostly empty young space
+ *   (32 of its 50 MB). At a growth factor of 1 the space stays as it is.
+ * - The old generation grows by 30 % of what outlived a full collection before the next one, not
+ *   up to 4 times (V8's factor for a heap allowed 1 GB or more). Most of what a run lets go of is
+ *   outside the heap: the buffers of the parts' tallies that crossed threads, freed only when a
+ *   full collection finds them dead, and a heap of 12 MB left tens of MB of them waiting. Measured
+ *   on two tiers of 1.3M keyed lines: peak 171 → 143 MiB, 62 full collections instead of 34
+ *   (65 ms more in all); one tier of 2M lines 135 → 118 MiB, 1–3 % more time.
+ * A process cannot cap these sizes once started (`--max-semi-space-size` is read at start), but
+ * the factors are read at each growth. V8's flags are the process's, and starting a worker thread
+ * sets them back to the command line's as its isolate starts, so they are set again when each
+ * worker comes online (core/workers.ts). Only the command asks for this: a program that imports
+ * the library keeps its heap as it chose.
  */
 import { setFlagsFromString } from 'node:v8';
 
-const SMALL_YOUNG = '--semi-space-growth-factor=1';
+const HEAP_FLAGS = '--semi-space-growth-factor=1 --heap-growing-percent=30';
 let asked = false;
 
-/** From now on (and in every worker thread started later) the young generation does not grow. */
-export function keepYoungGenerationSmall(): void {
+/** From now on (and in every worker thread started later) the young generation does not grow, and the old grows by 30 %. */
+export function keepHeapSmall(): void {
   asked = true;
-  setFlagsFromString(SMALL_YOUNG);
+  setFlagsFromString(HEAP_FLAGS);
 }
 
 /** Sets the flag again if this process asked for it: starting a worker thread set it back. */
 export function reassertHeapFlags(): void {
-  if (asked) setFlagsFromString(SMALL_YOUNG);
+  if (asked) setFlagsFromString(HEAP_FLAGS);
 }

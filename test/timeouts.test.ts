@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import fc from 'fast-check';
 
 import { DurationHistogram, FINE, COARSE, SESSION } from '../src/core/grid.js';
 import { clusterAt, defaultTolerance, findClusters, type Cluster, type ClusterOptions } from '../src/core/timeouts.js';
@@ -254,6 +255,67 @@ test('DurationHistogram: durations added one by one (buffered, then counted in s
   h.pack();
   assert.deepEqual(read(h), sorted);
   assert.deepEqual(read(packed), sorted);
+});
+
+/** A histogram's bins as [bin, count] pairs, in order. */
+function binsOf(h: DurationHistogram): [number, number][] {
+  const got: [number, number][] = [];
+  h.forEach((b, n) => got.push([b, n]));
+  return got;
+}
+
+test('DurationHistogram: any adds, merges, packs and reads give the bins a plain map counts', () => {
+  // Adds one by one or several at once, into any of three histograms, merged in any order,
+  // packed (as a part is before it crosses threads) at any point; read between steps.
+  const step = fc.oneof(
+    fc.record({ op: fc.constant('add' as const), h: fc.nat(2), ms: fc.oneof(fc.nat(70_000), fc.nat(2 ** 32), fc.constantFrom(0, 59_999, 60_000, 2 ** 31)), n: fc.constantFrom(1, 1, 1, 2, 7) }),
+    fc.record({ op: fc.constant('burst' as const), h: fc.nat(2), from: fc.nat(3_000_000), n: fc.integer({ min: 1, max: 6_000 }) }),
+    fc.record({ op: fc.constantFrom('merge' as const, 'pack' as const, 'read' as const), h: fc.nat(2), from: fc.nat(2) }),
+  );
+  fc.assert(
+    fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+      const hs = [0, 1, 2].map(() => new DurationHistogram());
+      const want = [0, 1, 2].map(() => new Map<number, number>());
+      const add = (h: number, ms: number, n: number): void => {
+        (hs[h] as DurationHistogram).add(ms, n);
+        const w = want[h] as Map<number, number>;
+        w.set(FINE.bin(ms), (w.get(FINE.bin(ms)) ?? 0) + n);
+      };
+      for (const s of steps) {
+        if (s.op === 'add') add(s.h, s.ms, s.n);
+        else if (s.op === 'burst') for (let i = 0; i < s.n; i++) add(s.h, s.from + ((i * 7919) % (4 * s.n)), 1);
+        else if (s.op === 'merge' && s.from !== s.h) {
+          (hs[s.h] as DurationHistogram).merge(hs[s.from] as DurationHistogram);
+          for (const [b, n] of want[s.from] as Map<number, number>) (want[s.h] as Map<number, number>).set(b, ((want[s.h] as Map<number, number>).get(b) ?? 0) + n);
+        } else if (s.op === 'pack') (hs[s.h] as DurationHistogram).pack();
+        else if (s.op === 'read') assert.equal((hs[s.h] as DurationHistogram).at(FINE.bin(60_000)), (want[s.h] as Map<number, number>).get(FINE.bin(60_000)) ?? 0);
+      }
+      hs.forEach((h, i) => {
+        const w = [...(want[i] as Map<number, number>)].sort((a, b) => a[0] - b[0]);
+        assert.deepEqual(binsOf(h), w);
+        assert.equal(h.count, w.reduce((t, [, n]) => t + n, 0));
+        assert.equal(h.countBetween(1_000, 90_000), w.filter(([b]) => FINE.hi(b) >= 1_000 && FINE.lo(b) <= 90_000).reduce((t, [, n]) => t + n, 0));
+      });
+    }),
+    { numRuns: 150, seed: 16 },
+  );
+});
+
+test('DurationHistogram: 40,000 distinct bins (past the 32,768 kept as sorted arrays, then pages) count, merge and pack alike', () => {
+  // 40,000 distinct bins (more than the 32,768 kept as sorted arrays), merged into one still sorted.
+  const many = new DurationHistogram();
+  for (let ms = 0; ms < 40_000; ms++) many.add(ms, 1 + (ms % 3));
+  const few = histogram([5, 5, 39_999, 50_000]);
+  few.merge(many);
+  many.merge(histogram([5, 5, 39_999, 50_000]));
+  const want = Array.from({ length: 40_000 }, (_, ms): [number, number] => [ms, 1 + (ms % 3) + (ms === 5 ? 2 : ms === 39_999 ? 1 : 0)]);
+  want.push([50_000, 1]);
+  for (const h of [few, many]) {
+    assert.deepEqual(binsOf(h), want);
+    assert.equal(h.countBetween(39_999, 50_000), 1 + (39_999 % 3) + 1 + 1);
+    h.pack();
+    assert.deepEqual(binsOf(h), want);
+  }
 });
 
 test('empty DurationHistogram answers -1', () => {

@@ -95,6 +95,7 @@ class CellTable {
 
   /** The entry of a key, or -1 - (the free index slot where it would go). */
   find(a: number, b: number, c: number): number {
+    if (this.index.length === 0) this.reindex(2 * this.k0.length);
     const mask = this.index.length - 1;
     let i = hash3(a, b, c) & mask;
     for (let e = this.index[i] as number; e !== 0; e = this.index[i] as number) {
@@ -126,8 +127,27 @@ class CellTable {
     return x;
   }
 
+  /** The columns cut to length and the index dropped (built again if needed), to cross threads; adding grows them again. */
+  pack(): void {
+    const n = this.length;
+    const cut = <T extends Column>(a: T): T => (a.length === n ? a : (a.slice(0, n) as T));
+    this.k0 = cut(this.k0);
+    this.k1 = cut(this.k1);
+    this.k2 = cut(this.k2);
+    this.count = cut(this.count);
+    this.first = cut(this.first);
+    this.firstEnd = cut(this.firstEnd);
+    this.last = cut(this.last);
+    this.index = new Int32Array(0);
+  }
+
+  /** A packed table's buffers (this side then loses them). */
+  transferables(): ArrayBuffer[] {
+    return [this.k0, this.k1, this.k2, this.count, this.first, this.firstEnd, this.last].filter((a) => a.length > 0).map((a) => a.buffer as ArrayBuffer);
+  }
+
   private grow(): void {
-    const n = this.k0.length * 2;
+    const n = Math.max(64, this.k0.length * 2);
     const copy = <T extends Column>(a: T): T => resized(a, n);
     this.k0 = copy(this.k0);
     this.k1 = copy(this.k1);
@@ -138,7 +158,12 @@ class CellTable {
       this.firstEnd = copy(this.firstEnd);
       this.last = copy(this.last);
     }
-    this.index = new Int32Array(n * 2);
+    this.reindex(n * 2);
+  }
+
+  /** A new index of at least `slots` (a power of two) for the entries there are. */
+  private reindex(slots: number): void {
+    this.index = new Int32Array(2 ** Math.ceil(Math.log2(Math.max(slots, 16))));
     const mask = this.index.length - 1;
     for (let x = 0; x < this.length; x++) {
       let i = hash3(this.k0[x] as number, this.k1[x] as number, this.k2[x] as number) & mask;
@@ -303,9 +328,16 @@ export class Counts {
     return o;
   }
 
-  /** Packed to be posted to another thread (histograms as arrays); still readable, and merge() takes it. */
+  /** Packed to be posted to another thread (tables and histograms cut to length); still readable, and merge() takes it. */
   pack(): void {
     for (const g of this.groups.values()) g.durations.pack();
+    this.cells.pack();
+    this.kinds.pack();
+  }
+
+  /** The packed counts' buffers, to be transferred rather than copied (this side then loses them). */
+  transferables(): ArrayBuffer[] {
+    return [...this.cells.transferables(), ...this.kinds.transferables(), ...[...this.groups.values()].flatMap((g) => g.durations.transferables())];
   }
 
   /** Adds everything `o` counted, as if its lines had come after these. */

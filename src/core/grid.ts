@@ -50,27 +50,37 @@ export const SESSION = new Grid(7);
 const PAGE_BITS = 12;
 const PAGE = 1 << PAGE_BITS;
 
-/** Distinct bins a histogram keeps in a map before it moves to pages (a map entry costs about 40 bytes, a page 16 KB). */
-const SPARSE_BINS = 2048;
+/**
+ * Distinct bins a histogram keeps as two sorted arrays before it moves to pages (an entry costs 8
+ * bytes, a page 16 KB). A part's histogram of sessions lasting minutes to hours has as many bins
+ * as lines, and stays below this: it crosses threads as the two arrays it was counted in.
+ */
+const SORTED_BINS = 1 << 15;
 
 /** Durations a histogram takes one by one before it counts them in its bins (its first buffer holds 64). */
 const RAW_MAX = 4096;
 
+/** The runs of a flushed buffer: at most RAW_MAX distinct bins. */
+const RUN_BINS = new Uint32Array(RAW_MAX);
+const RUN_COUNTS = new Uint32Array(RAW_MAX);
+const NO_BINS = new Uint32Array(0);
+
 /**
- * Counts of durations on the FINE grid: a map of its few bins at first, then pages of 4096 bins
- * allocated on first use; a log's histogram costs what its durations span, not its length (and a
- * live window's small panes stay small). Exact, and merges by addition. Durations added one at a
- * time wait in a buffer and are counted in sorted runs, one bin update a run: a part's sessions
- * lasting minutes to hours fall in as many bins as lines, and a map update a line cost more than
- * reading the line.
+ * Counts of durations on the FINE grid: its non-empty bins as two sorted arrays at first, then
+ * pages of 4096 bins allocated on first use; a log's histogram costs what its durations span, not
+ * its length (and a live window's small panes stay small). Exact, and merges by addition.
+ * Durations added one at a time wait in a buffer and are counted in sorted runs, merged into the
+ * sorted bins in one pass: a part's sessions lasting minutes to hours fall in as many bins as
+ * lines, and an update a line cost more than reading the line.
  */
 export class DurationHistogram {
   count = 0;
   maxMs = -1;
-  private sparse: Map<number, number> | null = new Map();
-  private pages: (Uint32Array | undefined)[] = [];
-  /** Set by pack(): the non-empty bins in order and their counts (read-only until unpacked). */
-  private packed: { bins: Uint32Array; counts: Uint32Array } | null = null;
+  /** Until it moves to pages: the first `n` of bins (ascending) and their counts. */
+  private bins = NO_BINS;
+  private counts = NO_BINS;
+  private n = 0;
+  private pages: (Uint32Array | undefined)[] | null = null;
   /** Durations added and not yet in the bins: the first rawN of raw. */
   private raw: Int32Array | null = null;
   private rawN = 0;
@@ -98,36 +108,92 @@ export class DurationHistogram {
     if (raw === null || n === 0) return;
     this.rawN = 0;
     const sorted = raw.subarray(0, n).sort();
+    let runs = 0;
     let bin = FINE.bin(sorted[0] as number);
     let run = 0;
     for (let i = 0; i < n; i++) {
       const b = FINE.bin(sorted[i] as number);
       if (b !== bin) {
-        this.addBin(bin, run);
+        RUN_BINS[runs] = bin;
+        RUN_COUNTS[runs++] = run;
         bin = b;
         run = 0;
       }
       run++;
     }
-    this.addBin(bin, run);
+    RUN_BINS[runs] = bin;
+    RUN_COUNTS[runs++] = run;
+    this.addRuns(RUN_BINS, RUN_COUNTS, runs);
+  }
+
+  /** Adds `m` runs (bins ascending, each with its count). */
+  private addRuns(bins: Uint32Array, counts: Uint32Array, m: number): void {
+    if (this.pages !== null) {
+      for (let j = 0; j < m; j++) this.addToPage(bins[j] as number, counts[j] as number);
+      return;
+    }
+    // One pass from the ends, merging into the room past the n sorted bins (bins met in both end
+    // up nearer the back, and the merged list is then moved down over the gap they leave).
+    const na = this.n;
+    if (na + m > this.bins.length) {
+      const room = Math.max(2 * this.bins.length, na + m, 64);
+      this.bins = resized(this.bins, room);
+      this.counts = resized(this.counts, room);
+    }
+    const a = this.bins;
+    const ac = this.counts;
+    let i = na - 1;
+    let j = m - 1;
+    let k = na + m - 1;
+    while (j >= 0) {
+      const y = bins[j] as number;
+      const x = i >= 0 ? (a[i] as number) : -1;
+      if (x > y) {
+        a[k] = x;
+        ac[k--] = ac[i--] as number;
+      } else {
+        a[k] = y;
+        ac[k--] = (counts[j--] as number) + (x === y ? (ac[i--] as number) : 0);
+      }
+    }
+    // What is left of the old bins lies in place; the rest begins at k + 1 - (i + 1).
+    const gap = k - i;
+    if (gap > 0) {
+      a.copyWithin(i + 1, k + 1, na + m);
+      ac.copyWithin(i + 1, k + 1, na + m);
+    }
+    this.n = na + m - gap;
+    if (this.n > SORTED_BINS) this.toPages();
   }
 
   /**
-   * Its bins as two arrays, to cross threads: a part's histogram of sessions lasting minutes to
-   * hours touches many pages with a few counts each (measured: 65 pages, 1 MB, for 2,358 values).
+   * Its bins as two arrays cut to length, to cross threads (transferables()): a part's histogram of
+   * sessions lasting minutes to hours would touch many pages with a few counts each (measured: 65
+   * pages, 1 MB, for 2,358 values).
    */
   pack(): void {
     this.flush();
     this.raw = null;
-    const bins: number[] = [];
-    const counts: number[] = [];
-    this.forEach((b, n) => {
-      bins.push(b);
-      counts.push(n);
-    });
-    this.packed = { bins: Uint32Array.from(bins), counts: Uint32Array.from(counts) };
-    this.sparse = null;
-    this.pages = [];
+    if (this.pages !== null) {
+      const bins: number[] = [];
+      const counts: number[] = [];
+      this.forEach((b, n) => {
+        bins.push(b);
+        counts.push(n);
+      });
+      this.pages = null;
+      this.bins = Uint32Array.from(bins);
+      this.counts = Uint32Array.from(counts);
+      this.n = bins.length;
+    } else if (this.bins.length !== this.n) {
+      this.bins = this.bins.slice(0, this.n);
+      this.counts = this.counts.slice(0, this.n);
+    }
+  }
+
+  /** A packed histogram's buffers (this side then loses them). */
+  transferables(): ArrayBuffer[] {
+    return this.n === 0 ? [] : [this.bins.buffer as ArrayBuffer, this.counts.buffer as ArrayBuffer];
   }
 
   /** A histogram that crossed threads (packed, a plain object) made whole again. */
@@ -135,45 +201,63 @@ export class DurationHistogram {
     return Object.setPrototypeOf(o, DurationHistogram.prototype) as DurationHistogram;
   }
 
-  private unpack(): void {
-    const p = this.packed;
-    if (p === null) return;
-    this.packed = null;
-    this.sparse = new Map();
-    p.bins.forEach((b, i) => this.addBin(b, p.counts[i] as number));
-  }
-
+  /** Adds n to one bin (a duration past 2^31 ms, or several at once). */
   private addBin(b: number, n: number): void {
-    if (this.packed !== null) this.unpack();
-    const sparse = this.sparse;
-    if (sparse !== null) {
-      sparse.set(b, (sparse.get(b) ?? 0) + n);
-      if (sparse.size > SPARSE_BINS) this.toPages(sparse);
+    if (this.pages !== null) return this.addToPage(b, n);
+    const i = this.indexOf(b);
+    if (i < this.n && this.bins[i] === b) {
+      this.counts[i] = (this.counts[i] as number) + n;
       return;
     }
+    RUN_BINS[0] = b;
+    RUN_COUNTS[0] = n;
+    this.addRuns(RUN_BINS, RUN_COUNTS, 1);
+  }
+
+  private addToPage(b: number, n: number): void {
+    const pages = this.pages as (Uint32Array | undefined)[];
     const p = b >>> PAGE_BITS;
-    let page = this.pages[p];
-    if (page === undefined) page = this.pages[p] = new Uint32Array(PAGE);
+    let page = pages[p];
+    if (page === undefined) page = pages[p] = new Uint32Array(PAGE);
     page[b & (PAGE - 1)] = (page[b & (PAGE - 1)] as number) + n;
   }
 
-  private toPages(sparse: Map<number, number>): void {
-    this.sparse = null;
+  private toPages(): void {
+    const { bins, counts, n } = this;
     this.pages = new Array<Uint32Array | undefined>(Math.ceil(FINE.size / PAGE)).fill(undefined);
-    for (const [b, n] of sparse) this.addBin(b, n);
+    for (let i = 0; i < n; i++) this.addToPage(bins[i] as number, counts[i] as number);
+    this.bins = NO_BINS;
+    this.counts = NO_BINS;
+    this.n = 0;
+  }
+
+  /** The index of the first sorted bin ≥ b. */
+  private indexOf(b: number): number {
+    let lo = 0;
+    let hi = this.n;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if ((this.bins[mid] as number) < b) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
   }
 
   /** Count in one FINE bin. */
   at(bin: number): number {
     this.flush();
-    if (this.packed !== null) this.unpack();
-    if (this.sparse !== null) return this.sparse.get(bin) ?? 0;
+    if (this.pages === null) {
+      const i = this.indexOf(bin);
+      return i < this.n && this.bins[i] === bin ? (this.counts[i] as number) : 0;
+    }
     const page = this.pages[bin >>> PAGE_BITS];
     return page === undefined ? 0 : (page[bin & (PAGE - 1)] as number);
   }
 
   merge(other: DurationHistogram): void {
-    other.forEach((b, n) => this.addBin(b, n));
+    other.flush();
+    if (other.pages === null) this.addRuns(other.bins, other.counts, other.n);
+    else other.forEach((b, n) => this.addBin(b, n));
     this.count += other.count;
     if (other.maxMs > this.maxMs) this.maxMs = other.maxMs;
   }
@@ -190,8 +274,14 @@ export class DurationHistogram {
   countBetween(loMs: number, hiMs: number): number {
     let n = 0;
     if (hiMs < 0) return 0;
+    const first = FINE.bin(Math.max(0, loMs));
     const last = FINE.bin(hiMs);
-    for (let b = FINE.bin(Math.max(0, loMs)); b <= last; b++) n += this.at(b);
+    this.flush();
+    if (this.pages === null) {
+      for (let i = this.indexOf(first); i < this.n && (this.bins[i] as number) <= last; i++) n += this.counts[i] as number;
+      return n;
+    }
+    for (let b = first; b <= last; b++) n += this.at(b);
     return n;
   }
 
@@ -216,13 +306,8 @@ export class DurationHistogram {
 
   private forEachUntil(fn: (bin: number, n: number) => boolean): void {
     this.flush();
-    const p = this.packed;
-    if (p !== null) {
-      for (let i = 0; i < p.bins.length; i++) if (fn(p.bins[i] as number, p.counts[i] as number)) return;
-      return;
-    }
-    if (this.sparse !== null) {
-      for (const b of [...this.sparse.keys()].sort((x, y) => x - y)) if (fn(b, this.sparse.get(b) as number)) return;
+    if (this.pages === null) {
+      for (let i = 0; i < this.n; i++) if (fn(this.bins[i] as number, this.counts[i] as number)) return;
       return;
     }
     for (let p = 0; p < this.pages.length; p++) {

@@ -280,7 +280,7 @@ export class PartTally {
     const w = this.sightings;
     const out = [w.key, w.text, w.upstream].flatMap((c) => c.transferables());
     for (const c of [w.line, w.client, w.protocol, w.status, w.flags, w.durationMs, w.endMs, w.keyWords, w.keyPlain, w.textAt, w.textBytes]) out.push(c.buffer as ArrayBuffer);
-    for (const slice of this.slices.values()) out.push(...slice.evidence.transferables());
+    for (const slice of this.slices.values()) out.push(...slice.counts.transferables(), ...slice.evidence.transferables());
     return out;
   }
 

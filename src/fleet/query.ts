@@ -169,7 +169,8 @@ async function counts(fleet: Fleet, table: string, e: LineSql, W: string, H: str
   const [span] = await fleet.rows(`SELECT minIf(${e.start}, ${e.timed}), maxIf(${e.end}, ${e.timed}), countIf(${e.timed}) FROM ${table} WHERE ${W}`);
 
   const groupRows = await fleet.rows(`SELECT ${e.idx} AS x, ${e.proto} AS p, ${e.status} AS s, ${e.flags} AS f, if(${e.dur} < 0, -1, ${e.fine}) AS b, count(), max(${e.dur}), ${e.firstOrd('x')}
-    FROM ${table} WHERE ${H} GROUP BY x, p, s, f, b`);
+    FROM ${table} WHERE ${H} GROUP BY x, p, s, f, b ORDER BY b`);
+  // By bin: each histogram's bins then come in order, each added at the end of its sorted ones (core/grid.ts).
   const groupOrder = new Map<number, Ord>();
   const groups = new Map<number, Group>();
   const groupKey = (input: number, protocol: number, status: number, flags: number): number => ((input * 8 + protocol) * 256 + flags) * 1000 + status;
