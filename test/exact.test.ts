@@ -136,6 +136,51 @@ test('evidence per class is its earliest lines and its latest, however the lines
   }));
 });
 
+test('each class\'s latest line keeps its text while lines of every length move the classes about the arena, offered or merged from packed parts', () => {
+  // Lines longer than the room a class has move it to the arena's end; a full arena is compacted.
+  const spec = fc.record({ cls: fc.nat(40), len: fc.oneof(fc.nat(30), fc.integer({ min: 200, max: 900 })), wide: fc.boolean(), bytes: fc.boolean() });
+  // Then 40 more classes of two long lines each: the arena is compacted after the last of the random ones.
+  const tail = Array.from({ length: 80 }, (_, k) => ({ cls: 100 + (k % 40), len: 1_900, wide: false, bytes: k % 3 === 0 }));
+  fc.assert(fc.property(fc.array(spec, { minLength: 1, maxLength: 400 }), fc.array(fc.nat(480), { maxLength: 4 }), (random, cuts) => {
+    const rows = [...random, ...tail].map((x, i) => {
+      const text = `${i}:${(x.wide ? 'é' : 'a').repeat(x.len)}`;
+      const source = x.bytes ? { source: { b: Buffer.from(`>${text}<`), start: 1, end: 1 + Buffer.byteLength(text) } } : {};
+      return { cls: x.cls, row: { input: 0, line: i + 1, client: 'c', protocol: 2, status: 499, flags: 0, durationMs: 1, endMs: i, text, ...source } };
+    });
+    // One earliest line a class, then its latest: the text of its last line, when it has two.
+    const want = new Map<number, string[]>();
+    for (const r of rows) want.set(r.cls, [...(want.get(r.cls) ?? []).slice(0, 1), r.row.text]);
+    const direct = new EvidenceReservoir(1, 1000);
+    for (const r of rows) direct.offer(r.cls, r.row);
+    const merged = new EvidenceReservoir(1, 1000);
+    const points = [0, ...[...new Set(cuts.map((c) => Math.min(c, rows.length)))].sort((a, b) => a - b), rows.length];
+    for (let i = 1; i < points.length; i++) {
+      const part = new EvidenceReservoir(1, 1000);
+      for (const r of rows.slice(points[i - 1], points[i])) part.offer(r.cls, r.row);
+      part.pack();
+      merged.merge(part);
+    }
+    for (const r of [direct, merged]) for (const [cls, texts] of want) assert.deepEqual(r.candidates((c) => c === cls).map((x) => x.text), texts);
+  }), { numRuns: 200, seed: 13 });
+});
+
+test('a latest line with fewer characters than its class has room for but more bytes moves the class, not over the next class\'s text', () => {
+  const r = new EvidenceReservoir(1, 1000);
+  const texts = new Map<number, string>();
+  let line = 0;
+  const offer = (cls: number, text: string): void => {
+    texts.set(cls, text);
+    r.offer(cls, { input: 0, line: ++line, client: 'c', protocol: 2, status: 499, flags: 0, durationMs: 1, endMs: line, text });
+  };
+  // Classes 1 and 2 get rooms side by side for 800 bytes each; then 600 characters of 2 bytes for class 1.
+  for (const cls of [1, 2]) {
+    offer(cls, 'first');
+    offer(cls, 'a'.repeat(800));
+  }
+  offer(1, 'é'.repeat(600));
+  for (const [cls, text] of texts) assert.equal(r.candidates((c) => c === cls).at(-1)?.text, text);
+});
+
 test('past the cap on upstreams and paths, the rest count as (other): totals per input and outcome stay exact', () => {
   const caps = { clients: 100, cells: 1 << 20, timeBuckets: 64, names: 2 };
   // Which names keep their own row depends on the order they came in (as for clients); the totals do not.
