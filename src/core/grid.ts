@@ -156,7 +156,7 @@ export class DurationHistogram {
         ac[k--] = (counts[j--] as number) + (x === y ? (ac[i--] as number) : 0);
       }
     }
-    // What is left of the old bins lies in place; the rest begins at k + 1 - (i + 1).
+    // The old bins not passed, a[0..i], lie in place; the merged rest from k + 1: close the gap between.
     const gap = k - i;
     if (gap > 0) {
       a.copyWithin(i + 1, k + 1, na + m);
