@@ -71,7 +71,7 @@ export interface Bucket {
 const NO_FAILURES: Map<number, number> = new Map();
 
 /**
- * Entries keyed by three numbers: open addressing over typed arrays, entries in first-seen order.
+ * Entries keyed by two numbers: open addressing over typed arrays, entries in first-seen order.
  * A count each; a timed table also keeps when its lines came (the first start, the first end and
  * the last end).
  */
@@ -79,7 +79,6 @@ class CellTable {
   length = 0;
   k0 = new Uint32Array(1024);
   k1 = new Uint32Array(1024);
-  k2 = new Uint32Array(1024);
   count = new Uint32Array(1024);
   first: Float64Array;
   firstEnd: Float64Array;
@@ -94,31 +93,30 @@ class CellTable {
   }
 
   /** The entry of a key, or -1 - (the free index slot where it would go). */
-  find(a: number, b: number, c: number): number {
+  find(a: number, b: number): number {
     if (this.index.length === 0) this.reindex(2 * this.k0.length);
     const mask = this.index.length - 1;
-    let i = hash3(a, b, c) & mask;
+    let i = hash2(a, b) & mask;
     for (let e = this.index[i] as number; e !== 0; e = this.index[i] as number) {
       const x = e - 1;
-      if (this.k0[x] === a && this.k1[x] === b && this.k2[x] === c) return x;
+      if (this.k0[x] === a && this.k1[x] === b) return x;
       i = (i + 1) & mask;
     }
     return -1 - i;
   }
 
   /** The entry of a key, created (count 0) when new. */
-  entry(a: number, b: number, c: number): number {
-    const found = this.find(a, b, c);
+  entry(a: number, b: number): number {
+    const found = this.find(a, b);
     if (found >= 0) return found;
     if (this.length === this.k0.length) {
       this.grow();
-      return this.entry(a, b, c);
+      return this.entry(a, b);
     }
     const x = this.length++;
     this.index[-1 - found] = x + 1;
     this.k0[x] = a;
     this.k1[x] = b;
-    this.k2[x] = c;
     if (this.timed) {
       this.first[x] = Infinity;
       this.firstEnd[x] = Infinity;
@@ -133,7 +131,6 @@ class CellTable {
     const cut = <T extends Column>(a: T): T => (a.length === n ? a : (a.slice(0, n) as T));
     this.k0 = cut(this.k0);
     this.k1 = cut(this.k1);
-    this.k2 = cut(this.k2);
     this.count = cut(this.count);
     this.first = cut(this.first);
     this.firstEnd = cut(this.firstEnd);
@@ -143,7 +140,7 @@ class CellTable {
 
   /** A packed table's buffers (this side then loses them). */
   transferables(): ArrayBuffer[] {
-    return [this.k0, this.k1, this.k2, this.count, this.first, this.firstEnd, this.last].filter((a) => a.length > 0).map((a) => a.buffer as ArrayBuffer);
+    return [this.k0, this.k1, this.count, this.first, this.firstEnd, this.last].filter((a) => a.length > 0).map((a) => a.buffer as ArrayBuffer);
   }
 
   private grow(): void {
@@ -151,7 +148,6 @@ class CellTable {
     const copy = <T extends Column>(a: T): T => resized(a, n);
     this.k0 = copy(this.k0);
     this.k1 = copy(this.k1);
-    this.k2 = copy(this.k2);
     this.count = copy(this.count);
     if (this.timed) {
       this.first = copy(this.first);
@@ -166,7 +162,7 @@ class CellTable {
     this.index = new Int32Array(2 ** Math.ceil(Math.log2(Math.max(slots, 16))));
     const mask = this.index.length - 1;
     for (let x = 0; x < this.length; x++) {
-      let i = hash3(this.k0[x] as number, this.k1[x] as number, this.k2[x] as number) & mask;
+      let i = hash2(this.k0[x] as number, this.k1[x] as number) & mask;
       while (this.index[i] !== 0) i = (i + 1) & mask;
       this.index[i] = x + 1;
     }
@@ -182,10 +178,10 @@ export function failedByAnswer(protocol: number, status: number, flags: number):
   return (flags & RowFlag.UPGRADE_MISSING) !== 0 && (flags & (RowFlag.HAS_KEY | RowFlag.WS_PATH)) !== 0;
 }
 
-function hash3(a: number, b: number, c: number): number {
+function hash2(a: number, b: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
   h = Math.imul(h ^ b ^ (h >>> 13), 0xc2b2ae35);
-  h = Math.imul(h ^ c ^ (h >>> 16), 0x27d4eb2f);
+  h = Math.imul(h ^ (h >>> 16), 0x27d4eb2f);
   return (h ^ (h >>> 15)) >>> 0;
 }
 
@@ -227,11 +223,12 @@ export class Counts {
   private readonly clientIds = new Map<string, number>();
   /** Per input, by client: 1 + the index of its ClientCounts (0: none yet). */
   private readonly pairIds: Int32Array[] = [];
-  /** Handshakes per (kind of cell, client): the kind is input × protocol × flags × status × COARSE bin. */
+  /** Handshakes per (kind of cell, client), the kind as its entry in `kinds`. */
   private readonly cells = new CellTable(false);
   /**
-   * When each kind's lines came, whoever sent them (a finding's first and last lines): kept once
-   * per kind, not per client, so a cell costs 24 bytes with its index, not 48.
+   * The kinds of cell (input × protocol × flags, then status × COARSE bin), and when each kind's
+   * lines came, whoever sent them (a finding's first and last lines): kept once per kind, not per
+   * client, so a cell costs 20 bytes with its index, not 48.
    */
   private readonly kinds = new CellTable(true);
 
@@ -300,8 +297,9 @@ export class Counts {
     const k = this.kinds;
     const v: CellView = { input: 0, protocol: 0, flags: 0, status: 0, client: 0, bin: -1, count: 0, firstMs: 0, firstEndMs: 0, lastMs: 0 };
     for (let x = 0; x < t.length; x++) {
-      const k0 = t.k0[x] as number;
-      const k2 = t.k2[x] as number;
+      const y = t.k0[x] as number;
+      const k0 = k.k0[y] as number;
+      const k2 = k.k1[y] as number;
       v.input = k0 & 0xffff;
       v.protocol = (k0 >>> 16) & 0xf;
       v.flags = k0 >>> 20;
@@ -309,7 +307,6 @@ export class Counts {
       v.bin = (k2 & 0xffff) - 1;
       v.client = t.k1[x] as number;
       v.count = t.count[x] as number;
-      const y = k.find(k0, 0, k2);
       v.firstMs = k.first[y] as number;
       v.firstEndMs = k.firstEnd[y] as number;
       v.lastMs = k.last[y] as number;
@@ -372,9 +369,10 @@ export class Counts {
       o.forEachCell((c) => this.addCell(c.input, c.protocol, c.flags, c.status, id(c.client), c.bin, c.count, c.firstMs, c.firstEndMs, c.lastMs));
       return this.mergeBuckets(o, id);
     }
-    for (let x = 0; x < t.length; x++) this.countCell(t.k0[x] as number, id(t.k1[x] as number), t.k2[x] as number, t.count[x] as number);
     const k = o.kinds;
-    for (let y = 0; y < k.length; y++) this.timeKind(k.k0[y] as number, k.k2[y] as number, k.first[y] as number, k.firstEnd[y] as number, k.last[y] as number);
+    const kinds = new Uint32Array(k.length);
+    for (let y = 0; y < k.length; y++) kinds[y] = this.timeKind(k.k0[y] as number, k.k1[y] as number, k.first[y] as number, k.firstEnd[y] as number, k.last[y] as number);
+    for (let x = 0; x < t.length; x++) this.countCell(kinds[t.k0[x] as number] as number, id(t.k1[x] as number), t.count[x] as number);
     this.mergeBuckets(o, id);
   }
 
@@ -413,27 +411,29 @@ export class Counts {
   private addCell(input: number, protocol: number, flags: number, status: number, client: number, bin: number, n: number, first: number, firstEnd: number, last: number): void {
     const k0 = (input & 0xffff) | (protocol << 16) | (flags << 20);
     const k2 = (status << 16) | (bin + 1);
-    this.countCell(k0, client, k2, n);
-    this.timeKind(k0, k2, first, firstEnd, last);
+    this.countCell(this.timeKind(k0, k2, first, firstEnd, last), client, n);
   }
 
-  private countCell(k0: number, client: number, k2: number, n: number): void {
+  /** `n` more handshakes of kind `kind` (its entry in `kinds`) from `client`. */
+  private countCell(kind: number, client: number, n: number): void {
     const t = this.cells;
     // Past the cap, new (client, cell) pairs count under OTHER_CLIENT: memory stays bounded, totals exact.
-    if (t.length >= this.caps.cells && t.find(k0, client, k2) < 0 && client !== this.otherId()) {
+    if (t.length >= this.caps.cells && t.find(kind, client) < 0 && client !== this.otherId()) {
       this.clientsCapped = true;
       client = this.otherId();
     }
-    const x = t.entry(k0, client, k2);
+    const x = t.entry(kind, client);
     t.count[x] = (t.count[x] as number) + n;
   }
 
-  private timeKind(k0: number, k2: number, first: number, firstEnd: number, last: number): void {
+  /** The entry in `kinds` of a kind of cell, its times moved out to take these in. */
+  private timeKind(k0: number, k2: number, first: number, firstEnd: number, last: number): number {
     const k = this.kinds;
-    const y = k.entry(k0, 0, k2);
+    const y = k.entry(k0, k2);
     if (first < (k.first[y] as number)) k.first[y] = first;
     if (firstEnd < (k.firstEnd[y] as number)) k.firstEnd[y] = firstEnd;
     if (last > (k.last[y] as number)) k.last[y] = last;
+    return y;
   }
 
   private otherId(): number {
