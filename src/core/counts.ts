@@ -299,12 +299,12 @@ export class Counts {
     for (let x = 0; x < t.length; x++) {
       const y = t.k0[x] as number;
       const k0 = k.k0[y] as number;
-      const k2 = k.k1[y] as number;
+      const statusBin = k.k1[y] as number;
       v.input = k0 & 0xffff;
       v.protocol = (k0 >>> 16) & 0xf;
       v.flags = k0 >>> 20;
-      v.status = k2 >>> 16;
-      v.bin = (k2 & 0xffff) - 1;
+      v.status = statusBin >>> 16;
+      v.bin = (statusBin & 0xffff) - 1;
       v.client = t.k1[x] as number;
       v.count = t.count[x] as number;
       v.firstMs = k.first[y] as number;
@@ -410,8 +410,8 @@ export class Counts {
 
   private addCell(input: number, protocol: number, flags: number, status: number, client: number, bin: number, n: number, first: number, firstEnd: number, last: number): void {
     const k0 = (input & 0xffff) | (protocol << 16) | (flags << 20);
-    const k2 = (status << 16) | (bin + 1);
-    this.countCell(this.timeKind(k0, k2, first, firstEnd, last), client, n);
+    const statusBin = (status << 16) | (bin + 1);
+    this.countCell(this.timeKind(k0, statusBin, first, firstEnd, last), client, n);
   }
 
   /** `n` more handshakes of kind `kind` (its entry in `kinds`) from `client`. */
@@ -427,9 +427,9 @@ export class Counts {
   }
 
   /** The entry in `kinds` of a kind of cell, its times moved out to take these in. */
-  private timeKind(k0: number, k2: number, first: number, firstEnd: number, last: number): number {
+  private timeKind(k0: number, statusBin: number, first: number, firstEnd: number, last: number): number {
     const k = this.kinds;
-    const y = k.entry(k0, k2);
+    const y = k.entry(k0, statusBin);
     if (first < (k.first[y] as number)) k.first[y] = first;
     if (firstEnd < (k.firstEnd[y] as number)) k.firstEnd[y] = firstEnd;
     if (last > (k.last[y] as number)) k.last[y] = last;
