@@ -87,6 +87,21 @@ test('merge(tally(a), tally(b)) equals tally(a ++ b)', () => {
   }), { numRuns: 150 });
 });
 
+test('a packed Counts (cut to length, as a part crosses threads) merges, and counts on, as if it had not been packed', () => {
+  fc.assert(fc.property(fc.array(line, { maxLength: 300 }), fc.array(line, { maxLength: 300 }), (a, b) => {
+    const whole = dump(tally([...a, ...b]));
+    const part = tally(b);
+    part.pack();
+    const merged = tally(a);
+    merged.merge(part);
+    assert.deepEqual(dump(merged), whole);
+    // Packed, then more lines: the tables grow again from their cut length, the index built anew.
+    const resumed = tally(a);
+    resumed.pack();
+    assert.deepEqual(dump(tally(b, resumed)), whole);
+  }), { numRuns: 150 });
+});
+
 test('a line digest taken over parts and joined equals the digest of the whole, wherever the parts are cut', () => {
   fc.assert(fc.property(fc.array(fc.integer(), { maxLength: 200 }), fc.array(fc.nat(200), { maxLength: 6 }), (values, cuts) => {
     const whole = new LineDigest();
