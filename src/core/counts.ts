@@ -132,9 +132,11 @@ class CellTable {
     this.k0 = cut(this.k0);
     this.k1 = cut(this.k1);
     this.count = cut(this.count);
-    this.first = cut(this.first);
-    this.firstEnd = cut(this.firstEnd);
-    this.last = cut(this.last);
+    if (this.timed) {
+      this.first = cut(this.first);
+      this.firstEnd = cut(this.firstEnd);
+      this.last = cut(this.last);
+    }
     this.index = new Int32Array(0);
   }
 
