@@ -1,9 +1,36 @@
 #!/usr/bin/env node
 /*!
- * The `wsdiag` command's entry: sets up the process's heap (src/heap.ts), then starts the command
- * line (src/command.ts), whose modules load only after that.
+ * The `wsdiag` command's entry: sets up the process's heap (src/heap.ts), starts a worker thread
+ * early when the arguments look like a report over a large file, then starts the command line
+ * (src/command.ts), whose modules load only after that.
  */
+import { fstatSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { keepHeapSmall } from './heap.js';
+import { MIN_WORKER_BYTES, prestartWorker } from './core/worker-start.js';
+
+/** Arguments after which no pool reads in parallel, or reads only later: another mode, or a worker count chosen. */
+const NOT_A_READ = /^(ingest|completion|-h|--help|--version|-f|--follow|--clickhouse|--workers)(=|$)/;
+
+/**
+ * Will this command read a file large enough for a worker thread (so one may start before the
+ * command line is even parsed)? A guess from the arguments alone: a wrong one costs a worker
+ * never used, or the early start missed.
+ */
+function readsInParallel(args: readonly string[]): boolean {
+  if (availableParallelism() < 2 || args.some((a) => NOT_A_READ.test(a))) return false;
+  const large = (size: () => number): boolean => {
+    try {
+      return size() >= MIN_WORKER_BYTES;
+    } catch {
+      return false;
+    }
+  };
+  const names = args.filter((a) => !a.startsWith('-'));
+  if (names.length === 0 || args.includes('-')) return large(() => { const s = fstatSync(0); return s.isFile() ? s.size : 0; });
+  return names.some((name) => large(() => { const s = statSync(name); return s.isFile() ? s.size : 0; }));
+}
 
 keepHeapSmall();
+if (readsInParallel(process.argv.slice(2))) prestartWorker();
 await import('./command.js');

@@ -2,14 +2,20 @@
  * ChunkedSource (src/core/workers.ts) with a scripted pool in place of worker threads: part tallies come
  * out in file order whatever order the ranges answer in, and a range that fails stops the ranges
  * after it, never the ones before it. A stream's blocks: the format order waits for the first,
- * buffers go back to the feed, and a stop keeps every block read already.
+ * buffers go back to the feed, and a stop keeps every block read already. And a worker started
+ * early (core/worker-start.ts): the first real pool takes it, and one never taken lets the process end.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, statSync } from 'node:fs';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import { PartTally } from '../src/core/part.js';
 import { DEFAULT_CAPS } from '../src/core/tally.js';
-import { ChunkedSource, FileRanges, type ChunkTask, type WorkerPool, type WorkerReply } from '../src/core/workers.js';
+import { prestartWorker, takePrestarted } from '../src/core/worker-start.js';
+import { ChunkedSource, FileRanges, WorkerPool, formatSpec, type ChunkTask, type WorkerReply } from '../src/core/workers.js';
+import { compilePreset, findPreset, type Preset } from '../src/format/presets.js';
 
 /** Runs nothing: the test answers for each range; a cancelled range's later answers go unheard, as in WorkerPool. */
 class ScriptedPool {
@@ -194,4 +200,35 @@ test('an empty stream: the order is chosen with no block, and the source ends', 
   assert.equal(s.ended, true);
   assert.equal(chosen, 1);
   assert.equal(pool.jobs.length, 0);
+});
+
+test('a prestarted worker never taken does not keep the process alive', () => {
+  const start = new URL('../src/core/worker-start.ts', import.meta.url).href;
+  const code = `const m = await import(${JSON.stringify(start)}); m.prestartWorker();`;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { timeout: 30_000, encoding: 'utf8' });
+  assert.equal(r.signal, null, 'the process was still running at the timeout');
+  assert.equal(r.status, 0, r.stderr);
+});
+
+test('the first pool reads its parts on the prestarted worker instead of starting another', async () => {
+  prestartWorker();
+  // Give it time to say it is ready, so the pool takes a worker that is ready already.
+  await new Promise((resolve) => setTimeout(resolve, 2_000));
+  const pool = new WorkerPool(1);
+  try {
+    const file = fileURLToPath(new URL('../fixtures/incident/front.log', import.meta.url));
+    const format = compilePreset(findPreset('upstream') as Preset);
+    const lines = await new Promise<number>((resolve, reject) => {
+      let n = -1;
+      pool.run({ file, part: { start: 0, end: statSync(file).size, inputBytes: 0 }, formats: [formatSpec(format)], order: [0], wsPaths: { source: '^/ws', flags: '' }, rules: RULES }, (r) => {
+        if (r.type === 'part') n = r.tally.lines;
+        else if (r.type === 'end') resolve(n);
+        else reject(new Error(r.message));
+      });
+    });
+    assert.equal(lines, readFileSync(file, 'utf8').split('\n').filter((l) => l !== '').length);
+    assert.equal(takePrestarted(), null, 'the prestarted worker was left waiting');
+  } finally {
+    await pool.close();
+  }
 });

@@ -399,7 +399,7 @@ export class PartReader {
     const f = s.facts;
     const endMs = f.endMs;
     const durationMs = f.durationMs;
-    digest.addNumber(endMs);
+    digest.addHalves(endMs | 0, Math.floor(endMs / 0x1_0000_0000) | 0);
     digest.add(durationMs);
     digest.add(f.protocol);
     if (f.client !== this.lastClient) {

@@ -27,6 +27,7 @@ import { LineDigest, sameAsEarlier } from './same-lines.js';
 import { BadLineLog } from './stats.js';
 import type { KeyedSighting, Tally } from './tally.js';
 import { ChunkedSource, FileRanges, InlinePool, WorkerPool, formatSpec, type FormatSpec, type InputTask, type Part, type PartRunner, type PartSource } from './workers.js';
+import { MIN_WORKER_BYTES } from './worker-start.js';
 import type { InputReport } from '../report/model.js';
 
 /** Lines auto-detection looks at before choosing, within this many bytes. */
@@ -40,8 +41,6 @@ const MAX_PLACES = 256;
  * peaked at 306 MiB with 8 MiB parts and at 252 MiB with 2 MiB ones.
  */
 const CHUNK_BYTES = 2 << 20;
-/** Files smaller than this are read in this thread (a worker's start costs about as much). */
-const MIN_WORKER_BYTES = 4 << 20;
 
 /** Per input: lines, what parsed, which formats matched, and the error that stopped it (if any). */
 export type InputResult = InputReport;

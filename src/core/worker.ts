@@ -4,7 +4,8 @@
  * its end; says it is ready first. Knows nothing of other parts or inputs; core/workers.ts drives it.
  */
 import { parentPort, type MessagePort } from 'node:worker_threads';
-import { WORKER_READY, runTask, type ChunkTask } from './workers.js';
+import { runTask, type ChunkTask } from './workers.js';
+import { WORKER_READY } from './worker-start.js';
 
 if (parentPort === null) throw new Error('core/worker.js runs as a worker thread');
 const port: MessagePort = parentPort;

@@ -6,12 +6,12 @@
  * parts finish. Parts are launched a few ahead of the one being taken, so memory is bounded by
  * those few parts' tallies, not by the input.
  */
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { compileFormatString, type CompiledFormat, type Escape } from '../format/compile.js';
 import { compileJsonFormat } from '../format/json-format.js';
 import type { ByteRange } from '../input/chunks.js';
-import { reassertHeapFlags } from '../heap.js';
 import { PartTally, readPart, type PartRules } from './part.js';
+import { WORKER_READY, startWorker, takePrestarted } from './worker-start.js';
 
 /** What a worker needs to compile a format again: CompiledFormats hold caches and do not cross threads. */
 export type FormatSpec = { kind: 'template'; name: string; text: string; escape: Escape; assumedFrom?: number } | { kind: 'json'; name: string };
@@ -95,9 +95,6 @@ export interface ChunkTask {
   wsPaths: { source: string; flags: string };
   rules: PartRules;
 }
-
-/** A worker's first message: its modules are loaded, and it takes parts from now on. */
-export const WORKER_READY = 'ready';
 
 /** A part's tally, then its end (with a block's buffer, to carry a later block) or the error that cut it short. */
 export type WorkerReply =
@@ -203,21 +200,6 @@ export class InlinePool extends PartQueue {
   }
 }
 
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
-const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
-
-/** Run from the TypeScript sources (the tests, under tsx), a worker must register tsx itself first. */
-function startWorker(): Worker {
-  // A small young generation: a line's strings die young. 16 MB cost each worker about 40 MiB
-  // more (a part's tally then lives in the young generation longer) for about 5 % less time.
-  const options = { resourceLimits: { maxYoungGenerationSizeMb: 6 } };
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  const w = FROM_SOURCE ? new Worker(boot, { ...options, eval: true }) : new Worker(WORKER_URL, options);
-  // Its isolate's start set V8's flags back to the command line's: the process's own are set again.
-  w.once('online', reassertHeapFlags);
-  return w;
-}
-
 /** Parts a worker is given at once: the next waits in its port while it reads one, so it never waits for this thread. */
 const WORKER_DEPTH = 2;
 
@@ -291,14 +273,21 @@ export class WorkerPool extends PartQueue {
         least = n;
       }
     }
-    if ((best === null || least > 0) && this.workers.length < this.size) this.spawn();
+    if ((best === null || least > 0) && this.workers.length < this.size) {
+      const w = this.spawn();
+      if (this.ready.has(w)) return w;
+    }
     return best;
   }
 
-  private spawn(): void {
-    const w = startWorker();
+  /** A new worker: the prestarted one if there is one (ready already, maybe), else one started now. */
+  private spawn(): Worker {
+    const e = takePrestarted();
+    const w = e?.worker ?? startWorker();
+    w.ref();
     this.workers.push(w);
     this.running.set(w, []);
+    if (e?.ready === true) this.ready.add(w);
     w.on('message', (r: WorkerReply | typeof WORKER_READY) => {
       if (r === WORKER_READY) {
         this.ready.add(w);
@@ -322,6 +311,7 @@ export class WorkerPool extends PartQueue {
       for (const job of jobs) job.onReply({ type: 'error', id: job.task.id, message: err.message, code: (err as NodeJS.ErrnoException).code ?? '' });
       this.start();
     });
+    return w;
   }
 }
 
