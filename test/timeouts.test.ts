@@ -50,6 +50,11 @@ const r6 = prng(1);
 const FEW_AT_60 = uniform(r6, 6, 59_992, 60_004);
 const MANY_SPREAD = uniform(r6, 2000, 1_000, 599_999);
 
+const r7 = prng(7);
+/** 600 give-ups at 55.000–55.100 s, and 40 at 60.000–60.010 s: beside the 600 the 40 stand out only once the 600 are taken out of their background (a second round). */
+const BIG_AT_55 = uniform(r7, 600, 55_000, 55_100);
+const HIDDEN_AT_60 = uniform(r7, 40, 60_000, 60_010);
+
 const HEALTHY = uniform(prng(3), 500, 50_000, 70_000);
 const INSTANT = [...uniform(prng(4), 1000, 1, 5), ...uniform(prng(5), 50, 6, 400)];
 
@@ -88,6 +93,10 @@ const clusterCases: ClusterCase[] = [
   {
     name: '(b) two timeouts, the later one larger (5 s ×12, 10 s ×15), largest first',
     values: [...AT_5_SMALL, ...AT_10_BIG], want: [expected(AT_10_BIG), expected(AT_5_SMALL)],
+  },
+  {
+    name: 'a small tight cluster beside a big one (40 at 60 s, 600 at 55 s) is found once the big one is masked',
+    values: [...BIG_AT_55, ...HIDDEN_AT_60], want: [expected(BIG_AT_55), expected(HIDDEN_AT_60)],
   },
   {
     name: '(c) healthy sessions only: 500 spread over 50–70 s → no cluster',

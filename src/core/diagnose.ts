@@ -171,12 +171,13 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
   };
   // Each selector's share of a kind of cell (input × protocol × status × flags × bin), worked out
   // once per kind: cells differ from others of their kind only by client, and there are many.
-  const kinds = new Map<number, (Float64Array | undefined)[]>();
+  // By group, then by bin: a Map, as bins run to tens of thousands (an array indexed by them went sparse and slow).
+  const kinds = new Map<number, Map<number, Float64Array>>();
   const sharesOf = (c: CellView): Float64Array => {
     const key = groupKey(c.input, c.protocol, c.status, c.flags);
     let byBin = kinds.get(key);
-    if (byBin === undefined) kinds.set(key, (byBin = []));
-    let shares = byBin[c.bin + 1];
+    if (byBin === undefined) kinds.set(key, (byBin = new Map()));
+    let shares = byBin.get(c.bin);
     if (shares !== undefined) return shares;
     const g = counts.groups.get(key);
     shares = new Float64Array(accs.length);
@@ -186,7 +187,7 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
         ? (sel.label(c.protocol, c.status, c.flags, c.bin < 0 ? -1 : COARSE.lo(c.bin)) === undefined ? 0 : 1)
         : shareOf(i, g, c.bin);
     }
-    byBin[c.bin + 1] = shares;
+    byBin.set(c.bin, shares);
     return shares;
   };
   counts.forEachCell((c) => {

@@ -61,12 +61,14 @@ export function findClusters(h: DurationHistogram, opts: ClusterOptions = {}): C
   const tol = (ms: number): number => opts.toleranceMs ?? defaultTolerance(ms);
   const near = (c: Cluster): boolean => kept.some((k) => c.loMs <= k.hiMs + tol(c.centerMs) && c.hiMs >= k.loMs - tol(c.centerMs));
   const m = members(h);
+  let fresh: readonly Cluster[] | null = null;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     // Keep the best window per neighbourhood: most members, then tightest.
-    const found = candidates(h, m, kept, opts).sort((a, b) => b.count - a.count || (a.hiMs - a.loMs) - (b.hiMs - b.loMs));
+    const found = candidates(h, m, kept, fresh, opts).sort((a, b) => b.count - a.count || (a.hiMs - a.loMs) - (b.hiMs - b.loMs));
     const before = kept.length;
     for (const c of found) if (!near(c)) kept.push(c);
     if (kept.length === before) break;
+    fresh = kept.slice(before);
   }
   return kept.sort((a, b) => b.count - a.count);
 }
@@ -115,9 +117,12 @@ function members(h: DurationHistogram): Members {
 /**
  * Windows [t, t + w] starting at a member that are significant against their background: the
  * durations around them (±10 % of t, at least ±1 s) and the wider neighbourhood (t/2 … 3t/2),
- * whichever is denser, with the `masked` clusters left out of both.
+ * whichever is denser, with the `masked` clusters left out of both. After the first round
+ * (`fresh`: the clusters the last one kept) only windows whose background holds a fresh cluster
+ * are weighed again: any other's verdict is the last round's, and a window that passed then was
+ * kept, so masked now, or was near one kept, so near it still.
  */
-function candidates(h: DurationHistogram, members: Members, masked: readonly Cluster[], opts: ClusterOptions): Cluster[] {
+function candidates(h: DurationHistogram, members: Members, masked: readonly Cluster[], fresh: readonly Cluster[] | null, opts: ClusterOptions): Cluster[] {
   const minCount = opts.minCount ?? 3;
   const { bins, counts, loMs, n, all, bg } = members;
   if (bins.length === 0) return [];
@@ -142,10 +147,15 @@ function candidates(h: DurationHistogram, members: Members, masked: readonly Clu
     const t = loMs[i] as number;
     if (t < MIN_TIMEOUT_MS) continue;
     const w = opts.toleranceMs ?? defaultTolerance(t);
+    const r = Math.max(1000, Math.round(t * 0.1));
+    if (fresh !== null) {
+      const lo = Math.min(t - r, Math.round(t / 2));
+      const hi = Math.max(t + w + r, Math.round(t * 1.5) + w);
+      if (!fresh.some((c) => c.loMs <= hi && c.hiMs >= lo)) continue;
+    }
     const inWin = sum(all, t, t + w);
     if (inWin < minCount) continue;
     const own = sum(bg, t, t + w);
-    const r = Math.max(1000, Math.round(t * 0.1));
     const around = (sum(bg, t - r, t + w + r) - own) / (2 * r);
     const wide = (sum(bg, Math.round(t / 2), Math.round(t * 1.5) + w) - own) / Math.max(1, t);
     const background = Math.max(around, wide);
