@@ -95,7 +95,11 @@ export async function watch(options: WatchOptions): Promise<Report> {
   } finally {
     clearInterval(timer);
   }
-  return build(tally, result, o, undefined);
+  try {
+    return build(tally, result, o, undefined);
+  } finally {
+    result.close();
+  }
 }
 
 function runTotals(at: string, c: Counts, p: PipelineResult): RunTotals {
@@ -121,5 +125,6 @@ function build(view: TallyView, p: PipelineResult, o: ResolvedOptions, whole: Ta
     timeoutSeconds: o.timeoutSeconds, toleranceMs: o.toleranceMs, evidence: o.evidence, multiInput: o.inputs.length > 1,
     ...(whole === undefined ? {} : { clustersFrom: whole.counts }),
   });
+  p.readTexts(d.findings.flatMap((f) => f.evidence));
   return buildReport(view, d, p, { version: VERSION, timeoutSource: o.timeoutSeconds === undefined ? 'inferred' : 'option' });
 }

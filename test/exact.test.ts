@@ -10,12 +10,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { deserialize, serialize } from 'node:v8';
 import fc from 'fast-check';
 
 import { Counts } from '../src/core/counts.js';
 import { answeringPeer } from '../src/core/outcomes.js';
 import { HandshakeRows } from '../src/core/handshakes.js';
-import { EvidenceReservoir } from '../src/core/evidence.js';
+import { EvidenceReservoir, readPlacedTexts, type EvidenceRow } from '../src/core/evidence.js';
 import { KeyWindow } from '../src/core/keys.js';
 import { LineDigest } from '../src/core/same-lines.js';
 import { analyze, type Report } from '../src/index.js';
@@ -133,7 +134,7 @@ test('evidence per class is its earliest lines and its latest, however the lines
   const row = fc.record({ cls: fc.constantFrom(1, 2, 3), endMs: fc.integer({ min: 0, max: 50 }), input: fc.nat(1) });
   fc.assert(fc.property(fc.array(row, { maxLength: 120 }), fc.array(fc.nat(120), { maxLength: 5 }), fc.boolean(), (spec, cuts, cutoffs) => {
     // Lines numbered per input in order; the parts are cut per input, in line order, as the pipeline reads them.
-    const lines = spec.map((x, i) => ({ cls: x.cls, row: { input: x.input, line: i + 1, client: 'c', protocol: 2, status: 499, flags: 0, durationMs: 1, endMs: x.endMs, text: `line ${i + 1}` } }));
+    const lines = spec.map((x, i) => ({ cls: x.cls, row: { input: x.input, line: i + 1, client: 'c', protocol: 2, status: 499, flags: 0, durationMs: 1, endMs: x.endMs, at: -1, bytes: 0, text: `line ${i + 1}` } }));
     // What the reservoir must keep: per class, the 3 earliest by (time, input, line), then the latest of the rest.
     const order = (a: (typeof lines)[number], b: (typeof lines)[number]): number => a.row.endMs - b.row.endMs || a.row.input - b.row.input || a.row.line - b.row.line;
     const expected = [1, 2, 3].map((cls) => {
@@ -160,7 +161,7 @@ test('each class\'s latest line keeps its text while lines of every length move 
     const rows = [...random, ...tail].map((x, i) => {
       const text = `${i}:${(x.wide ? 'é' : 'a').repeat(x.len)}`;
       const source = x.bytes ? { source: { b: Buffer.from(`>${text}<`), start: 1, end: 1 + Buffer.byteLength(text) } } : {};
-      return { cls: x.cls, row: { input: 0, line: i + 1, client: 'c', protocol: 2, status: 499, flags: 0, durationMs: 1, endMs: i, text, ...source } };
+      return { cls: x.cls, row: { input: 0, line: i + 1, client: 'c', protocol: 2, status: 499, flags: 0, durationMs: 1, endMs: i, at: -1, bytes: 0, text, ...source } };
     });
     // One earliest line a class, then its latest: the text of its last line, when it has two.
     const want = new Map<number, string[]>();
@@ -185,7 +186,7 @@ test('a latest line with fewer characters than its class has room for but more b
   let line = 0;
   const offer = (cls: number, text: string): void => {
     texts.set(cls, text);
-    r.offer(cls, { input: 0, line: ++line, client: 'c', protocol: 2, status: 499, flags: 0, durationMs: 1, endMs: line, text });
+    r.offer(cls, { input: 0, line: ++line, client: 'c', protocol: 2, status: 499, flags: 0, durationMs: 1, endMs: line, at: -1, bytes: 0, text });
   };
   // Classes 1 and 2 get rooms side by side for 800 bytes each; then 600 characters of 2 bytes for class 1.
   for (const cls of [1, 2]) {
@@ -194,6 +195,41 @@ test('a latest line with fewer characters than its class has room for but more b
   }
   offer(1, 'é'.repeat(600));
   for (const [cls, text] of texts) assert.equal(r.candidates((c) => c === cls).at(-1)?.text, text);
+});
+
+test('a file\'s lines are kept by place: parts cross threads without their texts, and the cited ones read back as the lines, cut as held texts are', () => {
+  // Lines of assorted lengths, two longer than the 2,000 characters a text keeps: one among its class's earliest, one its latest.
+  const lines = Array.from({ length: 60 }, (_, i) => `${i}:${'x'.repeat(i === 7 || i === 57 ? 5_000 : 20 + ((i * 37) % 300))}`);
+  const file = Buffer.from(`${lines.join('\n')}\n`);
+  const offsets: number[] = [];
+  for (let i = 0, at = 0; i < lines.length; at += Buffer.byteLength(lines[i] as string) + 1, i++) offsets.push(at);
+  const rowOf = (i: number, byPlace: boolean): EvidenceRow => {
+    const start = offsets[i] as number;
+    const bytes = Buffer.byteLength(lines[i] as string);
+    return {
+      input: 0, line: i + 1, client: 'c', protocol: 2, status: 499, flags: 0, durationMs: 1, endMs: i,
+      at: byPlace ? start : -1, bytes: byPlace ? bytes : 0, text: byPlace ? '' : (lines[i] as string), source: { b: file, start, end: start + bytes },
+    };
+  };
+  const run = (byPlace: boolean): EvidenceRow[] => {
+    const merged = new EvidenceReservoir(3, 1000);
+    for (const [from, to] of [[0, 25], [25, 60]] as const) {
+      const part = new EvidenceReservoir(3, Infinity);
+      for (let i = from; i < to; i++) part.offer(i % 5, rowOf(i, byPlace));
+      part.pack();
+      // As it crosses threads.
+      merged.merge(EvidenceReservoir.revive(deserialize(serialize(part)) as EvidenceReservoir));
+    }
+    return [0, 1, 2, 3, 4].flatMap((cls) => merged.candidates((c) => c === cls));
+  };
+  const held = run(false);
+  const placed = run(true);
+  assert.equal(held.length, 5 * 4);
+  for (const r of placed) assert.ok(r.text === '' && r.at === offsets[r.line - 1], `line ${r.line} kept by place, no text`);
+  readPlacedTexts(placed, (_, at, bytes) => file.toString('utf8', at, at + bytes));
+  const cited = (rows: EvidenceRow[]): [number, string][] => rows.map((r) => [r.line, r.text]);
+  assert.deepEqual(cited(placed), cited(held));
+  assert.ok(held.some((r) => r.line === 8 && r.text.length === 2_000 && r.text.endsWith('…')) && held.some((r) => r.line === 58 && r.text.endsWith('…')));
 });
 
 test('past the cap on upstreams and paths, the rest count as (other): totals per input and outcome stay exact', () => {
@@ -262,7 +298,7 @@ test('a key logged on many lines links each row once: the chain ends, and visits
   const n = 5000;
   for (let i = 0; i < n; i++) {
     const row = rows.add({ input: i % 2, line: i + 1, client: 0, protocol: 2, status: 101, durationMs: 10, endMs: 1000 + i, flags: 1, upstream: 0 }, key);
-    keys.see(key, { input: i % 2, line: i + 1, client: 'c', clientId: 0, protocol: 2, status: 101, durationMs: 10, endMs: 1000 + i, flags: 1, text: 't', row });
+    keys.see(key, { input: i % 2, line: i + 1, client: 'c', clientId: 0, protocol: 2, status: 101, durationMs: 10, endMs: 1000 + i, flags: 1, at: -1, bytes: 0, text: 't', row });
   }
   keys.finish();
   // Every row was told where its key was seen (both inputs): the fold walked the whole chain.

@@ -98,7 +98,7 @@ function model(sightings: readonly Sighting[], windowMs: number, names: readonly
 }
 
 function sighting(input: number, protocol: number, endMs: number): KeySighting {
-  return { input, line: 1, client: 'c', clientId: 0, protocol, status: 101, durationMs: -1, endMs, flags: 0, text: 'line', row: -1 };
+  return { input, line: 1, client: 'c', clientId: 0, protocol, status: 101, durationMs: -1, endMs, flags: 0, at: -1, bytes: 0, text: 'line', row: -1 };
 }
 
 /** The same sightings through a real KeyWindow, summed up like the model. */

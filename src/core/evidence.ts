@@ -3,7 +3,9 @@
  * its first and last occurrence and a varied few in between. Lines are kept per class (protocol ×
  * status × flags × duration bin, core/grid.ts; plus named classes for key findings): the earliest
  * few and the latest, so reservoirs filled apart (parts of an input, panes of a window) merge into
- * the same. Counts never come from here (core/counts.ts); what a finding is, is decided elsewhere.
+ * the same. A line of a regular file is kept by its place (byte offset and length), not its text:
+ * the few a report cites are read back then (core/pipeline.ts PipelineResult.readTexts). Counts
+ * never come from here (core/counts.ts); what a finding is, is decided elsewhere.
  */
 
 import { COARSE, SESSION } from './grid.js';
@@ -19,6 +21,12 @@ export interface EvidenceRow {
   durationMs: number;
   /** NaN when the line has no time. */
   endMs: number;
+  /**
+   * Where the line lies in its input, a regular file: its first byte's offset and its length in
+   * bytes; `text` is then '' until read back. -1 (and 0): the row holds its text.
+   */
+  at: number;
+  bytes: number;
   text: string;
   /**
    * The text's bytes, when the row has them at hand (a line being read: core/part.ts): then a
@@ -88,7 +96,10 @@ interface Packed extends RowColumns {
   lasts: number;
   classes: Float64Array;
   input: Uint16Array;
+  /** Where a latest line lies in its file (-1: its text is in the arena at textAt). */
+  place: Float64Array;
   textAt: Uint32Array;
+  /** Its length in bytes: in the arena, or in the file. */
   textBytes: Uint32Array;
   clients: string[];
   arena: Buffer;
@@ -228,6 +239,11 @@ export class EvidenceReservoir {
   /** `row` as the class's latest line, if it is later than the one kept. */
   private offerLast(s: Slot, row: EvidenceRow): void {
     if (s.last !== null && before(row, s.last)) return;
+    if (row.at >= 0) {
+      s.lastBytes = 0;
+      copyFields(this.lastRow(s), row);
+      return;
+    }
     const src = row.source;
     // The room left behind by a class that moved is not reused; a quarter more spares most moves.
     if (src !== undefined && src.end - src.start <= MAX_TEXT) {
@@ -293,7 +309,7 @@ export class EvidenceReservoir {
     const n = this.slots.size;
     const p: Packed = {
       firsts: [], lasts: 0, classes: new Float64Array(n), input: new Uint16Array(n), line: new Uint32Array(n), client: new Uint32Array(n), protocol: new Uint8Array(n),
-      status: new Uint16Array(n), flags: new Uint8Array(n), durationMs: new Int32Array(n), endMs: new Float64Array(n), textAt: new Uint32Array(n), textBytes: new Uint32Array(n),
+      status: new Uint16Array(n), flags: new Uint8Array(n), durationMs: new Int32Array(n), endMs: new Float64Array(n), place: new Float64Array(n), textAt: new Uint32Array(n), textBytes: new Uint32Array(n),
       clients: [], arena: Buffer.allocUnsafeSlow(this.arenaUsed),
     };
     const clientIds = new Map<string, number>();
@@ -313,8 +329,9 @@ export class EvidenceReservoir {
       p.flags[k] = r.flags;
       p.durationMs[k] = r.durationMs;
       p.endMs[k] = r.endMs;
+      p.place[k] = r.at;
       p.textAt[k] = s.lastAt;
-      p.textBytes[k] = s.lastBytes;
+      p.textBytes[k] = r.at >= 0 ? r.bytes : s.lastBytes;
       k++;
     }
     p.lasts = k;
@@ -329,7 +346,7 @@ export class EvidenceReservoir {
   transferables(): ArrayBuffer[] {
     const p = this.packed;
     if (p === null) return [];
-    return [p.classes, p.input, p.line, p.client, p.protocol, p.status, p.flags, p.durationMs, p.endMs, p.textAt, p.textBytes, p.arena].map((a) => a.buffer as ArrayBuffer);
+    return [p.classes, p.input, p.line, p.client, p.protocol, p.status, p.flags, p.durationMs, p.endMs, p.place, p.textAt, p.textBytes, p.arena].map((a) => a.buffer as ArrayBuffer);
   }
 
 
@@ -370,6 +387,7 @@ export class EvidenceReservoir {
   }
 
   private lastOf(s: Slot): EvidenceRow {
+    if ((s.last as EvidenceRow).at >= 0) return { ...(s.last as EvidenceRow), text: '' };
     const text = this.arena.toString('utf8', s.lastAt, s.lastAt + s.lastBytes);
     return { ...(s.last as EvidenceRow), text: text.length >= MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text };
   }
@@ -387,12 +405,19 @@ export class EvidenceReservoir {
       readRow(row, p, k, p.clients, lineOffset);
       const at = p.textAt[k] as number;
       const bytes = p.textBytes[k] as number;
+      row.at = p.place[k] as number;
+      row.bytes = row.at >= 0 ? bytes : 0;
       if (this.admits(s, row)) {
-        const out = this.admit(s, { ...row, text: p.arena.toString('utf8', at, at + bytes) }, true);
+        const out = this.admit(s, { ...row, text: row.at >= 0 ? '' : p.arena.toString('utf8', at, at + bytes) }, true);
         if (out !== null) this.offerLast(s, out);
         continue;
       }
       if (s.last !== null && before(row, s.last)) continue;
+      if (row.at >= 0) {
+        s.lastBytes = 0;
+        copyFields(this.lastRow(s), row);
+        continue;
+      }
       this.makeRoom(s, bytes);
       s.lastBytes = p.arena.copy(this.arena, s.lastAt, at, at + bytes);
       copyFields(this.lastRow(s), row);
@@ -425,7 +450,7 @@ function latestOf(rows: readonly EvidenceRow[]): number {
 
 
 function newRow(): EvidenceRow {
-  return { input: 0, line: 0, client: '', protocol: 0, status: 0, flags: 0, durationMs: -1, endMs: NaN, text: '' };
+  return { input: 0, line: 0, client: '', protocol: 0, status: 0, flags: 0, durationMs: -1, endMs: NaN, at: -1, bytes: 0, text: '' };
 }
 
 /** Copies a row's numbers and client into `to` (not its text; `from` may be a wider object, reused per line). */
@@ -438,12 +463,15 @@ function copyFields(to: EvidenceRow, from: EvidenceRow): EvidenceRow {
   to.flags = from.flags;
   to.durationMs = from.durationMs;
   to.endMs = from.endMs;
+  to.at = from.at;
+  to.bytes = from.bytes;
   return to;
 }
 
-/** A copy that holds no slice of a larger string (a read chunk), cut to MAX_TEXT characters. */
+/** A copy that holds no slice of a larger string (a read chunk), cut to MAX_TEXT characters; a row by place, without its text. */
 export function keep(r: EvidenceRow): EvidenceRow {
   const row = copyFields(newRow(), r);
+  if (r.at >= 0) return row;
   const src = r.source;
   // A string made from the bytes is one of its own: nothing to copy again (nor `text` to ask for).
   if (src !== undefined && src.end - src.start <= MAX_TEXT) row.text = src.b.toString('utf8', src.start, src.end);
@@ -459,4 +487,17 @@ export function classParts(cls: number): { protocol: number; flags: number; stat
   const status = rest % 1000;
   rest = Math.floor(rest / 1000);
   return { protocol: Math.floor(rest / 256), flags: rest % 256, status, bin };
+}
+
+/**
+ * Gives the rows kept by place their text: `read` gives `bytes` bytes at `at` of the input's file
+ * (at most what a cut text needs), cut as keep() cuts. Rows read already, or holding their text, stay.
+ */
+export function readPlacedTexts(rows: readonly EvidenceRow[], read: (input: number, at: number, bytes: number) => string): void {
+  for (const r of rows) {
+    if (r.at < 0 || r.text !== '') continue;
+    // 4 bytes a character at most: enough for the MAX_TEXT characters a cut keeps.
+    const text = read(r.input, r.at, Math.min(r.bytes, 4 * MAX_TEXT));
+    r.text = r.bytes > MAX_TEXT && text.length >= MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
+  }
 }

@@ -324,6 +324,8 @@ class LineRow implements EvidenceRow {
   flags = 0;
   durationMs = -1;
   endMs = NaN;
+  at = -1;
+  bytes = 0;
   readonly source: TextBytes = { b: Buffer.alloc(0), start: 0, end: 0 };
 
   constructor(private readonly scanner: LineScanner) {}
@@ -436,13 +438,16 @@ export class PartReader {
     row.source.b = s.b;
     row.source.start = s.bodyStart;
     row.source.end = s.bodyEnd;
+    // A file's line is kept by its place: its text is read back if a report cites it.
+    const byPlace = this.fileOffset >= 0;
+    row.at = byPlace ? this.fileOffset + s.bodyStart : -1;
+    row.bytes = byPlace ? s.bodyEnd - s.bodyStart : 0;
     slice.evidence.offer(EvidenceReservoir.classFor(f.protocol, f.status, flags, durationMs), row);
     if (f.key === '' && !rules.sightAll) return;
     const w = t.columns as SightingColumns;
     w.key.push(f.key);
     const plain = decodeKey(f.key, KEY_WORDS);
     // By place, or as text (an empty entry keeps the column's index the sightings' index).
-    const byPlace = this.fileOffset >= 0;
     w.text.pushBytes(s.b, s.bodyStart, byPlace ? s.bodyStart : s.bodyEnd);
     w.add(n, who, f.protocol, f.status, flags, durationMs, endMs, plain, KEY_WORDS, byPlace ? this.fileOffset + s.bodyStart : -1, byPlace ? s.bodyEnd - s.bodyStart : 0);
     if (rules.sightAll) w.upstream.push(s.upstream());

@@ -20,7 +20,7 @@ import { firstLines, headLines, lineRanges } from '../input/chunks.js';
 import { followFile } from '../input/follow.js';
 import { LinesByPlace } from '../input/lines-by-place.js';
 import { openInput, stdinAsFile, type OpenedInput } from '../input/open.js';
-import { readRow, type TextBytes } from './evidence.js';
+import { readPlacedTexts, readRow, type EvidenceRow, type TextBytes } from './evidence.js';
 import { GATE_LINES, type PartRules, type PartTally, type Sightings } from './part.js';
 import { LINE_EMPTY } from './scan.js';
 import { LineDigest, sameAsEarlier } from './same-lines.js';
@@ -94,6 +94,10 @@ export interface PipelineResult {
   untilMs: number | undefined;
   /** The UTC offset (minutes) most lines' $time_local / $time_iso8601 were written in; null when no line has one. */
   utcOffsetMinutes: number | null;
+  /** Gives evidence rows kept by place (core/evidence.ts) their text, read from the files as analysed. */
+  readTexts(rows: readonly EvidenceRow[]): void;
+  /** Lets go of those files: the run's final result's, once its report is built (readTexts then reads nothing). */
+  close(): void;
 }
 
 interface Shared {
@@ -169,6 +173,16 @@ class Head implements KeyedSighting {
     return true;
   }
 
+  /** Where the line lies in its file (-1: the part holds its text). */
+  get at(): number {
+    const w = this.sightings;
+    return w === null || this.places === null ? -1 : (w.textAt[this.index] as number);
+  }
+
+  get bytes(): number {
+    return this.at >= 0 ? ((this.sightings as Sightings).textBytes[this.index] as number) : 0;
+  }
+
   /** Read when asked for (few are): from the part's texts, or from the file at its place. */
   get text(): string {
     const w = this.sightings;
@@ -188,7 +202,7 @@ class Head implements KeyedSighting {
     return this.places.bytesAt(at, w.textBytes[i] as number) ?? undefined;
   }
 
-  at(sightings: Sightings, index: number, places: LinesByPlace | null): void {
+  moveTo(sightings: Sightings, index: number, places: LinesByPlace | null): void {
     this.sightings = sightings;
     this.index = index;
     this.places = places;
@@ -256,7 +270,7 @@ class Cursor {
       const i = this.at++;
       const h = this.head;
       readRow(h, w, i, p.clients, this.base);
-      h.at(w, i, this.places);
+      h.moveTo(w, i, this.places);
       h.upstream = i < w.upstream.length ? w.upstream.at(i) : '';
       if (h.endMs === h.endMs) this.headMs = h.endMs;
       this.hasHead = true;
@@ -514,8 +528,9 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   }
   try {
     tally.finish();
-  } finally {
-    for (const c of cursors) c.places?.close();
+  } catch (err) {
+    closePlaces(cursors);
+    throw err;
   }
   for (const c of cursors) if (c.result.error !== null && c.result.error.code !== 'FORMAT_NO_MATCH' && c.opened) partial = true;
   const same = sameAsEarlier(cursors.map((c) => ({ lines: c.result.lines, digest: c.digest.value, complete: c.result.error === null && c.opened !== undefined })));
@@ -525,10 +540,21 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   return resultOf(cursors, bad, used, partial, opts, offsets, true);
 }
 
-/** The run's result: at its end, or so far (live snapshots: lines counted up to now). */
+/** The run's result: at its end, or so far (live snapshots: lines counted up to now; close() is the final result's to call). */
 function resultOf(cursors: readonly Cursor[], bad: BadLineLog, used: Set<CompiledFormat>, partial: boolean, opts: PipelineOptions, offsets: ReadonlyMap<number, number>, final: boolean): PipelineResult {
   const inputs = cursors.map((c) => (final ? c.result : { ...c.result, lines: c.linesSoFar, formats: { ...c.result.formats } }));
-  return { inputs, bad, used: [...used], partial, sinceMs: opts.sinceMs, untilMs: opts.untilMs, utcOffsetMinutes: mostCommon(offsets) };
+  return {
+    inputs, bad, used: [...used], partial, sinceMs: opts.sinceMs, untilMs: opts.untilMs, utcOffsetMinutes: mostCommon(offsets),
+    readTexts: (rows) => readPlacedTexts(rows, (input, at, bytes) => cursors[input]?.places?.read(at, bytes) ?? ''),
+    close: final ? () => closePlaces(cursors) : () => {},
+  };
+}
+
+function closePlaces(cursors: readonly Cursor[]): void {
+  for (const c of cursors) {
+    c.places?.close();
+    c.places = null;
+  }
 }
 
 /** The offset with the most lines (ties: the first met), or null. */

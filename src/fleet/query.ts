@@ -102,7 +102,9 @@ async function fill(fleet: Fleet, table: string, o: ResolvedOptions, q: FleetQue
   tally.counts.merge(await counts(fleet, table, e, W, H, tally.counts.caps.timeBuckets, tally.counts.caps.names) as Counts);
   await keyCounts(fleet, table, e, K, tally);
   await evidence(fleet, table, e, H, K, tally.evidence);
-  const pipeline: PipelineResult = { inputs, bad, used, partial: false, sinceMs: o.sinceMs, untilMs: o.untilMs, utcOffsetMinutes: offset === undefined ? null : num(offset[0]) };
+  const pipeline: PipelineResult = { inputs, bad, used, partial: false, sinceMs: o.sinceMs, untilMs: o.untilMs, utcOffsetMinutes: offset === undefined ? null : num(offset[0]),
+    // Its rows' texts come from the table (`texts` below), none from a file.
+    readTexts: () => {}, close: () => {} };
   const texts = async (rows: readonly EvidenceRow[]): Promise<void> => {
     if (rows.length === 0) return;
     const places = [...new Set(rows.map((r) => `(${r.input}, ${r.line})`))];
@@ -328,7 +330,7 @@ async function evidence(fleet: Fleet, table: string, e: LineSql, H: string, K: s
   // No text: evidenceTexts() fetches the text of the few lines a report cites.
   const cols = `${e.proto}, ${e.status}, ${e.flags}, ${e.evidenceBin}, ${e.idx}, ${e.line}, ${e.client}, ${e.dur}, ${e.end}, ${e.ord}`;
   const cls = (r: Row): number => EvidenceReservoir.classOf(num(r[0]), num(r[1]), num(r[2]), num(r[3]));
-  const rowOf = (r: Row): EvidenceRow => ({ protocol: num(r[0]), status: num(r[1]), flags: num(r[2]), input: num(r[4]), line: num(r[5]), client: str(r[6]), durationMs: num(r[7]), endMs: num(r[8]) >= 0 ? num(r[8]) : NaN, text: '' });
+  const rowOf = (r: Row): EvidenceRow => ({ protocol: num(r[0]), status: num(r[1]), flags: num(r[2]), input: num(r[4]), line: num(r[5]), client: str(r[6]), durationMs: num(r[7]), endMs: num(r[8]) >= 0 ? num(r[8]) : NaN, at: -1, bytes: 0, text: '' });
   const offer = (c: number, first: Row[], last: Row[]): void => {
     const firsts = new Set(first.map((r) => `${num(r[4])}:${num(r[5])}`));
     for (const r of first) res.offer(c < 0 ? c : cls(r), rowOf(r));
