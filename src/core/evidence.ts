@@ -87,16 +87,15 @@ interface Slot {
 }
 
 /**
- * A reservoir packed to cross threads: its earliest lines as rows (few, once the run's cutoffs
- * apply), its latest lines as columns, their texts in one arena.
+ * A reservoir packed to cross threads: its lines as columns, the classes' earliest first, then
+ * their latest (objects would each be copied and made again on the other side: a part has
+ * hundreds); the texts it holds in one arena.
  */
 interface Packed extends RowColumns {
-  firsts: { cls: number; row: EvidenceRow }[];
-  /** Latest lines: the columns' length used. */
-  lasts: number;
+  rows: number;
   classes: Float64Array;
   input: Uint16Array;
-  /** Where a latest line lies in its file (-1: its text is in the arena at textAt). */
+  /** Where a line lies in its file (-1: its text is in the arena at textAt). */
   place: Float64Array;
   textAt: Uint32Array;
   /** Its length in bytes: in the arena, or in the file. */
@@ -304,20 +303,25 @@ export class EvidenceReservoir {
     return at;
   }
 
-  /** Done with offers: the arena cut to what is used, to be posted to another thread. */
+  /** Done with offers: the lines as columns, to be posted to another thread. */
   pack(): void {
-    const n = this.slots.size;
+    let n = 0;
+    let textBytes = this.arenaUsed;
+    for (const s of this.slots.values()) {
+      n += s.first.length + (s.last === null ? 0 : 1);
+      for (const r of s.first) if (r.at < 0) textBytes += Buffer.byteLength(r.text, 'utf8');
+    }
     const p: Packed = {
-      firsts: [], lasts: 0, classes: new Float64Array(n), input: new Uint16Array(n), line: new Uint32Array(n), client: new Uint32Array(n), protocol: new Uint8Array(n),
-      status: new Uint16Array(n), flags: new Uint8Array(n), durationMs: new Int32Array(n), endMs: new Float64Array(n), place: new Float64Array(n), textAt: new Uint32Array(n), textBytes: new Uint32Array(n),
-      clients: [], arena: Buffer.allocUnsafeSlow(this.arenaUsed),
+      rows: n, classes: new Float64Array(n), input: new Uint16Array(n), line: new Uint32Array(n), client: new Uint32Array(n), protocol: new Uint8Array(n),
+      status: new Uint16Array(n), flags: new Uint8Array(n), durationMs: new Int32Array(n), endMs: new Float64Array(n), place: new Float64Array(n),
+      textAt: new Uint32Array(n), textBytes: new Uint32Array(n), clients: [], arena: Buffer.allocUnsafeSlow(textBytes),
     };
+    // The latest lines' texts where they are, the earliest ones' after them.
+    this.arena.copy(p.arena, 0, 0, this.arenaUsed);
+    let free = this.arenaUsed;
     const clientIds = new Map<string, number>();
     let k = 0;
-    for (const [cls, s] of this.slots) {
-      for (const row of s.first) p.firsts.push({ cls, row });
-      const r = s.last;
-      if (r === null) continue;
+    const put = (cls: number, r: EvidenceRow, textAt: number, bytes: number): void => {
       let c = clientIds.get(r.client);
       if (c === undefined) clientIds.set(r.client, (c = p.clients.push(r.client) - 1));
       p.classes[k] = cls;
@@ -330,12 +334,18 @@ export class EvidenceReservoir {
       p.durationMs[k] = r.durationMs;
       p.endMs[k] = r.endMs;
       p.place[k] = r.at;
-      p.textAt[k] = s.lastAt;
-      p.textBytes[k] = r.at >= 0 ? r.bytes : s.lastBytes;
+      p.textAt[k] = textAt;
+      p.textBytes[k] = r.at >= 0 ? r.bytes : bytes;
       k++;
+    };
+    for (const [cls, s] of this.slots) {
+      for (const r of s.first) {
+        const at = free;
+        if (r.at < 0) free += p.arena.write(r.text, at, 'utf8');
+        put(cls, r, at, free - at);
+      }
     }
-    p.lasts = k;
-    this.arena.copy(p.arena, 0, 0, this.arenaUsed);
+    for (const [cls, s] of this.slots) if (s.last !== null) put(cls, s.last, s.lastAt, s.lastBytes);
     this.packed = p;
     this.slots.clear();
     this.arena = EMPTY_ARENA;
@@ -393,34 +403,14 @@ export class EvidenceReservoir {
   }
 
   /**
-   * A packed reservoir's lines: its earliest offered as any line; its latest ones with their text
-   * copied as bytes, arena to arena, read as a string only when one goes among the earliest.
+   * A packed reservoir's lines, offered in the order packed: a row is made (and a text read from
+   * the arena) only for a line taken among the earliest; a latest line's text is copied as bytes.
    */
   private mergePacked(p: Packed, lineOffset: number): void {
-    for (const { cls, row } of p.firsts) this.offer(cls, lineOffset === 0 ? row : { ...row, line: row.line + lineOffset }, true);
-    const row = newRow();
-    for (let k = 0; k < p.lasts; k++) {
-      const s = this.slot(p.classes[k] as number);
-      row.input = p.input[k] as number;
-      readRow(row, p, k, p.clients, lineOffset);
-      const at = p.textAt[k] as number;
-      const bytes = p.textBytes[k] as number;
-      row.at = p.place[k] as number;
-      row.bytes = row.at >= 0 ? bytes : 0;
-      if (this.admits(s, row)) {
-        const out = this.admit(s, { ...row, text: row.at >= 0 ? '' : p.arena.toString('utf8', at, at + bytes) }, true);
-        if (out !== null) this.offerLast(s, out);
-        continue;
-      }
-      if (s.last !== null && before(row, s.last)) continue;
-      if (row.at >= 0) {
-        s.lastBytes = 0;
-        copyFields(this.lastRow(s), row);
-        continue;
-      }
-      this.makeRoom(s, bytes);
-      s.lastBytes = p.arena.copy(this.arena, s.lastAt, at, at + bytes);
-      copyFields(this.lastRow(s), row);
+    const row = new PackedRow(p, lineOffset);
+    for (let k = 0; k < p.rows; k++) {
+      row.moveTo(k);
+      this.offer(p.classes[k] as number, row);
     }
   }
 
@@ -430,6 +420,42 @@ export class EvidenceReservoir {
     if (p !== null) p.arena = Buffer.from(p.arena.buffer, p.arena.byteOffset, p.arena.byteLength);
     o.arena = EMPTY_ARENA;
     return Object.setPrototypeOf(o, EvidenceReservoir.prototype) as EvidenceReservoir;
+  }
+}
+
+/** Row k of a packed reservoir, read in place: its text is made only when asked for. */
+class PackedRow implements EvidenceRow {
+  input = 0;
+  line = 0;
+  client = '';
+  protocol = 0;
+  status = 0;
+  flags = 0;
+  durationMs = -1;
+  endMs = NaN;
+  at = -1;
+  bytes = 0;
+  source: TextBytes | undefined = undefined;
+  private readonly held: TextBytes;
+
+  constructor(private readonly p: Packed, private readonly lineOffset: number) {
+    this.held = { b: p.arena, start: 0, end: 0 };
+  }
+
+  moveTo(k: number): void {
+    const p = this.p;
+    readRow(this, p, k, p.clients, this.lineOffset);
+    this.input = p.input[k] as number;
+    this.at = p.place[k] as number;
+    const bytes = p.textBytes[k] as number;
+    this.bytes = this.at >= 0 ? bytes : 0;
+    this.held.start = p.textAt[k] as number;
+    this.held.end = this.held.start + (this.at >= 0 ? 0 : bytes);
+    this.source = this.at >= 0 ? undefined : this.held;
+  }
+
+  get text(): string {
+    return this.at >= 0 ? '' : this.held.b.toString('utf8', this.held.start, this.held.end);
   }
 }
 
