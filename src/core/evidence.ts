@@ -423,8 +423,8 @@ export class EvidenceReservoir {
   }
 }
 
-/** Row k of a packed reservoir, read in place: its text is made only when asked for. */
-class PackedRow implements EvidenceRow {
+/** A row read in place, one line after another (a line being read, a packed row): its text is made only when asked for. */
+export abstract class RowInPlace implements EvidenceRow {
   input = 0;
   line = 0;
   client = '';
@@ -435,10 +435,17 @@ class PackedRow implements EvidenceRow {
   endMs = NaN;
   at = -1;
   bytes = 0;
+  abstract readonly source: TextBytes | undefined;
+  abstract get text(): string;
+}
+
+/** Row k of a packed reservoir. */
+class PackedRow extends RowInPlace {
   source: TextBytes | undefined = undefined;
   private readonly held: TextBytes;
 
   constructor(private readonly p: Packed, private readonly lineOffset: number) {
+    super();
     this.held = { b: p.arena, start: 0, end: 0 };
   }
 

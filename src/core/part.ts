@@ -11,7 +11,7 @@ import { LineCapper } from '../input/line-cap.js';
 import { Classifier } from './classify.js';
 import { resized, type Column } from './columns.js';
 import { Counts, type CountCaps } from './counts.js';
-import { EvidenceReservoir, type Cutoffs, type EvidenceRow, type RowColumns, type TextBytes } from './evidence.js';
+import { EvidenceReservoir, RowInPlace, type Cutoffs, type RowColumns, type TextBytes } from './evidence.js';
 import { decodeKey } from './keys.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner } from './scan.js';
 import { LineDigest, hashText } from './same-lines.js';
@@ -315,20 +315,12 @@ export class PartTally {
 }
 
 /** The evidence row of the handshake being read: its text is made from the line's bytes only if a reservoir asks for it. */
-class LineRow implements EvidenceRow {
-  input = 0;
-  line = 0;
-  client = '';
-  protocol = 0;
-  status = 0;
-  flags = 0;
-  durationMs = -1;
-  endMs = NaN;
-  at = -1;
-  bytes = 0;
+class LineRow extends RowInPlace {
   readonly source: TextBytes = { b: Buffer.alloc(0), start: 0, end: 0 };
 
-  constructor(private readonly scanner: LineScanner) {}
+  constructor(private readonly scanner: LineScanner) {
+    super();
+  }
 
   get text(): string {
     return this.scanner.body;
