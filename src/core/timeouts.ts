@@ -64,7 +64,7 @@ export function findClusters(h: DurationHistogram, opts: ClusterOptions = {}): C
   let fresh: readonly Cluster[] | null = null;
   for (let round = 0; round < MAX_ROUNDS; round++) {
     // Keep the best window per neighbourhood: most members, then tightest.
-    const found = candidates(h, m, kept, fresh, opts).sort((a, b) => b.count - a.count || (a.hiMs - a.loMs) - (b.hiMs - b.loMs));
+    const found = candidates(m, kept, fresh, opts).sort((a, b) => b.count - a.count || (a.hiMs - a.loMs) - (b.hiMs - b.loMs));
     const before = kept.length;
     for (const c of found) if (!near(c)) kept.push(c);
     if (kept.length === before) break;
@@ -77,19 +77,19 @@ export function findClusters(h: DurationHistogram, opts: ClusterOptions = {}): C
 const MAX_ROUNDS = 6;
 
 /**
- * A histogram's members, read once for every round: the non-empty bins in order, their counts and
- * first milliseconds, and prefix sums of the counts over every bin up to the last member (sessions
- * of hours span 300,000 FINE bins); typed arrays, so a long log's tens of thousands of distinct
+ * A histogram's members, read once for every round: the non-empty bins in order, their counts,
+ * first milliseconds and prefix sums; typed arrays, so a long log's tens of thousands of distinct
  * durations cost no objects.
  */
 interface Members {
   bins: Uint32Array;
   counts: Float64Array;
   loMs: Float64Array;
+  /** prefix[i]: the counts of members 0 … i-1. */
+  prefix: Float64Array;
   /** Bins 0 … n-1, n = the last member's bin + 1. */
   n: number;
-  all: Float64Array;
-  /** The background's prefix sums, rewritten by each round. */
+  /** The background's prefix sums over every bin up to the last member (sessions of hours span 300,000 FINE bins), rewritten by each round. */
   bg: Float64Array;
 }
 
@@ -107,11 +107,10 @@ function members(h: DurationHistogram): Members {
     counts[k] = m;
     loMs[k++] = FINE.lo(b);
   });
+  const prefix = new Float64Array(k + 1);
+  for (let i = 0; i < k; i++) prefix[i + 1] = (prefix[i] as number) + (counts[i] as number);
   const n = k === 0 ? 0 : (bins[k - 1] as number) + 1;
-  const all = new Float64Array(n + 1);
-  for (let i = 0; i < k; i++) all[(bins[i] as number) + 1] = counts[i] as number;
-  for (let b = 0; b < n; b++) all[b + 1] = (all[b + 1] as number) + (all[b] as number);
-  return { bins, counts, loMs, n, all, bg: new Float64Array(n + 1) };
+  return { bins, counts, loMs, prefix, n, bg: new Float64Array(n + 1) };
 }
 
 /**
@@ -122,15 +121,15 @@ function members(h: DurationHistogram): Members {
  * are weighed again: any other's verdict is the last round's, and a window that passed then was
  * kept, so masked now, or was near one kept, so near it still.
  */
-function candidates(h: DurationHistogram, members: Members, masked: readonly Cluster[], fresh: readonly Cluster[] | null, opts: ClusterOptions): Cluster[] {
+function candidates(members: Members, masked: readonly Cluster[], fresh: readonly Cluster[] | null, opts: ClusterOptions): Cluster[] {
   const minCount = opts.minCount ?? 3;
-  const { bins, counts, loMs, n, all, bg } = members;
+  const { bins, counts, loMs, prefix, n, bg } = members;
   if (bins.length === 0) return [];
   // The background: the members where they are, those inside a masked cluster left out, then summed in one pass.
   bg.fill(0);
   for (let i = 0; i < bins.length; i++) {
     const lo = loMs[i] as number;
-    if (!masked.some((c) => lo >= c.loMs && lo <= c.hiMs)) bg[(bins[i] as number) + 1] = counts[i] as number;
+    if (!overlapsAny(masked, lo, lo)) bg[(bins[i] as number) + 1] = counts[i] as number;
   }
   for (let b = 0; b < n; b++) bg[b + 1] = (bg[b + 1] as number) + (bg[b] as number);
   /** Count of durations from fromMs to toMs (whole bins from the one holding fromMs). */
@@ -142,6 +141,8 @@ function candidates(h: DurationHistogram, members: Members, masked: readonly Clu
   };
 
   const out: Cluster[] = [];
+  // The window's members are i … j: j moves on with i, as t + w only grows.
+  let j = 0;
   for (let i = 0; i < bins.length; i++) {
     const b = bins[i] as number;
     const t = loMs[i] as number;
@@ -151,9 +152,12 @@ function candidates(h: DurationHistogram, members: Members, masked: readonly Clu
     if (fresh !== null) {
       const lo = Math.min(t - r, Math.round(t / 2));
       const hi = Math.max(t + w + r, Math.round(t * 1.5) + w);
-      if (!fresh.some((c) => c.loMs <= hi && c.hiMs >= lo)) continue;
+      if (!overlapsAny(fresh, lo, hi)) continue;
     }
-    const inWin = sum(all, t, t + w);
+    const last = Math.min(n - 1, FINE.bin(t + w));
+    if (j < i) j = i;
+    while (j + 1 < bins.length && (bins[j + 1] as number) <= last) j++;
+    const inWin = (prefix[j + 1] as number) - (prefix[i] as number);
     if (inWin < minCount) continue;
     const own = sum(bg, t, t + w);
     const around = (sum(bg, t - r, t + w + r) - own) / (2 * r);
@@ -162,32 +166,38 @@ function candidates(h: DurationHistogram, members: Members, masked: readonly Clu
     const density = inWin / (w + 1);
     const contrast = background === 0 ? Infinity : density / background;
     if (contrast < MIN_CONTRAST) continue;
-    const c = tighten(h, b, Math.min(n - 1, FINE.bin(t + w)), inWin, contrast);
     // Chance is judged over the members' own span: six give-ups within 13 ms are no coincidence.
-    if (lnPoissonTail(inWin, background * (c.hiMs - c.loMs + 1)) > MAX_LN_P) continue;
-    if (masked.some((k) => c.loMs <= k.hiMs && c.hiMs >= k.loMs)) continue;
-    out.push(c);
+    const loMsC = FINE.lo(b);
+    const hiMsC = FINE.hi(bins[j] as number);
+    if (lnPoissonTail(inWin, background * (hiMsC - loMsC + 1)) > MAX_LN_P) continue;
+    if (overlapsAny(masked, loMsC, hiMsC)) continue;
+    out.push(clusterOfMembers(members, i, j, inWin, contrast));
   }
   return out;
 }
 
-/** Shrinks bins [lo, hi] to its first and last members and finds the median member. */
-function tighten(h: DurationHistogram, lo: number, hi: number, count: number, contrast: number): Cluster {
-  while (lo < hi && h.at(lo) === 0) lo++;
-  while (hi > lo && h.at(hi) === 0) hi--;
+/** Does a cluster of `cs` overlap [lo, hi] ms? A loop, not some(): called per member, a closure each would be garbage. */
+function overlapsAny(cs: readonly Cluster[], lo: number, hi: number): boolean {
+  for (const c of cs) if (c.loMs <= hi && c.hiMs >= lo) return true;
+  return false;
+}
+
+/** The cluster of members i … j (`count` in all): their bounds and the median member. */
+function clusterOfMembers(m: Members, i: number, j: number, count: number, contrast: number): Cluster {
   let seen = 0;
-  let center = lo;
-  for (let b = lo; b <= hi; b++) {
-    seen += h.at(b);
+  let center = m.bins[i] as number;
+  for (let k = i; k <= j; k++) {
+    seen += m.counts[k] as number;
     if (seen * 2 >= count) {
-      center = b;
+      center = m.bins[k] as number;
       break;
     }
   }
+  const hi = m.bins[j] as number;
   // Past 65.5 s a bin is wider than a millisecond: its middle is the best estimate of T.
   const approximate = FINE.hi(hi) > FINE.lo(hi);
   const centerMs = FINE.hi(center) === FINE.lo(center) ? FINE.lo(center) : Math.round((FINE.lo(center) + FINE.hi(center)) / 2);
-  return { centerMs, loMs: FINE.lo(lo), hiMs: FINE.hi(hi), count, contrast, approximate };
+  return { centerMs, loMs: FINE.lo(m.bins[i] as number), hiMs: FINE.hi(hi), count, contrast, approximate };
 }
 
 /** A cluster around a timeout the user named (--timeout), with the given tolerance. */
