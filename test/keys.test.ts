@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import fc from 'fast-check';
 
+import { DepartedKeys, type Departed } from '../src/core/departed.js';
 import { EvidenceReservoir } from '../src/core/evidence.js';
 import { KEY_WINDOW_MS, KeyWindow, decodeKey, encodeKey, isHiddenDowngrade, type Sighting as KeySighting } from '../src/core/keys.js';
 import { analyze } from '../src/index.js';
@@ -247,4 +248,21 @@ test('two tiers whose logs are longer than the key window still join on the key 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a key that left the window reads back as it was stored: inputs, counted, lines (saturating), client (-1 too), first start; a full set forgets its oldest', () => {
+  const d = new DepartedKeys(4);
+  const keys: [number, number, Departed][] = [
+    [1, 2, { inputs: 0b101, counted: false, lines: 7, client: 3, firstMs: 1_520_524_800_039 }],
+    [0xffffffff, 0x80000000, { inputs: 0x80000001, counted: true, lines: 300, client: -1, firstMs: -Infinity }],
+    [5, 6, { inputs: 1, counted: false, lines: 0, client: 0, firstMs: 12.5 }],
+  ];
+  for (const [hi, lo, r] of keys) d.add(hi, lo, r);
+  for (const [hi, lo, r] of keys) assert.deepEqual({ ...d.take(hi, lo) }, { ...r, lines: Math.min(255, r.lines) });
+  assert.equal(d.take(1, 2), null, 'taken once');
+  // One set of four ways: a fifth key forgets the one filled first.
+  for (let k = 0; k < 5; k++) d.add(100 + k, 0, { inputs: 1, counted: false, lines: 1, client: k, firstMs: k });
+  assert.equal(d.forgotten, 1);
+  assert.equal(d.take(100, 0), null);
+  for (let k = 1; k < 5; k++) assert.equal(d.take(100 + k, 0)?.client, k);
 });

@@ -7,7 +7,7 @@
  * its oldest key, and `forgotten` counts them.
  */
 
-/** Keys remembered at most (4 ways × sets): 262,144 keys in 7.9 MB (30 bytes each), allocated on first use. */
+/** Keys remembered at most (4 ways × sets): 262,144 keys in 8.4 MB (32 bytes each), allocated on first use. */
 export const DEPARTED_KEYS = 1 << 18;
 const WAYS = 4;
 
@@ -22,20 +22,29 @@ export interface Departed {
   firstMs: number;
 }
 
+/**
+ * A way's record, in 32-bit words: the key's two halves, its inputs, its state (0: empty; else
+ * 1 + 2 × counted) and lines, its client, its fill stamp, then its first start as a float64 (words
+ * 6-7). One record a way, not a column a field: a set's four ways are 128 bytes, two cache lines
+ * where a lookup read from eight columns (the table is larger than the caches, and every key that
+ * leaves the window lands in a random set).
+ */
+const HI = 0;
+const LO = 1;
+const INPUTS = 2;
+const STATE = 3;
+const CLIENT = 4;
+const STAMP = 5;
+const WORDS = 8;
+
 export class DepartedKeys {
   /** Keys dropped to make room: a reuse of one of them is missed, so reused keys may be undercounted by at most this. */
   forgotten = 0;
   private readonly sets: number;
-  private hi = new Uint32Array(0);
-  private lo = new Uint32Array(0);
-  private inputs = new Uint32Array(0);
-  /** 0: empty; else 1 + 2 × counted. */
-  private state = new Uint8Array(0);
-  private lines = new Uint8Array(0);
-  private client = new Int32Array(0);
-  private firstMs = new Float64Array(0);
+  private words = new Uint32Array(0);
+  /** The same buffer as float64s: a way's first start at WORDS / 2 × way + 3. */
+  private floats = new Float64Array(0);
   /** When each way was filled (a counter, wrapping past 2^32: only which key a full set forgets depends on it). */
-  private stamp = new Uint32Array(0);
   private clock = 0;
   private readonly found: Departed = { inputs: 0, counted: false, lines: 0, client: -1, firstMs: Infinity };
 
@@ -45,68 +54,63 @@ export class DepartedKeys {
 
   /** Remembers a key (`hi`, `lo`: 64 of its bits) that leaves the window; `d.lines` etc. matter only while not counted. */
   add(hi: number, lo: number, d: Departed): void {
-    if (this.state.length === 0) this.allocate();
+    if (this.words.length === 0) this.allocate();
+    const w = this.words;
     const base = this.set(hi, lo);
     let way = -1;
     let oldest = Infinity;
-    for (let k = base; k < base + WAYS; k++) {
-      if (this.state[k] === 0 || (this.hi[k] === hi && this.lo[k] === lo)) {
+    for (let k = base; k < base + WAYS * WORDS; k += WORDS) {
+      if (w[k + STATE] === 0 || (w[k + HI] === hi >>> 0 && w[k + LO] === lo >>> 0)) {
         way = k;
         break;
       }
-      if ((this.stamp[k] as number) < oldest) {
-        oldest = this.stamp[k] as number;
+      if ((w[k + STAMP] as number) < oldest) {
+        oldest = w[k + STAMP] as number;
         way = k;
       }
     }
-    if (this.state[way] !== 0 && !(this.hi[way] === hi && this.lo[way] === lo)) this.forgotten++;
-    this.hi[way] = hi;
-    this.lo[way] = lo;
-    this.inputs[way] = d.inputs;
-    this.state[way] = d.counted ? 3 : 1;
-    this.lines[way] = Math.min(255, d.lines);
-    this.client[way] = d.client;
-    this.firstMs[way] = d.firstMs;
-    this.stamp[way] = this.clock;
+    if (w[way + STATE] !== 0 && !(w[way + HI] === hi >>> 0 && w[way + LO] === lo >>> 0)) this.forgotten++;
+    w[way + HI] = hi;
+    w[way + LO] = lo;
+    w[way + INPUTS] = d.inputs;
+    w[way + STATE] = (d.counted ? 3 : 1) | (Math.min(255, d.lines) << 8);
+    w[way + CLIENT] = d.client;
+    w[way + STAMP] = this.clock;
+    this.floats[way / 2 + 3] = d.firstMs;
     this.clock = (this.clock + 1) >>> 0;
   }
 
   /** The key's earlier life, removed from the table (it is live again), or null. The result is reused by the next call. */
   take(hi: number, lo: number): Departed | null {
-    if (this.state.length === 0) return null;
+    if (this.words.length === 0) return null;
+    const w = this.words;
     const base = this.set(hi, lo);
-    for (let k = base; k < base + WAYS; k++) {
-      if (this.state[k] !== 0 && this.hi[k] === hi && this.lo[k] === lo) {
+    for (let k = base; k < base + WAYS * WORDS; k += WORDS) {
+      const state = w[k + STATE] as number;
+      if (state !== 0 && w[k + HI] === hi >>> 0 && w[k + LO] === lo >>> 0) {
         const f = this.found;
-        f.inputs = this.inputs[k] as number;
-        f.counted = this.state[k] === 3;
-        f.lines = this.lines[k] as number;
-        f.client = this.client[k] as number;
-        f.firstMs = this.firstMs[k] as number;
-        this.state[k] = 0;
+        f.inputs = w[k + INPUTS] as number;
+        f.counted = (state & 0xff) === 3;
+        f.lines = state >>> 8;
+        f.client = (w[k + CLIENT] as number) | 0;
+        f.firstMs = this.floats[k / 2 + 3] as number;
+        w[k + STATE] = 0;
         return this.found;
       }
     }
     return null;
   }
 
-  /** The first way of the key's set: its 64 bits mixed (murmur3's finaliser), so structured keys spread too. */
+  /** The first word of the key's set: its 64 bits mixed (murmur3's finaliser), so structured keys spread too. */
   private set(hi: number, lo: number): number {
     let h = Math.imul(hi ^ Math.imul(lo, 0xcc9e2d51), 0x9e3779b1);
     h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
     h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    return (((h ^ (h >>> 16)) >>> 0) % this.sets) * WAYS;
+    return (((h ^ (h >>> 16)) >>> 0) % this.sets) * WAYS * WORDS;
   }
 
   private allocate(): void {
-    const n = this.sets * WAYS;
-    this.hi = new Uint32Array(n);
-    this.lo = new Uint32Array(n);
-    this.inputs = new Uint32Array(n);
-    this.state = new Uint8Array(n);
-    this.lines = new Uint8Array(n);
-    this.client = new Int32Array(n);
-    this.firstMs = new Float64Array(n);
-    this.stamp = new Uint32Array(n);
+    this.words = new Uint32Array(this.sets * WAYS * WORDS);
+    this.floats = new Float64Array(this.words.buffer);
   }
 }
