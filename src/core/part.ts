@@ -339,8 +339,6 @@ export class PartReader {
   private lastPane = NaN;
   private readonly clientIds = new Map<string, number>();
   /** The last client's name and hash: consecutive lines' clients are the same string (core/record.ts caches them). */
-  private lastClient = '';
-  private lastClientHash = hashText('');
 
   constructor(private readonly scanner: LineScanner, private readonly rules: PartRules) {
     this.row = new LineRow(scanner);
@@ -396,11 +394,7 @@ export class PartReader {
     digest.addHalves(endMs | 0, Math.floor(endMs / 0x1_0000_0000) | 0);
     digest.add(durationMs);
     digest.add(f.protocol);
-    if (f.client !== this.lastClient) {
-      this.lastClient = f.client;
-      this.lastClientHash = hashText(f.client);
-    }
-    digest.add(this.lastClientHash);
+    digest.add(f.clientHash);
     if (s.handshake) digest.add(f.status);
     const rules = this.rules;
     if (endMs < rules.sinceMs || endMs > rules.untilMs) {

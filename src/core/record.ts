@@ -7,6 +7,7 @@
 import type { CompiledFormat, Escape } from '../format/compile.js';
 import { byteOffsets, decodeValue } from '../format/parse-line.js';
 import { Protocol } from './classify.js';
+import { hashText } from './same-lines.js';
 
 export interface LogRecord {
   file: string;
@@ -160,6 +161,8 @@ function protocolAt(b: Uint8Array, start: number, end: number): Protocol {
  */
 export interface LineFacts {
   client: string;
+  /** hashText(client) (core/same-lines.ts), kept with the value it was made for. */
+  clientHash: number;
   protocol: Protocol;
   status: number;
   durationMs: number;
@@ -171,8 +174,10 @@ export interface LineFacts {
 }
 
 export function newFacts(): LineFacts {
-  return { client: '', protocol: Protocol.UNKNOWN, status: 0, durationMs: -1, endMs: NaN, key: '', upgrade: '', logsUpgrade: false };
+  return { client: '', clientHash: NO_CLIENT_HASH, protocol: Protocol.UNKNOWN, status: 0, durationMs: -1, endMs: NaN, key: '', upgrade: '', logsUpgrade: false };
 }
+
+const NO_CLIENT_HASH = hashText('');
 
 /** Values a few of which fill most lines (clients, LB nodes), each decoded once: direct-mapped by a hash of their bytes. */
 const CACHE_SLOTS = 1024;
@@ -180,6 +185,9 @@ const CACHE_SLOTS = 1024;
 class ValueCache {
   private readonly bytes: (Buffer | undefined)[] = new Array<Buffer | undefined>(CACHE_SLOTS);
   private readonly texts: string[] = new Array<string>(CACHE_SLOTS).fill('');
+  private readonly hashes = new Int32Array(CACHE_SLOTS);
+  /** hashText() of the value get() last gave. */
+  lastHash = NO_CLIENT_HASH;
 
   constructor(private readonly escape: Escape) {}
 
@@ -192,11 +200,15 @@ class ValueCache {
     if (held !== undefined && held.length === end - start) {
       let i = 0;
       while (i < held.length && held[i] === b[start + i]) i++;
-      if (i === held.length) return this.texts[slot] as string;
+      if (i === held.length) {
+        this.lastHash = this.hashes[slot] as number;
+        return this.texts[slot] as string;
+      }
     }
     const text = decodeValue(this.escape, b.toString('utf8', start, end));
     this.bytes[slot] = Buffer.from(b.subarray(start, end));
     this.texts[slot] = text;
+    this.hashes[slot] = this.lastHash = hashText(text);
     return text;
   }
 }
@@ -307,11 +319,14 @@ export class RecordReader {
     this.b = b;
     this.bounds = bounds;
     const vc = this.vClient;
-    if (vc < 0) out.client = '';
-    else {
-      const start = bounds[2 * vc] as number;
-      const end = bounds[2 * vc + 1] as number;
-      out.client = end <= start || (end - start === 1 && b[start] === 45) ? '' : this.clients.get(b, start, end);
+    const start = vc < 0 ? 0 : (bounds[2 * vc] as number);
+    const end = vc < 0 ? 0 : (bounds[2 * vc + 1] as number);
+    if (end <= start || (end - start === 1 && b[start] === 45)) {
+      out.client = '';
+      out.clientHash = NO_CLIENT_HASH;
+    } else {
+      out.client = this.clients.get(b, start, end);
+      out.clientHash = this.clients.lastHash;
     }
     // The request line is split where it lies in the line: an escape never stands for a space in
     // what nginx writes, so the raw bytes split where the decoded value does, and the method and
