@@ -338,7 +338,6 @@ export class PartReader {
   private lastSlice: Slice | null = null;
   private lastPane = NaN;
   private readonly clientIds = new Map<string, number>();
-  /** The last client's name and hash: consecutive lines' clients are the same string (core/record.ts caches them). */
 
   constructor(private readonly scanner: LineScanner, private readonly rules: PartRules) {
     this.row = new LineRow(scanner);
