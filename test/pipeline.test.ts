@@ -1,10 +1,11 @@
 /*!
  * The pipeline's merge of several inputs (src/core/pipeline.ts): each record reaches the tally
  * with what was true of its own line when it was read, whatever the other inputs parsed meanwhile
- * with the same format. (Time order across inputs is proven in keys.test.ts.)
+ * with the same format. (Time order across inputs is proven in keys.test.ts.) And the evidence a
+ * report cites, read back from the files by place once the run is over, which are then let go.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -44,4 +45,33 @@ test('two JSON inputs, one logging an empty Upgrade header and one not logging i
     assert.equal(missing?.count, n, inputs.join(' + '));
     assert.ok(missing.evidence.every((e) => e.file === a), 'evidence only from the log that records the header');
   }
+});
+
+test('evidence read back by place: the cited lines are the files\' own, and analyze() leaves no file open', async () => {
+  // Files whose handshakes fail (400): the evidence of the finding is read back from the files after the run.
+  const lines = (tier: number): string[] => Array.from({ length: 40 }, (_, i) => JSON.stringify({
+    remote_addr: `127.0.0.${tier}`, request: `GET /ws/${tier}/${i} HTTP/1.1`, status: 400, request_time: 0.002,
+    msec: (T0 + i + tier / 10).toFixed(3), http_upgrade: 'websocket', http_sec_websocket_key: key(tier, i),
+  }));
+  const files = [1, 2].map((tier) => {
+    const f = join(tmp, `tier${tier}.log`);
+    writeFileSync(f, `${lines(tier).join('\n')}\n`);
+    return f;
+  });
+  const open = (): string[] => readdirSync('/proc/self/fd').map((fd) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      return '';
+    }
+  });
+  for (let run = 0; run < 3; run++) {
+    const report = await analyze({ inputs: files, preset: 'json' });
+    const cited = report.findings.flatMap((f) => f.evidence);
+    assert.ok(cited.length > 0);
+    for (const e of cited) assert.equal(e.text, lines(files.indexOf(e.file) + 1)[e.line - 1], `${e.file}:${e.line}`);
+  }
+  // A stream's descriptor closes a moment after it is destroyed: what is open a while later stays open.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  assert.deepEqual(open().filter((p) => files.includes(p)), [], 'an input file is still open after the reports');
 });
