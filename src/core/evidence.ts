@@ -522,6 +522,11 @@ export function classParts(cls: number): { protocol: number; flags: number; stat
   return { protocol: Math.floor(rest / 256), flags: rest % 256, status, bin };
 }
 
+/** A line's text as kept: cut to MAX_TEXT characters, the last an ellipsis, when it has more. */
+export function clipText(text: string): string {
+  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
+}
+
 /**
  * Gives the rows kept by place their text: `read` gives `bytes` bytes at `at` of the input's file
  * (at most what a cut text needs), cut as keep() cuts. Rows read already, or holding their text, stay.
@@ -529,8 +534,7 @@ export function classParts(cls: number): { protocol: number; flags: number; stat
 export function readPlacedTexts(rows: readonly EvidenceRow[], read: (input: number, at: number, bytes: number) => string): void {
   for (const r of rows) {
     if (r.at < 0 || r.text !== '') continue;
-    // 4 bytes a character at most: enough for the MAX_TEXT characters a cut keeps.
-    const text = read(r.input, r.at, Math.min(r.bytes, 4 * MAX_TEXT));
-    r.text = r.bytes > MAX_TEXT && text.length >= MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
+    // 4 bytes a character at most: what is read holds more than MAX_TEXT characters whenever the line does.
+    r.text = clipText(read(r.input, r.at, Math.min(r.bytes, 4 * MAX_TEXT + 4)));
   }
 }

@@ -144,7 +144,6 @@ function candidates(members: Members, masked: readonly Cluster[], fresh: readonl
   // The window's members are i … j: j moves on with i, as t + w only grows.
   let j = 0;
   for (let i = 0; i < bins.length; i++) {
-    const b = bins[i] as number;
     const t = loMs[i] as number;
     if (t < MIN_TIMEOUT_MS) continue;
     const w = opts.toleranceMs ?? defaultTolerance(t);
@@ -167,10 +166,9 @@ function candidates(members: Members, masked: readonly Cluster[], fresh: readonl
     const contrast = background === 0 ? Infinity : density / background;
     if (contrast < MIN_CONTRAST) continue;
     // Chance is judged over the members' own span: six give-ups within 13 ms are no coincidence.
-    const loMsC = FINE.lo(b);
-    const hiMsC = FINE.hi(bins[j] as number);
-    if (lnPoissonTail(inWin, background * (hiMsC - loMsC + 1)) > MAX_LN_P) continue;
-    if (overlapsAny(masked, loMsC, hiMsC)) continue;
+    const hiMs = FINE.hi(bins[j] as number);
+    if (lnPoissonTail(inWin, background * (hiMs - t + 1)) > MAX_LN_P) continue;
+    if (overlapsAny(masked, t, hiMs)) continue;
     out.push(clusterOfMembers(members, i, j, inWin, contrast));
   }
   return out;
@@ -197,7 +195,7 @@ function clusterOfMembers(m: Members, i: number, j: number, count: number, contr
   // Past 65.5 s a bin is wider than a millisecond: its middle is the best estimate of T.
   const approximate = FINE.hi(hi) > FINE.lo(hi);
   const centerMs = FINE.hi(center) === FINE.lo(center) ? FINE.lo(center) : Math.round((FINE.lo(center) + FINE.hi(center)) / 2);
-  return { centerMs, loMs: FINE.lo(m.bins[i] as number), hiMs: FINE.hi(hi), count, contrast, approximate };
+  return { centerMs, loMs: m.loMs[i] as number, hiMs: FINE.hi(hi), count, contrast, approximate };
 }
 
 /** A cluster around a timeout the user named (--timeout), with the given tolerance. */

@@ -6,7 +6,7 @@
  * unchanged (src/index.ts). Node never reads the rows: answers are sized by distinct groups.
  */
 import { BUCKET_LADDER_S, Counts, type Bucket, type ClientCounts, type Group } from '../core/counts.js';
-import { EvidenceReservoir, KEY_CLASS, type EvidenceRow } from '../core/evidence.js';
+import { EvidenceReservoir, KEY_CLASS, clipText, type EvidenceRow } from '../core/evidence.js';
 import { DurationHistogram, FINE } from '../core/grid.js';
 import { OutcomeTable } from '../core/outcomes.js';
 import type { InputResult, PipelineResult } from '../core/pipeline.js';
@@ -116,11 +116,6 @@ async function fill(fleet: Fleet, table: string, o: ResolvedOptions, q: FleetQue
   return { pipeline, texts };
 }
 
-/** core/evidence.ts keeps at most this much of a line. */
-const MAX_TEXT = 2000;
-function clipText(text: string): string {
-  return text.length > MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text;
-}
 
 /** The formats lines were parsed with: per input in first-use order, and the run's list in first-use order. */
 async function formats(fleet: Fleet, table: string, c: Record<ColumnName, string>, e: LineSql, user: string, inputs: InputResult[]): Promise<CompiledFormat[]> {
