@@ -19,16 +19,19 @@ const NOT_A_READ = /^(ingest|completion|-h|--help|--version|-f|--follow|--clickh
  */
 function readsInParallel(args: readonly string[]): boolean {
   if (availableParallelism() < 2 || args.some((a) => NOT_A_READ.test(a))) return false;
-  const large = (size: () => number): boolean => {
-    try {
-      return size() >= MIN_WORKER_BYTES;
-    } catch {
-      return false;
-    }
-  };
   const names = args.filter((a) => !a.startsWith('-'));
-  if (names.length === 0 || args.includes('-')) return large(() => { const s = fstatSync(0); return s.isFile() ? s.size : 0; });
-  return names.some((name) => large(() => { const s = statSync(name); return s.isFile() ? s.size : 0; }));
+  const stdin = names.length === 0 || args.includes('-');
+  return [...names, ...(stdin ? [0] : [])].some((input) => fileSize(input) >= MIN_WORKER_BYTES);
+}
+
+/** The size of a regular file, named or open (0: standard input); 0 for anything else, or one that cannot be read. */
+function fileSize(input: string | number): number {
+  try {
+    const s = typeof input === 'number' ? fstatSync(input) : statSync(input);
+    return s.isFile() ? s.size : 0;
+  } catch {
+    return 0;
+  }
 }
 
 keepHeapSmall();
