@@ -128,15 +128,7 @@ class CellTable {
   /** The columns cut to length and the index dropped (built again if needed), to cross threads; adding grows them again. */
   pack(): void {
     const n = this.length;
-    const cut = <T extends Column>(a: T): T => (a.length === n ? a : (a.slice(0, n) as T));
-    this.k0 = cut(this.k0);
-    this.k1 = cut(this.k1);
-    this.count = cut(this.count);
-    if (this.timed) {
-      this.first = cut(this.first);
-      this.firstEnd = cut(this.firstEnd);
-      this.last = cut(this.last);
-    }
+    this.eachColumn(<T extends Column>(a: T): T => (a.length === n ? a : (a.slice(0, n) as T)));
     this.index = new Int32Array(0);
   }
 
@@ -147,16 +139,20 @@ class CellTable {
 
   private grow(): void {
     const n = Math.max(64, this.k0.length * 2);
-    const copy = <T extends Column>(a: T): T => resized(a, n);
-    this.k0 = copy(this.k0);
-    this.k1 = copy(this.k1);
-    this.count = copy(this.count);
-    if (this.timed) {
-      this.first = copy(this.first);
-      this.firstEnd = copy(this.firstEnd);
-      this.last = copy(this.last);
-    }
+    this.eachColumn(<T extends Column>(a: T): T => resized(a, n));
     this.reindex(n * 2);
+  }
+
+  /** Each column made anew by `f`: the time columns only in a timed table (an untimed one's are empty). */
+  private eachColumn(f: <T extends Column>(a: T) => T): void {
+    this.k0 = f(this.k0);
+    this.k1 = f(this.k1);
+    this.count = f(this.count);
+    if (this.timed) {
+      this.first = f(this.first);
+      this.firstEnd = f(this.firstEnd);
+      this.last = f(this.last);
+    }
   }
 
   /** A new index of at least `slots` (a power of two) for the entries there are. */
