@@ -250,7 +250,7 @@ export class EvidenceReservoir {
       this.makeRoom(s, src.end - src.start);
       s.lastBytes = src.b.copy(this.arena, s.lastAt, src.start, src.end);
     } else {
-      const text = row.text.length > MAX_TEXT ? row.text.slice(0, MAX_TEXT) : row.text;
+      const text = clipText(row.text);
       // At most 3 bytes a UTF-16 unit: the exact count only when that could pass the room.
       this.makeRoom(s, 3 * text.length > s.lastRoom ? Buffer.byteLength(text, 'utf8') : 0);
       s.lastBytes = this.arena.write(text, s.lastAt, s.lastRoom, 'utf8');
@@ -396,10 +396,10 @@ export class EvidenceReservoir {
     }
   }
 
+  /** The class's latest line with its text as kept (cut already when written), or '' by place. */
   private lastOf(s: Slot): EvidenceRow {
-    if ((s.last as EvidenceRow).at >= 0) return { ...(s.last as EvidenceRow), text: '' };
-    const text = this.arena.toString('utf8', s.lastAt, s.lastAt + s.lastBytes);
-    return { ...(s.last as EvidenceRow), text: text.length >= MAX_TEXT ? `${text.slice(0, MAX_TEXT - 1)}…` : text };
+    const last = s.last as EvidenceRow;
+    return { ...last, text: last.at >= 0 ? '' : this.arena.toString('utf8', s.lastAt, s.lastAt + s.lastBytes) };
   }
 
   /**
@@ -508,7 +508,7 @@ export function keep(r: EvidenceRow): EvidenceRow {
   const src = r.source;
   // A string made from the bytes is one of its own: nothing to copy again (nor `text` to ask for).
   if (src !== undefined && src.end - src.start <= MAX_TEXT) row.text = src.b.toString('utf8', src.start, src.end);
-  else row.text = r.text.length > MAX_TEXT ? `${r.text.slice(0, MAX_TEXT - 1)}…` : Buffer.from(r.text, 'utf8').toString('utf8');
+  else row.text = r.text.length > MAX_TEXT ? clipText(r.text) : Buffer.from(r.text, 'utf8').toString('utf8');
   return row;
 }
 
