@@ -13,7 +13,7 @@
  * A process cannot cap these sizes once started (`--max-semi-space-size` is read at start), but
  * the factors are read at each growth. V8's flags are the process's, and starting a worker thread
  * sets them back to the command line's as its isolate starts, so they are set again when each
- * worker comes online (core/workers.ts). Only the command asks for this: a program that imports
+ * worker comes online (core/worker-start.ts). Only the command asks for this: a program that imports
  * the library keeps its heap as it chose.
  */
 import { setFlagsFromString } from 'node:v8';

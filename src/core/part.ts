@@ -434,7 +434,7 @@ export class PartReader {
     const plain = decodeKey(f.key, KEY_WORDS);
     // By place, or as text (an empty entry keeps the column's index the sightings' index).
     w.text.pushBytes(s.b, s.bodyStart, byPlace ? s.bodyStart : s.bodyEnd);
-    w.add(n, who, f.protocol, f.status, flags, durationMs, endMs, plain, KEY_WORDS, byPlace ? this.fileOffset + s.bodyStart : -1, byPlace ? s.bodyEnd - s.bodyStart : 0);
+    w.add(n, who, f.protocol, f.status, flags, durationMs, endMs, plain, KEY_WORDS, row.at, row.bytes);
     if (rules.sightAll) w.upstream.push(s.upstream());
   }
 
