@@ -125,6 +125,20 @@ test('a line digest taken over parts and joined equals the digest of the whole, 
   assert.notEqual(a.value, b.value, 'order counts');
 });
 
+test('a parsed line\'s digest step takes each of its facts: lines that differ in one give inputs that differ', () => {
+  const facts = fc.tuple(fc.integer(), fc.integer(), fc.integer({ min: -1 }), fc.nat(5), fc.integer(), fc.integer({ min: -1, max: 999 }));
+  fc.assert(fc.property(facts, fc.nat(5), fc.integer(), (line, which, other) => {
+    fc.pre(line[which] !== other);
+    const changed = [...line] as typeof line;
+    changed[which] = other;
+    const a = new LineDigest();
+    a.addLine(...line);
+    const b = new LineDigest();
+    b.addLine(...changed);
+    assert.notEqual(a.value, b.value);
+  }));
+});
+
 /** A reservoir's lines per class: the earliest (as a set) and the latest. */
 function kept(r: EvidenceReservoir, classes: readonly number[]): unknown {
   return classes.map((cls) => r.candidates((c) => c === cls).map((x) => `${x.input}:${x.line}@${x.endMs}`));

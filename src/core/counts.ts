@@ -10,6 +10,7 @@ import { ABANDONED, Protocol } from './classify.js';
 import { resized, type Column } from './columns.js';
 import { COARSE, DurationHistogram } from './grid.js';
 import { OutcomeTable, answeringPeer } from './outcomes.js';
+import { emptyList } from './lists.js';
 
 /** Bits of a handshake's flags (a group and a cell keep them). */
 export const enum RowFlag {
@@ -206,9 +207,9 @@ export class Counts {
   firstMs = Infinity;
   lastMs = -Infinity;
   /** Client addresses by id, in first-seen order. */
-  readonly clients: string[] = [];
+  readonly clients: string[] = emptyList();
   /** Requests and handshakes per (input, client), in first-seen order. */
-  readonly clientCounts: ClientCounts[] = [];
+  readonly clientCounts: ClientCounts[] = emptyList();
   readonly groups = new Map<number, Group>();
   /** Width of the time buckets in seconds (a BUCKET_LADDER_S step; grows when there are too many). */
   bucketSeconds = 1;
@@ -220,7 +221,7 @@ export class Counts {
   readonly byPath: OutcomeTable;
   private readonly clientIds = new Map<string, number>();
   /** Per input, by client: 1 + the index of its ClientCounts (0: none yet). */
-  private readonly pairIds: Int32Array[] = [];
+  private readonly pairIds: Int32Array[] = emptyList();
   /** Handshakes per (kind of cell, client), the kind as its entry in `kinds`. */
   private readonly cells = new CellTable(false);
   /**
@@ -380,7 +381,8 @@ export class Counts {
   }
 
   private pair(input: number, client: number): ClientCounts {
-    let ids = this.pairIds[input];
+    // Not read past the end (V8 would compile this again for each part's first line).
+    let ids = input < this.pairIds.length ? this.pairIds[input] : undefined;
     if (ids === undefined || client >= ids.length) {
       const grown = new Int32Array(Math.max(64, 2 * client + 2));
       if (ids !== undefined) grown.set(ids);

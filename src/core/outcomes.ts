@@ -4,6 +4,7 @@
  * capped, the rest counted under `(other)` as clients are (core/counts.ts). Mergeable. Knows
  * nothing of findings; how names are read from a line is here too (answeringPeer, handshakePath).
  */
+import { emptyList } from './lists.js';
 
 /** Status classes a handshake ends in, in the order of OutcomeRow.counts. */
 export const enum Outcome {
@@ -65,9 +66,9 @@ export interface OutcomeRow {
 
 export class OutcomeTable {
   /** Names by id, in first-seen order. */
-  readonly names: string[] = [];
+  readonly names: string[] = emptyList();
   /** Rows in first-seen order. */
-  readonly rows: OutcomeRow[] = [];
+  readonly rows: OutcomeRow[] = emptyList();
   /** True once the cap folded some names into OTHER_NAME. */
   capped = false;
   private readonly ids = new Map<string, number>();

@@ -8,6 +8,7 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LineCapper } from '../input/line-cap.js';
+import { emptyList } from './lists.js';
 import { Classifier } from './classify.js';
 import { resized, type Column } from './columns.js';
 import { Counts, type CountCaps } from './counts.js';
@@ -266,8 +267,8 @@ export class PartTally {
   readonly formatOrder: number[] = [];
   /** Unparsed lines: where (from the part's start), the text, why (described for the first few, else ''). */
   readonly badLines: number[] = [];
-  readonly badTexts: string[] = [];
-  readonly badReasons: string[] = [];
+  readonly badTexts: string[] = emptyList();
+  readonly badReasons: string[] = emptyList();
   /** Unparsed non-empty lines before the part's first parsed one; whether it has one. */
   leadingBad = 0;
   parsedAny = false;
@@ -280,7 +281,7 @@ export class PartTally {
   sightings!: Sightings;
   columns: SightingColumns | null = SightingColumns.take();
   /** The clients sightings name, by index. */
-  readonly clients: string[] = [];
+  readonly clients: string[] = emptyList();
 
   /** Done with reading: packed to be posted. */
   seal(): void {
@@ -366,18 +367,13 @@ export class PartReader {
     const n = ++t.lines;
     const s = this.scanner;
     const kind = s.scanBytes(b, start, end);
-    const digest = t.digest;
     if (kind === LINE_EMPTY) {
       t.empty++;
-      digest.add(LINE_EMPTY);
+      t.digest.add(LINE_EMPTY);
       return;
     }
     if (kind === LINE_BAD) {
-      digest.add(hashText(s.body));
-      t.badLines.push(n);
-      t.badTexts.push(s.body);
-      t.badReasons.push(s.reason);
-      if (!t.parsedAny && ++t.leadingBad >= GATE_LINES && this.rules.gate) this.stopped = true;
+      this.bad(n);
       return;
     }
     t.parsed++;
@@ -390,27 +386,46 @@ export class PartReader {
     const f = s.facts;
     const endMs = f.endMs;
     const durationMs = f.durationMs;
-    digest.addHalves(endMs | 0, Math.floor(endMs / 0x1_0000_0000) | 0);
-    digest.add(durationMs);
-    digest.add(f.protocol);
-    digest.add(f.clientHash);
-    if (s.handshake) digest.add(f.status);
+    t.digest.addLine(endMs | 0, Math.floor(endMs / 0x1_0000_0000) | 0, durationMs, f.protocol, f.clientHash, s.handshake ? f.status : -1);
     const rules = this.rules;
     if (endMs < rules.sinceMs || endMs > rules.untilMs) {
       t.filtered++;
       return;
     }
     if (t.utcOffset !== t.utcOffset) t.utcOffset = s.utcOffsetMinutes();
-    const slice = this.sliceAt(endMs);
+    const slice = rules.paneMs === 0 && this.lastSlice !== null ? this.lastSlice : this.sliceAt(endMs);
     const counts = slice.counts;
     const client = counts.clientId(f.client);
-    const input = rules.input;
     const startMs = durationMs >= 0 ? endMs - durationMs : endMs;
-    counts.request(input, client, f.protocol, startMs, endMs);
-    if (!s.handshake) return;
+    counts.request(rules.input, client, f.protocol, startMs, endMs);
+    // Apart from the plain line's few steps, so they stay small enough for V8 to compile as one.
+    if (s.handshake) this.handshake(slice, client, n, startMs);
+  }
+
+  /** An unparsed line, the n-th. */
+  private bad(n: number): void {
+    const t = this.tally;
+    const s = this.scanner;
+    t.digest.add(hashText(s.body));
+    t.badLines.push(n);
+    t.badTexts.push(s.body);
+    t.badReasons.push(s.reason);
+    if (!t.parsedAny && ++t.leadingBad >= GATE_LINES && this.rules.gate) this.stopped = true;
+  }
+
+  /** The n-th line, a handshake that line() counted as a request in `slice`, by `client` there. */
+  private handshake(slice: Slice, client: number, n: number, startMs: number): void {
+    const s = this.scanner;
+    const f = s.facts;
+    const rules = this.rules;
+    const counts = slice.counts;
+    const input = rules.input;
+    const endMs = f.endMs;
+    const durationMs = f.durationMs;
     const flags = s.flags;
     counts.handshake(input, client, f.protocol, f.status, flags, durationMs, startMs, endMs);
     counts.target(input, s.upstream(), s.path(), f.status);
+    const t = this.tally;
     const row = this.row;
     const who = this.clientIndex(f.client);
     row.line = n;

@@ -221,6 +221,9 @@ function valueCache(escape: Escape): ValueCache {
 
 const NO_BYTES = Buffer.alloc(0);
 
+/** What RecordReader's splitRequest() gives for a request line with a backslash where it splits (no Protocol). */
+const ESCAPED = -1;
+
 function holdsBackslash(b: Buffer, from: number, to: number): boolean {
   for (let i = from; i < to; i++) if (b[i] === 92) return true;
   return false;
@@ -338,13 +341,14 @@ export class RecordReader {
     this.requestTo = to;
     this.pathDecoded = false;
     let protocol = to > from ? this.splitRequest() : Protocol.UNKNOWN;
-    if (to > from && this.escapedWhereSplit()) {
+    if (protocol === ESCAPED) {
       // An escaped space (which nginx never writes) would move the split: the decoded value is split.
       this.request = Buffer.from(this.valueOf(b, bounds, vr), 'utf8');
       this.requestFrom = 0;
       this.requestTo = this.request.length;
       this.pathDecoded = true;
       protocol = this.splitRequest();
+      if (protocol === ESCAPED) protocol = this.splitProtocol();
     }
     const vp = this.vProtocol;
     if (present(bounds, vp)) {
@@ -357,7 +361,9 @@ export class RecordReader {
     out.status = present(bounds, vs) ? statusAt(b, bounds[2 * vs] as number, bounds[2 * vs + 1] as number) : 0;
     const rt = this.vDuration;
     out.durationMs = present(bounds, rt) ? millisAt(b, bounds[2 * rt] as number, bounds[2 * rt + 1] as number) : -1;
-    this.endTime(b, bounds, out);
+    const ms = this.vMsec;
+    if (present(bounds, ms)) endMillisAt(b, bounds[2 * ms] as number, bounds[2 * ms + 1] as number, out);
+    else this.endTime(b, bounds, out);
     out.key = this.valueOf(b, bounds, this.vKey);
     out.upgrade = this.valueOf(b, bounds, this.vUpgrade);
     out.logsUpgrade = present(bounds, this.vUpgrade);
@@ -365,33 +371,40 @@ export class RecordReader {
 
   /**
    * Splits the request line (request[requestFrom, requestTo), not empty) at its first and last
-   * spaces: sets where its path lies, and gives the protocol part's Protocol (UNKNOWN without one).
+   * spaces: sets where its path lies, and gives the protocol part's Protocol (UNKNOWN without
+   * one), or ESCAPED when a backslash lies in the method or the protocol part (anywhere, when it
+   * has no protocol part): an escape there may stand for a space, which would move the split.
    */
-  private splitRequest(): Protocol {
+  private splitRequest(): number {
     const request = this.request;
     const from = this.requestFrom;
     const to = this.requestTo;
+    let escaped = false;
     let sp1 = from;
-    while (sp1 < to && request[sp1] !== 32) sp1++;
+    for (; sp1 < to; sp1++) {
+      const c = request[sp1];
+      if (c === 32) break;
+      escaped ||= c === 92;
+    }
     let sp2 = to - 1;
-    while (sp2 > sp1 && request[sp2] !== 32) sp2--;
+    for (; sp2 > sp1; sp2--) {
+      const c = request[sp2];
+      if (c === 32) break;
+      escaped ||= c === 92;
+    }
     if (sp1 > from && sp1 < to && sp2 > sp1) {
       this.pathStart = sp1 + 1;
       this.pathEnd = sp2;
-      return protocolAt(request, sp2 + 1, to);
+      return escaped ? ESCAPED : protocolAt(request, sp2 + 1, to);
     }
     this.pathStart = sp1 > from && sp1 < to ? sp1 + 1 : to;
     this.pathEnd = to;
-    return Protocol.UNKNOWN;
+    return holdsBackslash(request, from, to) ? ESCAPED : Protocol.UNKNOWN;
   }
 
-  /** Does the request line split by splitRequest() hold a backslash in its method or protocol part (anywhere, when it has no protocol part)? */
-  private escapedWhereSplit(): boolean {
-    const b = this.request;
-    const from = this.requestFrom;
-    const to = this.requestTo;
-    if (this.pathEnd === to) return holdsBackslash(b, from, to);
-    return holdsBackslash(b, from, this.pathStart - 1) || holdsBackslash(b, this.pathEnd + 1, to);
+  /** The Protocol of the request line splitRequest() last split (a decoded one, whose backslashes are its own). */
+  private splitProtocol(): Protocol {
+    return this.pathEnd === this.requestTo ? Protocol.UNKNOWN : protocolAt(this.request, this.pathEnd + 1, this.requestTo);
   }
 
   /** $upstream_addr of the line last given to facts() ('' when absent). */
@@ -468,14 +481,12 @@ export class RecordReader {
     return end - (bounds[2 * iso] as number) >= 25 ? utcOffsetAt(b.toString('latin1', end - 6, end), 0) : NaN;
   }
 
-  /** Sets out.endMs (a time in ms is no small integer: returned, it would be boxed where V8 did not inline). */
+  /**
+   * Sets out.endMs from $time_local or $time_iso8601, for a line without $msec (a time in ms is no
+   * small integer: returned, it would be boxed where V8 did not inline).
+   */
   private endTime(b: Buffer, bounds: Int32Array, out: LineFacts): void {
     // A variable whose start bound is -1 is absent from this (JSON) line: use the next time source.
-    const ms = this.vMsec;
-    if (present(bounds, ms)) {
-      endMillisAt(b, bounds[2 * ms] as number, bounds[2 * ms + 1] as number, out);
-      return;
-    }
     const local = this.vTimeLocal;
     const iso = this.vTimeIso;
     const v = present(bounds, local) ? local : iso;
