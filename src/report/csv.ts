@@ -1,11 +1,13 @@
 /*!
  * --output csv: one row per handshake (default) or, with --csv findings, one row per finding.
- * RFC 4180 (CRLF, quotes doubled) through fast-csv, the only module that imports it. Streams:
+ * RFC 4180 (CRLF, quotes doubled) through fast-csv, the only module that loads it (when a CSV is
+ * written: a run that writes another form never loads it). Streams:
  * handshake rows are formatted one at a time, never held as one string. Cells that a spreadsheet
  * would run as a formula get a leading apostrophe (OWASP "CSV injection").
  */
+import { createRequire } from 'node:module';
 import { Readable, pipeline } from 'node:stream';
-import { format } from 'fast-csv';
+import type * as FastCsv from 'fast-csv';
 import type { HandshakeRow, Report } from './model.js';
 import { handshakeRows } from './rows.js';
 
@@ -66,6 +68,7 @@ export function renderCsv(report: Report, opts: CsvOptions): Readable {
     source = mapRows(rows, handshakeCells);
   }
   // alwaysWriteHeaders: with no row, fast-csv would write nothing but a line end; a reader wants the columns.
+  const { format } = createRequire(import.meta.url)('fast-csv') as typeof FastCsv;
   const csv = format<(string | number)[], (string | number)[]>({ headers: [...headers], alwaysWriteHeaders: true, rowDelimiter: '\r\n', includeEndRowDelimiter: true });
   // pipeline destroys the formatter on a source error, so whoever reads `csv` sees the error.
   return pipeline(Readable.from(source), csv, () => undefined);

@@ -2,10 +2,11 @@
  * --output table: the terminal report, every line fitted to a width (report/fit.ts). Compact by
  * default: the verdict, the fix and its nginx.conf once, each finding's facts with a little
  * evidence, the main tables; --verbose adds every explanation, fix and evidence line, the
- * timeline, the histogram and the traced keys. The only module that imports cli-table3; colour
- * only when asked (a TTY without NO_COLOR, decided by the CLI).
+ * timeline, the histogram and the traced keys. The only module that loads cli-table3, at the
+ * first table drawn; colour only when asked (a TTY without NO_COLOR, decided by the CLI).
  */
-import Table from 'cli-table3';
+import { createRequire } from 'node:module';
+import type CliTable3 from 'cli-table3';
 import { displayWidth, planTable, truncate, wrapLines } from './fit.js';
 import type { Finding, Report } from './model.js';
 import { cellText, cellTone, durationRange, findingFacts, fixView, inputsLine, notLoggedLine, sameInputsLine, sections, summaryLine, type FixView, type Section } from './sections.js';
@@ -34,6 +35,16 @@ const COMPACT = { findings: 5, rows: 3, evidence: 1 } as const;
 const VERBOSE_TOP = 20;
 /** Columns of the verdict's labels (severity, FIX); their text hangs beside them. */
 const LABEL = 10;
+/**
+ * cli-table3, loaded when the first table is drawn: a run that writes another form (JSON, CSV)
+ * never loads it, and the command starts reading its inputs sooner.
+ */
+let Table: typeof CliTable3 | undefined;
+function newTable(options: CliTable3.TableConstructorOptions): CliTable3.Table {
+  Table ??= createRequire(import.meta.url)('cli-table3') as typeof CliTable3;
+  return new Table(options);
+}
+
 /** Tables of the compact report, with any other that is notable (sections.ts); --verbose shows every one. */
 const COMPACT_SECTIONS: ReadonlySet<Section['id']> = new Set(['protocol-status', 'clients', 'timeouts', 'incidents', 'inputs', 'unparsed']);
 
@@ -159,7 +170,7 @@ function table(s: Section, l: Layout): string[] {
   const { paint, width } = l;
   const text = s.rows.map((r) => r.map((c) => cellText(c).split('\n').map(visible).join('\n')));
   const plan = planTable(s.columns, text, width);
-  const t = new Table({ head: plan.head.map((h) => paint('bold', h)), style: { head: [], border: [] }, wordWrap: true, ...(plan.widths ? { colWidths: plan.widths } : {}) });
+  const t = newTable({ head: plan.head.map((h) => paint('bold', h)), style: { head: [], border: [] }, wordWrap: true, ...(plan.widths ? { colWidths: plan.widths } : {}) });
   s.rows.forEach((r, i) => {
     t.push(plan.keep.map((j, k) => {
       const cell = plan.rows[i]?.[k] ?? '';
