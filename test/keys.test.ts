@@ -266,3 +266,14 @@ test('a key that left the window reads back as it was stored: inputs, counted, l
   assert.equal(d.take(100, 0), null);
   for (let k = 1; k < 5; k++) assert.equal(d.take(100 + k, 0)?.client, k);
 });
+
+test('departed keys: a key never added is not found, though its tag byte matches a way\'s', () => {
+  fc.assert(fc.property(fc.uniqueArray(fc.tuple(fc.integer(), fc.integer()), { minLength: 2000, maxLength: 2000, selector: ([hi, lo]) => `${hi >>> 0}:${lo >>> 0}` }), (keys) => {
+    // One set of four ways: every other key of the 2,000 shares one of its four tags (of 255) some 30 times.
+    const d = new DepartedKeys(4);
+    const kept = keys.slice(0, 4);
+    kept.forEach(([hi, lo], i) => d.add(hi, lo, { inputs: 1, counted: false, lines: 1, client: i, firstMs: i }));
+    for (const [hi, lo] of keys.slice(4)) assert.equal(d.take(hi, lo), null);
+    kept.forEach(([hi, lo], i) => assert.equal(d.take(hi, lo)?.client, i));
+  }), { numRuns: 20 });
+});
