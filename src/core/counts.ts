@@ -9,8 +9,8 @@
 import { ABANDONED, Protocol } from './classify.js';
 import { resized, type Column } from './columns.js';
 import { COARSE, DurationHistogram } from './grid.js';
-import { OutcomeTable, answeringPeer } from './outcomes.js';
 import { emptyList } from './lists.js';
+import { OutcomeTable, answeringPeer } from './outcomes.js';
 
 /** Bits of a handshake's flags (a group and a cell keep them). */
 export const enum RowFlag {

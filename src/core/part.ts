@@ -8,12 +8,12 @@
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LineCapper } from '../input/line-cap.js';
-import { emptyList } from './lists.js';
 import { Classifier } from './classify.js';
 import { resized, type Column } from './columns.js';
 import { Counts, type CountCaps } from './counts.js';
 import { EvidenceReservoir, RowInPlace, type Cutoffs, type RowColumns, type TextBytes } from './evidence.js';
 import { decodeKey } from './keys.js';
+import { emptyList } from './lists.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner } from './scan.js';
 import { LineDigest, hashText } from './same-lines.js';
 import type { CompiledFormat } from '../format/compile.js';
@@ -398,7 +398,7 @@ export class PartReader {
     const client = counts.clientId(f.client);
     const startMs = durationMs >= 0 ? endMs - durationMs : endMs;
     counts.request(rules.input, client, f.protocol, startMs, endMs);
-    // Apart from the plain line's few steps, so they stay small enough for V8 to compile as one.
+    // A handshake's steps in a method of their own: a plain line's few stay small enough for V8 to compile as one.
     if (s.handshake) this.handshake(slice, client, n, startMs);
   }
 

@@ -60,7 +60,7 @@ export class LineDigest {
    * `Math.floor(v / 0x1_0000_0000) | 0`: small integers, where the number itself would be made
    * an object on the heap by a call V8 did not inline), its duration, protocol, client's hash and,
    * for a handshake, its status (else -1). The words are folded as murmur3 folds a block's, and
-   * the line is one step of the lanes (a step a fact took a tenth of a line's reading).
+   * the line is one step of the lanes (five steps, one a fact, took about a tenth of a line's reading).
    */
   addLine(endLow: number, endHigh: number, durationMs: number, protocol: number, clientHash: number, status: number): void {
     let h = fold(0x9747b28c, endLow);

@@ -35,6 +35,7 @@ const COMPACT = { findings: 5, rows: 3, evidence: 1 } as const;
 const VERBOSE_TOP = 20;
 /** Columns of the verdict's labels (severity, FIX); their text hangs beside them. */
 const LABEL = 10;
+
 /**
  * cli-table3, loaded when the first table is drawn: a run that writes another form (JSON, CSV)
  * never loads it, and the command starts reading its inputs sooner.
