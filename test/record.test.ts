@@ -243,6 +243,10 @@ const millisCases: { s: string; want: number }[] = [
   { s: '60.0', want: -1 },
   { s: '60.0000', want: -1 },
   { s: '6a.000', want: -1 },
+  // Each of the three digits after the dot is checked: the bytes just below '0' and above '9'.
+  { s: '60./00', want: -1 },
+  { s: '60.0:0', want: -1 },
+  { s: '60.00a', want: -1 },
   { s: '.000', want: -1 },
   { s: '0.001, 0.002', want: -1 },
   { s: '', want: -1 },

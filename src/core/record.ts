@@ -97,18 +97,21 @@ function present(bounds: Int32Array, v: number): boolean {
   return v >= 0 && (bounds[2 * v] as number) >= 0;
 }
 
-/** parseMillis on the bytes b[start, end). */
+/** parseMillis on the bytes b[start, end): the seconds digit by digit, then the three of the milliseconds at once. */
 function millisAt(b: Uint8Array, start: number, end: number): number {
   const dot = end - 4;
   if (dot < start + 1 || b[dot] !== 46) return -1;
-  let v = 0;
-  for (let i = start; i < end; i++) {
-    if (i === dot) continue;
+  let seconds = 0;
+  for (let i = start; i < dot; i++) {
     const c = (b[i] as number) - 48;
     if (c < 0 || c > 9) return -1;
-    v = v * 10 + c;
+    seconds = seconds * 10 + c;
   }
-  return v;
+  const d0 = (b[dot + 1] as number) - 48;
+  const d1 = (b[dot + 2] as number) - 48;
+  const d2 = (b[dot + 3] as number) - 48;
+  if (d0 < 0 || d0 > 9 || d1 < 0 || d1 > 9 || d2 < 0 || d2 > 9) return -1;
+  return seconds * 1000 + (d0 * 100 + d1 * 10 + d2);
 }
 
 /**
