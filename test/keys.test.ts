@@ -267,6 +267,36 @@ test('a key that left the window reads back as it was stored: inputs, counted, l
   for (let k = 1; k < 5; k++) assert.equal(d.take(100 + k, 0)?.client, k);
 });
 
+test('departed keys: one set of four ways, against the obvious table (the first way empty or holding the key, else the one filled first)', () => {
+  const pool = fc.constantFrom(...Array.from({ length: 10 }, (_, i) => [Math.imul(i + 1, 0x9e3779b1), i * 7] as const));
+  const op = fc.record({ take: fc.boolean(), key: pool, lines: fc.nat(300) });
+  fc.assert(fc.property(fc.array(op, { maxLength: 60 }), (ops) => {
+    const d = new DepartedKeys(4);
+    const ways: ({ hi: number; lo: number; lines: number; stamp: number } | null)[] = [null, null, null, null];
+    let clock = 0;
+    let forgotten = 0;
+    for (const { take, key: [hi, lo], lines } of ops) {
+      const at = ways.findIndex((w) => w !== null && w.hi === hi && w.lo === lo);
+      if (take) {
+        const got = d.take(hi, lo);
+        assert.equal(got?.lines ?? null, at < 0 ? null : Math.min(255, (ways[at] as { lines: number }).lines));
+        if (at >= 0) ways[at] = null;
+        continue;
+      }
+      d.add(hi, lo, { inputs: 1, counted: false, lines, client: 0, firstMs: 0 });
+      let way = ways.findIndex((w) => w === null || (w.hi === hi && w.lo === lo));
+      if (way < 0) {
+        way = ways.reduce((best, w, i) => ((w as { stamp: number }).stamp < (ways[best] as { stamp: number }).stamp ? i : best), 0);
+        forgotten++;
+      }
+      ways[way] = { hi, lo, lines, stamp: clock++ };
+    }
+    assert.equal(d.forgotten, forgotten);
+    // What the set holds at the end, way by way (a key added again while held may hold two).
+    for (const w of ways) if (w !== null) assert.equal(d.take(w.hi, w.lo)?.lines, Math.min(255, w.lines));
+  }), { numRuns: 300 });
+});
+
 test('departed keys: a key never added is not found, though its tag byte matches a way\'s', () => {
   fc.assert(fc.property(fc.uniqueArray(fc.tuple(fc.integer(), fc.integer()), { minLength: 2000, maxLength: 2000, selector: ([hi, lo]) => `${hi >>> 0}:${lo >>> 0}` }), (keys) => {
     // One set of four ways: every other key of the 2,000 shares one of its four tags (of 255) some 30 times.
