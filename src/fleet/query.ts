@@ -116,7 +116,6 @@ async function fill(fleet: Fleet, table: string, o: ResolvedOptions, q: FleetQue
   return { pipeline, texts };
 }
 
-
 /** The formats lines were parsed with: per input in first-use order, and the run's list in first-use order. */
 async function formats(fleet: Fleet, table: string, c: Record<ColumnName, string>, e: LineSql, user: string, inputs: InputResult[]): Promise<CompiledFormat[]> {
   const rows = await fleet.rows(`SELECT ${e.idx} AS x, toString(${c.format}) AS f, any(toString(${c.format_escape})), any(toString(${c.format_text})), count(), ${e.firstOrd('x')} AS o
