@@ -14,7 +14,7 @@ import { BadLinesFile, ProgressLine, StatusLine, replaceFile } from './sinks.js'
 import { AnalyzerError, CSV_KINDS, DEFAULT_WS_PATHS, LiveMetrics, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, analyzeClickHouse, ingest, isAnalyzerError, parseDuration, parseListenAddress, watch, type AnalyzeOptions, type CsvKind, type Finding, type OutputName, type Rendered, type Report, type Wire } from './index.js';
 import { list } from './options.js';
 import { assumedFieldsLines, sameInputsLine } from './report/sections.js';
-import { visible } from './report/text.js';
+import { int, visible } from './report/text.js';
 
 const SEVERITIES = ['critical', 'warning', 'info'];
 
@@ -99,11 +99,11 @@ async function watchLive(common: AnalyzeOptions, l: LiveFlags): Promise<Report> 
         const r = e.report;
         const lines = r.meta.inputs.reduce((n, i) => n + i.lines, 0);
         // An empty window is no all-clear: say so rather than "OK".
-        const v = r.handshakes.total === 0 ? `no WebSocket handshakes in the window yet (${lines.toLocaleString('en-US')} lines read)` : `${r.verdict.severity.toUpperCase()} ${r.verdict.headline}`;
+        const v = r.handshakes.total === 0 ? `no WebSocket handshakes in the window yet (${int(lines)} lines read)` : `${r.verdict.severity.toUpperCase()} ${r.verdict.headline}`;
         if (!l.jsonl && v !== verdict) say(`${clock} window verdict: ${v}`);
         verdict = v;
         const now = Date.now();
-        status?.show(`${clock} ${Math.round(((lines - lastLines) * 1000) / Math.max(1, now - lastAt)).toLocaleString('en-US')} lines/s · ${r.handshakes.total.toLocaleString('en-US')} handshakes in the window · ${r.findings.length} open incident${r.findings.length === 1 ? '' : 's'}`);
+        status?.show(`${clock} ${int(Math.round(((lines - lastLines) * 1000) / Math.max(1, now - lastAt)))} lines/s · ${int(r.handshakes.total)} handshakes in the window · ${r.findings.length} open incident${r.findings.length === 1 ? '' : 's'}`);
         lastLines = lines;
         lastAt = now;
         if (l.out !== undefined && l.render !== undefined) {
@@ -124,7 +124,7 @@ function incidentLine(what: 'opened' | 'closed', f: Finding): string {
   const n = f.handshakes ?? f.count;
   const t = f.timeoutSeconds === undefined ? '' : `, T ≈ ${f.timeoutSeconds.toFixed(3)} s`;
   const who = f.clients.length === 0 ? '' : `, from ${f.clients.slice(0, 4).map((c) => c.client).join(', ')}${f.clients.length > 4 ? ', …' : ''}`;
-  return `incident ${what}: ${f.severity} ${f.id}, ${n.toLocaleString('en-US')} in the window${t}${who}`;
+  return `incident ${what}: ${f.severity} ${f.id}, ${int(n)} in the window${t}${who}`;
 }
 
 /** Finding ids or severities named by --fail-on that the findings contain. */
@@ -158,7 +158,7 @@ async function emit(out: Rendered, file: string | undefined): Promise<void> {
 
 /** `1,234,567 bytes` */
 function bytes(n: number): string {
-  return `${n.toLocaleString('en-US')} bytes`;
+  return `${int(n)} bytes`;
 }
 
 function wireLine(w: Wire): string {
@@ -198,15 +198,15 @@ async function ingestMain(args: string[]): Promise<void> {
   const r = await ingest({
     inputs: (argv._ as (string | number)[]).map(String), clickhouse: argv.clickhouse, table: argv.table, create: argv.create, host: argv.host, inputName: argv['input-name'], noText: argv['no-text'], batchRows: batch,
     logFormat: list(argv['log-format']), preset: list(argv.preset), nginxConf: argv['nginx-conf'], formatName: argv['format-name'], wsPath: list(argv['ws-path']), stdin: process.stdin,
-    onIngestProgress: progress ? (input, lines) => void process.stderr.write(`\rwsdiag: ${visible(input)}: ${lines.toLocaleString('en-US')} lines`) : undefined,
+    onIngestProgress: progress ? (input, lines) => void process.stderr.write(`\rwsdiag: ${visible(input)}: ${int(lines)} lines`) : undefined,
   });
   if (progress) process.stderr.write('\r\x1b[K');
   if (!argv.quiet) {
     for (const i of r.inputs) {
-      const line = i.error ? `skipped: ${i.error.message}` : `${i.name}: ${i.inserted.toLocaleString('en-US')} lines inserted${i.skipped > 0 ? `, ${i.skipped.toLocaleString('en-US')} already stored` : ''}`;
+      const line = i.error ? `skipped: ${i.error.message}` : `${i.name}: ${int(i.inserted)} lines inserted${i.skipped > 0 ? `, ${int(i.skipped)} already stored` : ''}`;
       process.stderr.write(`wsdiag: ${visible(line)}\n`);
     }
-    process.stderr.write(`wsdiag: ${r.rows.toLocaleString('en-US')} rows in ${r.seconds.toFixed(1)} s; ${wireLine(r.wire)}\n`);
+    process.stderr.write(`wsdiag: ${int(r.rows)} rows in ${r.seconds.toFixed(1)} s; ${wireLine(r.wire)}\n`);
   }
   if (r.inputs.some((i) => i.error)) process.exit(2);
 }
@@ -379,14 +379,14 @@ async function main(): Promise<void> {
     color: toTerminal && !process.env.NO_COLOR, width: outputWidth(toTerminal), top, csv: argv.csv, verbose: argv.verbose, wide: argv.wide, utc: argv.utc,
   });
   if (!argv.quiet) {
-    if (report.meta.formats.length > 0) notes.push(`format: ${report.meta.formats.map((f) => `"${f.name}" (${f.lines.toLocaleString('en-US')} lines)`).join(', ')}`);
+    if (report.meta.formats.length > 0) notes.push(`format: ${report.meta.formats.map((f) => `"${f.name}" (${int(f.lines)} lines)`).join(', ')}`);
     notes.push(...assumedFieldsLines(report));
     if (report.lines.unparsed > 0) {
-      notes.push(`${report.lines.unparsed.toLocaleString('en-US')} of ${report.lines.total.toLocaleString('en-US')} lines did not match the format (first ${report.lines.samples.length} below)`);
+      notes.push(`${int(report.lines.unparsed)} of ${int(report.lines.total)} lines did not match the format (first ${report.lines.samples.length} below)`);
       for (const s of report.lines.samples.slice(0, 5)) notes.push(`  ${s.file}:${s.line}: ${s.reason}`);
     }
-    if (report.lines.filtered > 0) notes.push(`${report.lines.filtered.toLocaleString('en-US')} parsed lines fell outside --since/--until and were left out`);
-    if (badLines) notes.push(`${badLines.count.toLocaleString('en-US')} unparsed line${badLines.count === 1 ? '' : 's'} written to ${badLines.path}`);
+    if (report.lines.filtered > 0) notes.push(`${int(report.lines.filtered)} parsed lines fell outside --since/--until and were left out`);
+    if (badLines) notes.push(`${int(badLines.count)} unparsed line${badLines.count === 1 ? '' : 's'} written to ${badLines.path}`);
     const same = sameInputsLine(report);
     if (same !== null) notes.push(same);
     for (const i of fatalInputs) notes.push(`${i.status === 'skipped' ? 'skipped' : 'read part-way'}: ${i.error?.message}`);

@@ -7,7 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RENDERERS, analyze, renderedText, type Report } from '../src/index.js';
-import { secs } from '../src/report/text.js';
+import fc from 'fast-check';
+import { byName, decimal, int, secs } from '../src/report/text.js';
+import { writeTwoTier } from './helpers/two-tier.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'wsdiag-numbers-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -79,4 +81,53 @@ test('secs: milliseconds, with separators from 1,000 s', () => {
   assert.equal(secs(60), '60.000');
   assert.equal(secs(1800), '1,800.000');
   assert.equal(secs(null), '-');
+});
+
+test('int, secs and decimal write what en-US writes (without Intl)', () => {
+  fc.assert(fc.property(fc.integer({ min: -1e12, max: 1e15 }), (n) => int(n) === n.toLocaleString('en-US')));
+  // Durations: whole milliseconds, as seconds.
+  fc.assert(fc.property(fc.integer({ min: 0, max: 2 ** 31 }), (ms) => {
+    const s = ms / 1000;
+    return secs(s) === s.toLocaleString('en-US', { minimumFractionDigits: 3, maximumFractionDigits: 3 })
+      && decimal(s) === s.toLocaleString('en-US', { maximumFractionDigits: 3 });
+  }));
+  assert.deepEqual([decimal(Infinity), decimal(NaN), decimal(-0.0001)], ['∞', 'NaN', '0']);
+});
+
+test('byName: code unit order, the same whatever the locale', () => {
+  assert.deepEqual(['b', 'B', 'a', '10.0.0.9', '10.0.0.10', 'é', 'e'].sort(byName), ['10.0.0.10', '10.0.0.9', 'B', 'a', 'b', 'e', 'é']);
+});
+
+/**
+ * Intl's first use (a number with separators, a comparison of names) loads ICU's data: about 10 MB
+ * of memory at a run's end, where its peak is. The analysis and every renderer go without.
+ */
+test('an analysis and its reports in every output use no Intl', async () => {
+  const trap = (what: string) => (): never => {
+    throw new Error(`${what} used`);
+  };
+  const saved = {
+    toLocaleString: Number.prototype.toLocaleString, localeCompare: String.prototype.localeCompare,
+    NumberFormat: Intl.NumberFormat, Collator: Intl.Collator, PluralRules: Intl.PluralRules, Segmenter: Intl.Segmenter,
+  };
+  Number.prototype.toLocaleString = trap('Number.prototype.toLocaleString');
+  String.prototype.localeCompare = trap('String.prototype.localeCompare');
+  for (const k of ['NumberFormat', 'Collator', 'PluralRules', 'Segmenter'] as const) Object.defineProperty(Intl, k, { value: trap(`Intl.${k}`), configurable: true, writable: true });
+  try {
+    // One tier, and two (the tiers' client tables, keys joined across them).
+    const tiers = writeTwoTier(tmp);
+    const reports = [await analyze({ inputs: [bigLog()], preset: ['upstream'] }), await analyze({ inputs: [tiers.front, tiers.back], preset: ['upstream'] })];
+    assert.equal(reports[0]?.findings[0]?.count, DOWNGRADED);
+    assert.ok((reports[1]?.handshakes.byTier.length ?? 0) > 1);
+    for (const report of reports) {
+      for (const output of ['table', 'markdown', 'html', 'json', 'csv'] as const) {
+        const text = await renderedText(RENDERERS[output](report, { color: false, verbose: true, width: 100, csv: 'findings' }));
+        assert.ok(text.length > 0, output);
+      }
+    }
+  } finally {
+    Number.prototype.toLocaleString = saved.toLocaleString;
+    String.prototype.localeCompare = saved.localeCompare;
+    for (const k of ['NumberFormat', 'Collator', 'PluralRules', 'Segmenter'] as const) Object.defineProperty(Intl, k, { value: saved[k], configurable: true, writable: true });
+  }
 });

@@ -239,6 +239,21 @@ test('DurationHistogram: merging two halves equals adding everything to one', ()
   assert.deepEqual([a.count, a.maxMs, QS.map((q) => a.quantile(q))], [all.count, all.maxMs, QS.map((q) => all.quantile(q))]);
 });
 
+test('DurationHistogram.sumOf: one histogram is itself (not a copy of its bins), several their merge', () => {
+  const values = logUniform(23, 3000, 3_600_000);
+  const parts = [new DurationHistogram(), new DurationHistogram(), new DurationHistogram()];
+  const all = new DurationHistogram();
+  values.forEach((v, i) => {
+    all.add(v);
+    (parts[i % 3] as DurationHistogram).add(v);
+  });
+  assert.equal(DurationHistogram.sumOf([parts[0] as DurationHistogram]), parts[0]);
+  const sum = DurationHistogram.sumOf(parts);
+  assert.ok(!parts.includes(sum));
+  assert.deepEqual([sum.count, sum.maxMs, QS.map((q) => sum.quantile(q))], [all.count, all.maxMs, QS.map((q) => all.quantile(q))]);
+  assert.equal(parts[0]?.count, 1000, 'the parts are left as they were');
+});
+
 test('DurationHistogram: durations added one by one (buffered, then counted in sorted runs) land in their FINE bins', () => {
   // Past the buffer's 4,096, in any order, with counts of several, beyond 2^31 ms, read in between and packed.
   const rand = prng(5);

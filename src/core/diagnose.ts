@@ -81,10 +81,10 @@ interface Acc {
 
 /** Series histograms: durations of handshakes that did not upgrade, and of upgraded sessions. */
 export function seriesOf(counts: Counts): { failed: DurationHistogram; sessions: DurationHistogram } {
-  const failed = new DurationHistogram();
-  const sessions = new DurationHistogram();
-  for (const g of counts.groups.values()) (g.status === 101 ? sessions : failed).merge(g.durations);
-  return { failed, sessions };
+  const failed: DurationHistogram[] = [];
+  const sessions: DurationHistogram[] = [];
+  for (const g of counts.groups.values()) (g.status === 101 ? sessions : failed).push(g.durations);
+  return { failed: DurationHistogram.sumOf(failed), sessions: DurationHistogram.sumOf(sessions) };
 }
 
 export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
@@ -172,7 +172,9 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
   // Each selector's share of a kind of cell (input × protocol × status × flags × bin), worked out
   // once per kind: cells differ from others of their kind only by client, and there are many.
   // By group, then by bin: a Map, as bins run to tens of thousands (an array indexed by them went sparse and slow).
+  // Kinds no selector takes (most bins of upgraded sessions, hours of them) share one array of zeros.
   const kinds = new Map<number, Map<number, Float64Array>>();
+  const none = new Float64Array(accs.length);
   const sharesOf = (c: CellView): Float64Array => {
     const key = groupKey(c.input, c.protocol, c.status, c.flags);
     let byBin = kinds.get(key);
@@ -187,6 +189,7 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
         ? (sel.label(c.protocol, c.status, c.flags, c.bin < 0 ? -1 : COARSE.lo(c.bin)) === undefined ? 0 : 1)
         : shareOf(i, g, c.bin);
     }
+    if (shares.every((x) => x === 0)) shares = none;
     byBin.set(c.bin, shares);
     return shares;
   };

@@ -201,6 +201,18 @@ export class DurationHistogram {
     return Object.setPrototypeOf(o, DurationHistogram.prototype) as DurationHistogram;
   }
 
+  /**
+   * The sum of some histograms: the one itself when there is only one (to be read, not changed),
+   * else a new one. A log's upgraded sessions are mostly one group, whose copy would cost what its
+   * hours of durations span.
+   */
+  static sumOf(hs: readonly DurationHistogram[]): DurationHistogram {
+    if (hs.length === 1) return hs[0] as DurationHistogram;
+    const sum = new DurationHistogram();
+    for (const h of hs) sum.merge(h);
+    return sum;
+  }
+
   /** Adds n to one bin (a duration past 2^31 ms, or several at once). */
   private addBin(b: number, n: number): void {
     if (this.pages !== null) return this.addToPage(b, n);

@@ -77,19 +77,15 @@ export function findClusters(h: DurationHistogram, opts: ClusterOptions = {}): C
 const MAX_ROUNDS = 6;
 
 /**
- * A histogram's members, read once for every round: the non-empty bins in order, their counts,
- * first milliseconds and prefix sums; typed arrays, so a long log's tens of thousands of distinct
- * durations cost no objects.
+ * A histogram's members, read once for every round: the non-empty bins in order and the prefix
+ * sums of their counts; typed arrays indexed by member, not by bin (sessions of hours span 300,000
+ * FINE bins), so a long log's hundreds of thousands of distinct durations cost 20 bytes each.
  */
 interface Members {
   bins: Uint32Array;
-  counts: Float64Array;
-  loMs: Float64Array;
-  /** prefix[i]: the counts of members 0 … i-1. */
+  /** prefix[i]: the counts of members 0 … i-1 (member i's count: prefix[i + 1] - prefix[i]). */
   prefix: Float64Array;
-  /** Bins 0 … n-1, n = the last member's bin + 1. */
-  n: number;
-  /** The background's prefix sums over every bin up to the last member (sessions of hours span 300,000 FINE bins), rewritten by each round. */
+  /** The same over the background (the members outside the masked clusters), rewritten by each round. */
   bg: Float64Array;
 }
 
@@ -99,18 +95,28 @@ function members(h: DurationHistogram): Members {
     k++;
   });
   const bins = new Uint32Array(k);
-  const counts = new Float64Array(k);
-  const loMs = new Float64Array(k);
+  const prefix = new Float64Array(k + 1);
   k = 0;
   h.forEach((b, m) => {
     bins[k] = b;
-    counts[k] = m;
-    loMs[k++] = FINE.lo(b);
+    prefix[k + 1] = (prefix[k++] as number) + m;
   });
-  const prefix = new Float64Array(k + 1);
-  for (let i = 0; i < k; i++) prefix[i + 1] = (prefix[i] as number) + (counts[i] as number);
-  const n = k === 0 ? 0 : (bins[k - 1] as number) + 1;
-  return { bins, counts, loMs, prefix, n, bg: new Float64Array(n + 1) };
+  return { bins, prefix, bg: new Float64Array(k + 1) };
+}
+
+/**
+ * The first member at or past a bin, for bins that only grow from call to call (a window's edges
+ * move on with its start): a pointer that walks, so a round over every member stays linear.
+ */
+class Cursor {
+  private at = 0;
+
+  constructor(private readonly bins: Uint32Array) {}
+
+  from(bin: number): number {
+    while (this.at < this.bins.length && (this.bins[this.at] as number) < bin) this.at++;
+    return this.at;
+  }
 }
 
 /**
@@ -123,28 +129,27 @@ function members(h: DurationHistogram): Members {
  */
 function candidates(members: Members, masked: readonly Cluster[], fresh: readonly Cluster[] | null, opts: ClusterOptions): Cluster[] {
   const minCount = opts.minCount ?? 3;
-  const { bins, counts, loMs, prefix, n, bg } = members;
+  const { bins, prefix, bg } = members;
   if (bins.length === 0) return [];
   // The background: the members where they are, those inside a masked cluster left out, then summed in one pass.
-  bg.fill(0);
   for (let i = 0; i < bins.length; i++) {
-    const lo = loMs[i] as number;
-    if (!overlapsAny(masked, lo, lo)) bg[(bins[i] as number) + 1] = counts[i] as number;
+    const lo = FINE.lo(bins[i] as number);
+    bg[i + 1] = (bg[i] as number) + (overlapsAny(masked, lo, lo) ? 0 : (prefix[i + 1] as number) - (prefix[i] as number));
   }
-  for (let b = 0; b < n; b++) bg[b + 1] = (bg[b + 1] as number) + (bg[b] as number);
-  /** Count of durations from fromMs to toMs (whole bins from the one holding fromMs). */
-  const sum = (prefix: Float64Array, fromMs: number, toMs: number): number => {
-    if (toMs < 0 || toMs < fromMs) return 0;
-    const lo = FINE.bin(Math.max(0, fromMs));
-    const hi = Math.min(n - 1, FINE.bin(toMs));
-    return lo > hi ? 0 : (prefix[hi + 1] as number) - (prefix[lo] as number);
+  // The background from fromMs to toMs (whole bins from the one holding fromMs): both edges only
+  // grow with the window's start, each edge of each sum a cursor of its own.
+  const [aroundLo, aroundHi, wideLo, wideHi] = [0, 1, 2, 3].map(() => new Cursor(bins)) as [Cursor, Cursor, Cursor, Cursor];
+  const sum = (lo: Cursor, hi: Cursor, fromMs: number, toMs: number): number => {
+    const a = lo.from(FINE.bin(Math.max(0, fromMs)));
+    const b = hi.from(FINE.bin(toMs) + 1);
+    return b > a ? (bg[b] as number) - (bg[a] as number) : 0;
   };
 
   const out: Cluster[] = [];
   // The window's members are i … j: j moves on with i, as t + w only grows.
   let j = 0;
   for (let i = 0; i < bins.length; i++) {
-    const t = loMs[i] as number;
+    const t = FINE.lo(bins[i] as number);
     if (t < MIN_TIMEOUT_MS) continue;
     const w = opts.toleranceMs ?? defaultTolerance(t);
     const r = Math.max(1000, Math.round(t * 0.1));
@@ -153,14 +158,14 @@ function candidates(members: Members, masked: readonly Cluster[], fresh: readonl
       const hi = Math.max(t + w + r, Math.round(t * 1.5) + w);
       if (!overlapsAny(fresh, lo, hi)) continue;
     }
-    const last = Math.min(n - 1, FINE.bin(t + w));
+    const last = FINE.bin(t + w);
     if (j < i) j = i;
     while (j + 1 < bins.length && (bins[j + 1] as number) <= last) j++;
     const inWin = (prefix[j + 1] as number) - (prefix[i] as number);
     if (inWin < minCount) continue;
-    const own = sum(bg, t, t + w);
-    const around = (sum(bg, t - r, t + w + r) - own) / (2 * r);
-    const wide = (sum(bg, Math.round(t / 2), Math.round(t * 1.5) + w) - own) / Math.max(1, t);
+    const own = (bg[j + 1] as number) - (bg[i] as number);
+    const around = (sum(aroundLo, aroundHi, t - r, t + w + r) - own) / (2 * r);
+    const wide = (sum(wideLo, wideHi, Math.round(t / 2), Math.round(t * 1.5) + w) - own) / Math.max(1, t);
     const background = Math.max(around, wide);
     const density = inWin / (w + 1);
     const contrast = background === 0 ? Infinity : density / background;
@@ -182,11 +187,9 @@ function overlapsAny(cs: readonly Cluster[], lo: number, hi: number): boolean {
 
 /** The cluster of members i … j (`count` in all): their bounds and the median member. */
 function clusterOfMembers(m: Members, i: number, j: number, count: number, contrast: number): Cluster {
-  let seen = 0;
   let center = m.bins[i] as number;
   for (let k = i; k <= j; k++) {
-    seen += m.counts[k] as number;
-    if (seen * 2 >= count) {
+    if (((m.prefix[k + 1] as number) - (m.prefix[i] as number)) * 2 >= count) {
       center = m.bins[k] as number;
       break;
     }
@@ -195,7 +198,7 @@ function clusterOfMembers(m: Members, i: number, j: number, count: number, contr
   // Past 65.5 s a bin is wider than a millisecond: its middle is the best estimate of T.
   const approximate = FINE.hi(hi) > FINE.lo(hi);
   const centerMs = FINE.hi(center) === FINE.lo(center) ? FINE.lo(center) : Math.round((FINE.lo(center) + FINE.hi(center)) / 2);
-  return { centerMs, loMs: m.loMs[i] as number, hiMs: FINE.hi(hi), count, contrast, approximate };
+  return { centerMs, loMs: FINE.lo(m.bins[i] as number), hiMs: FINE.hi(hi), count, contrast, approximate };
 }
 
 /** A cluster around a timeout the user named (--timeout), with the given tolerance. */

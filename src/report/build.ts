@@ -6,7 +6,7 @@
  */
 import { PROTOCOL_NAMES } from '../core/classify.js';
 import { BUCKET_LADDER_S } from '../core/counts.js';
-import { seriesOf, type Diagnosis, type FindingData } from '../core/diagnose.js';
+import type { Diagnosis, FindingData } from '../core/diagnose.js';
 import { DurationHistogram, FINE } from '../core/grid.js';
 import { KEY_WINDOW_MS } from '../core/keys.js';
 import { NO_NAME, Outcome, type OutcomeTable } from '../core/outcomes.js';
@@ -16,7 +16,7 @@ import { notLogged } from './logging.js';
 import { likelyCause, proseOf } from './prose.js';
 import { clientRows, clientsOf, downgradingInputs, tierClients, tiersOf, type Tiers } from './tiers.js';
 import { attachHandshakeRows } from './rows.js';
-import { attempts, int, plural } from './text.js';
+import { attempts, byName, int, plural } from './text.js';
 import {
   SCHEMA_VERSION, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type OutcomeCounts, type Percentile, type Report,
   type TimelineBucket, type TracedKey,
@@ -52,20 +52,20 @@ export function buildReport(t: Tally, d: Diagnosis, p: PipelineResult, opts: Bui
   for (const i of p.inputs) for (const [name, n] of Object.entries(i.formats)) formatLines.set(name, (formatLines.get(name) ?? 0) + n);
 
   // Protocol × status over every input and flag, with the exact durations of each.
-  const groups = new Map<number, { protocol: number; status: number; count: number; durations: DurationHistogram }>();
+  const groups = new Map<number, { protocol: number; status: number; count: number; durations: DurationHistogram[] }>();
   for (const g of c.groups.values()) {
     const k = g.protocol * 1000 + g.status;
     let row = groups.get(k);
-    if (row === undefined) groups.set(k, (row = { protocol: g.protocol, status: g.status, count: 0, durations: new DurationHistogram() }));
+    if (row === undefined) groups.set(k, (row = { protocol: g.protocol, status: g.status, count: 0, durations: [] }));
     row.count += g.count;
-    row.durations.merge(g.durations);
+    row.durations.push(g.durations);
   }
   let upgraded = 0;
   const byProtocolStatus = [...groups.values()]
     .sort((a, b) => b.count - a.count || a.protocol - b.protocol || a.status - b.status)
     .map((g) => {
       if (g.status === 101) upgraded += g.count;
-      return { protocol: PROTOCOL_NAMES[g.protocol] ?? 'unknown', status: g.status, count: g.count, share: round(g.count / Math.max(1, c.handshakes)), durations: summary(g.durations) };
+      return { protocol: PROTOCOL_NAMES[g.protocol] ?? 'unknown', status: g.status, count: g.count, share: round(g.count / Math.max(1, c.handshakes)), durations: summary(DurationHistogram.sumOf(g.durations)) };
     });
 
   const maxRows = opts.maxClients ?? 1000;
@@ -122,7 +122,7 @@ function outcomeRows<K extends 'upstream' | 'path'>(t: OutcomeTable, inputs: rea
       rejected: n(Outcome.REJECTED), gaveUp: n(Outcome.GAVE_UP), serverError: n(Outcome.SERVER_ERROR), other: n(Outcome.OTHER),
     };
     return { input: inputs[r.input] ?? '?', [field]: t.names[r.name] ?? '?', ...counts } as OutcomeCounts & { input: string } & Record<K, string>;
-  }).sort((a, b) => b.failed - a.failed || b.handshakes - a.handshakes || a.input.localeCompare(b.input) || a[field].localeCompare(b[field])).slice(0, max);
+  }).sort((a, b) => b.failed - a.failed || b.handshakes - a.handshakes || byName(a.input, b.input) || byName(a[field], b[field])).slice(0, max);
 }
 
 /** Exact percentiles from the FINE histogram (marked approximate past 65.5 s, where its bins are wider than 1 ms). */
@@ -396,12 +396,13 @@ function histogram(t: Tally, d: Diagnosis): HistogramBin[] {
     }
     return bins[lo] as HistogramBin;
   };
-  const series = seriesOf(t.counts);
-  series.failed.forEach((b, n) => {
-    binOf(FINE.lo(b)).failed += n;
-  });
-  series.sessions.forEach((b, n) => {
-    binOf(FINE.lo(b)).upgraded += n;
-  });
+  for (const g of t.counts.groups.values()) {
+    const upgraded = g.status === 101;
+    g.durations.forEach((b, n) => {
+      const bin = binOf(FINE.lo(b));
+      if (upgraded) bin.upgraded += n;
+      else bin.failed += n;
+    });
+  }
   return bins.filter((b) => b.upgraded + b.failed > 0 || b.timeout);
 }

@@ -9,7 +9,7 @@
  */
 import type { Finding, HistogramBin, Report } from './model.js';
 import { cellText, cellTone, durationRange, findingFacts, fixView, notLoggedLine, sameInputsLine, sections, summaryLine, type Cell, type FixView } from './sections.js';
-import { int, plural, secs, visible } from './text.js';
+import { decimal, int, plural, secs, visible } from './text.js';
 import { axisTime, span, stamp, zoneName, zoneOf, type Zone } from './time.js';
 
 export interface HtmlOptions {
@@ -144,7 +144,7 @@ function legend(items: [string, string][]): string {
 
 /** 0.1 rather than 0.100, 1,800 rather than 1800.000; the timeout bins keep their milliseconds. */
 function short(s: number | null): string {
-  return s === null ? '∞' : Number(s.toFixed(3)).toLocaleString('en-US', { maximumFractionDigits: 3 });
+  return s === null ? '∞' : decimal(s);
 }
 
 /**

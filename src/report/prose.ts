@@ -4,6 +4,7 @@
  * text out; the only place findings are put into prose.
  */
 import type { FindingData, TimeoutData } from '../core/diagnose.js';
+import { int } from './text.js';
 
 /** The WebSocket proxy configuration every nginx hop needs, as it goes into nginx.conf. */
 const UPGRADE_CONFIG = `map $http_upgrade $connection_upgrade {
@@ -70,10 +71,6 @@ export interface Prose {
   explanation: string;
   fix: string;
   nginxConfig?: string;
-}
-
-function int(n: number): string {
-  return n.toLocaleString('en-US');
 }
 
 function seconds(ms: number): string {

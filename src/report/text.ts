@@ -1,6 +1,9 @@
 /*!
- * Small text helpers shared by the human-readable renderers: numbers, seconds, percentages, and
- * making log text (attacker-controlled) safe to print: control and escape bytes shown, not executed.
+ * Small text helpers shared by the human-readable renderers: numbers, seconds, percentages, the
+ * order of names, and making log text (attacker-controlled) safe to print: control and escape
+ * bytes shown, not executed. Numbers and names are written and sorted as en-US does, without
+ * Intl: its first use loads ICU's data, about 10 MB of memory at the end of a run, where the
+ * run's peak is.
  */
 import type { Finding } from './model.js';
 
@@ -19,8 +22,23 @@ export function visible(text: string): string {
   });
 }
 
+/** A number as en-US writes it: a comma between groups of three digits, `min` to `max` digits after the point. */
+export function decimal(n: number, min = 0, max = 3): string {
+  if (!Number.isFinite(n)) return Number.isNaN(n) ? 'NaN' : n > 0 ? '∞' : '-∞';
+  const [whole = '', point = ''] = Math.abs(n).toFixed(max).split('.');
+  let frac = point;
+  while (frac.length > min && frac.endsWith('0')) frac = frac.slice(0, -1);
+  const sign = n < 0 && /[1-9]/.test(whole + frac) ? '-' : '';
+  return `${sign}${whole.replace(/\B(?=(\d{3})+$)/g, ',')}${frac === '' ? '' : `.${frac}`}`;
+}
+
 export function int(n: number): string {
-  return n.toLocaleString('en-US');
+  return decimal(n);
+}
+
+/** Names in the order of their UTF-16 code units: the same on every machine, whatever its locale. */
+export function byName(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function pct(share: number): string {
@@ -29,7 +47,7 @@ export function pct(share: number): string {
 
 /** Seconds to the millisecond, `1,800.000`; `-` for null. */
 export function secs(s: number | null): string {
-  return s === null ? '-' : s.toLocaleString('en-US', { minimumFractionDigits: 3, maximumFractionDigits: 3 });
+  return s === null ? '-' : decimal(s, 3, 3);
 }
 
 export function plural(n: number, word: string): string {

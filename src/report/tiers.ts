@@ -7,6 +7,7 @@
 import type { Counts } from '../core/counts.js';
 import type { KeyCounts } from '../core/keys.js';
 import type { ClientRow, TierBasis, TierClients } from './model.js';
+import { byName } from './text.js';
 
 export interface Tiers {
   /** Per input: its tier (1: the first, whose clients are load-balancer nodes), and the input in front (-1: none). */
@@ -88,7 +89,7 @@ export function clientRows(c: Counts, keep: (input: number) => boolean, max: num
   return [...perClient.values()]
     .filter((r) => r.handshakes > 0 || r.http10 > 0)
     .map((r) => ({ ...r, http10Share: Math.round((r.http10 / Math.max(1, r.total)) * 1e4) / 1e4, assessment: assess(r) }))
-    .sort((a, b) => b.handshakesHttp10 - a.handshakesHttp10 || b.failed - a.failed || b.handshakes - a.handshakes || a.client.localeCompare(b.client))
+    .sort((a, b) => b.handshakesHttp10 - a.handshakesHttp10 || b.failed - a.failed || b.handshakes - a.handshakes || byName(a.client, b.client))
     .slice(0, max);
 }
 
