@@ -34,6 +34,21 @@ function fileSize(input: string | number): number {
   }
 }
 
-keepHeapSmall();
+/**
+ * Will this command watch live (a followed file, JSON lines out, or standard input a pipe)? A
+ * guess from the arguments, for the heap's settings (src/heap.ts): a wrong one costs time, not results.
+ */
+function watchesLive(args: readonly string[]): boolean {
+  const jsonl = args.some((a, i) => /^(-o|--output)=jsonl$/.test(a) || (/^(-o|--output)$/.test(a) && args[i + 1] === 'jsonl'));
+  if (jsonl || args.some((a) => /^(-f|--follow)(=|$)/.test(a))) return true;
+  try {
+    const s = fstatSync(0);
+    return s.isFIFO() || s.isSocket();
+  } catch {
+    return false;
+  }
+}
+
+keepHeapSmall(watchesLive(process.argv.slice(2)));
 if (readsInParallel(process.argv.slice(2))) prestartWorker();
 await import('./command.js');
