@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { RENDERERS, analyze, renderedText, type Report } from '../src/index.js';
 import fc from 'fast-check';
-import { byName, decimal, int, secs } from '../src/report/text.js';
+import { byName } from '../src/core/lists.js';
+import { decimal, int, secs } from '../src/report/text.js';
 import { writeTwoTier } from './helpers/two-tier.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'wsdiag-numbers-'));

@@ -9,6 +9,7 @@ import { RowFlag, type CellView, type Counts, type Group } from './counts.js';
 import { classParts, type EvidenceRow } from './evidence.js';
 import { COARSE, DurationHistogram, FINE } from './grid.js';
 import { KEY_HIDDEN, KEY_REUSED } from './keys.js';
+import { byName } from './lists.js';
 import { RULES } from './rules/registry.js';
 import type { LineSelector, RuleContext, Severity } from './rules/types.js';
 import type { TallyView } from './tally.js';
@@ -283,10 +284,6 @@ function topClients(m: Map<number, number>, name: (id: number) => string): { cli
 
 function sorted(m: Map<string, number>): [string, number][] {
   return [...m.entries()].sort((a, b) => b[1] - a[1] || byName(a[0], b[0]));
-}
-
-function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 /**

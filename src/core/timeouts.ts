@@ -138,7 +138,10 @@ function candidates(members: Members, masked: readonly Cluster[], fresh: readonl
   }
   // The background from fromMs to toMs (whole bins from the one holding fromMs): both edges only
   // grow with the window's start, each edge of each sum a cursor of its own.
-  const [aroundLo, aroundHi, wideLo, wideHi] = [0, 1, 2, 3].map(() => new Cursor(bins)) as [Cursor, Cursor, Cursor, Cursor];
+  const aroundLo = new Cursor(bins);
+  const aroundHi = new Cursor(bins);
+  const wideLo = new Cursor(bins);
+  const wideHi = new Cursor(bins);
   const sum = (lo: Cursor, hi: Cursor, fromMs: number, toMs: number): number => {
     const a = lo.from(FINE.bin(Math.max(0, fromMs)));
     const b = hi.from(FINE.bin(toMs) + 1);

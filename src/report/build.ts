@@ -9,6 +9,7 @@ import { BUCKET_LADDER_S } from '../core/counts.js';
 import type { Diagnosis, FindingData } from '../core/diagnose.js';
 import { DurationHistogram, FINE } from '../core/grid.js';
 import { KEY_WINDOW_MS } from '../core/keys.js';
+import { byName } from '../core/lists.js';
 import { NO_NAME, Outcome, type OutcomeTable } from '../core/outcomes.js';
 import type { PipelineResult } from '../core/pipeline.js';
 import type { TallyView as Tally } from '../core/tally.js';
@@ -16,7 +17,7 @@ import { notLogged } from './logging.js';
 import { likelyCause, proseOf } from './prose.js';
 import { clientRows, clientsOf, downgradingInputs, tierClients, tiersOf, type Tiers } from './tiers.js';
 import { attachHandshakeRows } from './rows.js';
-import { attempts, byName, int, plural } from './text.js';
+import { attempts, int, plural } from './text.js';
 import {
   SCHEMA_VERSION, type DurationSummary, type Finding, type HandshakeRow, type HistogramBin, type Incident, type OutcomeCounts, type Percentile, type Report,
   type TimelineBucket, type TracedKey,

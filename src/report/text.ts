@@ -1,9 +1,8 @@
 /*!
- * Small text helpers shared by the human-readable renderers: numbers, seconds, percentages, the
- * order of names, and making log text (attacker-controlled) safe to print: control and escape
- * bytes shown, not executed. Numbers and names are written and sorted as en-US does, without
- * Intl: its first use loads ICU's data, about 10 MB of memory at the end of a run, where the
- * run's peak is.
+ * Small text helpers shared by the human-readable renderers: numbers, seconds, percentages, and
+ * making log text (attacker-controlled) safe to print: control and escape bytes shown, not executed.
+ * Numbers are written as en-US writes them, without Intl: its first use loads ICU's data, about
+ * 10 MB of memory at the end of a run, where the run's peak is.
  */
 import type { Finding } from './model.js';
 
@@ -34,11 +33,6 @@ export function decimal(n: number, min = 0, max = 3): string {
 
 export function int(n: number): string {
   return decimal(n);
-}
-
-/** Names in the order of their UTF-16 code units: the same on every machine, whatever its locale. */
-export function byName(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }
 
 export function pct(share: number): string {

@@ -6,8 +6,8 @@
  */
 import type { Counts } from '../core/counts.js';
 import type { KeyCounts } from '../core/keys.js';
+import { byName } from '../core/lists.js';
 import type { ClientRow, TierBasis, TierClients } from './model.js';
-import { byName } from './text.js';
 
 export interface Tiers {
   /** Per input: its tier (1: the first, whose clients are load-balancer nodes), and the input in front (-1: none). */
