@@ -49,6 +49,7 @@ function watchesLive(args: readonly string[]): boolean {
   }
 }
 
-keepHeapSmall(watchesLive(process.argv.slice(2)));
-if (readsInParallel(process.argv.slice(2))) prestartWorker();
+const args = process.argv.slice(2);
+keepHeapSmall(watchesLive(args));
+if (readsInParallel(args)) prestartWorker();
 await import('./command.js');
