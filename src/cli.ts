@@ -19,9 +19,18 @@ const NOT_A_READ = /^(ingest|completion|-h|--help|--version|-f|--follow|--clickh
  */
 function readsInParallel(args: readonly string[]): boolean {
   if (availableParallelism() < 2 || args.some((a) => NOT_A_READ.test(a))) return false;
-  const names = args.filter((a) => !a.startsWith('-'));
-  const stdin = names.length === 0 || args.includes('-');
-  return [...names, ...(stdin ? [0] : [])].some((input) => fileSize(input) >= MIN_WORKER_BYTES);
+  const names = inputNames(args);
+  return [...names, ...(readsStdin(args) ? [0] : [])].some((input) => fileSize(input) >= MIN_WORKER_BYTES);
+}
+
+/** The arguments that look like inputs (an option's value looks like one too: a guess). */
+function inputNames(args: readonly string[]): string[] {
+  return args.filter((a) => !a.startsWith('-'));
+}
+
+/** Is standard input one of the inputs (none named, or `-`)? */
+function readsStdin(args: readonly string[]): boolean {
+  return inputNames(args).length === 0 || args.includes('-');
 }
 
 /** The size of a regular file, named or open (0: standard input); 0 for anything else, or one that cannot be read. */
@@ -35,12 +44,14 @@ function fileSize(input: string | number): number {
 }
 
 /**
- * Will this command watch live (a followed file, JSON lines out, or standard input a pipe)? A
- * guess from the arguments, for the heap's settings (src/heap.ts): a wrong one costs time, not results.
+ * Will this command watch live (a followed file, JSON lines out, or standard input a pipe it
+ * reads)? A guess from the arguments, for the heap's settings (src/heap.ts): a wrong one costs
+ * time or a few MB, not results.
  */
 function watchesLive(args: readonly string[]): boolean {
   const jsonl = args.some((a, i) => /^(-o|--output)=jsonl$/.test(a) || (/^(-o|--output)$/.test(a) && args[i + 1] === 'jsonl'));
   if (jsonl || args.some((a) => /^(-f|--follow)(=|$)/.test(a))) return true;
+  if (!readsStdin(args)) return false;
   try {
     const s = fstatSync(0);
     return s.isFIFO() || s.isSocket();
