@@ -7,7 +7,7 @@
  * keys (core/keys.ts), evidence text (core/evidence.ts) or what a finding is (core/rules/).
  */
 import { ABANDONED, Protocol } from './classify.js';
-import { resized, type Column } from './columns.js';
+import { CellTable, ClientCells } from './cells.js';
 import { COARSE, DurationHistogram } from './grid.js';
 import { emptyList } from './lists.js';
 import { OutcomeTable, answeringPeer } from './outcomes.js';
@@ -72,103 +72,6 @@ export interface Bucket {
 const NO_FAILURES: Map<number, number> = new Map();
 
 /**
- * Entries keyed by two numbers: open addressing over typed arrays, entries in first-seen order.
- * A count each; a timed table also keeps when its lines came (the first start, the first end and
- * the last end).
- */
-class CellTable {
-  length = 0;
-  k0 = new Uint32Array(1024);
-  k1 = new Uint32Array(1024);
-  count = new Uint32Array(1024);
-  first: Float64Array;
-  firstEnd: Float64Array;
-  last: Float64Array;
-  private index = new Int32Array(2048);
-
-  constructor(readonly timed: boolean) {
-    const n = timed ? 1024 : 0;
-    this.first = new Float64Array(n);
-    this.firstEnd = new Float64Array(n);
-    this.last = new Float64Array(n);
-  }
-
-  /** The entry of a key, or -1 - (the free index slot where it would go). */
-  find(a: number, b: number): number {
-    if (this.index.length === 0) this.reindex(2 * this.k0.length);
-    const mask = this.index.length - 1;
-    let i = hash2(a, b) & mask;
-    for (let e = this.index[i] as number; e !== 0; e = this.index[i] as number) {
-      const x = e - 1;
-      if (this.k0[x] === a && this.k1[x] === b) return x;
-      i = (i + 1) & mask;
-    }
-    return -1 - i;
-  }
-
-  /** The entry of a key, created (count 0) when new. */
-  entry(a: number, b: number): number {
-    const found = this.find(a, b);
-    if (found >= 0) return found;
-    if (this.length === this.k0.length) {
-      this.grow();
-      return this.entry(a, b);
-    }
-    const x = this.length++;
-    this.index[-1 - found] = x + 1;
-    this.k0[x] = a;
-    this.k1[x] = b;
-    if (this.timed) {
-      this.first[x] = Infinity;
-      this.firstEnd[x] = Infinity;
-      this.last[x] = -Infinity;
-    }
-    return x;
-  }
-
-  /** The columns cut to length and the index dropped (built again if needed), to cross threads; adding grows them again. */
-  pack(): void {
-    const n = this.length;
-    this.eachColumn(<T extends Column>(a: T): T => (a.length === n ? a : (a.slice(0, n) as T)));
-    this.index = new Int32Array(0);
-  }
-
-  /** A packed table's buffers (this side then loses them). */
-  transferables(): ArrayBuffer[] {
-    return [this.k0, this.k1, this.count, this.first, this.firstEnd, this.last].filter((a) => a.length > 0).map((a) => a.buffer as ArrayBuffer);
-  }
-
-  private grow(): void {
-    const n = Math.max(64, this.k0.length * 2);
-    this.eachColumn(<T extends Column>(a: T): T => resized(a, n));
-    this.reindex(n * 2);
-  }
-
-  /** Each column made anew by `f`: the time columns only in a timed table (an untimed one's are empty). */
-  private eachColumn(f: <T extends Column>(a: T) => T): void {
-    this.k0 = f(this.k0);
-    this.k1 = f(this.k1);
-    this.count = f(this.count);
-    if (this.timed) {
-      this.first = f(this.first);
-      this.firstEnd = f(this.firstEnd);
-      this.last = f(this.last);
-    }
-  }
-
-  /** A new index of at least `slots` (a power of two) for the entries there are. */
-  private reindex(slots: number): void {
-    this.index = new Int32Array(2 ** Math.ceil(Math.log2(Math.max(slots, 16))));
-    const mask = this.index.length - 1;
-    for (let x = 0; x < this.length; x++) {
-      let i = hash2(this.k0[x] as number, this.k1[x] as number) & mask;
-      while (this.index[i] !== 0) i = (i + 1) & mask;
-      this.index[i] = x + 1;
-    }
-  }
-}
-
-/**
  * A handshake that failed whatever the timeouts turn out to be: HTTP/1.0, a 3xx, 4xx or 5xx answer
  * (but the statuses of giving up, which are failures only at a timeout), no Upgrade logged.
  */
@@ -177,12 +80,6 @@ export function failedByAnswer(protocol: number, status: number, flags: number):
   return (flags & RowFlag.UPGRADE_MISSING) !== 0 && (flags & (RowFlag.HAS_KEY | RowFlag.WS_PATH)) !== 0;
 }
 
-function hash2(a: number, b: number): number {
-  let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
-  h = Math.imul(h ^ b ^ (h >>> 13), 0xc2b2ae35);
-  h = Math.imul(h ^ (h >>> 16), 0x27d4eb2f);
-  return (h ^ (h >>> 15)) >>> 0;
-}
 
 /** One cell, as the rules read it. */
 export interface CellView {
@@ -222,12 +119,12 @@ export class Counts {
   private readonly clientIds = new Map<string, number>();
   /** Per input, by client: 1 + the index of its ClientCounts (0: none yet). */
   private readonly pairIds: Int32Array[] = emptyList();
-  /** Handshakes per (kind of cell, client), the kind as its entry in `kinds`. */
-  private readonly cells = new CellTable(false);
+  /** Handshakes per (kind of cell, client), the kind as its entry in `kinds`: 8 bytes a cell (core/cells.ts). */
+  private readonly cells = new ClientCells();
   /**
    * The kinds of cell (input × protocol × flags, then status × COARSE bin), and when each kind's
    * lines came, whoever sent them (a finding's first and last lines): kept once per kind, not per
-   * client, so a cell costs 20 bytes with its index, not 48.
+   * client (24 bytes more a cell).
    */
   private readonly kinds = new CellTable(true);
 
@@ -290,13 +187,11 @@ export class Counts {
     this.byPath.add(input, path, status);
   }
 
-  /** Every cell, in first-seen order; its times are its kind's. */
+  /** Every cell, by kind (in first-seen order), then by client; its times are its kind's. */
   forEachCell(fn: (c: CellView) => void): void {
-    const t = this.cells;
     const k = this.kinds;
     const v: CellView = { input: 0, protocol: 0, flags: 0, status: 0, client: 0, bin: -1, count: 0, firstMs: 0, firstEndMs: 0, lastMs: 0 };
-    for (let x = 0; x < t.length; x++) {
-      const y = t.k0[x] as number;
+    this.cells.forEach((y, client, count) => {
       const k0 = k.k0[y] as number;
       const statusBin = k.k1[y] as number;
       v.input = k0 & 0xffff;
@@ -304,19 +199,19 @@ export class Counts {
       v.flags = k0 >>> 20;
       v.status = statusBin >>> 16;
       v.bin = (statusBin & 0xffff) - 1;
-      v.client = t.k1[x] as number;
-      v.count = t.count[x] as number;
+      v.client = client;
+      v.count = count;
       v.firstMs = k.first[y] as number;
       v.firstEndMs = k.firstEnd[y] as number;
       v.lastMs = k.last[y] as number;
       fn(v);
-    }
+    });
   }
 
   /** Counts that crossed threads (structured clone keeps fields, not classes) made whole again. */
   static revive(o: Counts): Counts {
     Object.setPrototypeOf(o, Counts.prototype);
-    Object.setPrototypeOf(o.cells, CellTable.prototype);
+    ClientCells.revive(o.cells);
     Object.setPrototypeOf(o.kinds, CellTable.prototype);
     Object.setPrototypeOf(o.byUpstream, OutcomeTable.prototype);
     Object.setPrototypeOf(o.byPath, OutcomeTable.prototype);
@@ -364,14 +259,14 @@ export class Counts {
     // The cells' keys as stored (forEachCell's view would decode and encode them again): every part
     // of every input comes through here. A fleet run's image of counts has only forEachCell.
     const t = o.cells;
-    if (!(t instanceof CellTable)) {
+    if (!(t instanceof ClientCells)) {
       o.forEachCell((c) => this.addCell(c.input, c.protocol, c.flags, c.status, id(c.client), c.bin, c.count, c.firstMs, c.firstEndMs, c.lastMs));
       return this.mergeBuckets(o, id);
     }
     const k = o.kinds;
     const kinds = new Uint32Array(k.length);
     for (let y = 0; y < k.length; y++) kinds[y] = this.timeKind(k.k0[y] as number, k.k1[y] as number, k.first[y] as number, k.firstEnd[y] as number, k.last[y] as number);
-    for (let x = 0; x < t.length; x++) this.countCell(kinds[t.k0[x] as number] as number, id(t.k1[x] as number), t.count[x] as number);
+    t.forEachUnsorted((y, client, count) => this.countCell(kinds[y] as number, id(client), count));
     this.mergeBuckets(o, id);
   }
 
@@ -418,12 +313,11 @@ export class Counts {
   private countCell(kind: number, client: number, n: number): void {
     const t = this.cells;
     // Past the cap, new (client, cell) pairs count under OTHER_CLIENT: memory stays bounded, totals exact.
-    if (t.length >= this.caps.cells && t.find(kind, client) < 0 && client !== this.otherId()) {
+    if (t.length >= this.caps.cells && !t.has(kind, client) && client !== this.otherId()) {
       this.clientsCapped = true;
       client = this.otherId();
     }
-    const x = t.entry(kind, client);
-    t.count[x] = (t.count[x] as number) + n;
+    t.add(kind, client, n);
   }
 
   /** The entry in `kinds` of a kind of cell, its times moved out to take these in. */

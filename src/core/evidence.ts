@@ -105,6 +105,12 @@ interface Packed extends RowColumns {
 }
 
 const EMPTY_ARENA = Buffer.alloc(0);
+/**
+ * The earliest lines of a class that has none yet, shared (never written): its first line makes
+ * an array of one. A class of hours-long sessions mostly keeps one line, and an array pushed into
+ * from empty takes room for 17 (V8's first growth): 128 bytes a class, thousands of classes.
+ */
+const NO_ROWS: EvidenceRow[] = [];
 const MAX_TEXT = 2000;
 /** How long cutoffs() hands out the same copy. */
 const CUTOFFS_MS = 200;
@@ -199,7 +205,7 @@ export class EvidenceReservoir {
   private slot(cls: number): Slot {
     let s = this.slots.get(cls);
     if (s === undefined) {
-      s = { first: [], latest: 0, last: null, lastAt: 0, lastRoom: 0, lastBytes: 0, cutoffMs: this.cutoffOf(cls) };
+      s = { first: NO_ROWS, latest: 0, last: null, lastAt: 0, lastRoom: 0, lastBytes: 0, cutoffMs: this.cutoffOf(cls) };
       this.slots.set(cls, s);
     }
     return s;
@@ -224,7 +230,9 @@ export class EvidenceReservoir {
     this.version++;
     const latest = s.first[s.latest];
     if (s.first.length < this.room()) {
-      s.first.push(owned ? row : keep(row));
+      const kept = owned ? row : keep(row);
+      if (s.first === NO_ROWS) s.first = [kept];
+      else s.first.push(kept);
       if (latest === undefined || !before(row, latest)) s.latest = s.first.length - 1;
       this.rows++;
       return null;

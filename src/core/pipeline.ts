@@ -16,7 +16,7 @@ import type { CompiledFormat } from '../format/compile.js';
 import { detectFormats } from '../format/detect.js';
 import type { InferredFormat } from '../format/trailing.js';
 import { BLOCK_BYTES, StreamBlocks } from '../input/blocks.js';
-import { firstLines, headLines, lineRanges } from '../input/chunks.js';
+import { firstLines, headLines, lineEnds } from '../input/chunks.js';
 import { followFile } from '../input/follow.js';
 import { LinesByPlace } from '../input/lines-by-place.js';
 import { openInput, stdinAsFile, type OpenedInput } from '../input/open.js';
@@ -456,10 +456,10 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
     if (info !== null && isFile) {
       // A regular file: byte ranges, each read with the order chosen from the file's first lines; a small one in this thread.
       const order = orderFor(c, opts.detect ? await headLines(path, DETECT_LINES) : null);
-      const ranges = await lineRanges(path, info.size, chunkBytes);
+      const ends = await lineEnds(path, info.size, chunkBytes);
       c.opened.stream.destroy();
       const runner = info.size < MIN_WORKER_BYTES ? inline : pool;
-      c.source = new ChunkedSource(runner, new FileRanges(ranges), task, order, ahead, () => wake());
+      c.source = new ChunkedSource(runner, new FileRanges(ends), task, order, ahead, () => wake());
       return;
     }
     // A stream (gzip, stdin, a pipe): this thread reads and gunzips, and cuts it into blocks of whole lines.

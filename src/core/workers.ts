@@ -53,15 +53,15 @@ export interface PartFeed {
   recycle?(data: ArrayBuffer): void;
 }
 
-/** A regular file's byte ranges as a PartFeed. */
+/** A regular file's byte ranges as a PartFeed, from their ends (input/chunks.ts lineEnds). */
 export class FileRanges implements PartFeed {
   readonly error = null;
   private at = 0;
 
-  constructor(private readonly ranges: readonly ByteRange[]) {}
+  constructor(private readonly ends: Float64Array) {}
 
   get drained(): boolean {
-    return this.at >= this.ranges.length;
+    return this.at >= this.ends.length;
   }
 
   take(): Part | null {
@@ -71,12 +71,12 @@ export class FileRanges implements PartFeed {
   }
 
   peek(): Part | null {
-    const r = this.ranges[this.at];
-    return r === undefined ? null : { start: r.start, end: r.end, inputBytes: r.end };
+    const end = this.ends[this.at];
+    return end === undefined ? null : { start: this.at === 0 ? 0 : (this.ends[this.at - 1] as number), end, inputBytes: end };
   }
 
   stop(): void {
-    this.at = this.ranges.length;
+    this.at = this.ends.length;
   }
 
   stopReading(): false {

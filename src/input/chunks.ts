@@ -33,29 +33,28 @@ async function lineStartAfter(fh: FileHandle, from: number, size: number, buf: B
 
 /**
  * [0, size) cut into ranges of about `chunkBytes`, each ending just after a `\n` (the last at
- * `size`). The cuts are looked up side by side; a line longer than a range takes the next cut's
- * range into its own.
+ * `size`), as the ranges' ends in order (a range starts where the one before ends; 8 bytes a range,
+ * for a file of any size). The cuts are looked up side by side; a line longer than a range takes the
+ * next cut's range into its own.
  */
-export async function lineRanges(name: string, size: number, chunkBytes: number): Promise<ByteRange[]> {
+export async function lineEnds(name: string, size: number, chunkBytes: number): Promise<Float64Array> {
   const fh = await open(name, 'r');
   try {
-    const cuts: number[] = [];
-    for (let at = chunkBytes; at < size; at += chunkBytes) cuts.push(at);
-    const ends: number[] = [];
+    const cuts = Math.max(0, Math.ceil(size / chunkBytes) - 1);
+    const found = new Float64Array(cuts + 1);
     let next = 0;
-    await Promise.all(Array.from({ length: Math.min(LOOKS_AT_ONCE, cuts.length) }, async () => {
+    await Promise.all(Array.from({ length: Math.min(LOOKS_AT_ONCE, cuts) }, async () => {
       const buf = Buffer.allocUnsafe(PROBE);
-      for (let k = next++; k < cuts.length; k = next++) ends[k] = await lineStartAfter(fh, (cuts[k] as number) - 1, size, buf);
+      for (let k = next++; k < cuts; k = next++) found[k] = await lineStartAfter(fh, (k + 1) * chunkBytes - 1, size, buf);
     }));
-    ends.push(size);
-    const ranges: ByteRange[] = [];
-    let start = 0;
-    for (const end of ends) {
-      if (end <= start) continue;
-      ranges.push({ start, end });
-      start = end;
+    found[cuts] = size;
+    // Ends that do not move on (a line longer than a range) are dropped.
+    let n = 0;
+    for (let k = 0; k <= cuts; k++) {
+      const end = found[k] as number;
+      if (end > (n === 0 ? 0 : (found[n - 1] as number))) found[n++] = end;
     }
-    return ranges;
+    return found.slice(0, n);
   } finally {
     await fh.close();
   }
