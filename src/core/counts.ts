@@ -80,7 +80,6 @@ export function failedByAnswer(protocol: number, status: number, flags: number):
   return (flags & RowFlag.UPGRADE_MISSING) !== 0 && (flags & (RowFlag.HAS_KEY | RowFlag.WS_PATH)) !== 0;
 }
 
-
 /** One cell, as the rules read it. */
 export interface CellView {
   input: number;

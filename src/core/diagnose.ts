@@ -174,10 +174,17 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
   // once per kind: cells differ from others of their kind only by client, and there are many.
   // By group, then by bin: a Map, as bins run to tens of thousands (an array indexed by them went sparse and slow).
   // Kinds no selector takes (most bins of upgraded sessions, hours of them) share one array of zeros.
+  // Cells come grouped by kind (core/cells.ts): the last kind's shares are kept at hand.
   const kinds = new Map<number, Map<number, Float64Array>>();
   const none = new Float64Array(accs.length);
+  let last: { key: number; bin: number; shares: Float64Array } = { key: -1, bin: -2, shares: none };
   const sharesOf = (c: CellView): Float64Array => {
     const key = groupKey(c.input, c.protocol, c.status, c.flags);
+    if (key === last.key && c.bin === last.bin) return last.shares;
+    last = { key, bin: c.bin, shares: kindShares(key, c) };
+    return last.shares;
+  };
+  const kindShares = (key: number, c: CellView): Float64Array => {
     let byBin = kinds.get(key);
     if (byBin === undefined) kinds.set(key, (byBin = new Map()));
     let shares = byBin.get(c.bin);
