@@ -110,7 +110,7 @@ export class CellTable {
   }
 }
 
-
+/** Two 32-bit keys mixed into one hash. */
 function hash2(a: number, b: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
   h = Math.imul(h ^ b ^ (h >>> 13), 0xc2b2ae35);
