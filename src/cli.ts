@@ -2,7 +2,10 @@
 /*!
  * The `wsdiag` command's entry: sets up the process's heap (src/heap.ts), starts a worker thread
  * early when the arguments look like a report over a large file, then starts the command line
- * (src/command.ts), whose modules load only after that.
+ * (src/command.ts), whose modules load only after that. The build makes this file and its
+ * worker's one file each, with what they import (dist/cli.js and dist/worker.js, by esbuild;
+ * the packages loaded only in some modes stay apart): a command over a large log reached its
+ * first line 60 ms later loading its 100 modules one by one.
  */
 import { fstatSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';

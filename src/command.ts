@@ -169,6 +169,7 @@ function wireLine(w: Wire): string {
 async function ingestMain(args: string[]): Promise<void> {
   const argv = await yargs(args)
     .scriptName('wsdiag ingest')
+    .detectLocale(false)
     .usage('$0 --clickhouse URL --table DB.TABLE [inputs..]\n\nParses logs as a report does and inserts one row per line into ClickHouse. Re-running over the same (or a grown) file adds only lines not stored yet for its (host, input).')
     .option('clickhouse', { type: 'string', demandOption: true, describe: 'ClickHouse HTTP URL: http://user:password@host:8123' })
     .option('table', { type: 'string', demandOption: true, describe: 'DB.TABLE to insert into' })
@@ -216,6 +217,8 @@ async function main(): Promise<void> {
   if (process.argv[2] === 'ingest') return ingestMain(process.argv.slice(3));
   const argv = await yargs(hideBin(process.argv))
     .scriptName('wsdiag')
+    // English, as everything else the command says (and yargs' translations are files the bundle leaves out).
+    .detectLocale(false)
     .usage('$0 [inputs..]\n\nReads nginx access logs (files, "-" for stdin, gzip detected) and explains why WebSocket handshakes fail.')
     .positional('inputs', { describe: 'log files; "-" or none reads stdin', type: 'string' })
     // Repeatable flags are plain strings (yargs collects repeats into an array; list() reads both):

@@ -13,6 +13,7 @@ export const WORKER_READY = 'ready';
 export const MIN_WORKER_BYTES = 4 << 20;
 
 const FROM_SOURCE = import.meta.url.endsWith('.ts');
+/** Beside this module: core/worker.js for the library, or the command's worker bundle dist/worker.js beside its dist/cli.js. */
 const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
 
 /** Run from the TypeScript sources (the tests, under tsx), a worker must register tsx itself first. */
