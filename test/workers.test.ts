@@ -52,7 +52,7 @@ function drain(s: ChunkedSource): number[] {
 
 test('part tallies come out in range order, whichever range answers first', () => {
   const pool = new ScriptedPool();
-  const s = new ChunkedSource(pool as unknown as WorkerPool, new FileRanges([{ start: 0, end: 10 }, { start: 10, end: 20 }]), TASK, [], 2, () => {});
+  const s = new ChunkedSource(pool as unknown as WorkerPool, new FileRanges(new Float64Array([10, 20])), TASK, [], 2, () => {});
   const [r0, r1] = pool.jobs;
   r1?.reply({ type: 'part', id: 1, tally: tally(21) });
   r1?.reply({ type: 'end', id: 1 });
@@ -66,7 +66,7 @@ test('part tallies come out in range order, whichever range answers first', () =
 
 test('a later range that fails leaves the earlier one running: its lines come first, then the error ends the input', () => {
   const pool = new ScriptedPool();
-  const ranges = [{ start: 0, end: 10 }, { start: 10, end: 20 }, { start: 20, end: 30 }];
+  const ranges = new Float64Array([10, 20, 30]);
   const s = new ChunkedSource(pool as unknown as WorkerPool, new FileRanges(ranges), TASK, [], 3, () => {});
   const [r0, r1, r2] = pool.jobs;
   r1?.reply({ type: 'part', id: 1, tally: tally(21) });
@@ -82,7 +82,7 @@ test('a later range that fails leaves the earlier one running: its lines come fi
 
 test('stopReading keeps what the range being read has sent and drops the rest', () => {
   const pool = new ScriptedPool();
-  const s = new ChunkedSource(pool as unknown as WorkerPool, new FileRanges([{ start: 0, end: 10 }, { start: 10, end: 20 }]), TASK, [], 2, () => {});
+  const s = new ChunkedSource(pool as unknown as WorkerPool, new FileRanges(new Float64Array([10, 20])), TASK, [], 2, () => {});
   const [r0, r1] = pool.jobs;
   r0?.reply({ type: 'part', id: 0, tally: tally(11) });
   r1?.reply({ type: 'part', id: 1, tally: tally(21) });
