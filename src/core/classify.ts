@@ -39,8 +39,8 @@ export class Classifier {
   constructor(private readonly wsPaths: RegExp) {}
 
   /** The evidence that needs no path: a key, status 101, an Upgrade header naming websocket. */
-  byHeaders(key: string, status: number, upgrade: string): boolean {
-    if (key !== '' || status === 101) return true;
+  byHeaders(hasKey: boolean, status: number, upgrade: string): boolean {
+    if (hasKey || status === 101) return true;
     return upgrade !== '' && upgrade.toLowerCase().includes('websocket');
   }
 

@@ -45,18 +45,34 @@ const B64 = new Int8Array(128).fill(-1);
   B64[c.charCodeAt(0)] = i;
 });
 
+/** The length of a canonical key's text. */
+export const KEY_LENGTH = 24;
+
 /**
  * Writes the 16 bytes of a canonical base64 key (24 chars ending `==`, as RFC 6455 clients send)
  * into out[0..3] as big-endian words; false for anything else.
  */
 export function decodeKey(s: string, out: Uint32Array): boolean {
-  if (s.length !== 24 || s.charCodeAt(22) !== 61 || s.charCodeAt(23) !== 61) return false;
+  if (s.length !== KEY_LENGTH) return false;
+  for (let i = 0; i < KEY_LENGTH; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128) return false;
+    KEY_CHARS[i] = c;
+  }
+  return decodeKeyBytes(KEY_CHARS, 0, out);
+}
+
+const KEY_CHARS = new Uint8Array(KEY_LENGTH);
+
+/** decodeKey() of the 24 bytes b[at, at + 24) as they are (a line's bytes: no string made). */
+export function decodeKeyBytes(b: Uint8Array, at: number, out: Uint32Array): boolean {
+  if (b[at + 22] !== 61 || b[at + 23] !== 61) return false;
   let acc = 0;
   let bits = 0;
   let byte = 0;
   out.fill(0);
-  for (let i = 0; i < 22; i++) {
-    const c = s.charCodeAt(i);
+  for (let i = at; i < at + 22; i++) {
+    const c = b[i] as number;
     const v = c < 128 ? (B64[c] as number) : -1;
     if (v < 0) return false;
     acc = ((acc << 6) | v) & 0x3fff;

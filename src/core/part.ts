@@ -12,7 +12,6 @@ import { Classifier } from './classify.js';
 import { resized, type Column } from './columns.js';
 import { Counts, type CountCaps } from './counts.js';
 import { EvidenceReservoir, RowInPlace, type Cutoffs, type RowColumns, type TextBytes } from './evidence.js';
-import { decodeKey } from './keys.js';
 import { emptyList } from './lists.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner } from './scan.js';
 import { LineDigest, hashText } from './same-lines.js';
@@ -159,7 +158,7 @@ export class TextColumn {
 /** Handshakes the main thread joins by key (or keeps as rows), in line order, as columns; `client` indexes PartTally.clients. */
 export interface Sightings extends RowColumns {
   key: TextColumn;
-  /** A canonical key decoded where it was read (core/keys.ts decodeKey): 4 words each, and 1 where it is one. */
+  /** A canonical key decoded where it was read (core/keys.ts decodeKey): 4 words each, and 1 where it is one (its `key` entry then empty, unless every handshake is a row). */
   keyWords: Uint32Array;
   keyPlain: Uint8Array;
   /**
@@ -443,10 +442,13 @@ export class PartReader {
     row.at = byPlace ? this.fileOffset + s.bodyStart : -1;
     row.bytes = byPlace ? s.bodyEnd - s.bodyStart : 0;
     slice.evidence.offer(EvidenceReservoir.classFor(f.protocol, f.status, flags, durationMs), row);
-    if (f.key === '' && !rules.sightAll) return;
+    if (!f.hasKey && !rules.sightAll) return;
     const w = t.columns as SightingColumns;
-    w.key.push(f.key);
-    const plain = decodeKey(f.key, KEY_WORDS);
+    const plain = s.keyWords(KEY_WORDS);
+    // A canonical key crosses as its words (an empty entry keeps the column's index the
+    // sightings'); other text as it is, and every key when each handshake is a row.
+    if (plain && !rules.sightAll) w.key.pushBytes(s.b, 0, 0);
+    else w.key.push(s.key());
     // By place, or as text (an empty entry keeps the column's index the sightings' index).
     w.text.pushBytes(s.b, s.bodyStart, byPlace ? s.bodyStart : s.bodyEnd);
     w.add(n, who, f.protocol, f.status, flags, durationMs, endMs, plain, KEY_WORDS, row.at, row.bytes);

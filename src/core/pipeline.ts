@@ -21,6 +21,7 @@ import { followFile } from '../input/follow.js';
 import { LinesByPlace } from '../input/lines-by-place.js';
 import { openInput, stdinAsFile, type OpenedInput } from '../input/open.js';
 import { readPlacedTexts, readRow, type EvidenceRow, type TextBytes } from './evidence.js';
+import { encodeKey } from './keys.js';
 import { GATE_LINES, type PartRules, type PartTally, type Sightings } from './part.js';
 import { LINE_EMPTY } from './scan.js';
 import { LineDigest, sameAsEarlier } from './same-lines.js';
@@ -158,11 +159,15 @@ class Head implements KeyedSighting {
   private index = 0;
 
   get key(): string {
-    return this.sightings === null ? '' : this.sightings.key.at(this.index);
+    const w = this.sightings;
+    if (w === null) return '';
+    const i = this.index;
+    return w.key.bytesOf(i) === 0 && w.keyPlain[i] === 1 ? encodeKey(w.keyWords.subarray(4 * i, 4 * i + 4)) : w.key.at(i);
   }
 
   get hasKey(): boolean {
-    return this.sightings !== null && this.sightings.key.bytesOf(this.index) > 0;
+    const w = this.sightings;
+    return w !== null && (w.keyPlain[this.index] === 1 || w.key.bytesOf(this.index) > 0);
   }
 
   keyWords(out: Uint32Array): boolean {

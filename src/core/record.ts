@@ -7,6 +7,7 @@
 import type { CompiledFormat, Escape } from '../format/compile.js';
 import { byteOffsets, decodeValue } from '../format/parse-line.js';
 import { Protocol } from './classify.js';
+import { KEY_LENGTH, decodeKey, decodeKeyBytes } from './keys.js';
 import { hashText } from './same-lines.js';
 
 export interface LogRecord {
@@ -164,19 +165,20 @@ export interface LineFacts {
   status: number;
   durationMs: number;
   endMs: number;
-  key: string;
+  /** A Sec-WebSocket-Key is logged (RecordReader.key() and keyWords() read it: most lines' facts need no string of it). */
+  hasKey: boolean;
   upgrade: string;
   /** The line logs $http_upgrade, so an empty `upgrade` means the header was absent. */
   logsUpgrade: boolean;
 }
 
 export function newFacts(): LineFacts {
-  return { client: '', clientHash: NO_CLIENT_HASH, protocol: Protocol.UNKNOWN, status: 0, durationMs: -1, endMs: NaN, key: '', upgrade: '', logsUpgrade: false };
+  return { client: '', clientHash: NO_CLIENT_HASH, protocol: Protocol.UNKNOWN, status: 0, durationMs: -1, endMs: NaN, hasKey: false, upgrade: '', logsUpgrade: false };
 }
 
 const NO_CLIENT_HASH = hashText('');
 
-/** Values a few of which fill most lines (clients, LB nodes), each decoded once: direct-mapped by a hash of their bytes. */
+/** Values a few of which fill most lines (clients, LB nodes, upstreams), each decoded once: direct-mapped by a hash of their bytes. */
 const CACHE_SLOTS = 1024;
 
 class ValueCache {
@@ -251,7 +253,8 @@ export class RecordReader {
   private readonly vUpstreamStatus: number;
   private readonly vUserAgent: number;
   private readonly readFacts = newFacts();
-  private readonly clients: ValueCache;
+  /** Clients and upstream addresses: a few values fill most lines. */
+  private readonly values: ValueCache;
   /** The bytes of the last distinct time read, and its value. */
   private readonly lastTime = Buffer.alloc(32);
   private lastTimeLength = -1;
@@ -289,7 +292,7 @@ export class RecordReader {
     this.vUpstream = v('upstream_addr');
     this.vUpstreamStatus = v('upstream_status');
     this.vUserAgent = v('http_user_agent');
-    this.clients = valueCache(format.escape);
+    this.values = valueCache(format.escape);
   }
 
   /**
@@ -302,11 +305,15 @@ export class RecordReader {
 
   /** Variable v's decoded value; '' for `-`, and without a string made for it. */
   private valueOf(b: Buffer, bounds: Int32Array, v: number): string {
-    if (v < 0) return '';
+    return this.holds(b, bounds, v) ? decodeValue(this.format.escape, b.toString('utf8', bounds[2 * v] as number, bounds[2 * v + 1] as number)) : '';
+  }
+
+  /** Does the line hold a value of variable v (neither empty nor `-`)? */
+  private holds(b: Buffer, bounds: Int32Array, v: number): boolean {
+    if (v < 0) return false;
     const start = bounds[2 * v] as number;
     const end = bounds[2 * v + 1] as number;
-    if (end <= start || (end - start === 1 && b[start] === 45)) return '';
-    return decodeValue(this.format.escape, b.toString('utf8', start, end));
+    return end > start && !(end - start === 1 && b[start] === 45);
   }
 
   /**
@@ -325,8 +332,8 @@ export class RecordReader {
       out.client = '';
       out.clientHash = NO_CLIENT_HASH;
     } else {
-      out.client = this.clients.get(b, start, end);
-      out.clientHash = this.clients.lastHash;
+      out.client = this.values.get(b, start, end);
+      out.clientHash = this.values.lastHash;
     }
     // The request line is split where it lies in the line: an escape never stands for a space in
     // what nginx writes, so the raw bytes split where the decoded value does, and the method and
@@ -367,7 +374,7 @@ export class RecordReader {
     const ms = this.vMsec;
     if (present(bounds, ms)) endMillisAt(b, bounds[2 * ms] as number, bounds[2 * ms + 1] as number, out);
     else this.endTime(b, bounds, out);
-    out.key = this.valueOf(b, bounds, this.vKey);
+    out.hasKey = this.holds(b, bounds, this.vKey);
     out.upgrade = this.valueOf(b, bounds, this.vUpgrade);
     out.logsUpgrade = present(bounds, this.vUpgrade);
   }
@@ -410,9 +417,29 @@ export class RecordReader {
     return this.pathEnd === this.requestTo ? Protocol.UNKNOWN : protocolAt(this.request, this.pathEnd + 1, this.requestTo);
   }
 
+  /** The Sec-WebSocket-Key of the line last given to facts(), decoded ('' when absent). */
+  key(): string {
+    return this.valueOf(this.b, this.bounds as Int32Array, this.vKey);
+  }
+
+  /**
+   * key()'s 16 bytes into out[0..3] when it is a canonical key (core/keys.ts decodeKey), read
+   * from the line's bytes: base64 holds no backslash, so only a value with one is decoded first.
+   */
+  keyWords(out: Uint32Array): boolean {
+    const bounds = this.bounds as Int32Array;
+    const v = this.vKey;
+    if (!this.holds(this.b, bounds, v)) return false;
+    const start = bounds[2 * v] as number;
+    const end = bounds[2 * v + 1] as number;
+    return end - start === KEY_LENGTH ? decodeKeyBytes(this.b, start, out) : holdsBackslash(this.b, start, end) && decodeKey(this.key(), out);
+  }
+
   /** $upstream_addr of the line last given to facts() ('' when absent). */
   upstream(): string {
-    return this.valueOf(this.b, this.bounds as Int32Array, this.vUpstream);
+    const bounds = this.bounds as Int32Array;
+    const v = this.vUpstream;
+    return this.holds(this.b, bounds, v) ? this.values.get(this.b, bounds[2 * v] as number, bounds[2 * v + 1] as number) : '';
   }
 
   /** The path of the line last given to facts(), as read() would set rec.path. */
@@ -458,7 +485,7 @@ export class RecordReader {
     rec.startMs = f.durationMs >= 0 ? f.endMs - f.durationMs : f.endMs;
     rec.upstreamAddr = this.upstream();
     rec.upstreamStatus = this.valueOf(b, bounds, this.vUpstreamStatus);
-    rec.key = f.key;
+    rec.key = this.key();
     rec.upgrade = f.upgrade;
     rec.userAgent = this.valueOf(b, bounds, this.vUserAgent);
   }

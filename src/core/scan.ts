@@ -101,12 +101,12 @@ export class LineScanner {
     const reader = plan.reader;
     reader.facts(b, plan.bounds, f);
     const classifier = this.classifier;
-    const byHeaders = classifier.byHeaders(f.key, f.status, f.upgrade);
+    const byHeaders = classifier.byHeaders(f.hasKey, f.status, f.upgrade);
     // The path is read only where it can matter: a line with handshake headers (its WS_PATH flag) or an answer a WebSocket path makes a handshake.
     this.lastPath = byHeaders || classifier.byPath(f.status) ? reader.path() : '';
     const wsPath = this.lastPath !== '' && classifier.isWsPath(this.lastPath);
     this.handshake = byHeaders || wsPath;
-    this.flags = this.handshake ? (f.key !== '' ? RowFlag.HAS_KEY : 0) | (f.logsUpgrade && f.upgrade === '' ? RowFlag.UPGRADE_MISSING : 0) | (wsPath ? RowFlag.WS_PATH : 0) : 0;
+    this.flags = this.handshake ? (f.hasKey ? RowFlag.HAS_KEY : 0) | (f.logsUpgrade && f.upgrade === '' ? RowFlag.UPGRADE_MISSING : 0) | (wsPath ? RowFlag.WS_PATH : 0) : 0;
     return plan.index;
   }
 
@@ -129,6 +129,16 @@ export class LineScanner {
     this.bodyText = text;
     this.reason = this.described++ >= DESCRIBED ? '' : this.explain(text, at > 0 ? text.slice(at) : null);
     return null;
+  }
+
+  /** The Sec-WebSocket-Key of the line scan() last read, decoded ('' when absent). */
+  key(): string {
+    return this.lastPlan?.reader.key() ?? '';
+  }
+
+  /** Its 16 bytes into out[0..3] when it is a canonical key (core/keys.ts decodeKey), read from the line's bytes. */
+  keyWords(out: Uint32Array): boolean {
+    return this.lastPlan?.reader.keyWords(out) ?? false;
   }
 
   /** $upstream_addr of the handshake scan() last read ('' when not logged). */
