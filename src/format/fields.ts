@@ -171,6 +171,66 @@ export const SHAPE_CHECKS: readonly ShapeCheck[] = [
   isJsonQuoted,
 ];
 
+/** A digit at b[at], as code. */
+function digitCode(at: string): string {
+  return `(b[${at}] >= ${C.D0} && b[${at}] <= ${C.D9})`;
+}
+
+/** Digits at b[p + from], … b[p + from + n - 1], as code. */
+function digitsCode(p: string, from: number, n: number): string {
+  return Array.from({ length: n }, (_, i) => digitCode(`${p} + ${from + i}`)).join(' && ');
+}
+
+/** 1 for each byte of base64, read by CheckCode as `b64`. */
+export const BASE64_BYTES = new Uint8Array(256);
+for (let c = 0; c < 128; c++) if (isBase64(c)) BASE64_BYTES[c] = 1;
+
+/**
+ * SHAPE_CHECKS[shape] of b[p, e) as code, for the straight matcher (format/straight-match.ts):
+ * `before`, statements run once p and e are set (they may set the matcher's `ok`; they read
+ * nothing outside the line), then `test`, an expression. The bytes are compared where they are
+ * read, with no call: called, the checks were each a frame of their own, V8 no longer inlining
+ * them into a format's long matcher.
+ */
+export interface CheckCode {
+  before: string;
+  test: string;
+}
+
+/** CheckCode for a shape that has one; null for the others (their SHAPE_CHECKS function is called). */
+export function checkCode(shape: Shape, p: string, e: string): CheckCode | null {
+  if (shape === Shape.WS_KEY) {
+    return { before: `ok = ${e} - ${p} === 24 && b[${e} - 1] === ${C.EQ} && b[${e} - 2] === ${C.EQ}; for (let i = ${p}; ok && i < ${e} - 2; i++) ok = b64[b[i]] === 1;`, test: 'ok' };
+  }
+  if (shape === Shape.LIST) {
+    // isList(), item by item: n counts the bytes of the item being read.
+    const step = `if (c === ${C.COMMA}) { ok = n > 0 && i + 2 < ${e} && b[i + 1] === ${C.SPACE}; i++; n = 0; }`
+      + ` else if (c === ${C.SPACE}) { ok = n > 0 && i + 3 < ${e} && b[i + 1] === ${C.COLON} && b[i + 2] === ${C.SPACE}; i += 2; n = 0; }`
+      + ` else { ok = n > 0 || c !== ${C.COLON}; n++; }`;
+    return { before: `{ let n = 0; ok = ${e} > ${p}; for (let i = ${p}; ok && i < ${e}; i++) { const c = b[i]; ${step} } ok = ok && n > 0; }`, test: 'ok' };
+  }
+  const test = fixedWidthTest(shape, p, e);
+  return test === null ? null : { before: '', test };
+}
+
+/** The checks of the shapes of a fixed width, as one expression. */
+function fixedWidthTest(shape: Shape, p: string, e: string): string | null {
+  const at = (k: number): string => `b[${p} + ${k}]`;
+  switch (shape) {
+    case Shape.STATUS:
+      return `(${e} - ${p} === 3 && ${digitsCode(p, 0, 3)})`;
+    case Shape.TIME_LOCAL:
+      return `(${e} - ${p} === 26 && ${at(2)} === ${C.SLASH} && ${at(6)} === ${C.SLASH} && ${at(11)} === ${C.COLON} && ${at(20)} === ${C.SPACE}`
+        + ` && ${[[0, 2], [7, 4], [12, 2], [15, 2], [18, 2], [22, 4]].map(([k, n]) => digitsCode(p, k as number, n as number)).join(' && ')})`;
+    case Shape.TIME_ISO:
+      return `(${e} - ${p} === 25 && ${at(4)} === ${C.DASH} && ${at(10)} === ${C.T} && ${at(22)} === ${C.COLON} && ${digitsCode(p, 0, 4)} && ${digitsCode(p, 11, 2)})`;
+    case Shape.PIPE:
+      return `(${e} - ${p} === 1 && (${at(0)} === 112 || ${at(0)} === ${C.DOT}))`;
+    default:
+      return null;
+  }
+}
+
 /**
  * Do the bytes b[start, end) fit the shape? `allowEmpty` is true where nginx writes an absent
  * variable as nothing (escape=json|none), `allowDash` where it writes `-` (escape=default). Every

@@ -6,7 +6,7 @@
  * "don't know" and run() decides. So a line's bounds never depend on which of the two found them.
  */
 import type { TemplateFormat } from './compile.js';
-import { SHAPE_CHECKS, Shape, isSpaceless, type ShapeCheck } from './fields.js';
+import { BASE64_BYTES, SHAPE_CHECKS, Shape, checkCode, isSpaceless, type ShapeCheck } from './fields.js';
 
 /** Matches b[start, end) (bounds into `bounds`, offsets in b): true, or false for "let run() decide". */
 export type StraightMatch = (b: Uint8Array, start: number, end: number, bounds: Int32Array) => boolean;
@@ -51,6 +51,20 @@ function firstLit(from: string, lit: readonly number[], table: number): string {
   return `e = -1; for (let i = ${from}; i <= end - ${lit.length}; i++) if (b[i] === ${lit[0]}${rest}) { e = i; break; }`;
 }
 
+/**
+ * Statements ending a number before a space in one pass: e past the value's digits (and, for
+ * SECONDS, its `.` and three more), `ok` set when that is the whole value's shape (the space
+ * that must follow is the literal's to test); else e at the first space, as for any token, and
+ * `ok` false, so the shape's own check decides.
+ */
+function numberScan(shape: Shape): string {
+  const digit = (at: string): string => `b[${at}] >= 48 && b[${at}] <= 57`;
+  const whole = shape === Shape.SECONDS
+    ? `e > p && e + 4 <= end && b[e] === 46 && ${digit('e + 1')} && ${digit('e + 2')} && ${digit('e + 3')}`
+    : 'e > p';
+  return `e = p; while (e < end && ${digit('e')}) e++; ok = ${whole}; if (ok) e += ${shape === Shape.SECONDS ? 4 : 0}; else { e = p; while (e < end && b[e] !== ${SPACE}) e++; }`;
+}
+
 /** Per format, once: a new function would be compiled and optimized again by V8 (a part of an input each). */
 const compiled = new WeakMap<TemplateFormat, StraightMatch | null>();
 
@@ -77,16 +91,21 @@ function generate(f: TemplateFormat): StraightMatch | null {
   const lastSpaceless = isSpaceless(shapes[n - 1] as Shape);
   /** The skip tables of the long literals searched for, passed to the code as skip0, skip1, … */
   const skips: Uint8Array[] = [];
-  const out: string[] = [`if (!(${litTest('start', lits[0] as number[])})) return false;`, `let p = start + ${(lits[0] as number[]).length};`, 'let e = 0;', 'let from = 0;'];
+  const out: string[] = [`if (!(${litTest('start', lits[0] as number[])})) return false;`, `let p = start + ${(lits[0] as number[]).length};`, 'let e = 0;', 'let from = 0;', 'let ok = false;'];
   for (let v = 0; v < n; v++) {
     const lit = lits[v + 1] as number[];
     const shape = shapes[v] as Shape;
-    // fitsShape(), unrolled: the value's own check called directly (small enough to be inlined).
+    const stop = (shape === Shape.TOKEN || shape === Shape.UINT || shape === Shape.SECONDS) && lit[0] === SPACE ? SPACE : shape === Shape.QUOTED && lit[0] === QUOTE ? QUOTE : -1;
+    const scansNumber = stop === SPACE && (shape === Shape.UINT || shape === Shape.SECONDS);
+    // fitsShape(), unrolled: the shape's check as code where it has one (its `before` run once e
+    // is set), a number's shape seen as it was scanned (`ok`), else its check function called.
     const dash = f.allowDash[v] === 1 ? `(e - p === 1 && b[p] === ${DASH}) || ` : '';
-    const fits = `(e === p ? ${f.allowEmpty[v] === 1 || shape === Shape.ANY} : ${dash}${shape === Shape.ANY ? 'true' : `check${shape}(b, p, e)`})`;
+    const code = shape === Shape.ANY ? { before: '', test: 'true' } : checkCode(shape, 'p', 'e') ?? { before: '', test: `check${shape}(b, p, e)` };
+    const before = code.before;
+    const fits = `(${scansNumber ? 'ok || ' : ''}(e === p ? ${f.allowEmpty[v] === 1 || shape === Shape.ANY} : ${dash}${code.test}))`;
     out.push(`bounds[${2 * v}] = p;`);
     if (v === n - 1) {
-      out.push(`e = end - ${lit.length};`, `if (e < p || !(${litTest('e', lit)}) || !${fits}) return false;`, `bounds[${2 * v + 1}] = e;`, 'return true;');
+      out.push(`e = end - ${lit.length};`, before, `if (e < p || !(${litTest('e', lit)}) || !${fits}) return false;`, `bounds[${2 * v + 1}] = e;`, 'return true;');
       break;
     }
     out.push('from = p;');
@@ -94,7 +113,6 @@ function generate(f: TemplateFormat): StraightMatch | null {
       // As run(): the literal before a last value that holds no space ends after the line's last space.
       out.push(`{ let sp = end - ${tail.length + 1}; while (sp >= start && b[sp] !== ${SPACE}) sp--; if (sp >= start && sp - ${lit.length - 1} > from) from = sp - ${lit.length - 1}; }`);
     }
-    const stop = (shape === Shape.TOKEN || shape === Shape.UINT || shape === Shape.SECONDS) && lit[0] === SPACE ? SPACE : shape === Shape.QUOTED && lit[0] === QUOTE ? QUOTE : -1;
     const width = shape === Shape.STATUS ? 3 : shape === Shape.TIME_LOCAL ? 26 : shape === Shape.WS_KEY ? 24 : 0;
     if (stop >= 0) {
       const spared = shape === Shape.TOKEN || shape === Shape.QUOTED ? 'e > p || ' : '';
@@ -102,21 +120,21 @@ function generate(f: TemplateFormat): StraightMatch | null {
       // token is faster stepped through here.
       const search = shape === Shape.QUOTED
         ? `e = b.indexOf(${stop}, p); if (e < 0 || e > end) e = end;`
-        : `e = p; while (e < end && b[e] !== ${stop}) e++;`;
-      out.push(search, `if (e === end || e < from || !(${litTest('e', lit)}) || !(${spared}${fits})) return false;`);
+        : scansNumber ? numberScan(shape) : `e = p; while (e < end && b[e] !== ${stop}) e++;`;
+      out.push(search, before, `if (e === end || e < from || !(${litTest('e', lit)}) || !(${spared}${fits})) return false;`);
     } else if (width > 0) {
-      out.push(`if ((p < end && b[p] === ${DASH}) || (${litTest('p', lit)})) return false;`, `e = p + ${width};`, `if (e < from || !(${litTest('e', lit)}) || !${fits}) return false;`);
+      out.push(`if ((p < end && b[p] === ${DASH}) || (${litTest('p', lit)})) return false;`, `e = p + ${width};`, before, `if (e < from || !(${litTest('e', lit)}) || !${fits}) return false;`);
     } else {
       const glued = shape === Shape.LIST && !GLUE.every((c, i) => lit[i] === c) ? ` || (${litTest('e', GLUE)})` : '';
       if (lit.length >= SKIP_FROM) skips.push(skipTable(lit));
-      out.push(firstLit('from', lit, skips.length - 1), `if (e < 0 || !${fits}${glued}) return false;`);
+      out.push(firstLit('from', lit, skips.length - 1), before, `if (e < 0 || !${fits}${glued}) return false;`);
     }
     out.push(`bounds[${2 * v + 1}] = e;`, `p = e + ${lit.length};`);
   }
-  const names = [...SHAPE_CHECKS.map((_, k) => `check${k}`), ...skips.map((_, k) => `skip${k}`)];
+  const names = [...SHAPE_CHECKS.map((_, k) => `check${k}`), 'b64', ...skips.map((_, k) => `skip${k}`)];
   try {
-    const make = new Function(...names, `return function straight(b, start, end, bounds) {\n${out.join('\n')}\n};`) as (...args: (ShapeCheck | Uint8Array)[]) => StraightMatch;
-    return make(...SHAPE_CHECKS, ...skips);
+    const make = new Function(...names, `return function straight(b, start, end, bounds) {\n${out.filter((s) => s !== '').join('\n')}\n};`) as (...args: (ShapeCheck | Uint8Array)[]) => StraightMatch;
+    return make(...SHAPE_CHECKS, BASE64_BYTES, ...skips);
   } catch {
     // Code generation refused (node --disallow-code-generation-from-strings): run() matches alone.
     return null;
