@@ -319,6 +319,11 @@ test('DurationHistogram: any adds, merges, packs and reads give the bins a plain
         assert.deepEqual(binsOf(h), w);
         assert.equal(h.count, w.reduce((t, [, n]) => t + n, 0));
         assert.equal(h.countBetween(1_000, 90_000), w.filter(([b]) => FINE.hi(b) >= 1_000 && FINE.lo(b) <= 90_000).reduce((t, [, n]) => t + n, 0));
+        for (const [first, last] of [[FINE.bin(1_000), FINE.bin(90_000)], [0, FINE.size - 1], [FINE.bin(60_000), FINE.bin(60_000)]] as const) {
+          const between: [number, number][] = [];
+          h.forEachBetween(first, last, (b, n) => between.push([b, n]));
+          assert.deepEqual(between, w.filter(([b]) => b >= first && b <= last));
+        }
       });
     }),
     { numRuns: 150, seed: 16 },
@@ -337,6 +342,9 @@ test('DurationHistogram: 40,000 distinct bins (past the 32,768 kept as sorted ar
   for (const h of [few, many]) {
     assert.deepEqual(binsOf(h), want);
     assert.equal(h.countBetween(39_999, 50_000), 1 + (39_999 % 3) + 1 + 1);
+    const between: [number, number][] = [];
+    h.forEachBetween(39_998, 50_000, (b, n) => between.push([b, n]));
+    assert.deepEqual(between, want.slice(39_998));
     h.pack();
     assert.deepEqual(binsOf(h), want);
   }

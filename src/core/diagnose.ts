@@ -154,19 +154,27 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
   }
 
   // Clients and first/last seen from the cells. A cell spans a COARSE bin; where that bin straddles
-  // a timeout's edge, its group's FINE histogram says which share of it belongs.
-  const shareOf = (a: number, g: Group | undefined, bin: number): number => {
+  // a timeout's edge, its group's FINE histogram says which share of it belongs: its non-empty
+  // FINE bins within the COARSE one, read once (their first ms and counts) for every selector.
+  const fineMs: number[] = [];
+  const fineN: number[] = [];
+  const fineBins = (g: Group | undefined, bin: number): void => {
+    fineMs.length = 0;
+    fineN.length = 0;
+    g?.durations.forEachBetween(FINE.bin(COARSE.lo(bin)), FINE.bin(COARSE.hi(bin)), (b, n) => {
+      fineMs.push(FINE.lo(b));
+      fineN.push(n);
+    });
+  };
+  const shareOf = (a: number, g: Group | undefined): number => {
+    if (g === undefined) return 0;
     const sel = (accs[a] as Acc).sel;
     let inside = 0;
     let all = 0;
-    if (g !== undefined) {
-      const hi = FINE.bin(COARSE.hi(bin));
-      for (let b = FINE.bin(COARSE.lo(bin)); b <= hi; b++) {
-        const n = g.durations.at(b);
-        if (n === 0) continue;
-        all += n;
-        if (sel.label(g.protocol, g.status, g.flags, FINE.lo(b)) !== undefined) inside += n;
-      }
+    for (let k = 0; k < fineMs.length; k++) {
+      const n = fineN[k] as number;
+      all += n;
+      if (sel.label(g.protocol, g.status, g.flags, fineMs[k] as number) !== undefined) inside += n;
     }
     return all === 0 ? 0 : inside / all;
   };
@@ -191,11 +199,12 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
     if (shares !== undefined) return shares;
     const g = counts.groups.get(key);
     shares = new Float64Array(accs.length);
+    if (c.bin >= 0 && timed.length > 0) fineBins(g, c.bin);
     for (let i = 0; i < accs.length; i++) {
       const sel = (accs[i] as Acc).sel;
       shares[i] = c.bin < 0 || sel.durationFree
         ? (sel.label(c.protocol, c.status, c.flags, c.bin < 0 ? -1 : COARSE.lo(c.bin)) === undefined ? 0 : 1)
-        : shareOf(i, g, c.bin);
+        : shareOf(i, g);
     }
     if (shares.every((x) => x === 0)) shares = none;
     byBin.set(c.bin, shares);

@@ -282,6 +282,19 @@ export class DurationHistogram {
     });
   }
 
+  /** Calls fn for every non-empty bin from `first` to `last`, in order. */
+  forEachBetween(first: number, last: number, fn: (bin: number, n: number) => void): void {
+    this.flush();
+    if (this.pages === null) {
+      for (let i = this.indexOf(first); i < this.n && (this.bins[i] as number) <= last; i++) fn(this.bins[i] as number, this.counts[i] as number);
+      return;
+    }
+    for (let b = first; b <= last; b++) {
+      const n = this.at(b);
+      if (n !== 0) fn(b, n);
+    }
+  }
+
   /** Count of durations whose bin overlaps [loMs, hiMs] (core/timeouts.ts clusterOf's rule). */
   countBetween(loMs: number, hiMs: number): number {
     let n = 0;
