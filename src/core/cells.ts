@@ -7,22 +7,30 @@
 import { resized, type Column } from './columns.js';
 
 /**
+ * A table's first room, doubled as it fills. Small: a live run's parts make a table or two for
+ * every pane of the log's time they touch (a 4 MiB block of the bench's incident log fed through
+ * a pipe spans 9 minutes of it, about 50 panes), and 1,024 entries from the start were 64 KB of
+ * zeroed columns each.
+ */
+const FIRST_ENTRIES = 64;
+
+/**
  * Entries keyed by two numbers: open addressing over typed arrays, entries in first-seen order.
  * A count each; a timed table also keeps when its lines came (the first start, the first end and
  * the last end).
  */
 export class CellTable {
   length = 0;
-  k0 = new Uint32Array(1024);
-  k1 = new Uint32Array(1024);
-  count = new Uint32Array(1024);
+  k0 = new Uint32Array(FIRST_ENTRIES);
+  k1 = new Uint32Array(FIRST_ENTRIES);
+  count = new Uint32Array(FIRST_ENTRIES);
   first: Float64Array;
   firstEnd: Float64Array;
   last: Float64Array;
-  private index = new Int32Array(2048);
+  private index = new Int32Array(2 * FIRST_ENTRIES);
 
   constructor(readonly timed: boolean) {
-    const n = timed ? 1024 : 0;
+    const n = timed ? FIRST_ENTRIES : 0;
     this.first = new Float64Array(n);
     this.firstEnd = new Float64Array(n);
     this.last = new Float64Array(n);
@@ -81,7 +89,7 @@ export class CellTable {
   }
 
   private grow(): void {
-    const n = Math.max(64, this.k0.length * 2);
+    const n = Math.max(FIRST_ENTRIES, this.k0.length * 2);
     this.eachColumn(<T extends Column>(a: T): T => resized(a, n));
     this.reindex(n * 2);
   }
