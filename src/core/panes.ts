@@ -16,10 +16,19 @@ import type { SliceListener, TallyView } from './tally.js';
 const MAX_PANES = 30;
 /** Evidence lines a pane keeps in all: a window cites a few lines per finding, not thousands. */
 const PANE_EVIDENCE = 200;
+/** Slices a pane holds unmerged, at most (a followed log's parts are small and many). */
+const PENDING_SLICES = 8;
 
+/**
+ * A pane's slices are merged into it only when a verdict reads the window or they pile up: a log
+ * fed faster than its own time (hours a second through a pipe) leaves most panes behind before
+ * any verdict, and merging each slice as it came (its counts, and its evidence rows copied with
+ * their text) was most of such a run's work.
+ */
 interface Pane {
-  counts: Counts;
-  evidence: EvidenceReservoir;
+  counts: Counts | null;
+  evidence: EvidenceReservoir | null;
+  pending: { slice: Slice; lineOffset: number }[];
 }
 
 export class PaneWindow implements SliceListener {
@@ -50,11 +59,23 @@ export class PaneWindow implements SliceListener {
     if (k < this.newest - MAX_PANES - 1) return;
     let p = this.panes.get(k);
     if (p === undefined) {
-      p = { counts: new Counts(), evidence: new EvidenceReservoir(Math.max(4, this.evidencePerFinding + 1), PANE_EVIDENCE) };
+      p = { counts: null, evidence: null, pending: [] };
       this.panes.set(k, p);
     }
-    p.counts.merge(slice.counts);
-    p.evidence.merge(slice.evidence, lineOffset);
+    p.pending.push({ slice, lineOffset });
+    if (p.pending.length >= PENDING_SLICES) this.settle(p);
+  }
+
+  /** The pane with its slices merged, in the order they came. */
+  private settle(p: Pane): { counts: Counts; evidence: EvidenceReservoir } {
+    const counts = (p.counts ??= new Counts());
+    const evidence = (p.evidence ??= new EvidenceReservoir(Math.max(4, this.evidencePerFinding + 1), PANE_EVIDENCE));
+    for (const { slice, lineOffset } of p.pending) {
+      counts.merge(slice.counts);
+      evidence.merge(slice.evidence, lineOffset);
+    }
+    p.pending.length = 0;
+    return { counts, evidence };
   }
 
   /**
@@ -68,7 +89,7 @@ export class PaneWindow implements SliceListener {
     const counts = new Counts();
     const evidence = new EvidenceReservoir(Math.max(4, this.evidencePerFinding + 1), PANE_EVIDENCE * MAX_PANES);
     for (const k of [...this.panes.keys()].sort((a, b) => a - b)) {
-      const p = this.panes.get(k) as Pane;
+      const p = this.settle(this.panes.get(k) as Pane);
       counts.merge(p.counts);
       evidence.merge(p.evidence);
     }

@@ -1,0 +1,77 @@
+/*!
+ * The live window's panes (src/core/panes.ts): a pane's slices merged only when a verdict reads
+ * the window, or when they pile up, give the verdict that merging each slice as it came gives.
+ * The slices are real parts' (src/core/part.ts readPart) of the incident's sample log.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+
+import { DEFAULT_WS_PATHS, compileWsPaths } from '../src/core/classify.js';
+import { diagnose } from '../src/core/diagnose.js';
+import { PaneWindow } from '../src/core/panes.js';
+import { readPart, type PartRules } from '../src/core/part.js';
+import { DEFAULT_CAPS, type TallyView } from '../src/core/tally.js';
+import { compilePreset, findPreset, type Preset } from '../src/format/presets.js';
+import { FIXTURE } from './helpers/cli.js';
+
+const LINES = readFileSync(FIXTURE, 'utf8').trimEnd().split('\n');
+const FORMATS = ['upstream-ws', 'upstream'].map((n) => compilePreset(findPreset(n) as Preset));
+const WS_PATHS = compileWsPaths(DEFAULT_WS_PATHS);
+
+/** What a verdict reads of a view: its counts and its findings with their evidence. */
+function verdict(v: TallyView): unknown {
+  const d = diagnose(v, { evidence: 3, multiInput: false });
+  return { requests: v.counts.requests, handshakes: v.counts.handshakes, clients: v.counts.clients, findings: d.findings };
+}
+
+/**
+ * Two windows given the same slices (the sample log read in blocks of `blockLines`): one looked at
+ * after every slice, which merges everything at once, the other only every `every` blocks. Their
+ * views must agree each time the second looks.
+ */
+function compare(windowMs: number, blockLines: number, every: number): { looks: number; parsed: number; last: { requests: number; findings: { id: string }[] } } {
+  const eager = new PaneWindow(windowMs, 1000, 3);
+  const lazy = new PaneWindow(windowMs, 1000, 3);
+  const rules: PartRules = { input: 0, gate: false, sinceMs: -Infinity, untilMs: Infinity, paneMs: eager.paneMs, evidencePerClass: 4, caps: DEFAULT_CAPS, sightAll: false, textsByPlace: false };
+  let looks = 0;
+  let offset = 0;
+  let parsed = 0;
+  for (let b = 0; b * blockLines < LINES.length; b++) {
+    const text = Buffer.from(`${LINES.slice(b * blockLines, (b + 1) * blockLines).join('\n')}\n`);
+    const data = new ArrayBuffer(text.length);
+    text.copy(Buffer.from(data));
+    const { tally } = readPart({ data, bytes: text.length }, FORMATS, [0, 1], WS_PATHS, rules);
+    for (const [pane, slice] of tally.slices) {
+      eager.slice(pane, slice, offset);
+      eager.view(0);
+      lazy.slice(pane, slice, offset);
+    }
+    offset += tally.lines;
+    parsed += tally.parsed;
+    if ((b + 1) % every === 0) {
+      // Wall time 0: the window ends at the newest line, whenever the test runs.
+      assert.deepEqual(verdict(lazy.view(0)), verdict(eager.view(0)), `after block ${b}`);
+      looks++;
+    }
+  }
+  const last = verdict(lazy.view(0)) as { requests: number; findings: { id: string }[] };
+  assert.deepEqual(last, verdict(eager.view(0)), 'at the end');
+  return { looks, parsed, last };
+}
+
+test('a window whose panes merge their slices when a verdict reads them gives the verdicts of one that merges each slice as it comes', () => {
+  // The sample spans 2 h 8 min. Three hours in 6-minute panes: nothing drops out, and a pane
+  // takes a line at a time from up to a dozen blocks (past the 8 it holds unmerged).
+  for (const [blockLines, every] of [[1, 25], [5, 3]] as const) {
+    const { looks, parsed, last } = compare(3 * 3_600_000, blockLines, every);
+    assert.ok(looks >= 5);
+    // The whole sample is in the window: every parsed line, and the incident's downgrade.
+    assert.equal(last.requests, parsed);
+    assert.ok(last.findings.some((f) => f.id === 'downgraded-handshake'));
+  }
+  // Twenty minutes in 40-second panes: panes fall out of the window as the lines move on.
+  const { looks, parsed, last } = compare(20 * 60_000, 3, 4);
+  assert.ok(looks >= 5);
+  assert.ok(last.requests > 0 && last.requests < parsed, `${last.requests} of ${parsed} lines in the last 20 minutes`);
+});
