@@ -187,10 +187,11 @@ for (let c = 0; c < 128; c++) if (isBase64(c)) BASE64_BYTES[c] = 1;
 
 /**
  * SHAPE_CHECKS[shape] of b[p, e) as code, for the straight matcher (format/straight-match.ts):
- * `before`, statements run once p and e are set (they may set the matcher's `ok`; they read
- * nothing outside the line), then `test`, an expression. The bytes are compared where they are
- * read, with no call: called, the checks were each a frame of their own, V8 no longer inlining
- * them into a format's long matcher.
+ * `before`, statements run once p and e are set (they may set the matcher's `ok`, and only read
+ * the bytes: where e lies past the line's end, the literal after the value rejects it whatever
+ * they found), then `test`, an expression. The bytes are compared where they are read, with no
+ * call: called, the checks were each a frame of their own, V8 no longer inlining them into a
+ * format's long matcher.
  */
 export interface CheckCode {
   before: string;
