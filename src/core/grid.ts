@@ -132,8 +132,11 @@ export class DurationHistogram {
       for (let j = 0; j < m; j++) this.addToPage(bins[j] as number, counts[j] as number);
       return;
     }
-    // One pass from the ends, merging into the room past the n sorted bins (bins met in both end
-    // up nearer the back, and the merged list is then moved down over the gap they leave).
+    // From the ends, into the room past the n sorted bins: each new bin, from the last, finds by
+    // binary search the old ones above it, which move up in one native copy (a part's few bins
+    // into a run's thousands: a live run merges one for every pane of every part), then lands
+    // above them, its count added to an old bin's that it equals. Bins met in both leave a gap
+    // between the old bins in place and the merged ones, closed at the end.
     const na = this.n;
     if (na + m > this.bins.length) {
       const room = Math.max(2 * this.bins.length, na + m, 64);
@@ -142,25 +145,34 @@ export class DurationHistogram {
     }
     const a = this.bins;
     const ac = this.counts;
-    let i = na - 1;
-    let j = m - 1;
-    let k = na + m - 1;
-    while (j >= 0) {
+    /** Old bins a[0, i) not moved yet; merged ones from k on. */
+    let i = na;
+    let k = na + m;
+    for (let j = m - 1; j >= 0; j--) {
       const y = bins[j] as number;
-      const x = i >= 0 ? (a[i] as number) : -1;
-      if (x > y) {
-        a[k] = x;
-        ac[k--] = ac[i--] as number;
-      } else {
-        a[k] = y;
-        ac[k--] = (counts[j--] as number) + (x === y ? (ac[i--] as number) : 0);
+      let lo = 0;
+      let hi = i;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if ((a[mid] as number) > y) hi = mid;
+        else lo = mid + 1;
       }
+      if (lo < i) {
+        a.copyWithin(k - (i - lo), lo, i);
+        ac.copyWithin(k - (i - lo), lo, i);
+        k -= i - lo;
+        i = lo;
+      }
+      const same = i > 0 && a[i - 1] === y;
+      const n = (counts[j] as number) + (same ? (ac[i - 1] as number) : 0);
+      if (same) i--;
+      a[--k] = y;
+      ac[k] = n;
     }
-    // The old bins not passed, a[0..i], lie in place; the merged rest from k + 1: close the gap between.
     const gap = k - i;
     if (gap > 0) {
-      a.copyWithin(i + 1, k + 1, na + m);
-      ac.copyWithin(i + 1, k + 1, na + m);
+      a.copyWithin(i, k, na + m);
+      ac.copyWithin(i, k, na + m);
     }
     this.n = na + m - gap;
     if (this.n > SORTED_BINS) this.toPages();
