@@ -309,16 +309,11 @@ export class DurationHistogram {
 
   /** Count of durations whose bin overlaps [loMs, hiMs] (core/timeouts.ts clusterOf's rule). */
   countBetween(loMs: number, hiMs: number): number {
-    let n = 0;
     if (hiMs < 0) return 0;
-    const first = FINE.bin(Math.max(0, loMs));
-    const last = FINE.bin(hiMs);
-    this.flush();
-    if (this.pages === null) {
-      for (let i = this.indexOf(first); i < this.n && (this.bins[i] as number) <= last; i++) n += this.counts[i] as number;
-      return n;
-    }
-    for (let b = first; b <= last; b++) n += this.at(b);
+    let n = 0;
+    this.forEachBetween(FINE.bin(Math.max(0, loMs)), FINE.bin(hiMs), (_, count) => {
+      n += count;
+    });
     return n;
   }
 
