@@ -18,6 +18,7 @@ import type { InferredFormat } from '../format/trailing.js';
 import { BLOCK_BYTES, StreamBlocks } from '../input/blocks.js';
 import { firstLines, headLines, lineEnds } from '../input/chunks.js';
 import { followFile } from '../input/follow.js';
+import { GunzipThread } from '../input/gunzip-thread.js';
 import { LinesByPlace } from '../input/lines-by-place.js';
 import { openInput, stdinAsFile, type OpenedInput } from '../input/open.js';
 import { readPlacedTexts, readRow, type EvidenceRow, type TextBytes } from './evidence.js';
@@ -27,7 +28,7 @@ import { LINE_EMPTY } from './scan.js';
 import { LineDigest, sameAsEarlier } from './same-lines.js';
 import { BadLineLog } from './stats.js';
 import type { KeyedSighting, Tally } from './tally.js';
-import { ChunkedSource, FileRanges, InlinePool, WorkerPool, formatSpec, type FormatSpec, type InputTask, type Part, type PartRunner, type PartSource } from './workers.js';
+import { ChunkedSource, FileRanges, InlinePool, WorkerPool, formatSpec, type FormatSpec, type InputTask, type Part, type PartFeed, type PartRunner, type PartSource } from './workers.js';
 import { MIN_WORKER_BYTES } from './worker-start.js';
 import type { InputReport } from '../report/model.js';
 
@@ -42,6 +43,12 @@ const MAX_PLACES = 256;
  * peaked at 306 MiB with 8 MiB parts and at 252 MiB with 2 MiB ones.
  */
 const CHUNK_BYTES = 2 << 20;
+/**
+ * Gzip files of at least this many (compressed) bytes are gunzipped in a thread of their own
+ * (input/gunzip-thread.ts), in blocks of a file's part's size. The thread's start costs about
+ * 50 ms: 0.8 MB of gzip (10 MB of log) took 1.12× the time so, 4.9 MB 0.94×, 51 MB 0.90×.
+ */
+const GUNZIP_THREAD_BYTES = 2 << 20;
 
 /** Per input: lines, what parsed, which formats matched, and the error that stopped it (if any). */
 export type InputResult = InputReport;
@@ -467,9 +474,16 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       c.source = new ChunkedSource(runner, new FileRanges(ends), task, order, ahead, () => wake());
       return;
     }
-    // A stream (gzip, stdin, a pipe): this thread reads and gunzips, and cuts it into blocks of whole lines.
+    // A stream, cut into blocks of whole lines: a large gzip file's in a thread that gunzips it;
+    // stdin's, a pipe's or a small gzip file's (gunzipped if need be) in this one.
     const opened = c.opened;
-    const blocks = new StreamBlocks(opened.stream, () => opened.bytesRead(), () => wake(), opts.chunkBytes === undefined ? BLOCK_BYTES : Math.min(BLOCK_BYTES, chunkBytes));
+    let blocks: PartFeed;
+    if (c.result.gzip && path !== '-' && (opened.size ?? 0) >= GUNZIP_THREAD_BYTES) {
+      opened.stream.destroy();
+      blocks = new GunzipThread(c.name, path, chunkBytes, () => wake());
+    } else {
+      blocks = new StreamBlocks(opened.stream, () => opened.bytesRead(), () => wake(), opts.chunkBytes === undefined ? BLOCK_BYTES : Math.min(BLOCK_BYTES, chunkBytes));
+    }
     c.source = new ChunkedSource(pool, blocks, task, (first) => orderFor(c, opts.detect ? sampleOf(first) : null), ahead, () => wake());
   }));
 

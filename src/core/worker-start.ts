@@ -3,8 +3,8 @@
  * or one prestarted by the command before it loads its own modules, which the first pool then
  * takes. Kept small: the command imports it before anything else.
  */
-import { Worker } from 'node:worker_threads';
-import { reassertHeapFlags } from '../heap.js';
+import type { Worker } from 'node:worker_threads';
+import { startThread } from '../thread.js';
 
 /** A worker's first message: its modules are loaded, and it takes parts from now on. */
 export const WORKER_READY = 'ready';
@@ -12,20 +12,13 @@ export const WORKER_READY = 'ready';
 /** Files smaller than this are read in the pipeline's own thread (a worker's start costs about as much). */
 export const MIN_WORKER_BYTES = 4 << 20;
 
-const FROM_SOURCE = import.meta.url.endsWith('.ts');
 /** Beside this module: core/worker.js for the library, or the command's worker bundle dist/worker.js beside its dist/cli.js. */
-const WORKER_URL = new URL(FROM_SOURCE ? './worker.ts' : './worker.js', import.meta.url);
+const WORKER_URL = new URL('./worker.js', import.meta.url);
 
-/** Run from the TypeScript sources (the tests, under tsx), a worker must register tsx itself first. */
 export function startWorker(): Worker {
   // A small young generation: a line's strings die young. 16 MB cost each worker about 40 MiB
   // more (a part's tally then lives in the young generation longer) for about 5 % less time.
-  const options = { resourceLimits: { maxYoungGenerationSizeMb: 6 } };
-  const boot = `import('tsx/esm/api').then((tsx) => { tsx.register(); return import(${JSON.stringify(WORKER_URL.href)}); });`;
-  const w = FROM_SOURCE ? new Worker(boot, { ...options, eval: true }) : new Worker(WORKER_URL, options);
-  // Its isolate's start set V8's flags back to the command line's: the process's own are set again.
-  w.once('online', reassertHeapFlags);
-  return w;
+  return startThread(WORKER_URL, { resourceLimits: { maxYoungGenerationSizeMb: 6 } });
 }
 
 /** A prestarted worker and whether it has said it is ready. */

@@ -16,6 +16,8 @@ export interface OpenedInput {
   gzipLayers: number;
   /** Compressed (on-disk) bytes read so far, for progress and error offsets. */
   bytesRead(): number;
+  /** The file's size on disk when it was opened (undefined for stdin). */
+  size?: number;
 }
 
 const GZIP_MAGIC_0 = 0x1f;
@@ -76,8 +78,10 @@ export async function openInput(name: string, stdin?: Readable): Promise<OpenedI
     const out = new PassThrough({ highWaterMark: stream.readableHighWaterMark });
     stream.on('error', (err) => out.destroy(failure !== null && err === failure.err ? gzipError(name, failure, size) : err));
     stream = stream.pipe(out);
+    // Closed before its end (the format gate, a stop, a thread of its own gunzipping it), it closes the file too.
+    out.once('close', () => raw.destroy());
   }
-  return { name, stream, gzipLayers: layers, bytesRead: () => (raw as { bytesRead?: number }).bytesRead ?? 0 };
+  return { name, stream, gzipLayers: layers, bytesRead: () => (raw as { bytesRead?: number }).bytesRead ?? 0, size };
 }
 
 interface GzipFailure {
