@@ -8,9 +8,12 @@ import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 
 import { DEFAULT_WS_PATHS, compileWsPaths } from '../src/core/classify.js';
+import { Counts } from '../src/core/counts.js';
 import { diagnose } from '../src/core/diagnose.js';
+import { EvidenceReservoir } from '../src/core/evidence.js';
+import { KeyCounts } from '../src/core/keys.js';
 import { PaneWindow } from '../src/core/panes.js';
-import { readPart, type PartRules } from '../src/core/part.js';
+import { readPart, type PartRules, type PartTally, type Slice } from '../src/core/part.js';
 import { DEFAULT_CAPS, type TallyView } from '../src/core/tally.js';
 import { compilePreset, findPreset, type Preset } from '../src/format/presets.js';
 import { FIXTURE } from './helpers/cli.js';
@@ -33,7 +36,7 @@ function verdict(v: TallyView): unknown {
 function compare(windowMs: number, blockLines: number, every: number): { looks: number; parsed: number; last: { requests: number; findings: { id: string }[] } } {
   const eager = new PaneWindow(windowMs, 1000, 3);
   const lazy = new PaneWindow(windowMs, 1000, 3);
-  const rules: PartRules = { input: 0, gate: false, sinceMs: -Infinity, untilMs: Infinity, paneMs: eager.paneMs, evidencePerClass: 4, caps: DEFAULT_CAPS, sightAll: false, textsByPlace: false };
+  const rules: PartRules = { input: 0, gate: false, sinceMs: -Infinity, untilMs: Infinity, paneMs: eager.paneMs, windowMs: 0, evidencePerClass: 4, caps: DEFAULT_CAPS, sightAll: false, textsByPlace: false };
   let looks = 0;
   let offset = 0;
   let parsed = 0;
@@ -74,4 +77,55 @@ test('a window whose panes merge their slices when a verdict reads them gives th
   const { looks, parsed, last } = compare(20 * 60_000, 3, 4);
   assert.ok(looks >= 5);
   assert.ok(last.requests > 0 && last.requests < parsed, `${last.requests} of ${parsed} lines in the last 20 minutes`);
+});
+
+/** A view of every slice given: what the run's counts and evidence are made of. */
+class RunOf {
+  readonly counts = new Counts();
+  readonly evidence = new EvidenceReservoir(4, Infinity);
+  slices = 0;
+
+  add(slices: ReadonlyMap<number, Slice>, offset: number): void {
+    for (const slice of slices.values()) {
+      this.counts.merge(slice.counts);
+      this.evidence.merge(slice.evidence, offset);
+      this.slices++;
+    }
+  }
+
+  view(): TallyView {
+    return { counts: this.counts, evidence: this.evidence, keys: { counts: new KeyCounts() } };
+  }
+}
+
+test('parts that put lines no window can reach into one slice no pane keeps give every verdict and the run of parts sliced whole, in fewer slices', () => {
+  // The sample spans 2 h 8 min; blocks of 60 lines span several minutes, more than a 40-second or
+  // 10-second pane. Three hours: every line stays in the window.
+  for (const [windowMs, blockLines] of [[20 * 60_000, 60], [5 * 60_000, 60], [3 * 3_600_000, 60], [5 * 60_000, 7]] as const) {
+    const whole = new PaneWindow(windowMs, 1000, 3);
+    const bounded = new PaneWindow(windowMs, 1000, 3);
+    const rules: PartRules = { input: 0, gate: false, sinceMs: -Infinity, untilMs: Infinity, paneMs: whole.paneMs, windowMs: 0, evidencePerClass: 4, caps: DEFAULT_CAPS, sightAll: false, textsByPlace: false };
+    const runWhole = new RunOf();
+    const runBounded = new RunOf();
+    let offset = 0;
+    for (let b = 0; b * blockLines < LINES.length; b++) {
+      const text = Buffer.from(`${LINES.slice(b * blockLines, (b + 1) * blockLines).join('\n')}\n`);
+      const read = (r: PartRules): PartTally => {
+        const data = new ArrayBuffer(text.length);
+        text.copy(Buffer.from(data));
+        return readPart({ data, bytes: text.length }, FORMATS, [0, 1], WS_PATHS, r).tally;
+      };
+      const a = read(rules);
+      const z = read({ ...rules, windowMs });
+      for (const [pane, slice] of a.slices) whole.slice(pane, slice, offset);
+      for (const [pane, slice] of z.slices) bounded.slice(pane, slice, offset);
+      runWhole.add(a.slices, offset);
+      runBounded.add(z.slices, offset);
+      assert.deepEqual(verdict(bounded.view(0)), verdict(whole.view(0)), `window ${windowMs} ms, after block ${b}`);
+      offset += a.lines;
+    }
+    assert.deepEqual(verdict(runBounded.view()), verdict(runWhole.view()), `the run, window ${windowMs} ms`);
+    const fewer = windowMs < 3_600_000 && blockLines > 10;
+    assert.ok(fewer ? runBounded.slices < runWhole.slices : runBounded.slices <= runWhole.slices + LINES.length / blockLines, `${runBounded.slices} slices against ${runWhole.slices}`);
+  }
 });

@@ -40,7 +40,7 @@ export class PaneWindow implements SliceListener {
   private newestAtWall = 0;
 
   /** `windowMs`: how far back the verdict looks; `intervalMs`: how often it is taken; `evidence`: lines per finding. */
-  constructor(private readonly windowMs: number, intervalMs: number, private readonly evidencePerFinding: number) {
+  constructor(readonly windowMs: number, intervalMs: number, private readonly evidencePerFinding: number) {
     this.paneMs = Math.max(intervalMs, Math.ceil(windowMs / MAX_PANES));
   }
 
@@ -51,6 +51,8 @@ export class PaneWindow implements SliceListener {
       this.newestLineMs = last;
       this.newestAtWall = Date.now();
     }
+    // Lines before any window this part's lines let a verdict see (PartReader.onlyWindowFrom).
+    if (k === -Infinity) return;
     if (k > this.newest) {
       this.newest = k;
       // Drop what the window has left behind as lines move on (a fast feed never waits for a verdict).

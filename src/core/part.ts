@@ -43,6 +43,8 @@ export interface PartRules {
   untilMs: number;
   /** Width of a live window's panes (counts are sliced by floor(end / paneMs)); 0: one slice. */
   paneMs: number;
+  /** How far back a live window looks (0: no window); see PartReader.onlyWindowFrom. */
+  windowMs: number;
   /** Evidence: first lines kept per class (core/evidence.ts). */
   evidencePerClass: number;
   /** The run's evidence cutoffs when the part was launched (core/evidence.ts Cutoffs). */
@@ -337,6 +339,8 @@ export class PartReader {
   private readonly row: LineRow;
   private lastSlice: Slice | null = null;
   private lastPane = NaN;
+  /** Lines of panes before this one go to the slice of pane -Infinity, which no window takes (onlyWindowFrom). */
+  private firstWindowPane = -Infinity;
   private readonly clientIds = new Map<string, number>();
 
   constructor(private readonly scanner: LineScanner, private readonly rules: PartRules) {
@@ -465,11 +469,26 @@ export class PartReader {
     return i;
   }
 
+  /**
+   * Live: `lastMs` is the time of one of the part's lines (its last that has one). A verdict's
+   * window ends at the newest line read by then, so once this part is counted at `lastMs` or
+   * later, and its panes start at most a window before that end: lines of panes before the one
+   * a window ending at `lastMs` starts in are in no window, ever. They go to one slice (pane
+   * -Infinity), counted in the run like every slice but kept by no pane. A log fed faster than
+   * its own time (hours a second through a pipe) has parts spanning many panes, a slice each:
+   * most of them are never read again.
+   */
+  onlyWindowFrom(lastMs: number): void {
+    const { paneMs, windowMs } = this.rules;
+    if (paneMs > 0 && windowMs > 0 && Number.isFinite(lastMs)) this.firstWindowPane = Math.floor((lastMs - windowMs) / paneMs);
+  }
+
   /** The slice of a line written at `endMs`: its pane's (a line without a time goes with the last), or the one. */
   private sliceAt(endMs: number): Slice {
     const paneMs = this.rules.paneMs;
     let k = 0;
     if (paneMs > 0) k = endMs === endMs ? Math.floor(endMs / paneMs) : this.lastPane === this.lastPane ? this.lastPane : 0;
+    if (k < this.firstWindowPane) k = -Infinity;
     if (this.lastSlice !== null && k === this.lastPane) return this.lastSlice;
     let slice = this.tally.slices.get(k);
     if (slice === undefined) {
@@ -493,10 +512,12 @@ export type PartBytes = { file: string; start: number; end: number } | { data: A
  * returns the error with them.
  */
 export function readPart(where: PartBytes, formats: readonly CompiledFormat[], order: readonly number[], wsPaths: RegExp, rules: PartRules): { tally: PartTally; error: NodeJS.ErrnoException | null } {
-  const reader = new PartReader(new LineScanner(formats, order, new Classifier(wsPaths)), rules);
+  const scanner = new LineScanner(formats, order, new Classifier(wsPaths));
+  const reader = new PartReader(scanner, rules);
   if ('data' in where) {
     // A block of whole lines, cut to length already; the last may lack its `\n` (the stream's end).
     const block = Buffer.from(where.data, 0, where.bytes);
+    if (rules.windowMs > 0) reader.onlyWindowFrom(scanner.lastTime(block, 0, block.length));
     const rest = reader.lines(block, 0, block.length);
     if (rest < block.length && !reader.stopped) reader.line(block, rest, block.length);
     reader.tally.seal();

@@ -413,13 +413,14 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   const inline = new InlinePool();
   const pool: PartRunner = workers > 1 ? new WorkerPool(workers - 1, true) : inline;
   const paneMs = tally.listener?.paneMs ?? 0;
+  const windowMs = tally.listener?.windowMs ?? 0;
   /**
    * Only an input's first part closes the format gate itself (a later one's failing lines are
    * weighed by Cursor.gate). Without panes, a part keeps as earliest evidence only lines the
    * tally could still take as such, and counts in time buckets as wide as the tally's.
    */
   const rulesFor = (input: number, textsByPlace: boolean) => (first: boolean): PartRules => ({
-    input, gate: first, sinceMs: opts.sinceMs ?? -Infinity, untilMs: opts.untilMs ?? Infinity, paneMs,
+    input, gate: first, sinceMs: opts.sinceMs ?? -Infinity, untilMs: opts.untilMs ?? Infinity, paneMs, windowMs,
     evidencePerClass: tally.evidencePerClass, caps: tally.caps, sightAll: tally.rows !== undefined, textsByPlace,
     ...(paneMs === 0 ? { evidenceCutoffs: tally.evidence.cutoffs(), bucketSeconds: tally.counts.bucketSeconds } : {}),
   });

@@ -16,6 +16,8 @@ import { RecordReader, newFacts, type LineFacts, type LogRecord } from './record
 /** What scan() says of a line that matched no format, and of an empty line; other values are format indices. */
 export const LINE_BAD = 255;
 export const LINE_EMPTY = 254;
+/** Lines lastTime() looks at, at most: a part's last lines rarely all lack a time or fail to parse. */
+const LAST_TIME_LINES = 8;
 /** Unparsed lines per scanner whose failure is described (BadLineLog keeps 20 samples). */
 const DESCRIBED = 20;
 
@@ -34,6 +36,8 @@ interface Plan {
 export class LineScanner {
   /** The last line's facts (parsed lines), read by the caller after scan(). */
   readonly facts: LineFacts = newFacts();
+  /** lastTime()'s facts, apart from the line being read. */
+  private readonly probe: LineFacts = newFacts();
   /** The last line is a WebSocket handshake; then its RowFlag bits. */
   handshake = false;
   flags = 0;
@@ -108,6 +112,26 @@ export class LineScanner {
     this.handshake = byHeaders || wsPath;
     this.flags = this.handshake ? (f.hasKey ? RowFlag.HAS_KEY : 0) | (f.logsUpgrade && f.upgrade === '' ? RowFlag.UPGRADE_MISSING : 0) | (wsPath ? RowFlag.WS_PATH : 0) : 0;
     return plan.index;
+  }
+
+  /**
+   * The time of the last of the lines in b[from, to) that fits a format strictly and has one,
+   * looking at LAST_TIME_LINES lines at most from the end; NaN when none does. Counts and
+   * remembers nothing: the lines are read again, in order, by scanBytes().
+   */
+  lastTime(b: Buffer, from: number, to: number): number {
+    let end = to > from && b[to - 1] === 10 ? to - 1 : to;
+    for (let n = 0; n < LAST_TIME_LINES && end > from; n++) {
+      const start = Math.max(from, b.lastIndexOf(10, end - 1) + 1);
+      const e = end > start && b[end - 1] === 13 ? end - 1 : end;
+      const plan = e > start ? this.match(b, start, e, 0) : null;
+      if (plan !== null) {
+        plan.reader.facts(b, plan.bounds, this.probe);
+        if (this.probe.endMs === this.probe.endMs) return this.probe.endMs;
+      }
+      end = start - 1;
+    }
+    return NaN;
   }
 
   /**

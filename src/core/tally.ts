@@ -34,6 +34,8 @@ export interface TallyView {
 export interface SliceListener {
   /** Width of the panes parts are sliced into (core/part.ts PartRules.paneMs). */
   readonly paneMs: number;
+  /** How far back a window looks: a pane before any window can reach is sliced as pane -Infinity (PartReader.onlyWindowFrom). */
+  readonly windowMs: number;
   slice(pane: number, slice: Slice, lineOffset: number): void;
 }
 
