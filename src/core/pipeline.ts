@@ -43,12 +43,6 @@ const MAX_PLACES = 256;
  * peaked at 306 MiB with 8 MiB parts and at 252 MiB with 2 MiB ones.
  */
 const CHUNK_BYTES = 2 << 20;
-/**
- * Gzip files of at least this many (compressed) bytes are gunzipped in a thread of their own
- * (input/gunzip-thread.ts), in blocks of a file's part's size. The thread's start costs about
- * 50 ms: 0.8 MB of gzip (10 MB of log) took 1.12× the time so, 4.9 MB 0.94×, 51 MB 0.90×.
- */
-const GUNZIP_THREAD_BYTES = 2 << 20;
 
 /** Per input: lines, what parsed, which formats matched, and the error that stopped it (if any). */
 export type InputResult = InputReport;
@@ -475,11 +469,14 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       c.source = new ChunkedSource(runner, new FileRanges(ends), task, order, ahead, () => wake());
       return;
     }
-    // A stream, cut into blocks of whole lines: a large gzip file's in a thread that gunzips it;
-    // stdin's, a pipe's or a small gzip file's (gunzipped if need be) in this one.
+    // A stream, cut into blocks of whole lines. A gzip file of at least a part's size (compressed),
+    // read by more threads than this one: in a thread that gunzips it (input/gunzip-thread.ts),
+    // in blocks of a part's size. The thread's start costs about 50 ms: 0.8 MB of gzip (10 MB of
+    // log) took 1.12× the time so, 4.9 MB 0.94×, the bench's 51 MB 0.90×. Standard input, a
+    // pipe, a smaller gzip file: in this one (gunzipped if need be).
     const opened = c.opened;
     let blocks: PartFeed;
-    if (c.result.gzip && path !== '-' && (opened.size ?? 0) >= GUNZIP_THREAD_BYTES) {
+    if (c.result.gzip && path !== '-' && workers > 1 && (opened.size ?? 0) >= chunkBytes) {
       opened.stream.destroy();
       blocks = new GunzipThread(c.name, path, chunkBytes, () => wake());
     } else {
