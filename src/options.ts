@@ -48,7 +48,8 @@ export interface AnalyzeOptions {
    * Threads that parse lines (default: the machine's available parallelism; 1: this thread
    * only): this thread and N - 1 worker threads read large regular files in byte ranges of
    * `chunkBytes` (default 2 MiB) and parse streams (gzip, stdin) in blocks of whole lines (4 MiB,
-   * or `chunkBytes` if smaller). The report does not depend on either.
+   * or `chunkBytes` if smaller; a gzip file of `chunkBytes` or more, gunzipped in a thread of its
+   * own, in blocks of `chunkBytes`). The report does not depend on either.
    */
   workers?: number | string;
   chunkBytes?: number | string;
