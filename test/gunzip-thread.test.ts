@@ -110,7 +110,7 @@ test('stop(): no block after it, drained at once, and the thread ends (the test 
 test('stopReading(): the lines read already still come out, in order, and the feed ends without error', async () => {
   const text = lines(20000);
   const path = file('interrupted.log.gz', gzipSync(text));
-  let kept = true as boolean;
+  let kept = false;
   const { texts, feed } = await readAll(path, 4096, (f, n) => {
     if (n === 2) kept = f.stopReading();
   });
