@@ -131,14 +131,14 @@ describe('the same report whatever the parallelism, on two tiers of real nginx l
     assert.equal(many, one);
   });
 
-  test('the same for gzip inputs and stdin, whose lines workers scan in blocks (a gzip file of a part or more gunzipped in a thread of its own)', async () => {
+  test('the same for gzip inputs and stdin, whose lines workers scan in blocks (one gzip file of a part or more gunzipped in a thread of its own)', async () => {
     const gz = (file: string): string => {
       const out = `${file}.gz`;
       writeFileSync(out, gzipSync(readFileSync(file)));
       return out;
     };
     const inputs = [gz(front), gz(back)];
-    // One thread gunzips as it reads; with parts smaller than the files, each is gunzipped in a thread of its own.
+    // One thread gunzips as it reads; with parts smaller than the files, one of them is gunzipped in a thread of its own.
     assert.ok(inputs.every((f) => statSync(f).size > 256), inputs.map((f) => statSync(f).size).join(', '));
     const one = await analyze({ inputs, preset: 'upstream-ws', evidence: 20, workers: 1 });
     const many = await analyze({ inputs, preset: 'upstream-ws', evidence: 20, workers: 3, chunkBytes: 256 });
