@@ -1,7 +1,9 @@
 /*!
  * The live window's panes (src/core/panes.ts): a pane's slices merged only when a verdict reads
- * the window, or when they pile up, give the verdict that merging each slice as it came gives.
- * The slices are real parts' (src/core/part.ts readPart) of the incident's sample log.
+ * the window, or when they pile up, give the verdict that merging each slice as it came gives;
+ * and a part that puts the lines no window can reach into one slice no pane keeps
+ * (PartReader.onlyWindowFrom) gives every verdict, and the run, of one sliced whole. The slices
+ * are real parts' (src/core/part.ts readPart) of the incident's sample log.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
