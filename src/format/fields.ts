@@ -172,7 +172,7 @@ export const SHAPE_CHECKS: readonly ShapeCheck[] = [
 ];
 
 /** A digit at b[at], as code. */
-function digitCode(at: string): string {
+export function digitCode(at: string): string {
   return `(b[${at}] >= ${C.D0} && b[${at}] <= ${C.D9})`;
 }
 

@@ -6,7 +6,7 @@
  * "don't know" and run() decides. So a line's bounds never depend on which of the two found them.
  */
 import type { TemplateFormat } from './compile.js';
-import { BASE64_BYTES, SHAPE_CHECKS, Shape, checkCode, isSpaceless, type ShapeCheck } from './fields.js';
+import { BASE64_BYTES, SHAPE_CHECKS, Shape, checkCode, digitCode, isSpaceless, type ShapeCheck } from './fields.js';
 
 /** Matches b[start, end) (bounds into `bounds`, offsets in b): true, or false for "let run() decide". */
 export type StraightMatch = (b: Uint8Array, start: number, end: number, bounds: Int32Array) => boolean;
@@ -58,11 +58,10 @@ function firstLit(from: string, lit: readonly number[], table: number): string {
  * `ok` false, so the shape's own check decides.
  */
 function numberScan(shape: Shape): string {
-  const digit = (at: string): string => `b[${at}] >= 48 && b[${at}] <= 57`;
   const whole = shape === Shape.SECONDS
-    ? `e > p && e + 4 <= end && b[e] === 46 && ${digit('e + 1')} && ${digit('e + 2')} && ${digit('e + 3')}`
+    ? `e > p && e + 4 <= end && b[e] === 46 && ${digitCode('e + 1')} && ${digitCode('e + 2')} && ${digitCode('e + 3')}`
     : 'e > p';
-  return `e = p; while (e < end && ${digit('e')}) e++; ok = ${whole}; if (ok) e += ${shape === Shape.SECONDS ? 4 : 0}; else { e = p; while (e < end && b[e] !== ${SPACE}) e++; }`;
+  return `e = p; while (e < end && ${digitCode('e')}) e++; ok = ${whole}; if (ok) e += ${shape === Shape.SECONDS ? 4 : 0}; else { e = p; while (e < end && b[e] !== ${SPACE}) e++; }`;
 }
 
 /** Per format, once: a new function would be compiled and optimized again by V8 (a part of an input each). */
