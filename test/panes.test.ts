@@ -44,7 +44,7 @@ function compare(windowMs: number, blockLines: number, every: number): { looks: 
   let parsed = 0;
   for (let b = 0; b * blockLines < LINES.length; b++) {
     const text = Buffer.from(`${LINES.slice(b * blockLines, (b + 1) * blockLines).join('\n')}\n`);
-    const data = new ArrayBuffer(text.length);
+    const data = new SharedArrayBuffer(text.length);
     text.copy(Buffer.from(data));
     const { tally } = readPart({ data, bytes: text.length }, FORMATS, [0, 1], WS_PATHS, rules);
     for (const [pane, slice] of tally.slices) {
@@ -113,7 +113,7 @@ test('parts that put lines no window can reach into one slice no pane keeps give
     for (let b = 0; b * blockLines < LINES.length; b++) {
       const text = Buffer.from(`${LINES.slice(b * blockLines, (b + 1) * blockLines).join('\n')}\n`);
       const read = (r: PartRules): PartTally => {
-        const data = new ArrayBuffer(text.length);
+        const data = new SharedArrayBuffer(text.length);
         text.copy(Buffer.from(data));
         return readPart({ data, bytes: text.length }, FORMATS, [0, 1], WS_PATHS, r).tally;
       };

@@ -94,17 +94,18 @@ test('stopReading keeps what the range being read has sent and drops the rest', 
 
 /** A stream's blocks as the test hands them out; stopReading keeps them, as StreamBlocks does. */
 class ScriptedBlocks {
-  readonly ready: { data: ArrayBuffer; bytes: number; inputBytes: number }[] = [];
+  readonly ready: { data: SharedArrayBuffer; bytes: number; inputBytes: number }[] = [];
   finished = false;
   error: Error | null = null;
-  readonly recycled: ArrayBuffer[] = [];
+  readonly recycled: SharedArrayBuffer[] = [];
 
   get drained(): boolean {
     return this.finished && this.ready.length === 0;
   }
 
   add(text: string): void {
-    const data = new TextEncoder().encode(text).buffer as ArrayBuffer;
+    const data = new SharedArrayBuffer(Buffer.byteLength(text));
+    Buffer.from(data).write(text);
     this.ready.push({ data, bytes: data.byteLength, inputBytes: 0 });
   }
 
@@ -126,7 +127,7 @@ class ScriptedBlocks {
     return true;
   }
 
-  recycle(data: ArrayBuffer): void {
+  recycle(data: SharedArrayBuffer): void {
     this.recycled.push(data);
   }
 }
@@ -136,7 +137,7 @@ test('a stream: the format order waits for its first block, and every block is s
   const blocks = new ScriptedBlocks();
   const seen: string[] = [];
   const s = new ChunkedSource(pool as unknown as WorkerPool, blocks, TASK, (first) => {
-    seen.push(first !== null && 'data' in first ? new TextDecoder().decode(first.data) : 'none');
+    seen.push(first !== null && 'data' in first ? Buffer.from(first.data).toString() : 'none');
     return [1, 0];
   }, 1, () => {});
   assert.equal(drain(s).length, 0);
@@ -149,7 +150,7 @@ test('a stream: the format order waits for its first block, and every block is s
   assert.equal(pool.jobs.length, 2, 'one block scanned, one launched ahead');
   assert.deepEqual(pool.jobs.map((j) => j.task.order), [[1, 0], [1, 0]]);
   pool.jobs[0]?.reply({ type: 'part', id: 0, tally: tally(1) });
-  pool.jobs[0]?.reply({ type: 'end', id: 0, data: new ArrayBuffer(8) });
+  pool.jobs[0]?.reply({ type: 'end', id: 0, data: new SharedArrayBuffer(8) });
   assert.deepEqual(drain(s), [1]);
   assert.equal(blocks.recycled.length, 1, "a block's buffer goes back to the feed");
   assert.equal(pool.jobs.length, 3);

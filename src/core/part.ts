@@ -505,7 +505,7 @@ export class PartReader {
 }
 
 /** Where a part's bytes are: a byte range of a file, or the first `bytes` of `data` (a block of whole lines). */
-export type PartBytes = { file: string; start: number; end: number } | { data: ArrayBuffer; bytes: number };
+export type PartBytes = { file: string; start: number; end: number } | { data: SharedArrayBuffer; bytes: number };
 
 /**
  * Reads one part into a PartTally. A read that fails leaves the lines before it tallied and

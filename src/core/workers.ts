@@ -27,10 +27,10 @@ export function compileSpec(s: FormatSpec): CompiledFormat {
 
 /**
  * One part of an input: a byte range of a file, or a block of whole lines (the first `bytes` of
- * `data`, transferred to the worker and back). `inputBytes`: how far into the input (on disk,
+ * `data`, shared with the worker, which posts it back when done). `inputBytes`: how far into the input (on disk,
  * compressed) the part ends.
  */
-export type Part = (ByteRange | { data: ArrayBuffer; bytes: number }) & { inputBytes: number };
+export type Part = (ByteRange | { data: SharedArrayBuffer; bytes: number }) & { inputBytes: number };
 
 /** Where a ChunkedSource's parts come from, in input order. */
 export interface PartFeed {
@@ -50,7 +50,7 @@ export interface PartFeed {
    */
   stopReading(): boolean;
   /** A block's buffer, back from the worker that scanned it. */
-  recycle?(data: ArrayBuffer): void;
+  recycle?(data: SharedArrayBuffer): void;
 }
 
 /** A regular file's byte ranges as a PartFeed, from their ends (input/chunks.ts lineEnds). */
@@ -99,7 +99,7 @@ export interface ChunkTask {
 /** A part's tally, then its end (with a block's buffer, to carry a later block) or the error that cut it short. */
 export type WorkerReply =
   | { type: 'part'; id: number; tally: PartTally }
-  | { type: 'end'; id: number; data?: ArrayBuffer }
+  | { type: 'end'; id: number; data?: SharedArrayBuffer }
   | { type: 'error'; id: number; message: string; code: string };
 
 let compiledKey = '';
@@ -117,7 +117,7 @@ export function runTask(task: ChunkTask, post: (reply: WorkerReply, transfer?: A
   const { tally, error } = readPart(where, compiled, task.order, new RegExp(task.wsPaths.source, task.wsPaths.flags), task.rules);
   post({ type: 'part', id: task.id, tally }, tally.transferables());
   if (error !== null) post({ type: 'error', id: task.id, message: error.message, code: error.code ?? '' });
-  else if ('data' in part) post({ type: 'end', id: task.id, data: part.data }, [part.data]);
+  else if ('data' in part) post({ type: 'end', id: task.id, data: part.data });
   else post({ type: 'end', id: task.id });
 }
 
@@ -249,8 +249,7 @@ export class WorkerPool extends PartQueue {
       if (w === null) break;
       const job = this.queue.shift() as Job;
       (this.running.get(w) as Job[]).push(job);
-      const part = job.task.part;
-      w.postMessage(job.task, 'data' in part ? [part.data] : []);
+      w.postMessage(job.task);
     }
     // This thread takes a part when every worker has its next one waiting.
     if (this.here !== null && !this.closed && !this.here.busy && this.queue.length > 0) {

@@ -19,7 +19,7 @@ export interface GunzipStart {
 }
 
 /** To the gunzip thread: send `blocks` more; cut into this buffer again; read no more (what was read still comes). */
-export type GunzipRequest = { type: 'more'; blocks: number } | { type: 'recycle'; data: ArrayBuffer } | { type: 'stop-reading' };
+export type GunzipRequest = { type: 'more'; blocks: number } | { type: 'recycle'; data: SharedArrayBuffer } | { type: 'stop-reading' };
 
 /** From it: a block, then one end (with what stopped the stream early, if anything did). */
 export type GunzipReply =
@@ -82,8 +82,8 @@ export class GunzipThread {
   }
 
   /** A block's buffer back from the reader that scanned it, for the thread to cut into again. */
-  recycle(data: ArrayBuffer): void {
-    if (!this.finished) this.worker.postMessage({ type: 'recycle', data } satisfies GunzipRequest, [data]);
+  recycle(data: SharedArrayBuffer): void {
+    if (!this.finished) this.worker.postMessage({ type: 'recycle', data } satisfies GunzipRequest);
   }
 
   /** Reads no more; blocks not taken are dropped. */

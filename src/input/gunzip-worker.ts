@@ -37,7 +37,7 @@ function flush(): void {
     const b = blocks.take();
     if (b === null) break;
     asked--;
-    post({ type: 'block', block: b }, [b.data]);
+    post({ type: 'block', block: b });
   }
   if (blocks.drained) end(blocks.error);
 }
