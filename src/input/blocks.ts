@@ -21,7 +21,7 @@ export interface Block {
 
 /** Bytes a block gathers before it is cut: large enough that a worker's per-block cost vanishes. */
 export const BLOCK_BYTES = 4 << 20;
-/** Room past BLOCK_BYTES for the read that crosses it (zlib hands out 256 KiB at most). */
+/** Room past BLOCK_BYTES for the line that crosses it (a longer one makes a block of its own size). */
 const SLACK = 1 << 20;
 /** Returned buffers kept for reuse. */
 const FREE_MAX = 8;
@@ -111,13 +111,18 @@ export class StreamBlocks {
     this.partBytes += chunk.length;
     if (this.quiet !== null) clearTimeout(this.quiet);
     this.quiet = setTimeout(() => this.cutWholeLines(), QUIET_MS).unref();
-    if (this.partBytes < this.blockBytes) return;
-    // Cut after the last newline of what has gathered; a line longer than a block waits for its end.
-    const nl = chunk.lastIndexOf(10);
-    if (nl < 0) return;
-    // Paused first: the block's taker may resume the stream from within cut().
-    this.input.pause();
-    this.cut(this.partBytes - chunk.length + nl + 1);
+    // Cut after the first newline that ends a block's size, as often as there is one (a read may
+    // hold several blocks); a line longer than a block waits for its end. Only the newest read can
+    // hold that newline: the bytes before it past the size were looked at as they came.
+    while (this.partBytes >= this.blockBytes) {
+      const last = this.parts[this.parts.length - 1] as Buffer;
+      const lastStart = this.partBytes - last.length;
+      const nl = last.indexOf(10, Math.max(0, this.blockBytes - 1 - lastStart));
+      if (nl < 0) return;
+      // Paused first: the block's taker may resume the stream from within cut().
+      this.input.pause();
+      this.cut(lastStart + nl + 1);
+    }
   }
 
   /** Makes a block of the first `bytes` gathered bytes; the rest stays gathered. */
