@@ -83,11 +83,6 @@ export class CellTable {
     this.index = new Int32Array(0);
   }
 
-  /** A packed table's buffers (this side then loses them). */
-  transferables(): ArrayBuffer[] {
-    return [this.k0, this.k1, this.count, this.first, this.firstEnd, this.last].filter((a) => a.length > 0).map((a) => a.buffer as ArrayBuffer);
-  }
-
   private grow(): void {
     const n = Math.max(FIRST_ENTRIES, this.k0.length * 2);
     this.eachColumn(<T extends Column>(a: T): T => resized(a, n));
@@ -200,11 +195,6 @@ export class ClientCells {
     this.count = this.count.slice(0, this.kept);
     this.start = this.start.slice(0, this.kinds + 1);
     this.fresh.pack();
-  }
-
-  /** A packed table's buffers (this side then loses them). */
-  transferables(): ArrayBuffer[] {
-    return [this.start, this.client, this.count].filter((a) => a.length > 0).map((a) => a.buffer as ArrayBuffer).concat(this.fresh.transferables());
   }
 
   /** A table that crossed threads (structured clone keeps fields, not classes) made whole again. */

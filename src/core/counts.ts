@@ -225,11 +225,6 @@ export class Counts {
     this.kinds.pack();
   }
 
-  /** The packed counts' buffers, to be transferred rather than copied (this side then loses them). */
-  transferables(): ArrayBuffer[] {
-    return [...this.cells.transferables(), ...this.kinds.transferables(), ...[...this.groups.values()].flatMap((g) => g.durations.transferables())];
-  }
-
   /** Adds everything `o` counted, as if its lines had come after these. */
   merge(o: Counts): void {
     const ids = o.clients.map((name) => this.clientId(name));

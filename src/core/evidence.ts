@@ -360,13 +360,6 @@ export class EvidenceReservoir {
     this.arenaUsed = 0;
   }
 
-  /** The packed reservoir's buffers, to be transferred rather than copied to another thread. */
-  transferables(): ArrayBuffer[] {
-    const p = this.packed;
-    if (p === null) return [];
-    return [p.classes, p.input, p.line, p.client, p.protocol, p.status, p.flags, p.durationMs, p.endMs, p.place, p.textAt, p.textBytes, p.arena].map((a) => a.buffer as ArrayBuffer);
-  }
-
 
   /** True when a class already holds all the first lines it keeps. */
   full(cls: number): boolean {

@@ -179,7 +179,7 @@ export class DurationHistogram {
   }
 
   /**
-   * Its bins as two arrays cut to length, to cross threads (transferables()): a part's histogram of
+   * Its bins as two arrays cut to length, to cross threads: a part's histogram of
    * sessions lasting minutes to hours would touch many pages with a few counts each (measured: 65
    * pages, 1 MB, for 2,358 values).
    */
@@ -201,11 +201,6 @@ export class DurationHistogram {
       this.bins = this.bins.slice(0, this.n);
       this.counts = this.counts.slice(0, this.n);
     }
-  }
-
-  /** A packed histogram's buffers (this side then loses them). */
-  transferables(): ArrayBuffer[] {
-    return this.n === 0 ? [] : [this.bins.buffer as ArrayBuffer, this.counts.buffer as ArrayBuffer];
   }
 
   /** A histogram that crossed threads (packed, a plain object) made whole again. */

@@ -67,7 +67,7 @@ export interface Slice {
 /**
  * Strings as one buffer of UTF-8 and where each ends. A line's values are slices of the string
  * read, which would keep that whole read alive (and old, for the collector) until the part is
- * posted; bytes copied here do not, and cross threads as one transfer.
+ * posted; bytes copied here do not, and cross threads as one buffer.
  */
 /**
  * Buffers TextColumns fill, kept by this thread from part to part: filling fresh memory costs a
@@ -136,10 +136,6 @@ export class TextColumn {
   /** The length in bytes of entry i. */
   bytesOf(i: number): number {
     return (this.ends[i] as number) - (i === 0 ? 0 : (this.ends[i - 1] as number));
-  }
-
-  transferables(): ArrayBuffer[] {
-    return [this.bytes.buffer as ArrayBuffer, this.ends.buffer as ArrayBuffer];
   }
 
   /** Done with pushing: the bytes and the ends used copied out (the buffer written into goes back to SCRATCH). */
@@ -239,7 +235,7 @@ class SightingColumns {
     this.textBytes = twice(this.textBytes);
   }
 
-  /** Done with adding: copies cut to length, to be transferred; these columns are then empty and kept for the next part. */
+  /** Done with adding: copies cut to length, to be posted; these columns are then empty and kept for the next part. */
   seal(): Sightings {
     const n = this.n;
     for (const c of [this.key, this.text, this.upstream]) c.seal();
@@ -292,15 +288,6 @@ export class PartTally {
       slice.counts.pack();
       slice.evidence.pack();
     }
-  }
-
-  /** Its buffers, to be transferred rather than copied to another thread (this side then loses them). */
-  transferables(): ArrayBuffer[] {
-    const w = this.sightings;
-    const out = [w.key, w.text, w.upstream].flatMap((c) => c.transferables());
-    for (const c of [w.line, w.client, w.protocol, w.status, w.flags, w.durationMs, w.endMs, w.keyWords, w.keyPlain, w.textAt, w.textBytes]) out.push(c.buffer as ArrayBuffer);
-    for (const slice of this.slices.values()) out.push(...slice.counts.transferables(), ...slice.evidence.transferables());
-    return out;
   }
 
   /** A tally that crossed threads (structured clone keeps fields, not classes) made whole again. */

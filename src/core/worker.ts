@@ -10,5 +10,5 @@ import { WORKER_READY } from './worker-start.js';
 if (parentPort === null) throw new Error('core/worker.js runs as a worker thread');
 const port: MessagePort = parentPort;
 
-port.on('message', (task: ChunkTask) => runTask(task, (reply, transfer = []) => port.postMessage(reply, transfer)));
+port.on('message', (task: ChunkTask) => runTask(task, (reply) => port.postMessage(reply)));
 port.postMessage(WORKER_READY);

@@ -18,7 +18,7 @@ let asked = 0;
 let blocks: StreamBlocks | null = null;
 let ended = false;
 
-const post = (reply: GunzipReply, transfer: ArrayBuffer[] = []): void => port.postMessage(reply, transfer);
+const post = (reply: GunzipReply): void => port.postMessage(reply);
 
 function end(err: unknown): void {
   if (ended) return;
