@@ -360,7 +360,6 @@ export class EvidenceReservoir {
     this.arenaUsed = 0;
   }
 
-
   /** True when a class already holds all the first lines it keeps. */
   full(cls: number): boolean {
     return (this.slots.get(cls)?.first.length ?? 0) >= this.perClass;
