@@ -14,9 +14,9 @@ const port: MessagePort = parentPort;
 const EMPTIES = new Map<unknown, ArrayBufferView>();
 
 function emptyLike(a: ArrayBufferView): ArrayBufferView {
-  const kind = Buffer.isBuffer(a) ? Buffer : a.constructor;
+  const kind = Buffer.isBuffer(a) ? Buffer : (a.constructor as new (n: number) => ArrayBufferView);
   let e = EMPTIES.get(kind);
-  if (e === undefined) EMPTIES.set(kind, (e = Buffer.isBuffer(a) ? Buffer.alloc(0) : new (a.constructor as new (n: number) => ArrayBufferView)(0)));
+  if (e === undefined) EMPTIES.set(kind, (e = kind === Buffer ? Buffer.alloc(0) : new kind(0)));
   return e;
 }
 

@@ -211,13 +211,14 @@ export class InlinePool extends PartQueue {
  * not wait for this thread, which hands out parts only between its own and its merges. With one
  * waiting, the worker of a two-core run sat idle for 12–15 % of it, 6–7 % with two (the run
  * 0.966× the time, 20 pairs; the combined-ws log 0.959×, 14; a gzip file's 1.006×, 20); with
- * three, this thread waited on the worker's parts to merge them in order (1.085× against two).
+ * three waiting, this thread waited on the worker's parts to merge them in order (1.085× the
+ * time of two).
  */
 const WORKER_DEPTH = 3;
 
 /**
  * Worker threads started on demand, up to `size`, each reading one part at a time with the next
- * waiting; and, with `here`, this thread too, between its turns of the event loop (one thread
+ * ones waiting; and, with `here`, this thread too, between its turns of the event loop (one thread
  * fewer to start, and one isolate fewer in memory, for the same cores).
  */
 export class WorkerPool extends PartQueue {
@@ -263,7 +264,7 @@ export class WorkerPool extends PartQueue {
       (this.running.get(w) as Job[]).push(job);
       w.postMessage(job.task);
     }
-    // This thread takes a part when every worker has its next one waiting.
+    // This thread takes a part when every worker has its next ones waiting (WORKER_DEPTH).
     if (this.here !== null && !this.closed && !this.here.busy && this.queue.length > 0) {
       const job = this.queue.shift() as Job;
       this.here.runJob(job);

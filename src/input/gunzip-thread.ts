@@ -3,8 +3,8 @@
  * and handed on in order, as StreamBlocks hands on a stream's (the same PartFeed to
  * core/workers.ts ChunkedSource). Driven from the thread that merges tallies (and reads parts
  * too), zlib's callbacks and the copies into blocks held up that thread's parts while a worker
- * waited for them, and the 256 KiB buffers zlib hands out made it collect its heap in full every
- * 15 MB; that thread now only takes the blocks as messages. A block or two is asked for ahead of
+ * waited for them, and the buffers zlib hands out made it collect its heap in full every 15 MB;
+ * that thread now only takes the blocks as messages. A block or two is asked for ahead of
  * the ones taken, so memory stays a few blocks whatever the file's length.
  */
 import type { Worker } from 'node:worker_threads';
