@@ -60,26 +60,42 @@ export class DepartedKeys {
     this.sets = Math.max(1, Math.floor(capacity / WAYS));
   }
 
-  /** Remembers a key (`hi`, `lo`: 64 of its bits) that leaves the window; `d.lines` etc. matter only while not counted. */
+  /**
+   * Remembers a key (`hi`, `lo`: 64 of its bits) that leaves the window; `d.lines` etc. matter only
+   * while not counted. The set's ways are told by their tags first: an empty way (tag 0) or the
+   * key's own is found without reading the set, whose lines are then only written (a write that
+   * misses the caches does not hold the thread up as a read does). Only a full set is read, for
+   * its oldest way. Reading the set at each key, the bench's log took 1.06× the time it took with a
+   * table small enough to stay in the caches; told by the tags, 1.03× (0.968× the time, 20 pairs).
+   */
   add(hi: number, lo: number, d: Departed): void {
     if (this.words.length === 0) this.allocate();
     const w = this.words;
     const h = mixed(hi, lo);
     const set = this.setOf(h);
     const base = set * WAYS * WORDS;
+    const tags = this.tags;
+    const t = set * WAYS;
+    const tag = tagOf(h);
     let way = -1;
-    let oldest = Infinity;
-    for (let k = base; k < base + WAYS * WORDS; k += WORDS) {
-      if (w[k + STATE] === 0 || (w[k + HI] === hi >>> 0 && w[k + LO] === lo >>> 0)) {
-        way = k;
+    for (let k = 0; k < WAYS; k++) {
+      const x = tags[t + k] as number;
+      if (x === 0 || (x === tag && w[base + k * WORDS + HI] === hi >>> 0 && w[base + k * WORDS + LO] === lo >>> 0)) {
+        way = base + k * WORDS;
         break;
       }
-      if ((w[k + STAMP] as number) < oldest) {
-        oldest = w[k + STAMP] as number;
-        way = k;
-      }
     }
-    if (w[way + STATE] !== 0 && !(w[way + HI] === hi >>> 0 && w[way + LO] === lo >>> 0)) this.forgotten++;
+    if (way < 0) {
+      // A full set without the key: its oldest way is forgotten.
+      let oldest = Infinity;
+      for (let k = base; k < base + WAYS * WORDS; k += WORDS) {
+        if ((w[k + STAMP] as number) < oldest) {
+          oldest = w[k + STAMP] as number;
+          way = k;
+        }
+      }
+      this.forgotten++;
+    }
     w[way + HI] = hi;
     w[way + LO] = lo;
     w[way + INPUTS] = d.inputs;
@@ -87,7 +103,7 @@ export class DepartedKeys {
     w[way + CLIENT] = d.client;
     w[way + STAMP] = this.clock;
     this.floats[way / 2 + 3] = d.firstMs;
-    this.tags[set * WAYS + (way - base) / WORDS] = tagOf(h);
+    tags[t + (way - base) / WORDS] = tag;
     this.clock = (this.clock + 1) >>> 0;
   }
 
