@@ -21,16 +21,22 @@ const FIRST_ENTRIES = 64;
  */
 export class CellTable {
   length = 0;
-  k0 = new Uint32Array(FIRST_ENTRIES);
-  k1 = new Uint32Array(FIRST_ENTRIES);
-  count = new Uint32Array(FIRST_ENTRIES);
+  k0: Uint32Array;
+  k1: Uint32Array;
+  count: Uint32Array;
   first: Float64Array;
   firstEnd: Float64Array;
   last: Float64Array;
-  private index = new Int32Array(2 * FIRST_ENTRIES);
+  private index: Int32Array;
 
-  constructor(readonly timed: boolean) {
-    const n = timed ? FIRST_ENTRIES : 0;
+  /** `room`: entries before the first growth (a power of two; FIRST_ENTRIES when less). */
+  constructor(readonly timed: boolean, room = FIRST_ENTRIES) {
+    const entries = Math.max(FIRST_ENTRIES, room);
+    this.k0 = new Uint32Array(entries);
+    this.k1 = new Uint32Array(entries);
+    this.count = new Uint32Array(entries);
+    this.index = new Int32Array(2 * entries);
+    const n = timed ? entries : 0;
     this.first = new Float64Array(n);
     this.firstEnd = new Float64Array(n);
     this.last = new Float64Array(n);
@@ -113,6 +119,11 @@ export class CellTable {
   }
 }
 
+/** Room for `n` entries: the power of two at or past it. */
+export function roomFor(n: number): number {
+  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
+}
+
 /** Two 32-bit keys mixed into one hash. */
 function hash2(a: number, b: number): number {
   let h = Math.imul(a ^ 0x9e3779b9, 0x85ebca6b);
@@ -142,9 +153,14 @@ export class ClientCells {
   /** Cells in the runs. */
   private kept = 0;
   /** Cells not in the runs yet: k0 the kind, k1 the client. */
-  private fresh = new CellTable(false);
+  private fresh: CellTable;
   /** One more than the largest client counted: new cells are sorted by kind × span + client. */
   private span = 1;
+
+  /** `room`: new cells expected before the first sort (room for them from the start). */
+  constructor(room = 0) {
+    this.fresh = new CellTable(false, roomFor(Math.min(room, MIN_NEW_CELLS)));
+  }
 
   /** Distinct cells. */
   get length(): number {

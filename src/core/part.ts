@@ -10,7 +10,7 @@ import { closeSync, openSync, readSync } from 'node:fs';
 import { LineCapper } from '../input/line-cap.js';
 import { Classifier } from './classify.js';
 import { resized, type Column } from './columns.js';
-import { Counts, type CountCaps } from './counts.js';
+import { Counts, type CountCaps, type CountsRoom } from './counts.js';
 import { EvidenceReservoir, RowInPlace, type Cutoffs, type RowColumns, type TextBytes } from './evidence.js';
 import { emptyList } from './lists.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner } from './scan.js';
@@ -32,6 +32,9 @@ const READ_BYTES = 1 << 16;
  */
 let spareBuffer: Buffer | null = null;
 const SPARE_MAX_BYTES = 1 << 20;
+
+/** The room the counts of this thread's last part without panes needed: the next part's counts start with as much. */
+let lastRoom: CountsRoom | undefined;
 
 /** How one part is tallied: the same for every part of a run but the range, the input and the gate. */
 export interface PartRules {
@@ -100,6 +103,11 @@ export class TextColumn {
   pushBytes(b: Buffer, start: number, end: number): void {
     this.room(end - start);
     this.used += b.copy(this.bytes, this.used, start, end);
+    this.endEntry();
+  }
+
+  /** An empty entry, keeping the column's index the rows' (a copy of nothing still costs a call into the runtime). */
+  pushEmpty(): void {
     this.endEntry();
   }
 
@@ -392,6 +400,12 @@ export class PartReader {
     if (s.handshake) this.handshake(slice, client, n, startMs);
   }
 
+  /** Done with reading: the tally packed to be posted. */
+  seal(): void {
+    if (this.rules.paneMs === 0 && this.lastSlice !== null) lastRoom = this.lastSlice.counts.room();
+    this.tally.seal();
+  }
+
   /** An unparsed line, the n-th. */
   private bad(n: number): void {
     const t = this.tally;
@@ -438,10 +452,11 @@ export class PartReader {
     const plain = s.keyWords(KEY_WORDS);
     // A canonical key crosses as its words (an empty entry keeps the column's index the
     // sightings'); other text as it is, and every key when each handshake is a row.
-    if (plain && !rules.sightAll) w.key.pushBytes(s.b, 0, 0);
+    if (plain && !rules.sightAll) w.key.pushEmpty();
     else w.key.push(s.key());
     // By place, or as text (an empty entry keeps the column's index the sightings' index).
-    w.text.pushBytes(s.b, s.bodyStart, byPlace ? s.bodyStart : s.bodyEnd);
+    if (byPlace) w.text.pushEmpty();
+    else w.text.pushBytes(s.b, s.bodyStart, s.bodyEnd);
     w.add(n, who, f.protocol, f.status, flags, durationMs, endMs, plain, KEY_WORDS, row.at, row.bytes);
     if (rules.sightAll) w.upstream.push(s.upstream());
   }
@@ -481,7 +496,7 @@ export class PartReader {
     if (slice === undefined) {
       // No budget: which lines the run keeps must not depend on how the input was cut or which
       // cutoffs a part was given; the run's reservoir applies its budget (the cutoffs bound a part's lines).
-      slice = { counts: new Counts(this.rules.caps), evidence: new EvidenceReservoir(this.rules.evidencePerClass, Infinity, this.rules.evidenceCutoffs) };
+      slice = { counts: new Counts(this.rules.caps, this.rules.paneMs === 0 ? lastRoom : undefined), evidence: new EvidenceReservoir(this.rules.evidencePerClass, Infinity, this.rules.evidenceCutoffs) };
       if (this.rules.bucketSeconds !== undefined) slice.counts.bucketsAtLeast(this.rules.bucketSeconds);
       this.tally.slices.set(k, slice);
     }
@@ -507,7 +522,7 @@ export function readPart(where: PartBytes, formats: readonly CompiledFormat[], o
     if (rules.windowMs > 0) reader.onlyWindowFrom(scanner.lastTime(block, 0, block.length));
     const rest = reader.lines(block, 0, block.length);
     if (rest < block.length && !reader.stopped) reader.line(block, rest, block.length);
-    reader.tally.seal();
+    reader.seal();
     return { tally: reader.tally, error: null };
   }
   let fd = -1;
@@ -543,11 +558,11 @@ export function readPart(where: PartBytes, formats: readonly CompiledFormat[], o
     }
     reader.fileOffset = cutAny || !rules.textsByPlace ? -1 : at - held;
     if (held > 0 && !reader.stopped) reader.line(buf, 0, held);
-    reader.tally.seal();
+    reader.seal();
     if (buf.length <= SPARE_MAX_BYTES) spareBuffer = buf;
     return { tally: reader.tally, error: null };
   } catch (err) {
-    reader.tally.seal();
+    reader.seal();
     return { tally: reader.tally, error: err as NodeJS.ErrnoException };
   } finally {
     if (fd >= 0) closeSync(fd);
