@@ -29,9 +29,9 @@ export class CellTable {
   last: Float64Array;
   private index: Int32Array;
 
-  /** `room`: entries before the first growth (a power of two; FIRST_ENTRIES when less). */
+  /** `room`: entries before the first growth (at least FIRST_ENTRIES, made a power of two). */
   constructor(readonly timed: boolean, room = FIRST_ENTRIES) {
-    const entries = Math.max(FIRST_ENTRIES, room);
+    const entries = powerOfTwoAtLeast(Math.max(FIRST_ENTRIES, room));
     this.k0 = new Uint32Array(entries);
     this.k1 = new Uint32Array(entries);
     this.count = new Uint32Array(entries);
@@ -119,9 +119,8 @@ export class CellTable {
   }
 }
 
-/** Room for `n` entries: the power of two at or past it. */
-export function roomFor(n: number): number {
-  return n <= 1 ? 1 : 2 ** Math.ceil(Math.log2(n));
+function powerOfTwoAtLeast(n: number): number {
+  return 2 ** Math.ceil(Math.log2(n));
 }
 
 /** Two 32-bit keys mixed into one hash. */
@@ -159,7 +158,7 @@ export class ClientCells {
 
   /** `room`: new cells expected before the first sort (room for them from the start). */
   constructor(room = 0) {
-    this.fresh = new CellTable(false, roomFor(Math.min(room, MIN_NEW_CELLS)));
+    this.fresh = new CellTable(false, Math.min(room, MIN_NEW_CELLS));
   }
 
   /** Distinct cells. */

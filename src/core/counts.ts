@@ -7,7 +7,7 @@
  * keys (core/keys.ts), evidence text (core/evidence.ts) or what a finding is (core/rules/).
  */
 import { ABANDONED, Protocol } from './classify.js';
-import { CellTable, ClientCells, roomFor } from './cells.js';
+import { CellTable, ClientCells } from './cells.js';
 import { COARSE, DurationHistogram } from './grid.js';
 import { emptyList } from './lists.js';
 import { OutcomeTable, answeringPeer } from './outcomes.js';
@@ -141,10 +141,10 @@ export class Counts {
     this.byUpstream = new OutcomeTable(caps.names);
     this.byPath = new OutcomeTable(caps.names);
     this.cells = new ClientCells(room?.cells);
-    this.kinds = new CellTable(true, roomFor(room?.kinds ?? 0));
+    this.kinds = new CellTable(true, room?.kinds);
   }
 
-  /** The room tables like these would have needed (for the next part of the same input: CountsRoom). */
+  /** The room these tables needed: what the thread's next part's counts start with. */
   room(): CountsRoom {
     return { kinds: this.kinds.length, cells: this.cells.length };
   }
