@@ -2,11 +2,12 @@
 // as readable lines (no literal \x0A), shell completion, and a --help that agrees with the README's
 // flag table on flags and defaults. See: issue 12.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_WS_PATHS } from '../src/index.js';
-import { FIXTURE, run } from './helpers/cli.js';
+import { CLI, ENV, FIXTURE, run } from './helpers/cli.js';
 
 const README = readFileSync(fileURLToPath(new URL('../README.md', import.meta.url)), 'utf8');
 const VERSION = (JSON.parse(readFileSync(fileURLToPath(new URL('../package.json', import.meta.url)), 'utf8')) as { version: string }).version;
@@ -17,6 +18,21 @@ test('-h is --help; --version prints the package version', () => {
   assert.match(help.stdout, /^wsdiag \[inputs\.\.\]\n/);
   assert.deepEqual(run(['-h']), help);
   assert.deepEqual(run(['--version']), { code: 0, stdout: `${VERSION}\n`, stderr: '' });
+});
+
+test('string-width loads only when a width is asked: a report makes no Intl.Segmenter, --help makes one and reads as ever', () => {
+  // Counts the segmenters the process makes, said on stderr as it exits.
+  const counting = "data:text/javascript,let n=0;const S=Intl.Segmenter;Intl.Segmenter=new Proxy(S,{construct:(t,a)=>(n++,Reflect.construct(t,a))});process.on('exit',()=>process.stderr.write('segmenters '+n+'\\n'))";
+  const counted = (args: string[]): { stdout: string; made: number } => {
+    const r = spawnSync(process.execPath, ['--import', counting, CLI, ...args], { env: ENV, encoding: 'utf8', timeout: 30_000 });
+    assert.equal(r.status, 0, r.stderr);
+    return { stdout: r.stdout, made: Number(/segmenters (\d+)\n$/.exec(r.stderr)?.[1]) };
+  };
+  assert.equal(counted([FIXTURE]).made, 0);
+  assert.equal(counted(['--version']).made, 0);
+  const help = counted(['--help']);
+  assert.ok(help.made >= 1, 'help text is measured by string-width');
+  assert.equal(help.stdout, run(['--help']).stdout);
 });
 
 test('a usage error from yargs is printed as lines, not with \\x0A; control characters in it stay escaped', () => {
