@@ -69,6 +69,7 @@ export interface TextBytes {
 export const KEY_CLASS = { hidden: -1, reused: -2 } as const;
 
 interface Slot {
+  readonly cls: number;
   first: EvidenceRow[];
   /** Index in `first` of its latest line. */
   latest: number;
@@ -127,15 +128,14 @@ export interface Cutoffs {
 }
 
 export class EvidenceReservoir {
-  /** By class, in the order the classes came. */
-  private readonly slots = new Map<number, Slot>();
+  /** A slot a class, in the order the classes came. */
+  private slots: Slot[] = [];
   /**
-   * The same slots for lookups, by the class's two 32-bit halves: a class is a number past 2^31,
-   * which a Map hashes as a boxed double (20 against 8 ns a lookup, measured alone). Made on the
-   * first lookup; dropped when packed.
+   * Where each class's slot is in `slots` (the entry's number), by the class's two 32-bit halves:
+   * a class is a number past 2^31, which a Map hashes as a boxed double (20 against 8 ns a lookup,
+   * measured alone). Made on the first lookup; dropped when packed.
    */
   private index: CellTable | null = null;
-  private indexed: Slot[] = [];
   private rows = 0;
   /** Changes when a class's earliest lines change (for cutoffs()). */
   private version = 0;
@@ -180,10 +180,10 @@ export class EvidenceReservoir {
     const full: [number, number][] = [];
     // A class holding all the earliest lines it may (fewer once the budget is spent) takes a later one only in place of its latest.
     const room = this.room();
-    for (const [cls, s] of this.slots) {
+    for (const s of this.slots) {
       const latest = s.first[s.latest];
       if (s.first.length < room || latest === undefined || latest.endMs !== latest.endMs) continue;
-      full.push([cls, latest.endMs]);
+      full.push([s.cls, latest.endMs]);
     }
     full.sort((a, b) => a[0] - b[0]);
     const cutoffs = { classes: Float64Array.from(full, (x) => x[0]), endMs: Float64Array.from(full, (x) => x[1]) };
@@ -213,13 +213,11 @@ export class EvidenceReservoir {
 
   private slot(cls: number): Slot {
     this.index ??= new CellTable(false);
-    // Classes are integers from -2 to below 2^53: the high half of a negative one is past any other's.
-    const x = this.index.entry(Math.floor(cls / 0x1_0000_0000) >>> 0, cls >>> 0);
-    let s = this.indexed[x];
+    const x = this.index.entry(highHalf(cls), cls >>> 0);
+    let s = this.slots[x];
     if (s === undefined) {
-      s = { first: NO_ROWS, latest: 0, last: null, lastAt: 0, lastRoom: 0, lastBytes: 0, cutoffMs: this.cutoffOf(cls) };
-      this.indexed[x] = s;
-      this.slots.set(cls, s);
+      s = { cls, first: NO_ROWS, latest: 0, last: null, lastAt: 0, lastRoom: 0, lastBytes: 0, cutoffMs: this.cutoffOf(cls) };
+      this.slots.push(s);
     }
     return s;
   }
@@ -306,11 +304,11 @@ export class EvidenceReservoir {
   private claim(bytes: number): number {
     if (this.arenaUsed + bytes > this.arena.length) {
       let used = 0;
-      for (const s of this.slots.values()) used += s.lastRoom;
+      for (const s of this.slots) used += s.lastRoom;
       // Not from the shared pool: a slice of it would keep a whole 8 KiB slab alive.
       const next = Buffer.allocUnsafeSlow(Math.max(2 * (used + bytes), 1 << 14));
       let at = 0;
-      for (const s of this.slots.values()) {
+      for (const s of this.slots) {
         if (s.lastRoom === 0) continue;
         this.arena.copy(next, at, s.lastAt, s.lastAt + s.lastBytes);
         s.lastAt = at;
@@ -328,7 +326,7 @@ export class EvidenceReservoir {
   pack(): void {
     let n = 0;
     let textBytes = this.arenaUsed;
-    for (const s of this.slots.values()) {
+    for (const s of this.slots) {
       n += s.first.length + (s.last === null ? 0 : 1);
       for (const r of s.first) if (r.at < 0) textBytes += Buffer.byteLength(r.text, 'utf8');
     }
@@ -359,32 +357,32 @@ export class EvidenceReservoir {
       p.textBytes[k] = r.at >= 0 ? r.bytes : bytes;
       k++;
     };
-    for (const [cls, s] of this.slots) {
+    for (const s of this.slots) {
       for (const r of s.first) {
         const at = free;
         if (r.at < 0) free += p.arena.write(r.text, at, 'utf8');
-        put(cls, r, at, free - at);
+        put(s.cls, r, at, free - at);
       }
     }
-    for (const [cls, s] of this.slots) if (s.last !== null) put(cls, s.last, s.lastAt, s.lastBytes);
+    for (const s of this.slots) if (s.last !== null) put(s.cls, s.last, s.lastAt, s.lastBytes);
     this.packed = p;
-    this.slots.clear();
+    this.slots = [];
     this.index = null;
-    this.indexed = [];
     this.arena = EMPTY_ARENA;
     this.arenaUsed = 0;
   }
 
   /** True when a class already holds all the first lines it keeps. */
   full(cls: number): boolean {
-    return (this.slots.get(cls)?.first.length ?? 0) >= this.perClass;
+    const x = this.index?.find(highHalf(cls), cls >>> 0) ?? -1;
+    return x >= 0 && (this.slots[x] as Slot).first.length >= this.perClass;
   }
 
   /** Lines of the classes `wanted` accepts: each class's earliest lines, in time order, then its latest. */
   candidates(wanted: (cls: number) => boolean): EvidenceRow[] {
     const out: EvidenceRow[] = [];
-    for (const [cls, s] of this.slots) {
-      if (!wanted(cls)) continue;
+    for (const s of this.slots) {
+      if (!wanted(s.cls)) continue;
       out.push(...[...s.first].sort((a, b) => (before(a, b) ? -1 : before(b, a) ? 1 : 0)));
       if (s.last !== null) out.push(this.lastOf(s));
     }
@@ -401,13 +399,13 @@ export class EvidenceReservoir {
       this.mergePacked(o.packed, lineOffset);
       return;
     }
-    for (const [cls, s] of o.slots) {
+    for (const s of o.slots) {
       // Rows kept are never changed (a class's latest is a row of its own), so they can be shared.
-      for (const r of s.first) this.offer(cls, lineOffset === 0 ? r : { ...r, line: r.line + lineOffset }, true);
+      for (const r of s.first) this.offer(s.cls, lineOffset === 0 ? r : { ...r, line: r.line + lineOffset }, true);
       if (s.last === null) continue;
       const r = o.lastOf(s);
       r.line += lineOffset;
-      this.offer(cls, r, true);
+      this.offer(s.cls, r, true);
     }
   }
 
@@ -479,6 +477,11 @@ class PackedRow extends RowInPlace {
   get text(): string {
     return this.at >= 0 ? '' : this.held.b.toString('utf8', this.held.start, this.held.end);
   }
+}
+
+/** A class's high 32 bits as an index key: classes are integers from -2 to below 2^53, and a negative one's is past any other's. */
+function highHalf(cls: number): number {
+  return Math.floor(cls / 0x1_0000_0000) >>> 0;
 }
 
 /** Is `a` earlier than `b`: by end time (a line without one first), then input, then line. */
