@@ -68,11 +68,6 @@ export interface Slice {
 }
 
 /**
- * Strings as one buffer of UTF-8 and where each ends. A line's values are slices of the string
- * read, which would keep that whole read alive (and old, for the collector) until the part is
- * posted; bytes copied here do not, and cross threads as one buffer.
- */
-/**
  * Buffers TextColumns fill, kept by this thread from part to part: filling fresh memory costs a
  * page fault a page (measured: a third of a part's text copying), so they are written into again,
  * and only the bytes a part used are copied out to be posted.
@@ -80,6 +75,11 @@ export interface Slice {
 const SCRATCH: Buffer[] = [];
 const SCRATCH_KEPT = 3;
 
+/**
+ * Strings as one buffer of UTF-8 and where each ends. A line's values are slices of the string
+ * read, which would keep that whole read alive (and old, for the collector) until the part is
+ * posted; bytes copied here do not, and cross threads as one buffer.
+ */
 export class TextColumn {
   private bytes = SCRATCH.pop() ?? Buffer.allocUnsafeSlow(1 << 16);
   private used = 0;
