@@ -9,7 +9,7 @@
 import { ABANDONED, Protocol } from './classify.js';
 import { CellTable, ClientCells } from './cells.js';
 import { COARSE, DurationHistogram } from './grid.js';
-import { emptyList } from './lists.js';
+import { PairIndex, emptyList } from './lists.js';
 import { OutcomeTable, answeringPeer } from './outcomes.js';
 
 /** Bits of a handshake's flags (a group and a cell keep them). */
@@ -122,8 +122,8 @@ export class Counts {
   readonly byUpstream: OutcomeTable;
   readonly byPath: OutcomeTable;
   private readonly clientIds = new Map<string, number>();
-  /** Per input, by client: 1 + the index of its ClientCounts (0: none yet). */
-  private readonly pairIds: Int32Array[] = emptyList();
+  /** Each (input, client)'s ClientCounts. */
+  private readonly pairIds = new PairIndex();
   /** Handshakes per (kind of cell, client), the kind as its entry in `kinds`: 8 bytes a cell (core/cells.ts). */
   private readonly cells: ClientCells;
   /**
@@ -229,8 +229,9 @@ export class Counts {
     Object.setPrototypeOf(o, Counts.prototype);
     ClientCells.revive(o.cells);
     Object.setPrototypeOf(o.kinds, CellTable.prototype);
-    Object.setPrototypeOf(o.byUpstream, OutcomeTable.prototype);
-    Object.setPrototypeOf(o.byPath, OutcomeTable.prototype);
+    PairIndex.revive(o.pairIds);
+    OutcomeTable.revive(o.byUpstream);
+    OutcomeTable.revive(o.byPath);
     for (const g of o.groups.values()) DurationHistogram.revive(g.durations);
     return o;
   }
@@ -277,7 +278,9 @@ export class Counts {
     const k = o.kinds;
     const kinds = new Uint32Array(k.length);
     for (let y = 0; y < k.length; y++) kinds[y] = this.timeKind(k.k0[y] as number, k.k1[y] as number, k.first[y] as number, k.firstEnd[y] as number, k.last[y] as number);
-    t.forEachUnsorted((y, client, count) => this.countCell(kinds[y] as number, id(client), count));
+    // Below the cap even with every cell of o new, no cell can fold: all are added in one loop.
+    if (this.cells.length + t.length <= this.caps.cells) this.cells.addAll(t, kinds, ids);
+    else t.forEachUnsorted((y, client, count) => this.countCell(kinds[y] as number, id(client), count));
     this.mergeBuckets(o, id);
   }
 
@@ -287,18 +290,10 @@ export class Counts {
   }
 
   private pair(input: number, client: number): ClientCounts {
-    // Not read past the end (V8 would compile this again for each part's first line).
-    let ids = input < this.pairIds.length ? this.pairIds[input] : undefined;
-    if (ids === undefined || client >= ids.length) {
-      const grown = new Int32Array(Math.max(64, 2 * client + 2));
-      if (ids !== undefined) grown.set(ids);
-      ids = grown;
-      this.pairIds[input] = ids;
-    }
-    let i = (ids[client] as number) - 1;
+    let i = this.pairIds.get(input, client);
     if (i < 0) {
       i = this.clientCounts.length;
-      ids[client] = i + 1;
+      this.pairIds.set(input, client, i);
       this.clientCounts.push({ input, client, total: 0, http10: 0, handshakes: 0, handshakesHttp10: 0, upgraded: 0 });
     }
     return this.clientCounts[i] as ClientCounts;
@@ -345,26 +340,25 @@ export class Counts {
     return this.clientId(OTHER_CLIENT);
   }
 
-  private addToBucket(atMs: number, handshakes: number, downgraded: number, failed: number, client: number, failedFirst = atMs, failedLast = atMs): void {
-    const k = Math.floor(atMs / (this.bucketSeconds * 1000));
-    let b = this.buckets.get(k);
-    if (b === undefined) {
-      if (this.buckets.size >= this.caps.timeBuckets && this.bucketSeconds < (BUCKET_LADDER_S.at(-1) as number)) {
-        this.rebucket(BUCKET_LADDER_S[BUCKET_LADDER_S.indexOf(this.bucketSeconds) + 1] as number);
-        this.addToBucket(atMs, handshakes, downgraded, failed, client, failedFirst, failedLast);
-        return;
-      }
-      b = { handshakes: 0, downgraded: 0, failed: 0, failedBy: NO_FAILURES, failedFirst: Infinity, failedLast: -Infinity };
-      this.buckets.set(k, b);
-    }
+  private addToBucket(atMs: number, handshakes: number, downgraded: number, failed: number, client: number): void {
+    const b = this.bucketAt(atMs);
     b.handshakes += handshakes;
     b.downgraded += downgraded;
-    if (failed > 0) {
-      b.failed += failed;
-      if (b.failedBy === NO_FAILURES) b.failedBy = new Map();
-      b.failedBy.set(client, (b.failedBy.get(client) ?? 0) + failed);
-      if (failedFirst < b.failedFirst) b.failedFirst = failedFirst;
-      if (failedLast > b.failedLast) b.failedLast = failedLast;
+    if (failed > 0) addFailed(b, client, failed, atMs, atMs);
+  }
+
+  /** The bucket that holds `atMs`, made if new (the buckets widened first when there would be too many). */
+  private bucketAt(atMs: number): Bucket {
+    for (;;) {
+      const k = Math.floor(atMs / (this.bucketSeconds * 1000));
+      const b = this.buckets.get(k);
+      if (b !== undefined) return b;
+      if (this.buckets.size < this.caps.timeBuckets || this.bucketSeconds >= (BUCKET_LADDER_S.at(-1) as number)) {
+        const made: Bucket = { handshakes: 0, downgraded: 0, failed: 0, failedBy: NO_FAILURES, failedFirst: Infinity, failedLast: -Infinity };
+        this.buckets.set(k, made);
+        return made;
+      }
+      this.rebucket(BUCKET_LADDER_S[BUCKET_LADDER_S.indexOf(this.bucketSeconds) + 1] as number);
     }
   }
 
@@ -388,9 +382,18 @@ export class Counts {
 
   /** Adds bucket `b` (which starts at `atMs`), its clients renumbered by `id`. */
   private mergeBucket(atMs: number, b: Bucket, id: (client: number) => number): void {
-    for (const [client, n] of b.failedBy) {
-      this.addToBucket(atMs, 0, 0, n, id(client), b.failedFirst, b.failedLast);
-    }
-    this.addToBucket(atMs, b.handshakes, b.downgraded, 0, -1);
+    const to = this.bucketAt(atMs);
+    for (const [client, n] of b.failedBy) addFailed(to, id(client), n, b.failedFirst, b.failedLast);
+    to.handshakes += b.handshakes;
+    to.downgraded += b.downgraded;
   }
+}
+
+/** `n` failed attempts more in bucket `b`, from `client`, the first and the last of them started at `firstMs` and `lastMs`. */
+function addFailed(b: Bucket, client: number, n: number, firstMs: number, lastMs: number): void {
+  b.failed += n;
+  if (b.failedBy === NO_FAILURES) b.failedBy = new Map();
+  b.failedBy.set(client, (b.failedBy.get(client) ?? 0) + n);
+  if (firstMs < b.failedFirst) b.failedFirst = firstMs;
+  if (lastMs > b.failedLast) b.failedLast = lastMs;
 }

@@ -151,10 +151,15 @@ export class EvidenceReservoir {
    * `perClass`: first lines kept per class (at least the evidence asked for per finding);
    * `budget`: lines kept in all, past which a class keeps only its first line and its last;
    * `cutoffs`: of the reservoir this one will be merged into: lines later than a class's cutoff
-   * are only candidates for its latest.
+   * are only candidates for its latest; `room`: classes to expect (the index made with room for them).
    */
-  constructor(readonly perClass: number, private readonly budget: number, cutoffs?: Cutoffs) {
+  constructor(readonly perClass: number, private readonly budget: number, cutoffs?: Cutoffs, private readonly room_?: number) {
     this.cutoffs_ = cutoffs ?? null;
+  }
+
+  /** Classes it holds: the room the thread's next part's reservoir starts with (core/part.ts). */
+  get classes(): number {
+    return this.slots.length;
   }
 
   /** The cutoff of a class (Infinity: none): a binary search, the classes being sorted. */
@@ -212,7 +217,7 @@ export class EvidenceReservoir {
   }
 
   private slot(cls: number): Slot {
-    this.index ??= new CellTable(false);
+    this.index ??= new CellTable(false, this.room_);
     const x = this.index.entry(highHalf(cls), cls >>> 0);
     let s = this.slots[x];
     if (s === undefined) {

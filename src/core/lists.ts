@@ -1,5 +1,6 @@
 /*!
- * Lists: empty arrays made to hold any value from their start, and the order names are listed in.
+ * Lists: empty arrays made to hold any value from their start, the order names are listed in, and
+ * an index of entries numbered by a pair of small numbers (an input and a client or a name).
  * V8 starts an empty `[]` as an array of small integers and changes its kind at its first string
  * or object; code optimized for the kind such arrays end with is sent back to be compiled again by
  * each fresh one (a part's tables are made anew for every part of an input, and every part did so
@@ -19,4 +20,36 @@ export function emptyList<T>(): T[] {
  */
 export function byName(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * The entries of a table numbered by (input, id), both small: an array per input indexed by id. A
+ * Map keyed by `input × 2^32 + id` hashed a boxed double at every line (the key is past 2^31).
+ */
+export class PairIndex {
+  /** Per input, by id: 1 + the entry (0: none). */
+  private readonly byInput: Int32Array[] = emptyList();
+
+  /** The entry of (input, id), or -1. */
+  get(input: number, id: number): number {
+    // Not read past the end (V8 would compile the caller again for each table's first entry).
+    const ids = input < this.byInput.length ? this.byInput[input] : undefined;
+    return ids === undefined || id >= ids.length ? -1 : (ids[id] as number) - 1;
+  }
+
+  /** An index that crossed threads (structured clone keeps fields, not classes) made whole again. */
+  static revive(o: PairIndex): PairIndex {
+    return Object.setPrototypeOf(o, PairIndex.prototype) as PairIndex;
+  }
+
+  set(input: number, id: number, entry: number): void {
+    let ids = input < this.byInput.length ? this.byInput[input] : undefined;
+    if (ids === undefined || id >= ids.length) {
+      const grown = new Int32Array(Math.max(64, 2 * id + 2));
+      if (ids !== undefined) grown.set(ids);
+      ids = grown;
+      this.byInput[input] = ids;
+    }
+    ids[id] = entry + 1;
+  }
 }

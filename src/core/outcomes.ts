@@ -4,7 +4,7 @@
  * capped, the rest counted under `(other)` as clients are (core/counts.ts). Mergeable. Knows
  * nothing of findings; how names are read from a line is here too (answeringPeer, handshakePath).
  */
-import { emptyList } from './lists.js';
+import { PairIndex, emptyList } from './lists.js';
 
 /** Status classes a handshake ends in, in the order of OutcomeRow.counts. */
 export const enum Outcome {
@@ -40,12 +40,25 @@ export function outcomeOf(status: number): Outcome {
  * failover, groups joined by ` : ` after an internal redirect); NO_NAME when there is none.
  */
 export function answeringPeer(upstreamAddr: string): string {
+  const known = PEERS.get(upstreamAddr);
+  if (known !== undefined) return known;
   const comma = upstreamAddr.lastIndexOf(', ');
   const redirect = upstreamAddr.lastIndexOf(' : ');
   const cut = Math.max(comma < 0 ? 0 : comma + 2, redirect < 0 ? 0 : redirect + 3);
   const peer = cut > 0 ? upstreamAddr.slice(cut) : upstreamAddr;
-  return peer === '' || peer === '-' ? NO_NAME : peer;
+  const answer = peer === '' || peer === '-' ? NO_NAME : peer;
+  if (PEERS.size >= PEERS_KEPT) PEERS.clear();
+  // A fresh copy as the key: a sliced string would keep its whole line alive.
+  PEERS.set(Buffer.from(upstreamAddr, 'utf8').toString('utf8'), answer);
+  return answer;
 }
+
+/**
+ * answeringPeer()'s answers, by address as logged: a log repeats a few addresses on most of its
+ * handshakes, and each answer made anew was a string to cut and to hash again in the table.
+ */
+const PEERS = new Map<string, string>();
+const PEERS_KEPT = 1024;
 
 /** A request target as an endpoint: no query string or fragment; NO_NAME when there is none. */
 export function handshakePath(target: string): string {
@@ -72,9 +85,16 @@ export class OutcomeTable {
   /** True once the cap folded some names into OTHER_NAME. */
   capped = false;
   private readonly ids = new Map<string, number>();
-  private readonly rowIds = new Map<number, number>();
+  /** Each (input, name)'s row. */
+  private readonly rowIds = new PairIndex();
 
   constructor(readonly cap: number) {}
+
+  /** A table that crossed threads (structured clone keeps fields, not classes) made whole again. */
+  static revive(o: OutcomeTable): OutcomeTable {
+    PairIndex.revive(o.rowIds);
+    return Object.setPrototypeOf(o, OutcomeTable.prototype) as OutcomeTable;
+  }
 
   /** One handshake of `input` under `name`, ended with `status` (n of them). */
   add(input: number, name: string, status: number, n = 1): void {
@@ -90,11 +110,10 @@ export class OutcomeTable {
 
   private addTo(input: number, name: number, outcome: number, n: number): void {
     if (n === 0) return;
-    const k = input * 4294967296 + name;
-    let i = this.rowIds.get(k);
-    if (i === undefined) {
+    let i = this.rowIds.get(input, name);
+    if (i < 0) {
       i = this.rows.length;
-      this.rowIds.set(k, i);
+      this.rowIds.set(input, name, i);
       this.rows.push({ input, name, counts: new Array<number>(OUTCOMES).fill(0) });
     }
     const row = this.rows[i] as OutcomeRow;

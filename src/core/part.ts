@@ -33,8 +33,8 @@ const READ_BYTES = 1 << 16;
 let spareBuffer: Buffer | null = null;
 const SPARE_MAX_BYTES = 1 << 20;
 
-/** The room the counts of this thread's last part without panes needed: the next part's counts start with as much. */
-let lastRoom: CountsRoom | undefined;
+/** The room the counts and the evidence of this thread's last part without panes needed: the next part's start with as much. */
+let lastRoom: { counts: CountsRoom; classes: number } | undefined;
 
 /** How one part is tallied: the same for every part of a run but the range, the input and the gate. */
 export interface PartRules {
@@ -402,7 +402,7 @@ export class PartReader {
 
   /** Done with reading: the tally packed to be posted. */
   seal(): void {
-    if (this.rules.paneMs === 0 && this.lastSlice !== null) lastRoom = this.lastSlice.counts.room();
+    if (this.rules.paneMs === 0 && this.lastSlice !== null) lastRoom = { counts: this.lastSlice.counts.room(), classes: this.lastSlice.evidence.classes };
     this.tally.seal();
   }
 
@@ -496,7 +496,8 @@ export class PartReader {
     if (slice === undefined) {
       // No budget: which lines the run keeps must not depend on how the input was cut or which
       // cutoffs a part was given; the run's reservoir applies its budget (the cutoffs bound a part's lines).
-      slice = { counts: new Counts(this.rules.caps, this.rules.paneMs === 0 ? lastRoom : undefined), evidence: new EvidenceReservoir(this.rules.evidencePerClass, Infinity, this.rules.evidenceCutoffs) };
+      const room = this.rules.paneMs === 0 ? lastRoom : undefined;
+      slice = { counts: new Counts(this.rules.caps, room?.counts), evidence: new EvidenceReservoir(this.rules.evidencePerClass, Infinity, this.rules.evidenceCutoffs, room?.classes) };
       if (this.rules.bucketSeconds !== undefined) slice.counts.bucketsAtLeast(this.rules.bucketSeconds);
       this.tally.slices.set(k, slice);
     }
