@@ -24,7 +24,7 @@ export function byName(a: string, b: string): number {
 
 /**
  * The entries of a table numbered by (input, id), both small: an array per input indexed by id. A
- * Map keyed by `input × 2^32 + id` hashed a boxed double at every line (the key is past 2^31).
+ * Map keyed by `input × 2^32 + id` hashed a boxed double at every lookup (the key is past 2^31).
  */
 export class PairIndex {
   /** Per input, by id: 1 + the entry (0: none). */

@@ -42,14 +42,15 @@ export function outcomeOf(status: number): Outcome {
 export function answeringPeer(upstreamAddr: string): string {
   const known = PEERS.get(upstreamAddr);
   if (known !== undefined) return known;
-  const comma = upstreamAddr.lastIndexOf(', ');
-  const redirect = upstreamAddr.lastIndexOf(' : ');
+  // Kept as a fresh copy, the answer cut out of it: a string sliced from a line's would keep the line alive.
+  const addr = Buffer.from(upstreamAddr, 'utf8').toString('utf8');
+  const comma = addr.lastIndexOf(', ');
+  const redirect = addr.lastIndexOf(' : ');
   const cut = Math.max(comma < 0 ? 0 : comma + 2, redirect < 0 ? 0 : redirect + 3);
-  const peer = cut > 0 ? upstreamAddr.slice(cut) : upstreamAddr;
+  const peer = cut > 0 ? addr.slice(cut) : addr;
   const answer = peer === '' || peer === '-' ? NO_NAME : peer;
   if (PEERS.size >= PEERS_KEPT) PEERS.clear();
-  // A fresh copy as the key: a sliced string would keep its whole line alive.
-  PEERS.set(Buffer.from(upstreamAddr, 'utf8').toString('utf8'), answer);
+  PEERS.set(addr, answer);
   return answer;
 }
 
