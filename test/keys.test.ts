@@ -250,6 +250,27 @@ test('two tiers whose logs are longer than the key window still join on the key 
   }
 });
 
+test('traced keys are listed by their first line, not by the order they left the window in', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsdiag-keys-'));
+  try {
+    const [a, b] = [Buffer.alloc(16, 1).toString('base64'), Buffer.alloc(16, 2).toString('base64')];
+    const t0 = 1_700_000_000;
+    const line = (s: number, k: string): string =>
+      `127.0.0.1 - - [14/Nov/2023:22:13:20 +0000] "GET /ws HTTP/1.1" 101 0 "-" "ua" 1.000 "websocket" "${k}" 101 ${(t0 + s).toFixed(3)}`;
+    // a's first line comes first (the back tier's line 1), but its last comes last: b leaves the window first.
+    writeFileSync(join(dir, 'front.log'), `${[line(1.002, b), line(1.005, a)].join('\n')}\n`);
+    writeFileSync(join(dir, 'back.log'), `${[line(1, a), line(1.001, b)].join('\n')}\n`);
+    const report = await analyze({
+      inputs: [join(dir, 'front.log'), join(dir, 'back.log')],
+      logFormat: ['$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent" $request_time "$http_upgrade" "$http_sec_websocket_key" $upstream_status $msec'],
+    });
+    assert.equal(report.correlation.multiTier, 2);
+    assert.deepEqual(report.correlation.traced.map((k) => [k.key, `${k.sightings[0]?.file.endsWith('back.log')}:${k.sightings[0]?.line}`]), [[a, 'true:1'], [b, 'true:2']]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('a key that left the window reads back as it was stored: inputs, counted, lines (saturating), client (-1 too), first start; a full set forgets its oldest', () => {
   const d = new DepartedKeys(4);
   const keys: [number, number, Departed][] = [

@@ -167,7 +167,14 @@ export class KeyCounts {
   forgotten = 0;
   readonly hidden = newKeyFinding();
   readonly reusedKeys = newKeyFinding();
-  readonly traced: { key: string; mismatch: boolean; sightings: TracedSighting[] }[] = [];
+  readonly traced: TracedKeyCounts[] = [];
+}
+
+/** A traced key: its sightings from the first, and whether its protocol differed between inputs. */
+export interface TracedKeyCounts {
+  key: string;
+  mismatch: boolean;
+  sightings: TracedSighting[];
 }
 
 function newKeyFinding(): KeyFindingCounts {

@@ -8,7 +8,7 @@ import { PROTOCOL_NAMES } from '../core/classify.js';
 import { BUCKET_LADDER_S } from '../core/counts.js';
 import type { Diagnosis, FindingData } from '../core/diagnose.js';
 import { DurationHistogram, FINE } from '../core/grid.js';
-import { KEY_WINDOW_MS } from '../core/keys.js';
+import { KEY_WINDOW_MS, type TracedKeyCounts } from '../core/keys.js';
 import { byName } from '../core/lists.js';
 import { NO_NAME, Outcome, type OutcomeTable } from '../core/outcomes.js';
 import type { PipelineResult } from '../core/pipeline.js';
@@ -290,8 +290,12 @@ function* handshakeRows(t: Tally, d: Diagnosis, names: readonly string[]): Gener
 
 function correlation(t: Tally, names: readonly string[], tiers: Tiers): Report['correlation'] {
   const k = t.keys.counts;
-  // Keys whose protocol differs between inputs first: those are the ones worth reading.
-  const candidates = [...k.traced.filter((s) => s.mismatch), ...k.traced.filter((s) => !s.mismatch)].slice(0, 10);
+  // Keys whose protocol differs between inputs first: those are the ones worth reading. Each kind
+  // in the order of its first lines (input, line): the order keys left the window in hangs on
+  // which of two handshakes ended a millisecond sooner, and a fleet run lists them by first line.
+  const byFirstLine = (a: TracedKeyCounts, b: TracedKeyCounts): number =>
+    ((a.sightings[0]?.input ?? 0) - (b.sightings[0]?.input ?? 0)) || ((a.sightings[0]?.line ?? 0) - (b.sightings[0]?.line ?? 0));
+  const candidates = [...k.traced.filter((s) => s.mismatch).sort(byFirstLine), ...k.traced.filter((s) => !s.mismatch).sort(byFirstLine)].slice(0, 10);
   const traced: TracedKey[] = candidates.map((s) => ({
     key: s.key,
     sightings: s.sightings.map((x) => ({ file: names[x.input] ?? '?', line: x.line, protocol: PROTOCOL_NAMES[x.protocol] ?? 'unknown', status: x.status, durationSeconds: x.durationMs >= 0 ? x.durationMs / 1000 : null })),
