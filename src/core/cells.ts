@@ -109,7 +109,7 @@ export class CellTable {
 
   /** A new index of at least `slots` (a power of two) for the entries there are. */
   private reindex(slots: number): void {
-    this.index = new Int32Array(2 ** Math.ceil(Math.log2(Math.max(slots, 16))));
+    this.index = new Int32Array(powerOfTwoAtLeast(Math.max(slots, 16)));
     const mask = this.index.length - 1;
     for (let x = 0; x < this.length; x++) {
       let i = hash2(this.k0[x] as number, this.k1[x] as number) & mask;

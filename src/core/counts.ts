@@ -9,7 +9,7 @@
 import { ABANDONED, Protocol } from './classify.js';
 import { CellTable, ClientCells } from './cells.js';
 import { COARSE, DurationHistogram } from './grid.js';
-import { PairIndex, emptyList } from './lists.js';
+import { PairIndex, emptyList, ownCopy } from './lists.js';
 import { OutcomeTable, answeringPeer } from './outcomes.js';
 
 /** Bits of a handshake's flags (a group and a cell keep them). */
@@ -158,8 +158,7 @@ export class Counts {
       if (name !== OTHER_CLIENT) return this.clientId(OTHER_CLIENT);
     }
     id = this.clients.length;
-    // A fresh copy: a sliced string would keep its whole line alive as a map key.
-    const copy = Buffer.from(name, 'utf8').toString('utf8');
+    const copy = ownCopy(name);
     this.clientIds.set(copy, id);
     this.clients.push(copy);
     return id;

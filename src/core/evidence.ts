@@ -10,6 +10,7 @@
 
 import { CellTable } from './cells.js';
 import { COARSE, SESSION } from './grid.js';
+import { ownCopy } from './lists.js';
 
 export interface EvidenceRow {
   input: number;
@@ -531,7 +532,7 @@ export function keep(r: EvidenceRow): EvidenceRow {
   const src = r.source;
   // A string made from the bytes is one of its own: nothing to copy again (nor `text` to ask for).
   if (src !== undefined && src.end - src.start <= MAX_TEXT) row.text = src.b.toString('utf8', src.start, src.end);
-  else row.text = r.text.length > MAX_TEXT ? clipText(r.text) : Buffer.from(r.text, 'utf8').toString('utf8');
+  else row.text = r.text.length > MAX_TEXT ? clipText(r.text) : ownCopy(r.text);
   return row;
 }
 

@@ -6,6 +6,7 @@
  */
 import { resized, type Column } from './columns.js';
 import { decodeKey, encodeKey, type KeyRowLinks } from './keys.js';
+import { ownCopy } from './lists.js';
 
 export interface RowInput {
   input: number;
@@ -63,7 +64,7 @@ export class HandshakeRows implements KeyRowLinks {
     // An all-zero key would read back as "no key": keep it as text, like non-canonical ones.
     if (key !== '') {
       if (decodeKey(key, w) && (w[0] || w[1] || w[2] || w[3])) this.words.set(w, 4 * at);
-      else this.texts.set(at, Buffer.from(key, 'utf8').toString('utf8'));
+      else this.texts.set(at, ownCopy(key));
     }
     return at;
   }
@@ -72,7 +73,7 @@ export class HandshakeRows implements KeyRowLinks {
     let id = this.upstreamIds.get(addr);
     if (id === undefined) {
       id = this.upstreams.length;
-      this.upstreams.push(Buffer.from(addr, 'utf8').toString('utf8'));
+      this.upstreams.push(ownCopy(addr));
       this.upstreamIds.set(this.upstreams[id] as string, id);
     }
     return id;

@@ -13,6 +13,7 @@ import { Protocol } from './classify.js';
 import { resized, type Column } from './columns.js';
 import { DEPARTED_KEYS, DepartedKeys, type Departed } from './departed.js';
 import { KEY_CLASS, keep, type EvidenceReservoir, type EvidenceRow } from './evidence.js';
+import { ownCopy } from './lists.js';
 
 /**
  * How long after its last sighting a key can still meet another sighting. Each tier writes its
@@ -327,8 +328,7 @@ export class KeyWindow {
       this.lines[slot] = 0;
       this.firstRow[slot] = s.row;
       this.lastRow[slot] = s.row;
-      // A fresh copy: a sliced string would keep its whole line alive.
-      if (!isPlain) this.texts.set(slot, Buffer.from(text, 'utf8').toString('utf8'));
+      if (!isPlain) this.texts.set(slot, ownCopy(text));
       // An HTTP/1.0 first sighting may turn out one side of a hidden downgrade: hold its text, while
       // few are held and the finding still wants lines (a copy per key would flood the old generation).
       if (this.holdFirsts && s.protocol === Protocol.HTTP10 && this.held.size < HELD_TEXTS && !this.evidence.full(KEY_CLASS.hidden)) {

@@ -1,6 +1,7 @@
 /*!
- * Lists: empty arrays made to hold any value from their start, the order names are listed in, and
- * an index of entries numbered by a pair of small numbers (an input and a client or a name).
+ * Lists: empty arrays made to hold any value from their start, the order names are listed in, an
+ * index of entries numbered by a pair of small numbers (an input and a client or a name), and a
+ * string's copy of its own, to keep.
  * V8 starts an empty `[]` as an array of small integers and changes its kind at its first string
  * or object; code optimized for the kind such arrays end with is sent back to be compiled again by
  * each fresh one (a part's tables are made anew for every part of an input, and every part did so
@@ -12,6 +13,14 @@ export function emptyList<T>(): T[] {
   const a: T[] = [undefined as T];
   a.length = 0;
   return a;
+}
+
+/**
+ * A string to keep, as a copy of its own: one sliced from a line (or from a value sliced from it)
+ * would keep the whole line alive, and old, for as long as it is kept.
+ */
+export function ownCopy(s: string): string {
+  return Buffer.from(s, 'utf8').toString('utf8');
 }
 
 /**

@@ -4,7 +4,7 @@
  * capped, the rest counted under `(other)` as clients are (core/counts.ts). Mergeable. Knows
  * nothing of findings; how names are read from a line is here too (answeringPeer, handshakePath).
  */
-import { PairIndex, emptyList } from './lists.js';
+import { PairIndex, emptyList, ownCopy } from './lists.js';
 
 /** Status classes a handshake ends in, in the order of OutcomeRow.counts. */
 export const enum Outcome {
@@ -42,8 +42,8 @@ export function outcomeOf(status: number): Outcome {
 export function answeringPeer(upstreamAddr: string): string {
   const known = PEERS.get(upstreamAddr);
   if (known !== undefined) return known;
-  // Kept as a fresh copy, the answer cut out of it: a string sliced from a line's would keep the line alive.
-  const addr = Buffer.from(upstreamAddr, 'utf8').toString('utf8');
+  // The answer is cut out of the copy kept, not out of the address given.
+  const addr = ownCopy(upstreamAddr);
   const comma = addr.lastIndexOf(', ');
   const redirect = addr.lastIndexOf(' : ');
   const cut = Math.max(comma < 0 ? 0 : comma + 2, redirect < 0 ? 0 : redirect + 3);
@@ -129,8 +129,7 @@ export class OutcomeTable {
       return this.id(OTHER_NAME);
     }
     id = this.names.length;
-    // A fresh copy: a sliced string would keep its whole line alive as a map key.
-    const copy = Buffer.from(name, 'utf8').toString('utf8');
+    const copy = ownCopy(name);
     this.ids.set(copy, id);
     this.names.push(copy);
     return id;
