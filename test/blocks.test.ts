@@ -2,18 +2,23 @@
  * StreamBlocks (src/input/blocks.ts): a byte stream cut into blocks of whole lines. Whatever the
  * chunking, the blocks in order are the stream's bytes; the stream waits while a block does; an
  * error or a stop keeps the whole lines read and drops a line cut short; a stream that goes quiet
- * hands on its whole lines; buffers are reused. And a regular file's byte ranges (lineEnds in
+ * hands on its whole lines; buffers are reused, a block's only once the part read from it is
+ * merged (its lines are read in place until then). And a regular file's byte ranges (lineEnds in
  * src/input/chunks.ts): each ends after a line, and in order they are the file.
  */
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 
 import { StreamBlocks, type Block } from '../src/input/blocks.js';
+import { DEFAULT_COUNT_CAPS } from '../src/core/counts.js';
+import type { PartRules } from '../src/core/part.js';
+import { ChunkedSource, InlinePool, formatSpec, type PartFeed } from '../src/core/workers.js';
+import { compilePreset, findPreset, type Preset } from '../src/format/presets.js';
 import { lineEnds } from '../src/input/chunks.js';
 
 function text(b: Block): string {
@@ -158,4 +163,57 @@ test('a file cut into ranges: each ends just after a line (the last at the end),
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a block stays with its part until the part is merged: its handshakes are read from it in place, then it is cut into again', async () => {
+  const log = readFileSync('fixtures/incident/front.log');
+  const recycled: SharedArrayBuffer[] = [];
+  let wake = (): void => {};
+  const blocks = new StreamBlocks(Readable.from([log]), () => 0, () => wake(), 4096);
+  const feed: PartFeed = {
+    take: () => blocks.take(),
+    peek: () => blocks.peek(),
+    get drained() {
+      return blocks.drained;
+    },
+    error: null,
+    stop: () => blocks.stop(),
+    stopReading: () => blocks.stopReading(),
+    recycle: (data) => {
+      recycled.push(data);
+      blocks.recycle(data);
+    },
+  };
+  const preset = findPreset('upstream-ws') as Preset;
+  const rules = (first: boolean): PartRules => ({
+    input: 0, gate: first, sinceMs: -Infinity, untilMs: Infinity, paneMs: 0, windowMs: 0, evidencePerClass: 4,
+    caps: DEFAULT_COUNT_CAPS, sightAll: true, textsByPlace: false,
+  });
+  const source = new ChunkedSource(new InlinePool(), feed, { file: '-', formats: [formatSpec(compilePreset(preset))], wsPaths: { source: '/ws', flags: '' }, rules }, [0], 2, () => wake());
+  const lines = new Set(log.toString('utf8').split('\n'));
+  let parts = 0;
+  let handshakes = 0;
+  for (;;) {
+    const t = source.next();
+    if (t === null) {
+      if (source.ended) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+      continue;
+    }
+    parts++;
+    const block = t.block as Buffer;
+    assert.ok(block !== null, 'a block\'s part comes with its block');
+    assert.ok(!recycled.includes(block.buffer as SharedArrayBuffer), 'not given back before the part is merged');
+    const w = t.sightings;
+    for (let i = 0; i < w.line.length; i++) {
+      const at = w.textAt[i] as number;
+      assert.equal(w.text.bytesOf(i), 0, 'no copy of the line travels with the part');
+      assert.ok(lines.has(block.toString('utf8', at, at + (w.textBytes[i] as number))), 'the place is the handshake\'s line');
+      handshakes++;
+    }
+    t.release();
+    assert.ok(recycled.includes(block.buffer as SharedArrayBuffer), 'given back once merged');
+  }
+  assert.ok(parts > 3, `${parts} blocks`);
+  assert.ok(handshakes > 20, `${handshakes} handshakes`);
 });

@@ -3,7 +3,8 @@
  * the window, or when they pile up, give the verdict that merging each slice as it came gives;
  * and a part that puts the lines no window can reach into one slice no pane keeps
  * (PartReader.onlyWindowFrom) gives every verdict, and the run, of one sliced whole. The slices
- * are real parts' (src/core/part.ts readPart) of the incident's sample log.
+ * are real parts' (src/core/part.ts readPart) of the incident's sample log, read in blocks that
+ * are written over once handed on; the lines a verdict cites are still the log's.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -12,7 +13,7 @@ import { test } from 'node:test';
 import { DEFAULT_WS_PATHS, compileWsPaths } from '../src/core/classify.js';
 import { Counts } from '../src/core/counts.js';
 import { diagnose } from '../src/core/diagnose.js';
-import { EvidenceReservoir } from '../src/core/evidence.js';
+import { EvidenceReservoir, type EvidenceRow } from '../src/core/evidence.js';
 import { KeyCounts } from '../src/core/keys.js';
 import { PaneWindow } from '../src/core/panes.js';
 import { readPart, type PartRules, type PartTally, type Slice } from '../src/core/part.js';
@@ -47,11 +48,16 @@ function compare(windowMs: number, blockLines: number, every: number): { looks: 
     const data = new SharedArrayBuffer(text.length);
     text.copy(Buffer.from(data));
     const { tally } = readPart({ data, bytes: text.length }, FORMATS, [0, 1], WS_PATHS, rules);
+    // As the pipeline hands a block's slices to a window (core/tally.ts absorb): lines kept by
+    // their places in the block get their texts, copied; the block is then cut into again.
+    const block = Buffer.from(data);
     for (const [pane, slice] of tally.slices) {
+      slice.evidence.textsFrom(block, true);
       eager.slice(pane, slice, offset);
       eager.view(0);
       lazy.slice(pane, slice, offset);
     }
+    block.fill('#');
     offset += tally.lines;
     parsed += tally.parsed;
     if ((b + 1) % every === 0) {
@@ -60,7 +66,9 @@ function compare(windowMs: number, blockLines: number, every: number): { looks: 
       looks++;
     }
   }
-  const last = verdict(lazy.view(0)) as { requests: number; findings: { id: string }[] };
+  const last = verdict(lazy.view(0)) as { requests: number; findings: { id: string; evidence: EvidenceRow[] }[] };
+  const lines = new Set(LINES);
+  for (const f of last.findings) for (const e of f.evidence) assert.ok(lines.has(e.text), `${f.id} cites a line of the log: ${e.text.slice(0, 80)}`);
   assert.deepEqual(last, verdict(eager.view(0)), 'at the end');
   return { looks, parsed, last };
 }

@@ -433,6 +433,36 @@ export class EvidenceReservoir {
     }
   }
 
+  /**
+   * A packed reservoir of a block's part (core/part.ts), whose lines are kept by their places in
+   * `block`: they become lines with their texts, read from the block where it lies, or from a copy
+   * of their bytes when `copy` (the reservoir is merged after the block is let go).
+   */
+  textsFrom(block: Buffer, copy: boolean): void {
+    const p = this.packed;
+    if (p === null) return;
+    let arena = block;
+    if (copy || p.arena.length > 0) {
+      let bytes = p.arena.length;
+      for (let k = 0; k < p.rows; k++) if ((p.place[k] as number) >= 0) bytes += p.textBytes[k] as number;
+      arena = Buffer.allocUnsafeSlow(bytes);
+      p.arena.copy(arena);
+    }
+    let free = p.arena.length;
+    for (let k = 0; k < p.rows; k++) {
+      const at = p.place[k] as number;
+      if (at < 0) continue;
+      const bytes = p.textBytes[k] as number;
+      if (arena === block) p.textAt[k] = at;
+      else {
+        p.textAt[k] = free;
+        free += block.copy(arena, free, at, at + bytes);
+      }
+      p.place[k] = -1;
+    }
+    p.arena = arena;
+  }
+
   /** A reservoir that crossed threads (plain objects, its buffers as Uint8Arrays) made whole again. */
   static revive(o: EvidenceReservoir): EvidenceReservoir {
     const p = o.packed;

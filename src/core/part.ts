@@ -57,7 +57,11 @@ export interface PartRules {
   caps: CountCaps;
   /** Every handshake is a sighting (one row per handshake is asked for), not only those with a key. */
   sightAll: boolean;
-  /** A file's part: sightings give where their lines lie (the main thread reads back the few it cites), not their text. */
+  /**
+   * A file's part: sightings and evidence give where their lines lie (the main thread reads back
+   * the few it cites), not their text. A block's part always does, as places in its block, which
+   * the main thread keeps until it has merged the part (core/workers.ts ChunkedSource).
+   */
   textsByPlace: boolean;
 }
 
@@ -287,6 +291,19 @@ export class PartTally {
   columns: SightingColumns | null = SightingColumns.take();
   /** The clients sightings name, by index. */
   readonly clients: string[] = emptyList();
+  /**
+   * A block's part, in the thread that merges it: the block its places are in, and what lets the
+   * block go once the part is merged (set there, never posted: core/workers.ts ChunkedSource).
+   */
+  block: Buffer | null = null;
+  recycle: (() => void) | null = null;
+
+  /** Done with merging: the block, if any, goes back to be cut into again. */
+  release(): void {
+    this.recycle?.();
+    this.recycle = null;
+    this.block = null;
+  }
 
   /** Done with reading: packed to be posted. */
   seal(): void {
@@ -329,7 +346,7 @@ export class PartReader {
   readonly tally = new PartTally();
   /** The gate closed: the rest of the part is not read. */
   stopped = false;
-  /** Where in its file the buffer lines() reads starts: sightings' texts are then kept as places (-1: texts kept, as for a stream's block). */
+  /** Where in its file (or block) the buffer lines() reads starts: lines are then kept as places (-1: texts kept). */
   fileOffset = -1;
   private readonly row: LineRow;
   private lastSlice: Slice | null = null;
@@ -519,7 +536,9 @@ export function readPart(where: PartBytes, formats: readonly CompiledFormat[], o
   const reader = new PartReader(scanner, rules);
   if ('data' in where) {
     // A block of whole lines, cut to length already; the last may lack its `\n` (the stream's end).
+    // Its lines are kept by their places in it: nothing of their text is copied or posted.
     const block = Buffer.from(where.data, 0, where.bytes);
+    reader.fileOffset = 0;
     if (rules.windowMs > 0) reader.onlyWindowFrom(scanner.lastTime(block, 0, block.length));
     const rest = reader.lines(block, 0, block.length);
     if (rest < block.length && !reader.stopped) reader.line(block, rest, block.length);

@@ -163,6 +163,9 @@ class Head implements KeyedSighting {
   upstream = '';
   private sightings: Sightings | null = null;
   private places: LinesByPlace | null = null;
+  /** A block's part: the block its sightings' places are in (kept only while the part is merged: its texts are not places to keep). */
+  private block: Buffer | null = null;
+  private readonly inBlock: TextBytes = { b: Buffer.alloc(0), start: 0, end: 0 };
   private index = 0;
 
   get key(): string {
@@ -188,7 +191,7 @@ class Head implements KeyedSighting {
   /** Where the line lies in its file (-1: the part holds its text). */
   get at(): number {
     const w = this.sightings;
-    return w === null || this.places === null ? -1 : (w.textAt[this.index] as number);
+    return w === null || this.places === null || this.block !== null ? -1 : (w.textAt[this.index] as number);
   }
 
   get bytes(): number {
@@ -201,6 +204,7 @@ class Head implements KeyedSighting {
     if (w === null) return '';
     const i = this.index;
     const at = w.textAt[i] as number;
+    if (this.block !== null) return this.block.toString('utf8', at, at + (w.textBytes[i] as number));
     return at >= 0 && this.places !== null ? this.places.read(at, w.textBytes[i] as number) : w.text.at(i);
   }
 
@@ -210,14 +214,22 @@ class Head implements KeyedSighting {
     if (w === null) return undefined;
     const i = this.index;
     const at = w.textAt[i] as number;
+    if (this.block !== null) {
+      const v = this.inBlock;
+      v.b = this.block;
+      v.start = at;
+      v.end = at + (w.textBytes[i] as number);
+      return v;
+    }
     if (at < 0 || this.places === null) return w.text.bytesAt(i);
     return this.places.bytesAt(at, w.textBytes[i] as number) ?? undefined;
   }
 
-  moveTo(sightings: Sightings, index: number, places: LinesByPlace | null): void {
+  moveTo(sightings: Sightings, index: number, places: LinesByPlace | null, block: Buffer | null): void {
     this.sightings = sightings;
     this.index = index;
     this.places = places;
+    this.block = block;
   }
 }
 
@@ -273,6 +285,8 @@ class Cursor {
       if (this.stopped) return this.finish();
       const p = this.part;
       if (p === null || this.at >= p.sightings.line.length) {
+        // The part is merged: its block (a stream's) can be cut into again.
+        p?.release();
         const next = source.next();
         if (next === null) return source.ended ? this.finish() : false;
         this.take(next, tally);
@@ -282,7 +296,7 @@ class Cursor {
       const i = this.at++;
       const h = this.head;
       readRow(h, w, i, p.clients, this.base);
-      h.moveTo(w, i, this.places);
+      h.moveTo(w, i, this.places, p.block);
       h.upstream = i < w.upstream.length ? w.upstream.at(i) : '';
       if (h.endMs === h.endMs) this.headMs = h.endMs;
       this.hasHead = true;
@@ -313,7 +327,10 @@ class Cursor {
   private take(p: PartTally, tally: Tally): void {
     const result = this.result;
     const base = this.lineNo;
-    if (!this.gateOpen && this.gate(p, base)) return;
+    if (!this.gateOpen && this.gate(p, base)) {
+      p.release();
+      return;
+    }
     this.part = p;
     this.at = 0;
     this.base = base;
@@ -330,7 +347,7 @@ class Cursor {
       result.assumed ??= this.ctx.formats.assumed.get(k) ?? null;
     }
     p.badLines.forEach((line, i) => this.unparsed(base + line, p.badTexts[i] as string, p.badReasons[i] as string));
-    tally.absorb(p.slices, base);
+    tally.absorb(p.slices, base, p.block);
     this.ctx.progress();
   }
 
@@ -375,6 +392,7 @@ class Cursor {
   private finish(): true {
     if (this.done) return true;
     this.done = true;
+    this.part?.release();
     const result = this.result;
     const err = this.stopped ? null : this.source?.error;
     if (err) {

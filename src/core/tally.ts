@@ -83,9 +83,14 @@ export class Tally implements TallyView {
     this.keys = new KeyWindow(this.evidence, this.rows, KEY_WINDOW_MS, caps.liveKeys, caps.departedKeys, opts.singleInput !== true);
   }
 
-  /** A part's counts and evidence (core/part.ts), its line numbers moved on by `lineOffset`. */
-  absorb(slices: ReadonlyMap<number, Slice>, lineOffset: number): void {
+  /**
+   * A part's counts and evidence (core/part.ts), its line numbers moved on by `lineOffset`. A
+   * block's part keeps its lines by their places in `block`, which is let go once the part is
+   * merged: the evidence reads their texts from it (a copy for a live window, which merges later).
+   */
+  absorb(slices: ReadonlyMap<number, Slice>, lineOffset: number, block: Buffer | null = null): void {
     for (const [pane, slice] of slices) {
+      if (block !== null) slice.evidence.textsFrom(block, this.listener !== undefined);
       this.counts.merge(slice.counts);
       this.evidence.merge(slice.evidence, lineOffset);
       this.listener?.slice(pane, slice, lineOffset);

@@ -332,6 +332,8 @@ interface Pending {
   part: Part;
   tallies: PartTally[];
   done: boolean;
+  /** A tally holds the part's block (PartTally.release gives it back). */
+  holdsBlock: boolean;
 }
 
 /** The task of every part of one input; `order` may wait for the input's first part (see ChunkedSource). */
@@ -437,7 +439,7 @@ export class ChunkedSource implements PartSource {
     while (this.pending.length <= this.ahead) {
       const part = this.feed.take();
       if (part === null) break;
-      const p: Pending = { id: -1, part, tallies: [], done: false };
+      const p: Pending = { id: -1, part, tallies: [], done: false, holdsBlock: false };
       p.id = this.pool.run({ ...this.task, rules: this.task.rules(this.launched++ === 0), order, part }, (r) => this.reply(p, r));
       this.pending.push(p);
     }
@@ -448,10 +450,19 @@ export class ChunkedSource implements PartSource {
   }
 
   private reply(p: Pending, r: WorkerReply): void {
-    if (r.type === 'part') p.tallies.push(r.tally);
-    else if (r.type === 'end') {
+    if (r.type === 'part') {
+      const part = p.part;
+      // A block's part keeps its lines as places in the block: the block goes back to be cut into
+      // again once the part is merged (PartTally.release), not when the part is read.
+      if ('data' in part) {
+        r.tally.block = Buffer.from(part.data, 0, part.bytes);
+        r.tally.recycle = () => this.feed.recycle?.(part.data);
+        p.holdsBlock = true;
+      }
+      p.tallies.push(r.tally);
+    } else if (r.type === 'end') {
       p.done = true;
-      if (r.data !== undefined) this.feed.recycle?.(r.data);
+      if (r.data !== undefined && !p.holdsBlock) this.feed.recycle?.(r.data);
     }
     else {
       // Lines before the error were analysed; the rest of the input is not read.
