@@ -4,12 +4,14 @@
  * usage/format/input error). The only module that touches process and console. A closed stdout
  * (`| head`) ends quietly; SIGINT prints what was read.
  */
-import { createWriteStream, fstatSync } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
+import { isatty } from 'node:tty';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { isPipe } from './input/pipe.js';
 import { BadLinesFile, ProgressLine, StatusLine, replaceFile } from './sinks.js';
 import { AnalyzerError, CSV_KINDS, DEFAULT_WS_PATHS, LiveMetrics, OUTPUT_NAMES, PRESET_FORMATS, RENDERERS, VERSION, analyze, analyzeClickHouse, ingest, isAnalyzerError, parseDuration, parseListenAddress, watch, type AnalyzeOptions, type CsvKind, type Finding, type OutputName, type Rendered, type Report, type Wire } from './index.js';
 import { list } from './options.js';
@@ -44,16 +46,6 @@ function outputWidth(toTerminal: boolean): number | undefined {
   if (toTerminal && process.stdout.columns > 0) return process.stdout.columns;
   const columns = Number(process.env.COLUMNS);
   return Number.isInteger(columns) && columns > 0 ? columns : undefined;
-}
-
-/** Is this file descriptor a pipe or a socket (input that may keep coming), not a file or a terminal? */
-function isPipe(fd: number): boolean {
-  try {
-    const s = fstatSync(fd);
-    return s.isFIFO() || s.isSocket();
-  } catch {
-    return false;
-  }
 }
 
 interface LiveFlags {
@@ -315,11 +307,11 @@ async function main(): Promise<void> {
       if (!argv.quiet) process.stderr.write('\nwsdiag: interrupted; reporting what was read so far\n');
       (live ? stop : abort).abort();
       // A terminal's standard input would wait for one more line before it noticed.
-      if (process.stdin.isTTY) process.stdin.destroy();
+      if (isatty(0)) process.stdin.destroy();
       process.once(sig, () => process.exit(130));
     });
   }
-  if (inputs.length === 0 && !fromClickHouse && process.stdin.isTTY && !argv.quiet) process.stderr.write('wsdiag: reading standard input (give file names, or pipe a log in)\n');
+  if (inputs.length === 0 && !fromClickHouse && isatty(0) && !argv.quiet) process.stderr.write('wsdiag: reading standard input (give file names, or pipe a log in)\n');
 
   const fleetOnly = ['table', 'where', 'columns'].find((k) => argv[k] !== undefined && argv.clickhouse === undefined);
   if (fleetOnly !== undefined) fail(`Invalid option --${fleetOnly}: it goes with --clickhouse URL`);
@@ -343,7 +335,8 @@ async function main(): Promise<void> {
     until: argv.until,
     keysPerHandshake: argv.output === 'csv' && argv.csv === 'handshakes',
     workers: argv.workers,
-    stdin: process.stdin,
+    // The descriptor, not process.stdin: a pipe is read straight into blocks (input/pipe.ts).
+    stdin: 0,
     signal: abort.signal,
     onBadLine: badLines && ((file, line, text) => badLines.add(file, line, text)),
     onProgress: progress && ((bytes, lines) => progress.update(bytes, lines)),

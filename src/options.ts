@@ -39,7 +39,11 @@ export interface AnalyzeOptions {
    * handshake (about 60 bytes a handshake; off by default).
    */
   keysPerHandshake?: boolean;
-  stdin?: Readable;
+  /**
+   * Standard input ("-"): a stream, or a file descriptor (the command gives 0): a pipe or a socket
+   * is then read straight into the blocks its lines are scanned in (input/pipe.ts).
+   */
+  stdin?: Readable | number;
   signal?: AbortSignal;
   /** Called with every unparsed line (the report keeps only samples). */
   onBadLine?: (file: string, line: number, text: string) => void;
@@ -72,7 +76,7 @@ export interface ResolvedOptions {
   sinceMs: number | undefined;
   untilMs: number | undefined;
   keysPerHandshake: boolean;
-  stdin: Readable | undefined;
+  stdin: Readable | number | undefined;
   signal: AbortSignal | undefined;
   onBadLine: ((file: string, line: number, text: string) => void) | undefined;
   onProgress: ((bytes: number, lines: number) => void) | undefined;

@@ -2,19 +2,22 @@
  * StreamBlocks (src/input/blocks.ts): a byte stream cut into blocks of whole lines. Whatever the
  * chunking, the blocks in order are the stream's bytes; the stream waits while a block does; an
  * error or a stop keeps the whole lines read and drops a line cut short; a stream that goes quiet
- * hands on its whole lines; buffers are reused, a block's only once the part read from it is
+ * hands on its whole lines (a pipe read straight into the blocks too, a read that lands after
+ * such a cut going on the next); buffers are reused, a block's only once the part read from it is
  * merged (its lines are read in place until then). And a regular file's byte ranges (lineEnds in
  * src/input/chunks.ts): each ends after a line, and in order they are the file.
  */
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { constants, createWriteStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 
 import { StreamBlocks, type Block } from '../src/input/blocks.js';
+import { PipeInput } from '../src/input/pipe.js';
 import { DEFAULT_COUNT_CAPS } from '../src/core/counts.js';
 import type { PartRules } from '../src/core/part.js';
 import { ChunkedSource, InlinePool, formatSpec, type PartFeed } from '../src/core/workers.js';
@@ -114,11 +117,16 @@ test('a buffer given back carries a later block', async () => {
   await new Promise((r) => setImmediate(r));
   const first = feed.take() as Block;
   feed.recycle(first.data);
+  // The next block was being filled already when the first was cut: the one after it is cut into the buffer given back.
   input.write('5678\n');
   await new Promise((r) => setImmediate(r));
   const second = feed.take() as Block;
-  assert.equal(second.data, first.data);
-  assert.equal(text(second), '5678\n');
+  assert.notEqual(second.data, first.data);
+  input.write('9abc\n');
+  await new Promise((r) => setImmediate(r));
+  const third = feed.take() as Block;
+  assert.equal(third.data, first.data);
+  assert.equal(text(third), '9abc\n');
   input.end();
 });
 
@@ -216,4 +224,37 @@ test('a block stays with its part until the part is merged: its handshakes are r
   }
   assert.ok(parts > 3, `${parts} blocks`);
   assert.ok(handshakes > 20, `${handshakes} handshakes`);
+});
+
+test('a pipe read straight into the blocks: a quiet pipe hands on its whole lines, and a read that lands after that cut goes on the next block', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsdiag-pipe-'));
+  try {
+    const path = join(dir, 'stdin.pipe');
+    execFileSync('mkfifo', [path]);
+    // Opened without waiting for a writer, which opens it next; the reader closes it when done.
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = createWriteStream(path);
+    writer.write('a\nb');
+    const pipe = await PipeInput.open(fd);
+    assert.equal(pipe.gzip, false);
+    const texts: string[] = [];
+    let feed: StreamBlocks | null = null;
+    const done = new Promise<void>((resolve) => {
+      feed = new StreamBlocks(pipe, () => pipe.bytesRead, () => {
+        for (let b = feed?.take() ?? null; b !== null; b = feed?.take() ?? null) {
+          texts.push(text(b));
+          feed?.recycle(b.data);
+        }
+        if (feed?.drained === true) resolve();
+      }, 1024);
+    });
+    await new Promise((r) => setTimeout(r, 400));
+    assert.deepEqual(texts, ['a\n'], 'the whole lines of a quiet pipe');
+    writer.end('c\nd\ne');
+    await done;
+    assert.deepEqual(texts, ['a\n', 'bc\nd\ne']);
+    assert.equal(pipe.bytesRead, 8);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

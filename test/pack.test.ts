@@ -33,7 +33,7 @@ function srcModules(dir = 'src'): string[] {
 test('npm pack holds one .js and one .d.ts per source module, the command\'s worker bundle, the report schema, README and package.json: no tests, no fixtures', () => {
   const [pack] = JSON.parse(npm(['pack', '--dry-run', '--json', '--ignore-scripts']).stdout) as { files: { path: string }[] }[];
   const files = (pack?.files ?? []).map((f) => f.path).sort();
-  const want = ['README.md', 'package.json', 'src/report/report.schema.json', 'dist/worker.js', 'dist/gunzip-worker.js', ...srcModules().flatMap((m) => [`dist/${m}.js`, `dist/${m}.d.ts`])].sort();
+  const want = ['README.md', 'package.json', 'src/report/report.schema.json', 'dist/worker.js', 'dist/stream-worker.js', ...srcModules().flatMap((m) => [`dist/${m}.js`, `dist/${m}.d.ts`])].sort();
   assert.deepEqual(files, want);
 });
 

@@ -18,9 +18,10 @@ import type { InferredFormat } from '../format/trailing.js';
 import { BLOCK_BYTES, StreamBlocks } from '../input/blocks.js';
 import { firstLines, headLines, lineEnds } from '../input/chunks.js';
 import { followFile } from '../input/follow.js';
-import { GunzipThread } from '../input/gunzip-thread.js';
 import { LinesByPlace } from '../input/lines-by-place.js';
-import { openInput, stdinAsFile, type OpenedInput } from '../input/open.js';
+import { emptyStream, openInput, openPipe, stdinAsFile, type Opened } from '../input/open.js';
+import { isPipe } from '../input/pipe.js';
+import { StreamThread } from '../input/stream-thread.js';
 import { readPlacedTexts, readRow, type EvidenceRow, type TextBytes } from './evidence.js';
 import { encodeKey } from './keys.js';
 import { GATE_LINES, type PartRules, type PartTally, type Sightings } from './part.js';
@@ -44,11 +45,12 @@ const MAX_PLACES = 256;
  */
 const CHUNK_BYTES = 2 << 20;
 /**
- * Gzip files a run gunzips in threads of their own, at most (the others in this thread):
- * each thread is an isolate of its own, 20–35 MB. Eight 3 MB gzip files given together peaked
- * at 488 MB with a thread each, 266 MB with one (225 MB before there were any), in the same time.
+ * Streams a run reads in threads of their own, at most (the others in this thread): standard
+ * input's pipe, then gzip files. Each thread is an isolate of its own, 20–35 MB. Eight 3 MB gzip
+ * files given together peaked at 488 MB with a thread each, 266 MB with one (225 MB before there
+ * were any), in the same time.
  */
-const GUNZIP_THREADS = 1;
+const STREAM_THREADS = 1;
 
 /** Per input: lines, what parsed, which formats matched, and the error that stopped it (if any). */
 export type InputResult = InputReport;
@@ -59,7 +61,7 @@ export interface PipelineOptions {
   detect: boolean;
   /** WebSocket path patterns (core/classify.ts compileWsPaths). */
   wsPaths: RegExp;
-  stdin?: Readable;
+  stdin?: Readable | number;
   signal?: AbortSignal;
   /** Only lines logged in [sinceMs, untilMs] are analysed (lines without a time are kept). */
   sinceMs?: number;
@@ -247,7 +249,7 @@ class Cursor {
   /** When the head happened; sightings without a time keep the previous one. */
   headMs = -Infinity;
   done = false;
-  opened: OpenedInput | undefined;
+  opened: Opened | undefined;
   source: PartSource | undefined;
   /** A regular file read in byte ranges: where its sightings' texts are read back. */
   places: LinesByPlace | null = null;
@@ -402,6 +404,8 @@ class Cursor {
     }
     if (this.interrupted) result.error ??= { code: 'INPUT_INTERRUPTED', message: `${this.name}: interrupted after line ${this.lineNo}` };
     result.lines = this.lineNo;
+    // A pipe read in a thread of its own is found to be gzip there, after it was opened.
+    result.gzip ||= (this.opened?.gzipLayers ?? 0) > 0;
     result.bytes = this.source?.bytesRead() ?? this.opened?.bytesRead() ?? 0;
     this.opened?.stream.destroy();
     return true;
@@ -462,14 +466,28 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
 
   let wake = (): void => {};
   let placesOpen = 0;
-  let gunzipThreads = 0;
+  let streamThreads = 0;
   await Promise.all(cursors.map(async (c) => {
     if (opts.signal?.aborted) return;
     // Standard input redirected from a file is read as that file.
     const path = c.name === '-' && opts.follow === undefined && !opts.live ? ((await stdinAsFile(opts.stdin)) ?? '-') : c.name;
+    const pipe = path === '-' && typeof opts.stdin === 'number' && isPipe(opts.stdin) ? opts.stdin : -1;
+    const blockBytes = opts.chunkBytes === undefined ? BLOCK_BYTES : Math.min(BLOCK_BYTES, chunkBytes);
+    const task = (byPlace: boolean): InputTask => ({ file: path, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, rules: rulesFor(c.input, byPlace) });
+    const streamOrder = (first: Part | null): number[] => orderFor(c, opts.detect ? sampleOf(first) : null);
+    if (pipe >= 0 && workers > 1 && streamThreads < STREAM_THREADS) {
+      // Standard input's pipe, read in a thread of its own (input/stream-thread.ts), which finds
+      // out whether it is gzip: this thread's loop, busy with its parts, read it too seldom.
+      streamThreads++;
+      const thread = new StreamThread(c.name, { fd: pipe }, blockBytes, () => wake());
+      c.opened = { name: c.name, stream: emptyStream(), get gzipLayers() { return thread.gzipLayers; }, bytesRead: () => 0 };
+      c.source = new ChunkedSource(pool, thread, task(false), streamOrder, ahead, () => wake());
+      return;
+    }
     try {
       c.opened = opts.follow !== undefined && c.name !== '-'
         ? { name: c.name, gzipLayers: 0, ...(await followFile(c.name, opts.follow)) }
+        : pipe >= 0 ? await openPipe(pipe)
         : await openInput(path, opts.stdin);
       c.result.gzip = c.opened.gzipLayers > 0;
     } catch (err) {
@@ -484,31 +502,30 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       c.places = LinesByPlace.open(path);
       if (c.places !== null) placesOpen++;
     }
-    const task: InputTask = { file: path, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, rules: rulesFor(c.input, c.places !== null) };
     if (info !== null && isFile) {
       // A regular file: byte ranges, each read with the order chosen from the file's first lines; a small one in this thread.
       const order = orderFor(c, opts.detect ? await headLines(path, DETECT_LINES) : null);
       const ends = await lineEnds(path, info.size, chunkBytes);
       c.opened.stream.destroy();
       const runner = info.size < MIN_WORKER_BYTES ? inline : pool;
-      c.source = new ChunkedSource(runner, new FileRanges(ends), task, order, ahead, () => wake());
+      c.source = new ChunkedSource(runner, new FileRanges(ends), task(c.places !== null), order, ahead, () => wake());
       return;
     }
     // A stream, cut into blocks of whole lines. A gzip file of at least a part's size (compressed),
-    // read by more threads than this one, while the run has fewer than GUNZIP_THREADS: in a thread that
-    // gunzips it (input/gunzip-thread.ts), in blocks of a part's size. The thread's start costs about 50 ms: 0.8 MB of gzip (10 MB of
-    // log) took 1.12× the time so, 4.9 MB 0.94×, the bench's 51 MB 0.90×. Standard input, a
-    // pipe, a smaller gzip file: in this one (gunzipped if need be).
+    // read by more threads than this one, while the run has fewer than STREAM_THREADS: in a thread that
+    // gunzips it (input/stream-thread.ts), in blocks of a part's size. The thread's start costs about 50 ms: 0.8 MB of gzip (10 MB of
+    // log) took 1.12× the time so, 4.9 MB 0.94×, the bench's 51 MB 0.90×. Standard input that is
+    // not a pipe read in a thread, a smaller gzip file: in this one (gunzipped if need be).
     const opened = c.opened;
     let blocks: PartFeed;
-    if (c.result.gzip && path !== '-' && workers > 1 && (opened.size ?? 0) >= chunkBytes && gunzipThreads < GUNZIP_THREADS) {
-      gunzipThreads++;
+    if (c.result.gzip && path !== '-' && workers > 1 && (opened.size ?? 0) >= chunkBytes && streamThreads < STREAM_THREADS) {
+      streamThreads++;
       opened.stream.destroy();
-      blocks = new GunzipThread(c.name, path, chunkBytes, () => wake());
+      blocks = new StreamThread(c.name, { path }, chunkBytes, () => wake());
     } else {
-      blocks = new StreamBlocks(opened.stream, () => opened.bytesRead(), () => wake(), opts.chunkBytes === undefined ? BLOCK_BYTES : Math.min(BLOCK_BYTES, chunkBytes));
+      blocks = new StreamBlocks(opened.stream, () => opened.bytesRead(), () => wake(), blockBytes);
     }
-    c.source = new ChunkedSource(pool, blocks, task, (first) => orderFor(c, opts.detect ? sampleOf(first) : null), ahead, () => wake());
+    c.source = new ChunkedSource(pool, blocks, task(false), streamOrder, ahead, () => wake());
   }));
 
   let interrupt = (): void => {};

@@ -88,7 +88,7 @@ function scannerFor(formats: readonly CompiledFormat[], detect: boolean, sample:
 }
 
 async function ingestInput(fleet: Fleet, table: string, host: string, file: string, name: string, formats: readonly CompiledFormat[], detect: boolean,
-  classifier: Classifier, opts: IngestOptions, stdin: Readable | undefined): Promise<IngestedInput> {
+  classifier: Classifier, opts: IngestOptions, stdin: Readable | number | undefined): Promise<IngestedInput> {
   const result: IngestedInput = { name, lines: 0, skipped: 0, inserted: 0, error: null };
   // A file resumes after its last stored line wherever it is now (access.log → access.log.1 after
   // rotation keeps its input name); a new file under a name an earlier file had gets its own name.

@@ -1,13 +1,15 @@
 /*!
- * path | "-" → a byte stream of log text. Gunzips when the first bytes are 1f 8b (again, if the
+ * path | "-" → a byte stream of log text (or, for standard input that is a pipe, the pipe read
+ * straight into blocks: input/pipe.ts). Gunzips when the first bytes are 1f 8b (again, if the
  * result is gzip too), whatever the file is called. Errors name the input (a corrupt gzip stream
  * also the compressed byte where decompression failed); nothing here reads lines.
  */
-import { fstatSync } from 'node:fs';
+import { createReadStream, fstatSync } from 'node:fs';
 import { open as openFile, readFile } from 'node:fs/promises';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { AnalyzerError } from '../errors.js';
+import { PipeInput } from './pipe.js';
 
 export interface OpenedInput {
   name: string;
@@ -20,6 +22,9 @@ export interface OpenedInput {
   size?: number;
 }
 
+/** An input opened: a stream of its bytes, or a pipe read straight into blocks (openPipe). */
+export type Opened = Omit<OpenedInput, 'stream'> & { stream: Readable | PipeInput };
+
 const GZIP_MAGIC_0 = 0x1f;
 const GZIP_MAGIC_1 = 0x8b;
 
@@ -29,8 +34,8 @@ const GZIP_MAGIC_1 = 0x8b;
  * side by side); null for a pipe, a terminal, or a file opened further in (Linux tells where in
  * /proc/self/fdinfo/0; elsewhere, null).
  */
-export async function stdinAsFile(stdin: Readable | undefined): Promise<string | null> {
-  if ((stdin as { fd?: unknown } | undefined)?.fd !== 0) return null;
+export async function stdinAsFile(stdin: Readable | number | undefined): Promise<string | null> {
+  if ((typeof stdin === 'number' ? stdin : (stdin as { fd?: unknown } | undefined)?.fd) !== 0) return null;
   try {
     if (!fstatSync(0).isFile()) return null;
     const pos = /^pos:\s*(\d+)$/m.exec(await readFile('/proc/self/fdinfo/0', 'utf8'));
@@ -40,13 +45,16 @@ export async function stdinAsFile(stdin: Readable | undefined): Promise<string |
   }
 }
 
-/** Opens a file (or stdin for "-"), failing with INPUT_NOT_FOUND / INPUT_UNREADABLE before any byte is read. */
-export async function openInput(name: string, stdin?: Readable): Promise<OpenedInput> {
+/**
+ * Opens a file (or stdin for "-": a stream, or a file descriptor, read as a stream), failing with
+ * INPUT_NOT_FOUND / INPUT_UNREADABLE before any byte is read.
+ */
+export async function openInput(name: string, stdin?: Readable | number): Promise<OpenedInput> {
   let raw: Readable;
   let size: number | undefined;
   if (name === '-') {
-    if (!stdin) throw new AnalyzerError('INPUT_UNREADABLE', 'standard input ("-") is not available here', { file: name });
-    raw = stdin;
+    if (stdin === undefined) throw new AnalyzerError('INPUT_UNREADABLE', 'standard input ("-") is not available here', { file: name });
+    raw = typeof stdin !== 'number' ? stdin : stdin === 0 ? process.stdin : createReadStream('', { fd: stdin, autoClose: false });
   } else {
     ({ stream: raw, size } = await openFileStream(name));
   }
@@ -85,6 +93,17 @@ export async function openInput(name: string, stdin?: Readable): Promise<OpenedI
     out.once('close', () => raw.destroy());
   }
   return { name, stream, gzipLayers: layers, bytesRead: () => (raw as { bytesRead?: number }).bytesRead ?? 0, size };
+}
+
+/**
+ * Standard input that is a pipe or a socket (input/pipe.ts isPipe): read straight into the blocks
+ * its lines are scanned in, or, when its first bytes are gzip's, as a stream gunzipped like any.
+ */
+export async function openPipe(fd: number): Promise<Opened> {
+  const pipe = await PipeInput.open(fd);
+  const bytesRead = (): number => pipe.bytesRead;
+  if (pipe.gzip) return { ...(await openInput('-', pipe.stream())), bytesRead };
+  return { name: '-', stream: pipe, gzipLayers: 0, bytesRead };
 }
 
 interface GzipFailure {

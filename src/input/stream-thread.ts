@@ -1,49 +1,60 @@
 /*!
- * A gzip file's blocks of whole lines, gunzipped in a thread of its own (input/gunzip-worker.ts)
- * and handed on in order, as StreamBlocks hands on a stream's (the same PartFeed to
- * core/workers.ts ChunkedSource). Driven from the thread that merges tallies (and reads parts
- * too), zlib's callbacks and the copies into blocks held up that thread's parts while a worker
- * waited for them, and the buffers zlib hands out made it collect its heap in full every 15 MB;
- * that thread now only takes the blocks as messages. A block or two is asked for ahead of
- * the ones taken, so memory stays a few blocks whatever the file's length.
+ * A stream's blocks of whole lines, read in a thread of its own (input/stream-worker.ts): a gzip
+ * file gunzipped there, or standard input's pipe (gunzipped too if it is gzip); handed on in
+ * order, as StreamBlocks hands on a stream's (the same PartFeed to core/workers.ts
+ * ChunkedSource). Driven from the thread that merges tallies (and reads parts too), zlib's
+ * callbacks and the copies into blocks held up that thread's parts while a worker waited for
+ * them, and the buffers zlib hands out made it collect its heap in full every 15 MB; a pipe is
+ * read only when that thread's loop comes round, 64 KiB a turn between its parts (the bench's log
+ * piped in took twice the time of the file). That thread now only takes the blocks as messages.
+ * A block or two is asked for ahead of the ones taken, so memory stays a few blocks whatever the
+ * input's length.
  */
 import type { Worker } from 'node:worker_threads';
 import { AnalyzerError, type ErrorCode } from '../errors.js';
 import { startThread } from '../thread.js';
 import type { Block } from './blocks.js';
 
-/** What the thread is started with. */
-export interface GunzipStart {
-  path: string;
+/** What the thread is started with: a gzip file's path, or the descriptor of a pipe (input/pipe.ts isPipe). */
+export interface StreamStart {
+  path?: string;
+  fd?: number;
   blockBytes: number;
 }
 
-/** To the gunzip thread: send `blocks` more; cut into this buffer again; read no more (what was read still comes). */
-export type GunzipRequest = { type: 'more'; blocks: number } | { type: 'recycle'; data: SharedArrayBuffer } | { type: 'stop-reading' };
+/** To the thread: send `blocks` more; cut into this buffer again; read no more (what was read still comes). */
+export type StreamRequest = { type: 'more'; blocks: number } | { type: 'recycle'; data: SharedArrayBuffer } | { type: 'stop-reading' };
 
-/** From it: a block, then one end (with what stopped the stream early, if anything did). */
-export type GunzipReply =
+/** From it: how many gzip layers the input has once it is open, blocks, then one end (with what stopped the stream early, if anything did). */
+export type StreamReply =
+  | { type: 'opened'; gzipLayers: number }
   | { type: 'block'; block: Block }
   | { type: 'end'; error: { message: string; code: string; analyzer: boolean } | null };
 
 /** Blocks asked for or waiting here, beyond the ones taken. */
 const AHEAD = 2;
 
-/** The thread's module beside this one: input/gunzip-worker.js, or dist/gunzip-worker.js beside the command's bundle. */
-const WORKER_URL = new URL('./gunzip-worker.js', import.meta.url);
+/** The thread's module beside this one: input/stream-worker.js, or dist/stream-worker.js beside the command's bundle. */
+const WORKER_URL = new URL('./stream-worker.js', import.meta.url);
 
-export class GunzipThread {
+export class StreamThread {
   error: Error | null = null;
+  /** Gzip layers the input was found to have (0 until it is open). */
+  gzipLayers = 0;
   private finished = false;
   private readonly ready: Block[] = [];
   private asked = 0;
   private readonly worker: Worker;
 
   /** `name`: the input as the user named it, for errors; `onChange` runs when a block arrives and at the end. */
-  constructor(name: string, path: string, blockBytes: number, private readonly onChange: () => void) {
-    const start: GunzipStart = { path, blockBytes };
+  constructor(name: string, input: { path: string } | { fd: number }, blockBytes: number, private readonly onChange: () => void) {
+    const start: StreamStart = { ...input, blockBytes };
     this.worker = startThread(WORKER_URL, { workerData: start, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
-    this.worker.on('message', (r: GunzipReply) => {
+    this.worker.on('message', (r: StreamReply) => {
+      if (r.type === 'opened') {
+        this.gzipLayers = r.gzipLayers;
+        return;
+      }
       if (r.type === 'block') {
         this.asked--;
         this.ready.push(r.block);
@@ -58,7 +69,7 @@ export class GunzipThread {
     // A thread that died or stopped before its end takes the rest of the file with it.
     const died = (why: string, cause?: Error): void => {
       if (this.finished) return;
-      this.finish(new AnalyzerError('INPUT_UNREADABLE', `${name}: gunzipping stopped (${why})`, { file: name }, { cause }));
+      this.finish(new AnalyzerError('INPUT_UNREADABLE', `${name}: reading stopped (${why})`, { file: name }, { cause }));
       this.onChange();
     };
     this.worker.on('error', (err) => died(err.message, err));
@@ -83,7 +94,7 @@ export class GunzipThread {
 
   /** A block's buffer back from the reader that scanned it, for the thread to cut into again. */
   recycle(data: SharedArrayBuffer): void {
-    if (!this.finished) this.worker.postMessage({ type: 'recycle', data } satisfies GunzipRequest);
+    if (!this.finished) this.worker.postMessage({ type: 'recycle', data } satisfies StreamRequest);
   }
 
   /** Reads no more; blocks not taken are dropped. */
@@ -94,7 +105,7 @@ export class GunzipThread {
 
   /** Reads no more, but the whole lines read already still come (a stream cannot be read again). */
   stopReading(): true {
-    if (!this.finished) this.worker.postMessage({ type: 'stop-reading' } satisfies GunzipRequest);
+    if (!this.finished) this.worker.postMessage({ type: 'stop-reading' } satisfies StreamRequest);
     return true;
   }
 
@@ -102,7 +113,7 @@ export class GunzipThread {
     const n = AHEAD - this.ready.length - this.asked;
     if (n <= 0 || this.finished) return;
     this.asked += n;
-    this.worker.postMessage({ type: 'more', blocks: n } satisfies GunzipRequest);
+    this.worker.postMessage({ type: 'more', blocks: n } satisfies StreamRequest);
   }
 
   private finish(err: Error | null): void {

@@ -1,12 +1,15 @@
 /*!
- * GunzipThread (src/input/gunzip-thread.ts): a gzip file gunzipped in a thread of its own and
- * handed on as blocks of whole lines. In order the blocks are the file's text (a gzip inside the
+ * StreamThread (src/input/stream-thread.ts): a gzip file gunzipped in a thread of its own, or
+ * standard input's pipe read there (gunzipped too when it is gzip), handed on as blocks of whole
+ * lines. In order the blocks are the file's text (a gzip inside the
  * gzip too), each ending at a newline, with how far into the file each was read; a corrupt or
  * truncated file keeps its whole lines and ends with the error a stream read here would give; a
  * stop ends it early, and the thread with it.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { once } from 'node:events';
+import { constants, createWriteStream, mkdtempSync, openSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
@@ -14,7 +17,7 @@ import { gzipSync } from 'node:zlib';
 
 import { isAnalyzerError } from '../src/errors.js';
 import type { Block } from '../src/input/blocks.js';
-import { GunzipThread } from '../src/input/gunzip-thread.js';
+import { StreamThread } from '../src/input/stream-thread.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'wsdiag-gunzip-'));
 after(() => rmSync(tmp, { recursive: true, force: true }));
@@ -35,15 +38,15 @@ function file(name: string, bytes: Buffer): string {
 interface Read {
   blocks: Block[];
   texts: string[];
-  feed: GunzipThread;
+  feed: StreamThread;
 }
 
 /** Takes every block as it comes (giving each buffer back), until the feed is drained; `onBlock` may stop it. */
-function readAll(path: string, blockBytes: number, onBlock?: (feed: GunzipThread, n: number) => void): Promise<Read> {
+function readAll(input: string | { fd: number }, blockBytes: number, onBlock?: (feed: StreamThread, n: number) => void): Promise<Read> {
   return new Promise((resolve) => {
     const blocks: Block[] = [];
     const texts: string[] = [];
-    const feed: GunzipThread = new GunzipThread('the-log.gz', path, blockBytes, () => {
+    const feed: StreamThread = new StreamThread('the-log.gz', typeof input === 'string' ? { path: input } : input, blockBytes, () => {
       for (let b = feed.take(); b !== null; b = feed.take()) {
         blocks.push({ ...b });
         texts.push(Buffer.from(b.data, 0, b.bytes).toString('latin1'));
@@ -119,4 +122,45 @@ test('stopReading(): the lines read already still come out, in order, and the fe
   const got = texts.join('');
   assert.ok(texts.length >= 2 && got.length < text.length, `${texts.length} blocks, ${got.length} of ${text.length} bytes`);
   assert.ok(text.startsWith(got) && got.endsWith('\n'));
+});
+
+/**
+ * A named pipe `bytes` are written into, in `pieces` writes a few milliseconds apart, and its
+ * reading end, which the thread closes when done (as it would not close standard input's).
+ */
+async function pipeOf(name: string, bytes: Buffer, pieces: number): Promise<number> {
+  const path = join(tmp, name);
+  execFileSync('mkfifo', [path]);
+  // Opened without waiting for a writer, which opens it next.
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  const writer = createWriteStream(path);
+  void (async () => {
+    const step = Math.ceil(bytes.length / pieces);
+    for (let at = 0; at < bytes.length; at += step) {
+      if (!writer.write(bytes.subarray(at, at + step))) await once(writer, 'drain');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    writer.end();
+  })();
+  return fd;
+}
+
+test('standard input\'s pipe, read in the thread straight into the blocks: in order they are its text, each ending at a newline', async () => {
+  const text = lines(20000);
+  const fd = await pipeOf('stdin.pipe', Buffer.from(text), 50);
+  const { texts, feed } = await readAll({ fd }, 64 << 10);
+  assert.equal(feed.error, null);
+  assert.equal(feed.gzipLayers, 0);
+  assert.equal(texts.join(''), text);
+  assert.ok(texts.length > 8, `${texts.length} blocks`);
+  for (const t of texts) assert.ok(t.endsWith('\n'));
+});
+
+test('a gzip stream on standard input\'s pipe: told by its first bytes, gunzipped in the thread, and said to be gzip', async () => {
+  const text = lines(3000);
+  const fd = await pipeOf('stdin-gz.pipe', gzipSync(text), 5);
+  const { texts, feed } = await readAll({ fd }, 8192);
+  assert.equal(feed.error, null);
+  assert.equal(feed.gzipLayers, 1);
+  assert.equal(texts.join(''), text);
 });
