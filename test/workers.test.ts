@@ -149,10 +149,13 @@ test('a stream: the format order waits for its first block, and every block is s
   assert.deepEqual(seen, ['a\nb\n']);
   assert.equal(pool.jobs.length, 2, 'one block scanned, one launched ahead');
   assert.deepEqual(pool.jobs.map((j) => j.task.order), [[1, 0], [1, 0]]);
-  pool.jobs[0]?.reply({ type: 'part', id: 0, tally: tally(1) });
+  const first = tally(1);
+  pool.jobs[0]?.reply({ type: 'part', id: 0, tally: first });
   pool.jobs[0]?.reply({ type: 'end', id: 0, data: new SharedArrayBuffer(8) });
   assert.deepEqual(drain(s), [1]);
-  assert.equal(blocks.recycled.length, 1, "a block's buffer goes back to the feed");
+  assert.equal(blocks.recycled.length, 0, "a block's buffer stays with its part until the part is merged");
+  first.release();
+  assert.equal(blocks.recycled.length, 1, 'then it goes back to the feed');
   assert.equal(pool.jobs.length, 3);
   blocks.finished = true;
   pool.jobs[1]?.reply({ type: 'end', id: 1 });

@@ -58,6 +58,8 @@ try {
   else {
     post({ type: 'opened', gzipLayers: opened.gzipLayers });
     blocks = new StreamBlocks(opened.stream, () => opened.bytesRead(), flush, blockBytes);
+    // An input that had ended already (an empty pipe) ended within the constructor, before `blocks` was set.
+    flush();
   }
 } catch (err) {
   end(err);
