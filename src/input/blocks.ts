@@ -1,10 +1,11 @@
 /*!
  * A byte stream (gunzipped file, stdin, pipe) → blocks of whole lines, each a buffer of its own
- * that can be handed to a worker thread, in stream order. Lines are cut as LineCapper cuts them (input/line-cap.ts); a
- * block ends just after a `\n` (the last one at the end of the stream). The stream is paused
- * while a block waits to be taken, so memory is a few blocks whatever the stream's length; a
- * stream that goes quiet (a pipe from a live command) still hands on the lines it sent.
- * Reads bytes, parses nothing.
+ * that can be handed to a worker thread, in stream order. A block is filled in place: a stream's
+ * chunks copied in, a pipe read straight into it (input/pipe.ts). Lines are cut as LineCapper
+ * cuts them (input/line-cap.ts); a block ends just after a `\n` (the last one at the end of the
+ * stream). The stream is paused while a block waits to be taken, so memory is a few blocks
+ * whatever the stream's length; a stream that goes quiet (a pipe from a live command) still hands
+ * on the lines it sent. Reads bytes, parses nothing.
  */
 import type { Readable } from 'node:stream';
 import { LineCapper } from './line-cap.js';
@@ -89,7 +90,7 @@ export class StreamBlocks {
   }
 
   /**
-   * Takes back a block's buffer once its lines are scanned: blocks are cut into the same few
+   * Takes back a block's buffer once its part is merged: blocks are cut into the same few
    * buffers rather than leaving one a block for the collector, which threads that allocate little
    * else run seldom (without this, the bench's gzip file peaked at 275–313 MB instead of 200).
    */
