@@ -3,7 +3,7 @@
  * chunking, the blocks in order are the stream's bytes; the stream waits while a block does; an
  * error or a stop keeps the whole lines read and drops a line cut short; a stream that goes quiet
  * hands on its whole lines (a pipe read straight into the blocks too, a read that lands after
- * such a cut going on the next); buffers are reused, a block's only once the part read from it is
+ * such a cut going on the next, and a pipe's first two bytes told gzip however they came); buffers are reused, a block's only once the part read from it is
  * merged (its lines are read in place until then). And a regular file's byte ranges (lineEnds in
  * src/input/chunks.ts): each ends after a line, and in order they are the file.
  */
@@ -14,6 +14,7 @@ import { execFileSync } from 'node:child_process';
 import { constants, createWriteStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
 
 import { StreamBlocks, type Block } from '../src/input/blocks.js';
@@ -254,6 +255,28 @@ test('a pipe read straight into the blocks: a quiet pipe hands on its whole line
     await done;
     assert.deepEqual(texts, ['a\n', 'bc\nd\ne']);
     assert.equal(pipe.bytesRead, 8);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a pipe whose first read brings one byte: its first two are still looked at, and a gzip stream is told by them', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wsdiag-pipe-'));
+  try {
+    const path = join(dir, 'stdin.pipe');
+    execFileSync('mkfifo', [path]);
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writer = createWriteStream(path);
+    const gz = gzipSync('a line\n');
+    writer.write(gz.subarray(0, 1));
+    const opening = PipeInput.open(fd);
+    await new Promise((r) => setTimeout(r, 50));
+    writer.end(gz.subarray(1));
+    const pipe = await opening;
+    assert.equal(pipe.gzip, true);
+    const chunks: Buffer[] = [];
+    for await (const c of pipe.stream()) chunks.push(c as Buffer);
+    assert.deepEqual(Buffer.concat(chunks), gz);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

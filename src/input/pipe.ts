@@ -45,7 +45,7 @@ export class PipeInput {
   private paused = false;
   private first: (() => void) | null = null;
 
-  /** Reads `fd` (a pipe or a socket: isPipe()) up to its first bytes; read() says where the rest goes. */
+  /** Reads `fd` (a pipe or a socket: isPipe()) up to its first two bytes (or its end); read() says where the rest goes. */
   static async open(fd: number): Promise<PipeInput> {
     const p = new PipeInput(fd);
     await new Promise<void>((resolve) => (p.first = resolve));
@@ -59,7 +59,7 @@ export class PipeInput {
       readable: true,
       writable: false,
       onread: {
-        buffer: () => this.sink?.room() ?? (this.head as Buffer),
+        buffer: () => this.sink?.room() ?? (this.head as Buffer).subarray(this.headBytes),
         callback: (n: number, into: Buffer) => this.arrived(n, into),
       },
     };
@@ -127,8 +127,10 @@ export class PipeInput {
       this.sink.arrived(into, n);
       return !this.paused;
     }
-    // The first read, before anyone asked for the bytes: kept, and reading waits.
-    this.headBytes = n;
+    // The first reads, before anyone asked for the bytes: kept until there are two (a gzip
+    // stream's magic), and reading waits.
+    this.headBytes += n;
+    if (this.headBytes < 2) return true;
     this.opened();
     this.paused = true;
     return false;
