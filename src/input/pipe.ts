@@ -59,7 +59,7 @@ export class PipeInput {
       readable: true,
       writable: false,
       onread: {
-        buffer: () => this.sink?.room() ?? (this.head as Buffer).subarray(this.headBytes),
+        buffer: () => this.sink?.room() ?? this.headRoom(),
         callback: (n: number, into: Buffer) => this.arrived(n, into),
       },
     };
@@ -134,6 +134,15 @@ export class PipeInput {
     this.opened();
     this.paused = true;
     return false;
+  }
+
+  /**
+   * Where a read goes before read(): after the bytes kept, while fewer than two came; then (reading
+   * waits) anywhere in the head, which read() copies out before reading goes on.
+   */
+  private headRoom(): Buffer {
+    const head = this.head as Buffer;
+    return this.headBytes < 2 ? head.subarray(this.headBytes) : head;
   }
 
   private end(err: Error | null): void {
