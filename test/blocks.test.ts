@@ -3,15 +3,16 @@
  * chunking, the blocks in order are the stream's bytes; the stream waits while a block does; an
  * error or a stop keeps the whole lines read and drops a line cut short; a stream that goes quiet
  * hands on its whole lines (a pipe read straight into the blocks too, a read that lands after
- * such a cut going on the next, and a pipe's first two bytes told gzip however they came); buffers are reused, a block's only once the part read from it is
- * merged (its lines are read in place until then). And a regular file's byte ranges (lineEnds in
- * src/input/chunks.ts): each ends after a line, and in order they are the file.
+ * such a cut going on the next, and a pipe's first two bytes told gzip however they came);
+ * buffers are reused, a block's only once the part read from it is merged (its lines are read in
+ * place until then). And a regular file's byte ranges (lineEnds in src/input/chunks.ts): each
+ * ends after a line, and in order they are the file.
  */
 import assert from 'node:assert/strict';
 import { PassThrough, Readable } from 'node:stream';
 import { test } from 'node:test';
 import { execFileSync } from 'node:child_process';
-import { constants, createWriteStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { constants, createWriteStream, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
@@ -227,14 +228,23 @@ test('a block stays with its part until the part is merged: its handshakes are r
   assert.ok(handshakes > 20, `${handshakes} handshakes`);
 });
 
-test('a pipe read straight into the blocks: a quiet pipe hands on its whole lines, and a read that lands after that cut goes on the next block', async () => {
+/** A named pipe in a directory of its own: its reading end (opened without waiting for a writer; the reader closes it when done) and its writer. */
+function namedPipe(): { fd: number; writer: WriteStream; remove: () => void } {
   const dir = mkdtempSync(join(tmpdir(), 'wsdiag-pipe-'));
+  const path = join(dir, 'stdin.pipe');
+  execFileSync('mkfifo', [path]);
+  const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  return { fd, writer: createWriteStream(path), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Resolves once `done()` holds, looking every 10 ms (at most 10 s). */
+async function until(done: () => boolean): Promise<void> {
+  for (let waited = 0; !done() && waited < 10_000; waited += 10) await new Promise((r) => setTimeout(r, 10));
+}
+
+test('a pipe read straight into the blocks: a quiet pipe hands on its whole lines, and a read that lands after that cut goes on the next block', async () => {
+  const { fd, writer, remove } = namedPipe();
   try {
-    const path = join(dir, 'stdin.pipe');
-    execFileSync('mkfifo', [path]);
-    // Opened without waiting for a writer, which opens it next; the reader closes it when done.
-    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    const writer = createWriteStream(path);
     writer.write('a\nb');
     const pipe = await PipeInput.open(fd);
     assert.equal(pipe.gzip, false);
@@ -249,24 +259,20 @@ test('a pipe read straight into the blocks: a quiet pipe hands on its whole line
         if (feed?.drained === true) resolve();
       }, 1024);
     });
-    await new Promise((r) => setTimeout(r, 400));
+    await until(() => texts.length > 0);
     assert.deepEqual(texts, ['a\n'], 'the whole lines of a quiet pipe');
     writer.end('c\nd\ne');
     await done;
     assert.deepEqual(texts, ['a\n', 'bc\nd\ne']);
     assert.equal(pipe.bytesRead, 8);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 });
 
 test('a pipe whose first read brings one byte: its first two are still looked at, and a gzip stream is told by them', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'wsdiag-pipe-'));
+  const { fd, writer, remove } = namedPipe();
   try {
-    const path = join(dir, 'stdin.pipe');
-    execFileSync('mkfifo', [path]);
-    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-    const writer = createWriteStream(path);
     const gz = gzipSync('a line\n');
     writer.write(gz.subarray(0, 1));
     const opening = PipeInput.open(fd);
@@ -278,6 +284,6 @@ test('a pipe whose first read brings one byte: its first two are still looked at
     for await (const c of pipe.stream()) chunks.push(c as Buffer);
     assert.deepEqual(Buffer.concat(chunks), gz);
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   }
 });

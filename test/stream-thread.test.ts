@@ -1,10 +1,10 @@
 /*!
  * StreamThread (src/input/stream-thread.ts): a gzip file gunzipped in a thread of its own, or
  * standard input's pipe read there (gunzipped too when it is gzip), handed on as blocks of whole
- * lines. In order the blocks are the file's text (a gzip inside the
- * gzip too), each ending at a newline, with how far into the file each was read; a corrupt or
- * truncated file keeps its whole lines and ends with the error a stream read here would give; a
- * stop ends it early, and the thread with it.
+ * lines. In order the blocks are the input's text (a gzip inside the gzip too), each ending at a
+ * newline, with how far into the file each was read; a corrupt or truncated file keeps its whole
+ * lines and ends with the error a stream read here would give; a stop ends it early, and the
+ * thread with it.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
