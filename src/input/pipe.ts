@@ -36,6 +36,8 @@ export function isPipe(fd: number): boolean {
 export class PipeInput {
   /** Bytes read so far. */
   bytesRead = 0;
+  /** The first bytes are a gzip stream's (known once open() resolved). */
+  gzip = false;
   private readonly socket: Socket;
   private sink: PipeSink | null = null;
   private head: Buffer | null = Buffer.allocUnsafe(HEAD_BYTES);
@@ -67,11 +69,6 @@ export class PipeInput {
     this.socket.on('end', () => this.end(null));
     this.socket.on('error', (err: Error) => this.end(err));
     this.socket.on('close', () => this.end(null));
-  }
-
-  /** The first bytes are a gzip stream's. */
-  get gzip(): boolean {
-    return this.headBytes >= 2 && this.head?.[0] === 0x1f && this.head[1] === 0x8b;
   }
 
   /** The bytes read go to `sink`, those read already first. */
@@ -153,8 +150,12 @@ export class PipeInput {
     this.sink?.ended(err);
   }
 
+  /** The first bytes are in (or the end came first): open() resolves, with what they say. */
   private opened(): void {
-    this.first?.();
+    if (this.first === null) return;
+    const head = this.head as Buffer;
+    this.gzip = this.headBytes >= 2 && head[0] === 0x1f && head[1] === 0x8b;
+    this.first();
     this.first = null;
   }
 }
