@@ -37,9 +37,9 @@ function line(l: Line): string {
 }
 
 /** Lines in the order nginx writes them (by end time). */
-async function report(lines: Line[]): Promise<Report> {
+async function report(lines: Line[], timeout: { timeout?: number; tolerance?: number } = {}): Promise<Report> {
   const text = [...lines].sort((a, b) => a.startMs + a.durMs - (b.startMs + b.durMs)).map(line).join('\n') + '\n';
-  return analyze({ inputs: ['-'], preset: 'upstream-ws', stdin: Readable.from([text]) });
+  return analyze({ inputs: ['-'], preset: 'upstream-ws', stdin: Readable.from([text]), ...timeout });
 }
 
 const at = (ms: number): string => new Date(T0 + ms).toISOString();
@@ -140,4 +140,27 @@ test('two tiers: a handshake logged at the front and at the back counts once in 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("clients are apportioned (and said to be) only where a per-client duration bin straddles the timeout window's edge", async () => {
+  // T = 60 s ± 2 ms: 59,998–60,002 ms. Per-client cells count durations in bins 32 ms wide at 60 s
+  // (59,968–59,999 and 60,000–60,031), which here hold give-ups at T and one 499 that is not.
+  const atT = [59_998, 59_999, 60_000, 60_000, 60_001, 60_001, 60_002, 60_002];
+  const gaveUp = (durs: number[], client: string): Line[] => durs.map((durMs, i) => ({ client, protocol: 'HTTP/1.1', status: 499, startMs: 1_000 * i, durMs }));
+  const straddled = await report([...gaveUp(atT, '100.97.88.1'), ...gaveUp([59_975, 60_020], '100.97.88.2')], { timeout: 60, tolerance: 2 });
+  const f = findingOf(straddled, 'abandoned-at-timeout');
+  assert.equal(f.count, atT.length, 'the count stays exact');
+  assert.equal(f.clientsApproximate, true);
+  // The same give-ups with the other client's 499s in bins of their own: every cell is wholly in or out.
+  const apart = await report([...gaveUp(atT, '100.97.88.1'), ...gaveUp([59_900, 60_100], '100.97.88.2')], { timeout: 60, tolerance: 2 });
+  const g = findingOf(apart, 'abandoned-at-timeout');
+  assert.equal(g.count, atT.length);
+  assert.equal(g.clientsApproximate, undefined);
+  assert.deepEqual(g.clients.map((c) => [c.client, c.count]), [['100.97.88.1', atT.length]]);
+  // A window of ± 50 ms holds the bin 60,000–60,031 whole: its cells count whole, none read bin by bin.
+  const inside = [60_005, 60_008, 60_010, 60_013, 60_016, 60_020];
+  const wide = await report([...gaveUp(inside, '100.97.88.1'), ...gaveUp([59_700, 60_300], '100.97.88.2')], { timeout: 60, tolerance: 50 });
+  const w = findingOf(wide, 'abandoned-at-timeout');
+  assert.equal(w.clientsApproximate, undefined);
+  assert.deepEqual(w.clients.map((c) => [c.client, c.count]), [['100.97.88.1', inside.length]]);
 });

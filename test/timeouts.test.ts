@@ -288,7 +288,28 @@ function binsOf(h: DurationHistogram): [number, number][] {
   return got;
 }
 
-test('DurationHistogram: any adds, merges, packs and reads give the bins a plain map counts', () => {
+/** What forEachStretch must give: per stretch between ascending cuts that holds bins, its first bin and their sum. */
+function stretchesOf(bins: readonly [number, number][], cuts: readonly number[]): [number, number][] {
+  const out = new Map<number, [number, number]>();
+  for (const [b, n] of bins) {
+    const k = cuts.filter((c) => c <= b).length;
+    const s = out.get(k);
+    if (s === undefined) out.set(k, [b, n]);
+    else s[1] += n;
+  }
+  return [...out.values()];
+}
+
+/** The histogram's stretches and arrays, against its bins as a plain list. */
+function assertStretches(h: DurationHistogram, want: readonly [number, number][], cuts: readonly number[]): void {
+  const got: [number, number][] = [];
+  h.forEachStretch(cuts, (b, n) => got.push([b, n]));
+  assert.deepEqual(got, stretchesOf(want, cuts));
+  const { bins, counts } = h.toArrays();
+  assert.deepEqual([...bins].map((b, i) => [b, counts[i]]), want);
+}
+
+test('DurationHistogram: any adds, merges, packs and reads give the bins (and their stretches between cuts) a plain map counts', () => {
   // Adds one by one or several at once, into any of three histograms, merged in any order,
   // packed (as a part is before it crosses threads) at any point; read between steps.
   const step = fc.oneof(
@@ -296,8 +317,9 @@ test('DurationHistogram: any adds, merges, packs and reads give the bins a plain
     fc.record({ op: fc.constant('burst' as const), h: fc.nat(2), from: fc.nat(3_000_000), n: fc.integer({ min: 1, max: 6_000 }) }),
     fc.record({ op: fc.constantFrom('merge' as const, 'pack' as const, 'read' as const), h: fc.nat(2), from: fc.nat(2) }),
   );
+  const cutsArb = fc.uniqueArray(fc.oneof(fc.nat(FINE.size), fc.constantFrom(0, FINE.bin(60_000), FINE.bin(60_001))), { maxLength: 6 }).map((c) => c.sort((a, b) => a - b));
   fc.assert(
-    fc.property(fc.array(step, { maxLength: 40 }), (steps) => {
+    fc.property(fc.array(step, { maxLength: 40 }), cutsArb, (steps, cuts) => {
       const hs = [0, 1, 2].map(() => new DurationHistogram());
       const want = [0, 1, 2].map(() => new Map<number, number>());
       const add = (h: number, ms: number, n: number): void => {
@@ -317,6 +339,7 @@ test('DurationHistogram: any adds, merges, packs and reads give the bins a plain
       hs.forEach((h, i) => {
         const w = [...(want[i] as Map<number, number>)].sort((a, b) => a[0] - b[0]);
         assert.deepEqual(binsOf(h), w);
+        assertStretches(h, w, cuts);
         assert.equal(h.count, w.reduce((t, [, n]) => t + n, 0));
         assert.equal(h.countBetween(1_000, 90_000), w.filter(([b]) => FINE.hi(b) >= 1_000 && FINE.lo(b) <= 90_000).reduce((t, [, n]) => t + n, 0));
         for (const [first, last] of [[FINE.bin(1_000), FINE.bin(90_000)], [0, FINE.size - 1], [FINE.bin(60_000), FINE.bin(60_000)]] as const) {
@@ -345,6 +368,7 @@ test('DurationHistogram: 40,000 distinct bins (past the 32,768 kept as sorted ar
     const between: [number, number][] = [];
     h.forEachBetween(39_998, 50_000, (b, n) => between.push([b, n]));
     assert.deepEqual(between, want.slice(39_998));
+    for (const cuts of [[], [0], [5, 6, 39_999, 40_000, 49_999], [50_001, 60_000]]) assertStretches(h, want, cuts);
     h.pack();
     assert.deepEqual(binsOf(h), want);
   }

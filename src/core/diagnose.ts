@@ -120,36 +120,19 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
     a.breakdown.set(label, (a.breakdown.get(label) ?? 0) + n);
   };
   const timed = accs.filter((a) => !a.sel.durationFree);
+  // Where some timed selector's label may change: the first bin from each of their edges on. A
+  // group's bins between two such cuts share every label, and are weighed as one.
+  const cuts = [...new Set(timed.flatMap((a) => a.sel.edgesMs.map(firstBinFrom)))].sort((x, y) => x - y);
   for (const g of counts.groups.values()) {
     const untimed = g.count - g.durations.count;
     for (const a of accs) {
       if (untimed > 0) add(a, g, -1, untimed);
       if (a.sel.durationFree && g.durations.count > 0) add(a, g, 0, g.durations.count);
     }
-    // One pass over the group's bins for all the selectors that weigh durations (sessions span
-    // 100,000s of bins). Neighbouring bins mostly share a selector's label: each counts a run of
-    // them at once.
     if (timed.length > 0) {
-      const runLabel: (string | undefined)[] = timed.map(() => undefined);
-      const runMs = timed.map(() => 0);
-      const runN = timed.map(() => 0);
-      const flush = (i: number): void => {
-        if ((runN[i] as number) > 0) add(timed[i] as Acc, g, runMs[i] as number, runN[i] as number);
-        runN[i] = 0;
-      };
-      g.durations.forEach((b, n) => {
-        const ms = FINE.lo(b);
-        for (let i = 0; i < timed.length; i++) {
-          const label = (timed[i] as Acc).sel.label(g.protocol, g.status, g.flags, ms);
-          if (label !== runLabel[i] || runN[i] === 0) {
-            flush(i);
-            runLabel[i] = label;
-            runMs[i] = ms;
-          }
-          runN[i] = (runN[i] as number) + n;
-        }
+      g.durations.forEachStretch(cuts, (b, n) => {
+        for (const a of timed) add(a, g, FINE.lo(b), n);
       });
-      for (let i = 0; i < timed.length; i++) flush(i);
     }
   }
 
@@ -199,12 +182,16 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
     if (shares !== undefined) return shares;
     const g = counts.groups.get(key);
     shares = new Float64Array(accs.length);
-    if (c.bin >= 0 && timed.length > 0) fineBins(g, c.bin);
+    // A kind's FINE bins are read only when a cut falls among them; else they share each label.
+    const first = c.bin < 0 ? -1 : FINE.bin(COARSE.lo(c.bin));
+    const split = c.bin >= 0 && g !== undefined && cutWithin(cuts, first, FINE.bin(COARSE.hi(c.bin)));
+    if (split) fineBins(g, c.bin);
     for (let i = 0; i < accs.length; i++) {
       const sel = (accs[i] as Acc).sel;
       shares[i] = c.bin < 0 || sel.durationFree
         ? (sel.label(c.protocol, c.status, c.flags, c.bin < 0 ? -1 : COARSE.lo(c.bin)) === undefined ? 0 : 1)
-        : shareOf(i, g);
+        : split ? shareOf(i, g)
+        : g !== undefined && sel.label(c.protocol, c.status, c.flags, FINE.lo(first)) !== undefined ? 1 : 0;
     }
     if (shares.every((x) => x === 0)) shares = none;
     byBin.set(c.bin, shares);
@@ -291,6 +278,25 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
     return [...ids];
   };
   return { timeouts, findings, clusters, findingsOf };
+}
+
+/** The first FINE bin whose first ms is at or past `ms`. */
+function firstBinFrom(ms: number): number {
+  if (ms <= 0) return 0;
+  const b = FINE.bin(ms);
+  return FINE.lo(b) < ms ? b + 1 : b;
+}
+
+/** Is there a cut c (ascending `cuts`) with first < c ≤ last, one that parts bins first … last? */
+function cutWithin(cuts: readonly number[], first: number, last: number): boolean {
+  let lo = 0;
+  let hi = cuts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((cuts[mid] as number) <= first) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < cuts.length && (cuts[lo] as number) <= last;
 }
 
 function topClients(m: Map<number, number>, name: (id: number) => string): { client: string; count: number }[] {

@@ -90,18 +90,10 @@ interface Members {
 }
 
 function members(h: DurationHistogram): Members {
-  let k = 0;
-  h.forEach(() => {
-    k++;
-  });
-  const bins = new Uint32Array(k);
-  const prefix = new Float64Array(k + 1);
-  k = 0;
-  h.forEach((b, m) => {
-    bins[k] = b;
-    prefix[k + 1] = (prefix[k++] as number) + m;
-  });
-  return { bins, prefix, bg: new Float64Array(k + 1) };
+  const { bins, counts } = h.toArrays();
+  const prefix = new Float64Array(bins.length + 1);
+  for (let k = 0; k < bins.length; k++) prefix[k + 1] = (prefix[k] as number) + (counts[k] as number);
+  return { bins, prefix, bg: new Float64Array(bins.length + 1) };
 }
 
 /**
@@ -202,6 +194,14 @@ function clusterOfMembers(m: Members, i: number, j: number, count: number, contr
   const approximate = FINE.hi(hi) > FINE.lo(hi);
   const centerMs = FINE.hi(center) === FINE.lo(center) ? FINE.lo(center) : Math.round((FINE.lo(center) + FINE.hi(center)) / 2);
   return { centerMs, loMs: FINE.lo(m.bins[i] as number), hiMs: FINE.hi(hi), count, contrast, approximate };
+}
+
+/**
+ * Where clusterOf(cs, ms)'s answer may change as ms grows (its LineSelector edges): for each
+ * cluster, the first ms of the bin holding its start and the first ms past the bin holding its end.
+ */
+export function clusterEdges(cs: readonly Cluster[]): number[] {
+  return cs.flatMap((c) => [FINE.lo(FINE.bin(Math.max(0, c.loMs))), FINE.hi(FINE.bin(Math.max(0, c.hiMs))) + 1]);
 }
 
 /** A cluster around a timeout the user named (--timeout), with the given tolerance. */

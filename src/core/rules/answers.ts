@@ -5,7 +5,7 @@
  */
 import { PROTOCOL_NAMES } from '../classify.js';
 import { RowFlag } from '../counts.js';
-import { clusterOf } from '../timeouts.js';
+import { clusterEdges, clusterOf } from '../timeouts.js';
 import { ABANDONED, scaled, type LineRule } from './types.js';
 
 export const missingUpgrade: LineRule = {
@@ -13,6 +13,7 @@ export const missingUpgrade: LineRule = {
   selectors: () => [{
     id: 'missing-upgrade-header',
     durationFree: true,
+    edgesMs: [],
     severity: scaled,
     label: (protocol, status, flags) =>
       flags & RowFlag.UPGRADE_MISSING && flags & (RowFlag.HAS_KEY | RowFlag.WS_PATH) ? `${PROTOCOL_NAMES[protocol]} ${status}` : undefined,
@@ -24,6 +25,7 @@ export const rejected: LineRule = {
   selectors: () => [{
     id: 'handshake-rejected',
     durationFree: true,
+    edgesMs: [],
     severity: scaled,
     label: (_protocol, status) => (status >= 400 && status < 500 && !ABANDONED.has(status) ? String(status) : undefined),
   }],
@@ -34,6 +36,7 @@ export const upstreamError: LineRule = {
   selectors: (ctx) => [{
     id: 'upstream-error',
     durationFree: false,
+    edgesMs: clusterEdges(ctx.clusters.failed),
     severity: scaled,
     // The final $status decides: a failover (`$upstream_status` "502, 101") that ended 101 gave the
     // client its WebSocket (nginx logs the dead peer in error.log); "502, 502" ends 502 and counts.

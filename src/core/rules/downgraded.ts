@@ -4,7 +4,7 @@
  * 400), or otherwise.
  */
 import { Protocol } from '../classify.js';
-import { clusterOf } from '../timeouts.js';
+import { clusterEdges, clusterOf } from '../timeouts.js';
 import { ABANDONED, seconds, type LineRule } from './types.js';
 
 export const downgraded: LineRule = {
@@ -12,6 +12,11 @@ export const downgraded: LineRule = {
   selectors: (ctx) => [{
     id: 'downgraded-handshake',
     durationFree: false,
+    // Its clusters' edges, and those of the windows of T ± tolerance (ms past the window's end is out).
+    edgesMs: [
+      ...clusterEdges(ctx.clusters.failed), ...clusterEdges(ctx.clusters.sessions),
+      ...ctx.clusters.failed.flatMap((c) => [Math.ceil(c.centerMs - ctx.toleranceMs(c.centerMs)), Math.floor(c.centerMs + ctx.toleranceMs(c.centerMs)) + 1]),
+    ],
     severity: () => 'critical',
     label(protocol, status, _flags, ms) {
       if (protocol !== Protocol.HTTP10) return undefined;

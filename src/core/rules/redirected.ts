@@ -10,6 +10,7 @@ export const redirected: LineRule = {
   selectors: () => [{
     id: 'handshake-redirected',
     durationFree: true,
+    edgesMs: [],
     severity: scaled,
     label: (_protocol, status) => (status >= 300 && status < 400 ? String(status) : undefined),
   }],

@@ -5,7 +5,7 @@
  */
 import type { KeyCounts, KeyFindingCounts } from '../keys.js';
 import { PROTOCOL_NAMES } from '../classify.js';
-import { clusterOf, type Cluster } from '../timeouts.js';
+import { clusterEdges, clusterOf, type Cluster } from '../timeouts.js';
 
 export type Severity = 'critical' | 'warning' | 'info';
 
@@ -28,6 +28,12 @@ export interface LineSelector {
   label(protocol: number, status: number, flags: number, ms: number): string | undefined;
   /** True when label() never depends on `ms`. */
   durationFree: boolean;
+  /**
+   * The durations (ms) where label() may change as `ms` grows from 0: it answers the same for
+   * every ms from one edge up to the next (and below the first, above the last). So diagnosis
+   * weighs a group's histogram by those stretches, not bin by bin.
+   */
+  edgesMs: readonly number[];
   severity(count: number, ctx: RuleContext): Severity;
 }
 
@@ -62,6 +68,7 @@ export function perTimeout(id: string, series: 'failed' | 'sessions', severity: 
       id,
       timeout: c,
       durationFree: false,
+      edgesMs: clusterEdges(ctx.clusters[series]),
       severity: () => severity,
       label: (protocol: number, status: number, _flags: number, ms: number) =>
         statusFits(status) && clusterOf(ctx.clusters[series], ms) === c ? `${PROTOCOL_NAMES[protocol]} ${status}` : undefined,
