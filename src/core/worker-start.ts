@@ -21,35 +21,26 @@ export function startWorker(): Worker {
   return startThread(WORKER_URL, { resourceLimits: { maxYoungGenerationSizeMb: 6 } });
 }
 
-/** A prestarted worker and whether it has said it is ready. */
-export interface Prestarted {
-  worker: Worker;
-  ready: boolean;
-}
-
-let early: Prestarted | null = null;
+let early: Worker | null = null;
 
 /**
- * Starts a worker now, for the first pool to take: a worker loads its modules in about 0.2 s,
+ * Starts a worker now, for the first pool to take: a worker loads its modules in about 0.1 s,
  * which it then does on another core while this thread loads the command's. Until taken it does
  * not keep the process alive; one never taken ends with the process.
  */
 export function prestartWorker(): void {
   if (early !== null) return;
-  const e: Prestarted = { worker: startWorker(), ready: false };
-  e.worker.unref();
-  e.worker.once('message', (m) => {
-    if (m === WORKER_READY) e.ready = true;
+  const w = startWorker();
+  w.unref();
+  w.once('error', () => {
+    if (early === w) early = null;
   });
-  e.worker.once('error', () => {
-    if (early === e) early = null;
-  });
-  early = e;
+  early = w;
 }
 
 /** The prestarted worker, once (null if none was started or it died); the taker refs it and listens to it. */
-export function takePrestarted(): Prestarted | null {
-  const e = early;
+export function takePrestarted(): Worker | null {
+  const w = early;
   early = null;
-  return e;
+  return w;
 }
