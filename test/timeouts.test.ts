@@ -134,6 +134,31 @@ for (const c of clusterCases) {
   });
 }
 
+test('findClusters: weighing again only the windows near the last round\'s clusters finds what weighing every window finds', () => {
+  // A big timeout and small ones anywhere in its neighbourhood (which it hides until masked, most
+  // of all at the neighbourhood's edges), over scattered durations; the default rounds against
+  // rounds that weigh every window.
+  const small = fc.record({ at: fc.double({ min: 0.4, max: 2.2, noNaN: true }), n: fc.integer({ min: 3, max: 30 }), spread: fc.integer({ min: 0, max: 10 }) });
+  fc.assert(
+    fc.property(
+      fc.integer({ min: 1_000, max: 300_000 }), fc.integer({ min: 100, max: 600 }), fc.array(small, { minLength: 1, maxLength: 3 }),
+      fc.integer({ min: 0, max: 400 }), fc.integer(), fc.option(fc.integer({ min: 1, max: 200 }), { nil: undefined }),
+      (bigMs, bigN, smalls, scattered, seed, tolerance) => {
+        const rand = prng(seed);
+        const values = [...uniform(rand, scattered, 500, 700_000), ...uniform(rand, bigN, bigMs, bigMs + 15)];
+        for (const t of smalls) {
+          const ms = Math.round(bigMs * t.at);
+          values.push(...uniform(rand, t.n, ms, ms + t.spread));
+        }
+        const h = histogram(values);
+        const opts: ClusterOptions = tolerance === undefined ? {} : { toleranceMs: tolerance };
+        assert.deepEqual(findClusters(h, opts), findClusters(h, { ...opts, everyWindow: true }));
+      },
+    ),
+    { numRuns: 300, seed: 22 },
+  );
+});
+
 test('findClusters: the seeded data is what the cases say', () => {
   // Preconditions that make "count = the members, bounds = theirs" exact: no spread value near 60 s.
   assert.ok(SPREAD.every((v) => Math.abs(v - 60_000) > 2_000));

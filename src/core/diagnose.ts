@@ -162,8 +162,8 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
     return all === 0 ? 0 : inside / all;
   };
   // Each selector's share of a kind of cell (input × protocol × status × flags × bin), worked out
-  // once per kind: cells differ from others of their kind only by client, and there are many.
-  // By group, then by bin: a Map, as bins run to tens of thousands (an array indexed by them went sparse and slow).
+  // once per kind (or stretch): cells differ from others of their kind only by client, and there are many.
+  // By group, then by bin or stretch: a Map, as bins run to tens of thousands (an array indexed by them went sparse and slow).
   // Kinds no selector takes (most bins of upgraded sessions, hours of them) share one array of zeros.
   // Cells come grouped by kind (core/cells.ts): the last kind's shares are kept at hand.
   const kinds = new Map<number, Map<number, Float64Array>>();
@@ -176,15 +176,19 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
     return last.shares;
   };
   const kindShares = (key: number, c: CellView): Float64Array => {
-    let byBin = kinds.get(key);
-    if (byBin === undefined) kinds.set(key, (byBin = new Map()));
-    let shares = byBin.get(c.bin);
+    let byPlace = kinds.get(key);
+    if (byPlace === undefined) kinds.set(key, (byPlace = new Map()));
+    // A kind's FINE bins are read only when a cut falls among them; else it takes every label of
+    // the stretch of its group that holds it, and so its shares (most kinds of upgraded sessions,
+    // spread over hours, lie in a few stretches).
+    const first = c.bin < 0 ? -1 : FINE.bin(COARSE.lo(c.bin));
+    const stretch = cutsUpTo(cuts, first);
+    const split = c.bin >= 0 && cutsUpTo(cuts, FINE.bin(COARSE.hi(c.bin))) > stretch;
+    const place = c.bin < 0 ? -1 : split ? c.bin : -2 - stretch;
+    let shares = byPlace.get(place);
     if (shares !== undefined) return shares;
     const g = counts.groups.get(key);
     shares = new Float64Array(accs.length);
-    // A kind's FINE bins are read only when a cut falls among them; else they share each label.
-    const first = c.bin < 0 ? -1 : FINE.bin(COARSE.lo(c.bin));
-    const split = c.bin >= 0 && g !== undefined && cutWithin(cuts, first, FINE.bin(COARSE.hi(c.bin)));
     if (split) fineBins(g, c.bin);
     for (let i = 0; i < accs.length; i++) {
       const sel = (accs[i] as Acc).sel;
@@ -194,7 +198,7 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
         : g !== undefined && sel.label(c.protocol, c.status, c.flags, FINE.lo(first)) !== undefined ? 1 : 0;
     }
     if (shares.every((x) => x === 0)) shares = none;
-    byBin.set(c.bin, shares);
+    byPlace.set(place, shares);
     return shares;
   };
   counts.forEachCell((c) => {
@@ -287,16 +291,16 @@ function firstBinFrom(ms: number): number {
   return FINE.lo(b) < ms ? b + 1 : b;
 }
 
-/** Is there a cut c (ascending `cuts`) with first < c ≤ last, one that parts bins first … last? */
-function cutWithin(cuts: readonly number[], first: number, last: number): boolean {
+/** The number of cuts (ascending) at or below `bin`: which stretch of a group holds the bin. */
+function cutsUpTo(cuts: readonly number[], bin: number): number {
   let lo = 0;
   let hi = cuts.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if ((cuts[mid] as number) <= first) lo = mid + 1;
+    if ((cuts[mid] as number) <= bin) lo = mid + 1;
     else hi = mid;
   }
-  return lo < cuts.length && (cuts[lo] as number) <= last;
+  return lo;
 }
 
 function topClients(m: Map<number, number>, name: (id: number) => string): { client: string; count: number }[] {

@@ -24,6 +24,11 @@ export interface ClusterOptions {
   toleranceMs?: number;
   /** Fewest members a cluster needs. */
   minCount?: number;
+  /**
+   * Weigh every window in every round, not only those whose background holds the last round's
+   * clusters: the same clusters, slower (tests compare the two).
+   */
+  everyWindow?: boolean;
 }
 
 /** How much denser than its surroundings a window must be. */
@@ -85,15 +90,67 @@ interface Members {
   bins: Uint32Array;
   /** prefix[i]: the counts of members 0 … i-1 (member i's count: prefix[i + 1] - prefix[i]). */
   prefix: Float64Array;
-  /** The same over the background (the members outside the masked clusters), rewritten by each round. */
-  bg: Float64Array;
 }
 
 function members(h: DurationHistogram): Members {
   const { bins, counts } = h.toArrays();
   const prefix = new Float64Array(bins.length + 1);
   for (let k = 0; k < bins.length; k++) prefix[k + 1] = (prefix[k] as number) + (counts[k] as number);
-  return { bins, prefix, bg: new Float64Array(bins.length + 1) };
+  return { bins, prefix };
+}
+
+/** The first member whose bin starts at or past `ms`. */
+function memberFrom(m: Members, ms: number): number {
+  return firstWhere(m, (k) => FINE.lo(m.bins[k] as number) >= ms);
+}
+
+/** The first member k for which `past(k)` holds, `past` being false and then true as k grows. */
+function firstWhere(m: Members, past: (k: number) => boolean): number {
+  let lo = 0;
+  let hi = m.bins.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (past(mid)) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
+}
+
+/**
+ * Ranges of members [from, to), in order and apart: those whose bins start inside one of the
+ * clusters (the masked members of a round), or whose windows' backgrounds reach into one.
+ */
+type Spans = [number, number][];
+
+function merged(spans: Spans): Spans {
+  const out: Spans = [];
+  for (const [from, to] of spans.filter(([a, b]) => b > a).sort((x, y) => x[0] - y[0])) {
+    const last = out[out.length - 1];
+    if (last !== undefined && from <= last[1]) last[1] = Math.max(last[1], to);
+    else out.push([from, to]);
+  }
+  return out;
+}
+
+/** A window at t: its width w (the tolerance) and the reach r of the durations around it. */
+function widthAt(t: number, opts: ClusterOptions): number {
+  return opts.toleranceMs ?? defaultTolerance(t);
+}
+
+function reachAt(t: number): number {
+  return Math.max(1000, Math.round(t * 0.1));
+}
+
+/**
+ * The whole background of a window at t (around it and the wider neighbourhood): from
+ * backgroundLo to backgroundHi ms, both growing with t (as w and r do).
+ */
+function backgroundLo(t: number): number {
+  return Math.min(t - reachAt(t), Math.round(t / 2));
+}
+
+function backgroundHi(t: number, opts: ClusterOptions): number {
+  return Math.max(t + widthAt(t, opts) + reachAt(t), Math.round(t * 1.5) + widthAt(t, opts));
 }
 
 /**
@@ -117,64 +174,73 @@ class Cursor {
  * whichever is denser, with the `masked` clusters left out of both. After the first round
  * (`fresh`: the clusters the last one kept) only windows whose background holds a fresh cluster
  * are weighed again: any other's verdict is the last round's, and a window that passed then was
- * kept, so masked now, or was near one kept, so near it still.
+ * kept, so masked now, or was near one kept, so near it still. Those windows' members are found
+ * by binary search (a background's bounds grow with t), and the background's sums are the
+ * members' less the masked ones' (a few ranges of members): a round that finds a small cluster
+ * beside a big one reads the members near them, not all of them.
  */
 function candidates(members: Members, masked: readonly Cluster[], fresh: readonly Cluster[] | null, opts: ClusterOptions): Cluster[] {
   const minCount = opts.minCount ?? 3;
-  const { bins, prefix, bg } = members;
+  const { bins, prefix } = members;
   if (bins.length === 0) return [];
-  // The background: the members where they are, those inside a masked cluster left out, then summed in one pass.
-  for (let i = 0; i < bins.length; i++) {
-    const lo = FINE.lo(bins[i] as number);
-    bg[i + 1] = (bg[i] as number) + (overlapsAny(masked, lo, lo) ? 0 : (prefix[i + 1] as number) - (prefix[i] as number));
-  }
+  const holes = merged(masked.map((c) => [memberFrom(members, c.loMs), memberFrom(members, c.hiMs + 1)]));
+  /** The background's count among members a … b-1: theirs, less the masked ones'. */
+  const bg = (a: number, b: number): number => {
+    if (b <= a) return 0;
+    let n = (prefix[b] as number) - (prefix[a] as number);
+    for (const [from, to] of holes) {
+      const x = Math.max(a, from);
+      const y = Math.min(b, to);
+      if (y > x) n -= (prefix[y] as number) - (prefix[x] as number);
+    }
+    return n;
+  };
   // The background from fromMs to toMs (whole bins from the one holding fromMs): both edges only
   // grow with the window's start, each edge of each sum a cursor of its own.
   const aroundLo = new Cursor(bins);
   const aroundHi = new Cursor(bins);
   const wideLo = new Cursor(bins);
   const wideHi = new Cursor(bins);
-  const sum = (lo: Cursor, hi: Cursor, fromMs: number, toMs: number): number => {
-    const a = lo.from(FINE.bin(Math.max(0, fromMs)));
-    const b = hi.from(FINE.bin(toMs) + 1);
-    return b > a ? (bg[b] as number) - (bg[a] as number) : 0;
-  };
+  const sum = (lo: Cursor, hi: Cursor, fromMs: number, toMs: number): number => bg(lo.from(FINE.bin(Math.max(0, fromMs))), hi.from(FINE.bin(toMs) + 1));
 
+  const first = memberFrom(members, MIN_TIMEOUT_MS);
+  const spans: Spans = fresh === null || opts.everyWindow === true
+    ? [[first, bins.length]]
+    : merged(fresh.map((c) => [
+      Math.max(first, firstWhere(members, (k) => backgroundHi(FINE.lo(bins[k] as number), opts) >= c.loMs)),
+      firstWhere(members, (k) => backgroundLo(FINE.lo(bins[k] as number)) > c.hiMs),
+    ]));
   const out: Cluster[] = [];
   // The window's members are i … j: j moves on with i, as t + w only grows.
   let j = 0;
-  for (let i = 0; i < bins.length; i++) {
-    const t = FINE.lo(bins[i] as number);
-    if (t < MIN_TIMEOUT_MS) continue;
-    const w = opts.toleranceMs ?? defaultTolerance(t);
-    const r = Math.max(1000, Math.round(t * 0.1));
-    if (fresh !== null) {
-      const lo = Math.min(t - r, Math.round(t / 2));
-      const hi = Math.max(t + w + r, Math.round(t * 1.5) + w);
-      if (!overlapsAny(fresh, lo, hi)) continue;
+  for (const [from, to] of spans) {
+    for (let i = from; i < to; i++) {
+      const t = FINE.lo(bins[i] as number);
+      const w = widthAt(t, opts);
+      const r = reachAt(t);
+      const last = FINE.bin(t + w);
+      if (j < i) j = i;
+      while (j + 1 < bins.length && (bins[j + 1] as number) <= last) j++;
+      const inWin = (prefix[j + 1] as number) - (prefix[i] as number);
+      if (inWin < minCount) continue;
+      const own = bg(i, j + 1);
+      const around = (sum(aroundLo, aroundHi, t - r, t + w + r) - own) / (2 * r);
+      const wide = (sum(wideLo, wideHi, Math.round(t / 2), Math.round(t * 1.5) + w) - own) / Math.max(1, t);
+      const background = Math.max(around, wide);
+      const density = inWin / (w + 1);
+      const contrast = background === 0 ? Infinity : density / background;
+      if (contrast < MIN_CONTRAST) continue;
+      // Chance is judged over the members' own span: six give-ups within 13 ms are no coincidence.
+      const hiMs = FINE.hi(bins[j] as number);
+      if (lnPoissonTail(inWin, background * (hiMs - t + 1)) > MAX_LN_P) continue;
+      if (overlapsAny(masked, t, hiMs)) continue;
+      out.push(clusterOfMembers(members, i, j, inWin, contrast));
     }
-    const last = FINE.bin(t + w);
-    if (j < i) j = i;
-    while (j + 1 < bins.length && (bins[j + 1] as number) <= last) j++;
-    const inWin = (prefix[j + 1] as number) - (prefix[i] as number);
-    if (inWin < minCount) continue;
-    const own = (bg[j + 1] as number) - (bg[i] as number);
-    const around = (sum(aroundLo, aroundHi, t - r, t + w + r) - own) / (2 * r);
-    const wide = (sum(wideLo, wideHi, Math.round(t / 2), Math.round(t * 1.5) + w) - own) / Math.max(1, t);
-    const background = Math.max(around, wide);
-    const density = inWin / (w + 1);
-    const contrast = background === 0 ? Infinity : density / background;
-    if (contrast < MIN_CONTRAST) continue;
-    // Chance is judged over the members' own span: six give-ups within 13 ms are no coincidence.
-    const hiMs = FINE.hi(bins[j] as number);
-    if (lnPoissonTail(inWin, background * (hiMs - t + 1)) > MAX_LN_P) continue;
-    if (overlapsAny(masked, t, hiMs)) continue;
-    out.push(clusterOfMembers(members, i, j, inWin, contrast));
   }
   return out;
 }
 
-/** Does a cluster of `cs` overlap [lo, hi] ms? A loop, not some(): called per member, a closure each would be garbage. */
+/** Does a cluster of `cs` overlap [lo, hi] ms? A loop, not some(): called per window, a closure each would be garbage. */
 function overlapsAny(cs: readonly Cluster[], lo: number, hi: number): boolean {
   for (const c of cs) if (c.loMs <= hi && c.hiMs >= lo) return true;
   return false;
