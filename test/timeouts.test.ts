@@ -248,6 +248,9 @@ for (const c of quantileCases) {
       const reach = Math.min(want, FINE.lo(FINE.size - 1));
       assert.ok(reach - got.ms <= reach * 0.00004, `q=${q}: ${got.ms} vs ${want}`);
     }
+    // Several at once, in one pass, asked in any order: each as when asked alone.
+    const asked = [...QS].reverse().concat(QS[0] as number);
+    assert.deepEqual(h.quantiles(asked), asked.map((q) => h.quantile(q)));
   });
 }
 

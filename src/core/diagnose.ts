@@ -122,7 +122,7 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
   const timed = accs.filter((a) => !a.sel.durationFree);
   // Where some timed selector's label may change: the first bin from each of their edges on. A
   // group's bins between two such cuts share every label, and are weighed as one.
-  const cuts = [...new Set(timed.flatMap((a) => a.sel.edgesMs.map(firstBinFrom)))].sort((x, y) => x - y);
+  const cuts = [...new Set(timed.flatMap((a) => a.sel.edgesMs.map((ms) => FINE.binFrom(ms))))].sort((x, y) => x - y);
   for (const g of counts.groups.values()) {
     const untimed = g.count - g.durations.count;
     for (const a of accs) {
@@ -282,13 +282,6 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
     return [...ids];
   };
   return { timeouts, findings, clusters, findingsOf };
-}
-
-/** The first FINE bin whose first ms is at or past `ms`. */
-function firstBinFrom(ms: number): number {
-  if (ms <= 0) return 0;
-  const b = FINE.bin(ms);
-  return FINE.lo(b) < ms ? b + 1 : b;
 }
 
 /** The number of cuts (ascending) at or below `bin`: which stretch of a group holds the bin. */

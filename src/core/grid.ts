@@ -37,6 +37,13 @@ export class Grid {
     return ((k & (this.half - 1)) + this.half) * (1 << (octave + 1));
   }
 
+  /** The first bin whose first ms is at or past `ms`. */
+  binFrom(ms: number): number {
+    if (ms <= 0) return 0;
+    const b = this.bin(ms);
+    return this.lo(b) < ms ? b + 1 : b;
+  }
+
   /** The last ms of a bin. */
   hi(bin: number): number {
     return bin + 1 >= this.size ? Number.MAX_SAFE_INTEGER : this.lo(bin + 1) - 1;
@@ -46,6 +53,12 @@ export class Grid {
 export const FINE = new Grid(16);
 export const COARSE = new Grid(11);
 export const SESSION = new Grid(7);
+
+/** A quantile's first ms, and whether it is exact (its bin a millisecond wide) or within 0.003 %. */
+export interface Quantile {
+  ms: number;
+  exact: boolean;
+}
 
 const PAGE_BITS = 12;
 const PAGE = 1 << PAGE_BITS;
@@ -372,20 +385,30 @@ export class DurationHistogram {
    * The q-quantile (nearest rank): the first ms of its bin, and whether that bin is wider than a
    * millisecond (the value is then within 0.003 %, not exact). -1 when empty.
    */
-  quantile(q: number): { ms: number; exact: boolean } {
-    if (this.count === 0) return { ms: -1, exact: true };
-    const rank = Math.max(1, Math.ceil(q * this.count));
+  quantile(q: number): Quantile {
+    return this.quantiles([q])[0] as Quantile;
+  }
+
+  /** quantile() of each of `qs`, in one pass over the bins (a log's sessions fill 100,000s). */
+  quantiles(qs: readonly number[]): Quantile[] {
+    const found = qs.map(() => -1);
+    if (this.count === 0) return found.map(() => ({ ms: -1, exact: true }));
+    const ranks = qs.map((q) => Math.max(1, Math.ceil(q * this.count)));
+    const order = ranks.map((_, i) => i).sort((a, b) => (ranks[a] as number) - (ranks[b] as number));
+    let next = 0;
     let seen = 0;
-    let found = -1;
     this.forEachUntil((b, n) => {
       seen += n;
-      if (seen >= rank) found = b;
-      return found >= 0;
+      for (; next < order.length && (ranks[order[next] as number] as number) <= seen; next++) found[order[next] as number] = b;
+      return next === order.length;
     });
-    if (found < 0) return { ms: this.maxMs, exact: true };
-    const lo = FINE.lo(found);
-    return FINE.hi(found) === lo ? { ms: lo, exact: true } : { ms: Math.min(lo, this.maxMs), exact: false };
+    return found.map((bin) => {
+      if (bin < 0) return { ms: this.maxMs, exact: true };
+      const lo = FINE.lo(bin);
+      return FINE.hi(bin) === lo ? { ms: lo, exact: true } : { ms: Math.min(lo, this.maxMs), exact: false };
+    });
   }
+
 
   private forEachUntil(fn: (bin: number, n: number) => boolean): void {
     this.flush();

@@ -7,7 +7,7 @@
 import { PROTOCOL_NAMES } from '../core/classify.js';
 import { BUCKET_LADDER_S } from '../core/counts.js';
 import type { Diagnosis, FindingData } from '../core/diagnose.js';
-import { DurationHistogram, FINE } from '../core/grid.js';
+import { DurationHistogram, FINE, type Quantile } from '../core/grid.js';
 import { KEY_WINDOW_MS, type TracedKeyCounts } from '../core/keys.js';
 import { byName } from '../core/lists.js';
 import { NO_NAME, Outcome, type OutcomeTable } from '../core/outcomes.js';
@@ -128,13 +128,10 @@ function outcomeRows<K extends 'upstream' | 'path'>(t: OutcomeTable, inputs: rea
 
 /** Exact percentiles from the FINE histogram (marked approximate past 65.5 s, where its bins are wider than 1 ms). */
 function summary(h: DurationHistogram): DurationSummary {
-  const approximate: Percentile[] = [];
-  const s = (name: Percentile, q: number): number | null => {
-    const v = h.quantile(q);
-    if (!v.exact) approximate.push(name);
-    return v.ms < 0 ? null : v.ms / 1000;
-  };
-  const out: DurationSummary = { p50: s('p50', 0.5), p90: s('p90', 0.9), p99: s('p99', 0.99), max: h.maxMs < 0 ? null : h.maxMs / 1000 };
+  const [p50, p90, p99] = h.quantiles([0.5, 0.9, 0.99]) as [Quantile, Quantile, Quantile];
+  const seconds = (v: Quantile): number | null => (v.ms < 0 ? null : v.ms / 1000);
+  const approximate = ([['p50', p50], ['p90', p90], ['p99', p99]] as const).filter(([, v]) => !v.exact).map(([name]): Percentile => name);
+  const out: DurationSummary = { p50: seconds(p50), p90: seconds(p90), p99: seconds(p99), max: h.maxMs < 0 ? null : h.maxMs / 1000 };
   if (approximate.length > 0) {
     out.approximate = true;
     out.approximatePercentiles = approximate;
@@ -401,9 +398,11 @@ function histogram(t: Tally, d: Diagnosis): HistogramBin[] {
     }
     return bins[lo] as HistogramBin;
   };
+  // A group's FINE bins between two edges fall in one bin of these: counted by those stretches.
+  const cuts = sorted.slice(1).map((ms) => FINE.binFrom(ms));
   for (const g of t.counts.groups.values()) {
     const upgraded = g.status === 101;
-    g.durations.forEach((b, n) => {
+    g.durations.forEachStretch(cuts, (b, n) => {
       const bin = binOf(FINE.lo(b));
       if (upgraded) bin.upgraded += n;
       else bin.failed += n;
