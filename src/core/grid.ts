@@ -409,7 +409,6 @@ export class DurationHistogram {
     });
   }
 
-
   private forEachUntil(fn: (bin: number, n: number) => boolean): void {
     this.flush();
     if (this.pages === null) {

@@ -132,11 +132,12 @@ function merged(spans: Spans): Spans {
   return out;
 }
 
-/** A window at t: its width w (the tolerance) and the reach r of the durations around it. */
+/** A window at t: its width w (the tolerance). */
 function widthAt(t: number, opts: ClusterOptions): number {
   return opts.toleranceMs ?? defaultTolerance(t);
 }
 
+/** A window at t: the reach r of the durations around it (±10 % of t, at least ±1 s). */
 function reachAt(t: number): number {
   return Math.max(1000, Math.round(t * 0.1));
 }
