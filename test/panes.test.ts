@@ -8,6 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { Readable } from 'node:stream';
 import { test } from 'node:test';
 
 import { DEFAULT_WS_PATHS, compileWsPaths } from '../src/core/classify.js';
@@ -17,7 +18,8 @@ import { EvidenceReservoir, type EvidenceRow } from '../src/core/evidence.js';
 import { KeyCounts } from '../src/core/keys.js';
 import { PaneWindow } from '../src/core/panes.js';
 import { readPart, type PartRules, type PartTally, type Slice } from '../src/core/part.js';
-import { DEFAULT_CAPS, type TallyView } from '../src/core/tally.js';
+import { runPipeline } from '../src/core/pipeline.js';
+import { DEFAULT_CAPS, Tally, type TallyView } from '../src/core/tally.js';
 import { compilePreset, findPreset, type Preset } from '../src/format/presets.js';
 import { FIXTURE } from './helpers/cli.js';
 
@@ -137,5 +139,96 @@ test('parts that put lines no window can reach into one slice no pane keeps give
     assert.deepEqual(verdict(runBounded.view()), verdict(runWhole.view()), `the run, window ${windowMs} ms`);
     const fewer = windowMs < 3_600_000 && blockLines > 10;
     assert.ok(fewer ? runBounded.slices < runWhole.slices : runBounded.slices <= runWhole.slices + LINES.length / blockLines, `${runBounded.slices} slices against ${runWhole.slices}`);
+  }
+});
+
+test('parts whose panes are read only when a verdict may see them give the verdicts of parts sliced as they are read, and let go of their blocks', () => {
+  // The sample spans 2 h 8 min. Blocks of 20 lines span more than a 5-minute window: most are left
+  // behind unread. Blocks of 7 lines, or a window of three hours, keep several waiting; a part
+  // counted as 20 MiB fills the waiting room (32 MiB), and the window slices parts as they come.
+  for (const [windowMs, blockLines, every, heldBytes] of [[5 * 60_000, 20, 4, 4 << 20], [5 * 60_000, 7, 5, 4 << 20], [3 * 3_600_000, 25, 3, 4 << 20], [20 * 60_000, 10, 4, 20 << 20]] as const) {
+    const sliced = new PaneWindow(windowMs, 1000, 3);
+    const later = new PaneWindow(windowMs, 1000, 3);
+    const rules: PartRules = { input: 0, gate: false, sinceMs: -Infinity, untilMs: Infinity, paneMs: sliced.paneMs, windowMs, evidencePerClass: 4, caps: DEFAULT_CAPS, sightAll: false, textsByPlace: false };
+    const runSliced = new RunOf();
+    const runLater = new RunOf();
+    let offset = 0;
+    let blocks = 0;
+    let reread = 0;
+    let released = 0;
+    for (let b = 0; b * blockLines < LINES.length; b++, blocks++) {
+      const text = Buffer.from(`${LINES.slice(b * blockLines, (b + 1) * blockLines).join('\n')}\n`);
+      const read = (r: PartRules): { tally: PartTally; block: Buffer } => {
+        const data = new SharedArrayBuffer(text.length);
+        text.copy(Buffer.from(data));
+        return { tally: readPart({ data, bytes: text.length }, FORMATS, [0, 1], WS_PATHS, r).tally, block: Buffer.from(data) };
+      };
+      const a = read(rules);
+      for (const [pane, slice] of a.tally.slices) {
+        slice.evidence.textsFrom(a.block, true);
+        sliced.slice(pane, slice, offset);
+      }
+      runSliced.add(a.tally.slices, offset);
+      // As the pipeline hands such a part on (core/tally.ts absorb, then later()).
+      const z = read({ ...rules, panesLater: true });
+      assert.deepEqual([...z.tally.slices.keys()], [-Infinity], 'one slice, which no pane keeps');
+      const only = z.tally.slices.get(-Infinity) as Slice;
+      only.evidence.textsFrom(z.block, true);
+      later.slice(-Infinity, only, offset);
+      runLater.add(z.tally.slices, offset);
+      const lineOffset = offset;
+      later.later({
+        lastMs: only.counts.lastMs, bytes: heldBytes, lineOffset,
+        panes: () => {
+          reread++;
+          const slices = read(rules);
+          assert.ok(z.block.equals(text), 'the block is held until let go');
+          for (const s of slices.tally.slices.values()) s.evidence.textsFrom(slices.block, true);
+          return slices.tally.slices;
+        },
+        release: () => {
+          released++;
+          z.block.fill('#');
+        },
+      });
+      offset += a.tally.lines;
+      if ((b + 1) % every === 0) assert.deepEqual(verdict(later.view(0)), verdict(sliced.view(0)), `window ${windowMs} ms, after block ${b}`);
+    }
+    const last = verdict(later.view(0)) as { findings: { id: string; evidence: EvidenceRow[] }[] };
+    assert.deepEqual(last, verdict(sliced.view(0)), `window ${windowMs} ms, at the end`);
+    const lines = new Set(LINES);
+    for (const f of last.findings) for (const e of f.evidence) assert.ok(lines.has(e.text), `${f.id} cites a line of the log: ${e.text.slice(0, 80)}`);
+    assert.deepEqual(verdict(runLater.view()), verdict(runSliced.view()), `the run, window ${windowMs} ms`);
+    assert.equal(released, blocks, 'every block let go once the window was read');
+    if (blockLines === 20) assert.ok(reread <= blocks / 2, `${reread} of ${blocks} parts read again`);
+    assert.equal(later.wantsLater, heldBytes * 2 <= 32 << 20, 'the waiting room');
+  }
+});
+
+test('a stream read live gives the window and the run the same verdicts with its panes read later as with them sliced as read', async () => {
+  // The sample piped in blocks of at most 2 KB (about 25), read in this thread or a worker; a
+  // 20-minute window. The pipeline reads a block as one slice while the window asks for that.
+  const text = `${LINES.join('\n')}\n`;
+  const run = async (later: boolean, workers: number): Promise<{ window: unknown; run: unknown; deferred: number }> => {
+    const window = new PaneWindow(20 * 60_000, 1000, 3);
+    window.wantsLater = later;
+    let deferred = 0;
+    const take = window.later.bind(window);
+    window.later = (part) => {
+      deferred++;
+      take(part);
+    };
+    const tally = new Tally({ evidence: 3, listener: window, singleInput: true });
+    const result = await runPipeline(['-'], tally, { formats: FORMATS, detect: false, wsPaths: WS_PATHS, stdin: Readable.from([text]), workers, chunkBytes: 2048, live: true });
+    result.close();
+    return { window: verdict(window.view(0)), run: verdict(tally), deferred };
+  };
+  for (const workers of [1, 2]) {
+    const sliced = await run(false, workers);
+    const later = await run(true, workers);
+    assert.equal(sliced.deferred, 0);
+    assert.ok(later.deferred >= 20, `${later.deferred} blocks read as one slice`);
+    assert.deepEqual(later.window, sliced.window, `the window, ${workers} thread(s)`);
+    assert.deepEqual(later.run, sliced.run, `the run, ${workers} thread(s)`);
   }
 });

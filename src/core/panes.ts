@@ -4,13 +4,16 @@
  * goes to the pane of its time; the window's end is the newest line's time, moving on with the
  * wall clock while the log is quiet, so a log fed fast (hours in seconds) and a log followed as it
  * is written both see the last --window of log. Parts are sliced by pane where they are read
- * (core/part.ts). Old panes drop off: memory stays flat however long the run. Key findings are not windowed: the window's view has no key tallies.
+ * (core/part.ts), or, a stream's blocks, read as one slice and sliced only if a verdict may see
+ * their lines (later()): a log fed faster than its own time leaves most blocks behind unread.
+ * Old panes drop off: memory stays flat however long the run. Key findings are not windowed: the
+ * window's view has no key tallies.
  */
 import { Counts } from './counts.js';
 import { EvidenceReservoir } from './evidence.js';
 import { KeyCounts } from './keys.js';
 import type { Slice } from './part.js';
-import type { SliceListener, TallyView } from './tally.js';
+import type { LaterPart, SliceListener, TallyView } from './tally.js';
 
 /** Panes a window is cut into, at most: merging them is each verdict's work. */
 const MAX_PANES = 30;
@@ -18,6 +21,12 @@ const MAX_PANES = 30;
 const PANE_EVIDENCE = 200;
 /** Slices a pane holds unmerged, at most (a followed log's parts are small and many). */
 const PENDING_SLICES = 8;
+/**
+ * Bytes of parts whose panes wait to be read (their blocks held meanwhile). A log whose window
+ * holds more is dense enough that most parts would be read twice: its parts are sliced as they
+ * are read from then on.
+ */
+const LATER_BYTES = 32 << 20;
 
 /**
  * A pane's slices are merged into it only when a verdict reads the window or they pile up: a log
@@ -38,6 +47,10 @@ export class PaneWindow implements SliceListener {
   private newest = -Infinity;
   private newestLineMs = NaN;
   private newestAtWall = 0;
+  /** Parts read as one slice whose lines a verdict may still see, oldest first, and their bytes. */
+  private readonly waiting: LaterPart[] = [];
+  private waitingBytes = 0;
+  wantsLater = true;
 
   /** `windowMs`: how far back the verdict looks; `intervalMs`: how often it is taken; `evidence`: lines per finding. */
   constructor(readonly windowMs: number, intervalMs: number, private readonly evidencePerFinding: number) {
@@ -68,6 +81,42 @@ export class PaneWindow implements SliceListener {
     if (p.pending.length >= PENDING_SLICES) this.settle(p);
   }
 
+  /**
+   * A part read as one slice (core/part.ts PartRules.panesLater): its panes are read when a
+   * verdict may see its lines, or never, if the window moves past them first (a log fed faster
+   * than its own time leaves most parts behind before any verdict).
+   */
+  later(part: LaterPart): void {
+    this.waiting.push(part);
+    this.waitingBytes += part.bytes;
+    this.leaveBehind(this.newestLineMs);
+    if (this.waitingBytes <= LATER_BYTES) return;
+    this.wantsLater = false;
+    while (this.waiting.length > 0) this.readPanes(this.waiting.shift() as LaterPart);
+  }
+
+  /** Lets go of the waiting parts no window ending at `endMs` or later can see. */
+  private leaveBehind(endMs: number): void {
+    if (!Number.isFinite(endMs)) return;
+    const from = Math.floor((endMs - this.windowMs) / this.paneMs) * this.paneMs;
+    for (let i = 0; i < this.waiting.length; ) {
+      const part = this.waiting[i] as LaterPart;
+      if (part.lastMs >= from) {
+        i++;
+        continue;
+      }
+      this.waiting.splice(i, 1);
+      this.waitingBytes -= part.bytes;
+      part.release();
+    }
+  }
+
+  private readPanes(part: LaterPart): void {
+    this.waitingBytes -= part.bytes;
+    for (const [k, slice] of part.panes()) this.slice(k, slice, part.lineOffset);
+    part.release();
+  }
+
   /** The pane with its slices merged, in the order they came. */
   private settle(p: Pane): { counts: Counts; evidence: EvidenceReservoir } {
     const counts = (p.counts ??= new Counts());
@@ -87,6 +136,8 @@ export class PaneWindow implements SliceListener {
   view(wallMs = Date.now()): TallyView {
     const end = Number.isFinite(this.newestLineMs) ? this.newestLineMs + Math.max(0, wallMs - this.newestAtWall) : NaN;
     const from = Number.isFinite(end) ? Math.floor((end - this.windowMs) / this.paneMs) : -Infinity;
+    this.leaveBehind(end);
+    while (this.waiting.length > 0) this.readPanes(this.waiting.shift() as LaterPart);
     for (const k of this.panes.keys()) if (k < from) this.panes.delete(k);
     const counts = new Counts();
     const evidence = new EvidenceReservoir(Math.max(4, this.evidencePerFinding + 1), PANE_EVIDENCE * MAX_PANES);

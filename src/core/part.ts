@@ -48,6 +48,11 @@ export interface PartRules {
   paneMs: number;
   /** How far back a live window looks (0: no window); see PartReader.onlyWindowFrom. */
   windowMs: number;
+  /**
+   * A live window's block, read first as one slice (the run's counts), its panes only if a
+   * verdict can still see it, by reading it again (core/panes.ts PaneWindow.later).
+   */
+  panesLater?: boolean;
   /** Evidence: first lines kept per class (core/evidence.ts). */
   evidencePerClass: number;
   /** The run's evidence cutoffs when the part was launched (core/evidence.ts Cutoffs). */
@@ -297,6 +302,8 @@ export class PartTally {
    */
   block: Buffer | null = null;
   recycle: (() => void) | null = null;
+  /** A part read with `panesLater`, in the thread that merges it: the same part read again, sliced by pane. */
+  reread: (() => PartTally) | null = null;
 
   /** Done with merging: the block, if any, goes back to be cut into again. */
   release(): void {
@@ -502,6 +509,11 @@ export class PartReader {
     if (paneMs > 0 && windowMs > 0 && Number.isFinite(lastMs)) this.firstWindowPane = Math.floor((lastMs - windowMs) / paneMs);
   }
 
+  /** Every line to the one slice no pane keeps (pane -Infinity): the part's panes come later, if at all. */
+  noWindow(): void {
+    this.firstWindowPane = Infinity;
+  }
+
   /** The slice of a line written at `endMs`: its pane's (a line without a time goes with the last), or the one. */
   private sliceAt(endMs: number): Slice {
     const paneMs = this.rules.paneMs;
@@ -539,7 +551,8 @@ export function readPart(where: PartBytes, formats: readonly CompiledFormat[], o
     // Its lines are kept by their places in it: nothing of their text is copied or posted.
     const block = Buffer.from(where.data, 0, where.bytes);
     reader.fileOffset = 0;
-    if (rules.windowMs > 0) reader.onlyWindowFrom(scanner.lastTime(block, 0, block.length));
+    if (rules.panesLater === true) reader.noWindow();
+    else if (rules.windowMs > 0) reader.onlyWindowFrom(scanner.lastTime(block, 0, block.length));
     const rest = reader.lines(block, 0, block.length);
     if (rest < block.length && !reader.stopped) reader.line(block, rest, block.length);
     reader.seal();

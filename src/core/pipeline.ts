@@ -350,6 +350,7 @@ class Cursor {
     }
     p.badLines.forEach((line, i) => this.unparsed(base + line, p.badTexts[i] as string, p.badReasons[i] as string));
     tally.absorb(p.slices, base, p.block);
+    if (p.reread !== null) tally.later(p, base);
     this.ctx.progress();
   }
 
@@ -439,13 +440,19 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   /**
    * Only an input's first part closes the format gate itself (a later one's failing lines are
    * weighed by Cursor.gate). Without panes, a part keeps as earliest evidence only lines the
-   * tally could still take as such, and counts in time buckets as wide as the tally's.
+   * tally could still take as such, and counts in time buckets as wide as the tally's. With
+   * panes, a stream's block is read as one slice, as without (its panes read only if a verdict may
+   * see its lines: core/panes.ts later()), while the window asks for that.
    */
-  const rulesFor = (input: number, textsByPlace: boolean) => (first: boolean): PartRules => ({
-    input, gate: first, sinceMs: opts.sinceMs ?? -Infinity, untilMs: opts.untilMs ?? Infinity, paneMs, windowMs,
-    evidencePerClass: tally.evidencePerClass, caps: tally.caps, sightAll: tally.rows !== undefined, textsByPlace,
-    ...(paneMs === 0 ? { evidenceCutoffs: tally.evidence.cutoffs(), bucketSeconds: tally.counts.bucketSeconds } : {}),
-  });
+  const rulesFor = (input: number, textsByPlace: boolean) => (first: boolean): PartRules => {
+    const later = paneMs > 0 && !textsByPlace && tally.listener?.wantsLater === true;
+    return {
+      input, gate: first, sinceMs: opts.sinceMs ?? -Infinity, untilMs: opts.untilMs ?? Infinity, paneMs, windowMs,
+      evidencePerClass: tally.evidencePerClass, caps: tally.caps, sightAll: tally.rows !== undefined, textsByPlace,
+      ...(later ? { panesLater: true } : {}),
+      ...(paneMs === 0 || later ? { evidenceCutoffs: tally.evidence.cutoffs(), bucketSeconds: tally.counts.bucketSeconds } : {}),
+    };
+  };
   const all = opts.formats.map((_, i) => i);
   let partial = false;
   /**

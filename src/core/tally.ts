@@ -7,7 +7,7 @@
  */
 import { Counts, DEFAULT_COUNT_CAPS, type CountCaps } from './counts.js';
 import { EvidenceReservoir } from './evidence.js';
-import type { Slice } from './part.js';
+import type { PartTally, Slice } from './part.js';
 import { DEPARTED_KEYS } from './departed.js';
 import { HandshakeRows } from './handshakes.js';
 import { KEY_WINDOW_MS, KeyWindow, MAX_LIVE_KEYS, type DecodedKey, type KeyCounts, type Sighting } from './keys.js';
@@ -37,6 +37,23 @@ export interface SliceListener {
   /** How far back a window looks: a pane before any window can reach is sliced as pane -Infinity (PartReader.onlyWindowFrom). */
   readonly windowMs: number;
   slice(pane: number, slice: Slice, lineOffset: number): void;
+  /** Should a stream's next part be read as one slice, its panes read later if a verdict may see it? */
+  readonly wantsLater: boolean;
+  /** A part read as one slice (PartRules.panesLater), after slice() was told of it. */
+  later(part: LaterPart): void;
+}
+
+/** A part whose panes are read only if a verdict may see its lines (core/panes.ts PaneWindow.later). */
+export interface LaterPart {
+  /** The time of its newest line (-Infinity: none has one). */
+  lastMs: number;
+  /** The memory its block holds while it waits (the block's whole buffer). */
+  bytes: number;
+  lineOffset: number;
+  /** Reads the part again, sliced by pane. */
+  panes(): ReadonlyMap<number, Slice>;
+  /** Lets its block go. */
+  release(): void;
 }
 
 export interface TallyOptions {
@@ -95,6 +112,29 @@ export class Tally implements TallyView {
       this.evidence.merge(slice.evidence, lineOffset);
       this.listener?.slice(pane, slice, lineOffset);
     }
+  }
+
+  /**
+   * A part read as one slice for the live window's sake (PartRules.panesLater), absorbed already:
+   * the window is given how to read its panes should a verdict see its lines, and the block,
+   * which it lets go when done (the part's own release() then leaves the block alone).
+   */
+  later(p: PartTally, lineOffset: number): void {
+    const { block, reread, recycle } = p;
+    if (this.listener === undefined || block === null || reread === null) return;
+    p.recycle = null;
+    let lastMs = -Infinity;
+    for (const s of p.slices.values()) if (s.counts.lastMs > lastMs) lastMs = s.counts.lastMs;
+    this.listener.later({
+      lastMs, bytes: block.buffer.byteLength, lineOffset,
+      panes: () => {
+        const slices = reread().slices;
+        // The panes merge later, after the block has gone back: they keep copies of their lines.
+        for (const s of slices.values()) s.evidence.textsFrom(block, true);
+        return slices;
+      },
+      release: () => recycle?.(),
+    });
   }
 
   /** A handshake to join by key, or to keep as a row: in time order across inputs, after absorb() took its part. */

@@ -127,6 +127,18 @@ export function runTask(task: ChunkTask, post: (reply: WorkerReply) => void): vo
   else post({ type: 'end', id: task.id });
 }
 
+/** A part read with `panesLater`, read again in this thread, sliced by pane (its block still held). */
+function rereadSliced(task: Omit<ChunkTask, 'id'>): PartTally {
+  // Its panes as a part sliced as it is read has them: without the run's evidence cutoffs and bucket width.
+  const rules: PartRules = { ...task.rules, panesLater: false };
+  delete rules.evidenceCutoffs;
+  delete rules.bucketSeconds;
+  const replies: WorkerReply[] = [];
+  runTask({ ...task, id: -1, rules }, (r) => replies.push(r));
+  for (const r of replies) if (r.type === 'part') return r.tally;
+  throw new Error('a part read again gave no tally');
+}
+
 /** What the pipeline runs parts on: worker threads, or this thread. */
 export interface PartRunner {
   run(task: Omit<ChunkTask, 'id'>, onReply: (r: WorkerReply) => void): number;
@@ -443,7 +455,8 @@ export class ChunkedSource implements PartSource {
       const part = this.feed.take();
       if (part === null) break;
       const p: Pending = { id: -1, part, tallies: [], done: false, holdsBlock: false };
-      p.id = this.pool.run({ ...this.task, rules: this.task.rules(this.launched++ === 0), order, part }, (r) => this.reply(p, r));
+      const task = { ...this.task, rules: this.task.rules(this.launched++ === 0), order, part };
+      p.id = this.pool.run(task, (r) => this.reply(p, r, task));
       this.pending.push(p);
     }
     if (this.pending.length === 0 && this.feed.drained) {
@@ -452,7 +465,7 @@ export class ChunkedSource implements PartSource {
     }
   }
 
-  private reply(p: Pending, r: WorkerReply): void {
+  private reply(p: Pending, r: WorkerReply, task: Omit<ChunkTask, 'id'>): void {
     if (r.type === 'part') {
       const part = p.part;
       // A block's part keeps its lines as places in the block: the block goes back to be cut into
@@ -461,6 +474,7 @@ export class ChunkedSource implements PartSource {
         r.tally.block = Buffer.from(part.data, 0, part.bytes);
         r.tally.recycle = () => this.feed.recycle?.(part.data);
         p.holdsBlock = true;
+        if (task.rules.panesLater === true) r.tally.reread = () => rereadSliced(task);
       }
       p.tallies.push(r.tally);
     } else if (r.type === 'end') {
