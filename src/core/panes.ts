@@ -50,6 +50,7 @@ export class PaneWindow implements SliceListener {
   /** Parts read as one slice whose lines a verdict may still see, oldest first, and their bytes. */
   private readonly waiting: LaterPart[] = [];
   private waitingBytes = 0;
+  /** Stream parts are read as one slice (SliceListener.wantsLater) until the waiting room overflows. */
   wantsLater = true;
 
   /** `windowMs`: how far back the verdict looks; `intervalMs`: how often it is taken; `evidence`: lines per finding. */
@@ -92,7 +93,7 @@ export class PaneWindow implements SliceListener {
     this.leaveBehind(this.newestLineMs);
     if (this.waitingBytes <= LATER_BYTES) return;
     this.wantsLater = false;
-    while (this.waiting.length > 0) this.readPanes(this.waiting.shift() as LaterPart);
+    this.readWaiting();
   }
 
   /** Lets go of the waiting parts no window ending at `endMs` or later can see. */
@@ -111,10 +112,13 @@ export class PaneWindow implements SliceListener {
     }
   }
 
-  private readPanes(part: LaterPart): void {
-    this.waitingBytes -= part.bytes;
-    for (const [k, slice] of part.panes()) this.slice(k, slice, part.lineOffset);
-    part.release();
+  /** The waiting parts' panes read, oldest first, and their blocks let go. */
+  private readWaiting(): void {
+    for (const part of this.waiting.splice(0)) {
+      for (const [k, slice] of part.panes()) this.slice(k, slice, part.lineOffset);
+      part.release();
+    }
+    this.waitingBytes = 0;
   }
 
   /** The pane with its slices merged, in the order they came. */
@@ -137,7 +141,7 @@ export class PaneWindow implements SliceListener {
     const end = Number.isFinite(this.newestLineMs) ? this.newestLineMs + Math.max(0, wallMs - this.newestAtWall) : NaN;
     const from = Number.isFinite(end) ? Math.floor((end - this.windowMs) / this.paneMs) : -Infinity;
     this.leaveBehind(end);
-    while (this.waiting.length > 0) this.readPanes(this.waiting.shift() as LaterPart);
+    this.readWaiting();
     for (const k of this.panes.keys()) if (k < from) this.panes.delete(k);
     const counts = new Counts();
     const evidence = new EvidenceReservoir(Math.max(4, this.evidencePerFinding + 1), PANE_EVIDENCE * MAX_PANES);
