@@ -2,9 +2,11 @@
  * The live window's panes (src/core/panes.ts): a pane's slices merged only when a verdict reads
  * the window, or when they pile up, give the verdict that merging each slice as it came gives;
  * and a part that puts the lines no window can reach into one slice no pane keeps
- * (PartReader.onlyWindowFrom) gives every verdict, and the run, of one sliced whole. The slices
- * are real parts' (src/core/part.ts readPart) of the incident's sample log, read in blocks that
- * are written over once handed on; the lines a verdict cites are still the log's.
+ * (PartReader.onlyWindowFrom) gives every verdict, and the run, of one sliced whole; and parts
+ * read as one slice, their panes read only when a verdict may see them (PaneWindow.later), give
+ * the verdicts of parts sliced as read, given by hand or by the pipeline reading a stream live.
+ * The slices are real parts' (src/core/part.ts readPart) of the incident's sample log, read in
+ * blocks that are written over once handed on; the lines a verdict cites are still the log's.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
