@@ -225,10 +225,12 @@ function candidates(members: Members, masked: readonly Cluster[], fresh: readonl
       const inWin = (prefix[j + 1] as number) - (prefix[i] as number);
       if (inWin < minCount) continue;
       const own = bg(i, j + 1);
+      const density = inWin / (w + 1);
       const around = (sum(aroundLo, aroundHi, t - r, t + w + r) - own) / (2 * r);
+      // The background is at least what is around: most windows stop here, the wider sum unread.
+      if (around > 0 && density / around < MIN_CONTRAST) continue;
       const wide = (sum(wideLo, wideHi, Math.round(t / 2), Math.round(t * 1.5) + w) - own) / Math.max(1, t);
       const background = Math.max(around, wide);
-      const density = inWin / (w + 1);
       const contrast = background === 0 ? Infinity : density / background;
       if (contrast < MIN_CONTRAST) continue;
       // Chance is judged over the members' own span: six give-ups within 13 ms are no coincidence.
