@@ -444,8 +444,8 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
    * panes, a stream's block is read as one slice, as without (its panes read only if a verdict may
    * see its lines: core/panes.ts later()), while the window asks for that.
    */
-  const rulesFor = (input: number, textsByPlace: boolean) => (first: boolean): PartRules => {
-    const later = paneMs > 0 && !textsByPlace && tally.listener?.wantsLater === true;
+  const rulesFor = (input: number, textsByPlace: boolean, stream: boolean) => (first: boolean): PartRules => {
+    const later = paneMs > 0 && stream && tally.listener?.wantsLater === true;
     return {
       input, gate: first, sinceMs: opts.sinceMs ?? -Infinity, untilMs: opts.untilMs ?? Infinity, paneMs, windowMs,
       evidencePerClass: tally.evidencePerClass, caps: tally.caps, sightAll: tally.rows !== undefined, textsByPlace,
@@ -480,7 +480,8 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
     const path = c.name === '-' && opts.follow === undefined && !opts.live ? ((await stdinAsFile(opts.stdin)) ?? '-') : c.name;
     const pipe = path === '-' && typeof opts.stdin === 'number' && isPipe(opts.stdin) ? opts.stdin : -1;
     const blockBytes = opts.chunkBytes === undefined ? BLOCK_BYTES : Math.min(BLOCK_BYTES, chunkBytes);
-    const task = (byPlace: boolean): InputTask => ({ file: path, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, rules: rulesFor(c.input, byPlace) });
+    // A file's parts keep their lines as places when it stays open (c.places); a stream's as places in their blocks.
+    const task = (stream: boolean): InputTask => ({ file: path, formats: formats.specs, wsPaths: { source: opts.wsPaths.source, flags: opts.wsPaths.flags }, rules: rulesFor(c.input, !stream && c.places !== null, stream) });
     const streamOrder = (first: Part | null): number[] => orderFor(c, opts.detect ? sampleOf(first) : null);
     if (pipe >= 0 && workers > 1 && streamThreads < STREAM_THREADS) {
       // Standard input's pipe, read in a thread of its own (input/stream-thread.ts), which finds
@@ -488,7 +489,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       streamThreads++;
       const thread = new StreamThread(c.name, { fd: pipe }, blockBytes, () => wake());
       c.opened = { name: c.name, stream: emptyStream(), get gzipLayers() { return thread.gzipLayers; }, bytesRead: () => 0 };
-      c.source = new ChunkedSource(pool, thread, task(false), streamOrder, ahead, () => wake());
+      c.source = new ChunkedSource(pool, thread, task(true), streamOrder, ahead, () => wake());
       return;
     }
     try {
@@ -515,7 +516,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
       const ends = await lineEnds(path, info.size, chunkBytes);
       c.opened.stream.destroy();
       const runner = info.size < MIN_WORKER_BYTES ? inline : pool;
-      c.source = new ChunkedSource(runner, new FileRanges(ends), task(c.places !== null), order, ahead, () => wake());
+      c.source = new ChunkedSource(runner, new FileRanges(ends), task(false), order, ahead, () => wake());
       return;
     }
     // A stream, cut into blocks of whole lines. A gzip file of at least a part's size (compressed),
@@ -532,7 +533,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
     } else {
       blocks = new StreamBlocks(opened.stream, () => opened.bytesRead(), () => wake(), blockBytes);
     }
-    c.source = new ChunkedSource(pool, blocks, task(false), streamOrder, ahead, () => wake());
+    c.source = new ChunkedSource(pool, blocks, task(true), streamOrder, ahead, () => wake());
   }));
 
   let interrupt = (): void => {};
