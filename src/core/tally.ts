@@ -103,11 +103,12 @@ export class Tally implements TallyView {
   /**
    * A part's counts and evidence (core/part.ts), its line numbers moved on by `lineOffset`. A
    * block's part keeps its lines by their places in `block`, which is let go once the part is
-   * merged: the evidence reads their texts from it (a copy for a live window, which merges later).
+   * merged: the evidence reads their texts from it (a copy for a live window's pane, which merges
+   * later; the slice of pane -Infinity goes to no pane).
    */
   absorb(slices: ReadonlyMap<number, Slice>, lineOffset: number, block: Buffer | null = null): void {
     for (const [pane, slice] of slices) {
-      if (block !== null) slice.evidence.textsFrom(block, this.listener !== undefined);
+      if (block !== null) slice.evidence.textsFrom(block, this.listener !== undefined && pane !== -Infinity);
       this.counts.merge(slice.counts);
       this.evidence.merge(slice.evidence, lineOffset);
       this.listener?.slice(pane, slice, lineOffset);
