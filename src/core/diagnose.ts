@@ -9,7 +9,7 @@ import { RowFlag, type CellView, type Counts, type Group } from './counts.js';
 import { classParts, type EvidenceRow } from './evidence.js';
 import { COARSE, DurationHistogram, FINE } from './grid.js';
 import { KEY_HIDDEN, KEY_REUSED } from './keys.js';
-import { byName } from './lists.js';
+import { byName, countAtMost } from './lists.js';
 import { RULES } from './rules/registry.js';
 import type { LineSelector, RuleContext, Severity } from './rules/types.js';
 import type { TallyView } from './tally.js';
@@ -182,8 +182,8 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
     // the stretch of its group that holds it, and so its shares (most kinds of upgraded sessions,
     // spread over hours, lie in a few stretches).
     const first = c.bin < 0 ? -1 : FINE.bin(COARSE.lo(c.bin));
-    const stretch = cutsUpTo(cuts, first);
-    const split = c.bin >= 0 && cutsUpTo(cuts, FINE.bin(COARSE.hi(c.bin))) > stretch;
+    const stretch = countAtMost(cuts, first);
+    const split = c.bin >= 0 && countAtMost(cuts, FINE.bin(COARSE.hi(c.bin))) > stretch;
     const place = c.bin < 0 ? -1 : split ? c.bin : -2 - stretch;
     let shares = byPlace.get(place);
     if (shares !== undefined) return shares;
@@ -282,18 +282,6 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
     return [...ids];
   };
   return { timeouts, findings, clusters, findingsOf };
-}
-
-/** The number of cuts (ascending) at or below `bin`: which stretch of a group holds the bin. */
-function cutsUpTo(cuts: readonly number[], bin: number): number {
-  let lo = 0;
-  let hi = cuts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if ((cuts[mid] as number) <= bin) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 function topClients(m: Map<number, number>, name: (id: number) => string): { client: string; count: number }[] {

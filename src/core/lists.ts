@@ -1,12 +1,24 @@
 /*!
  * Lists: empty arrays made to hold any value from their start, the order names are listed in, an
- * index of entries numbered by a pair of small numbers (an input and a client or a name), and a
- * string's copy of its own, to keep.
+ * index of entries numbered by a pair of small numbers (an input and a client or a name), a
+ * string's copy of its own, to keep, and where a number falls among sorted ones.
  * V8 starts an empty `[]` as an array of small integers and changes its kind at its first string
  * or object; code optimized for the kind such arrays end with is sent back to be compiled again by
  * each fresh one (a part's tables are made anew for every part of an input, and every part did so
  * at its first client).
  */
+
+/** How many of `sorted` (ascending) are at most `x`: which of the stretches they cut holds x. */
+export function countAtMost(sorted: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if ((sorted[mid] as number) <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 
 /** An empty array of values that are not small integers (strings, objects, typed arrays). */
 export function emptyList<T>(): T[] {

@@ -9,7 +9,7 @@ import { BUCKET_LADDER_S } from '../core/counts.js';
 import type { Diagnosis, FindingData } from '../core/diagnose.js';
 import { DurationHistogram, FINE, type Quantile } from '../core/grid.js';
 import { KEY_WINDOW_MS, type TracedKeyCounts } from '../core/keys.js';
-import { byName } from '../core/lists.js';
+import { byName, countAtMost } from '../core/lists.js';
 import { NO_NAME, Outcome, type OutcomeTable } from '../core/outcomes.js';
 import type { PipelineResult } from '../core/pipeline.js';
 import type { TallyView as Tally } from '../core/tally.js';
@@ -388,16 +388,7 @@ function histogram(t: Tally, d: Diagnosis): HistogramBin[] {
     const to = sorted[i + 1];
     return { fromSeconds: from / 1000, toSeconds: to === undefined ? null : to / 1000, upgraded: 0, failed: 0, timeout: clusters.some((c) => c.loMs === from) };
   });
-  const binOf = (ms: number): HistogramBin => {
-    let lo = 0;
-    let hi = sorted.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if ((sorted[mid] as number) <= ms) lo = mid;
-      else hi = mid - 1;
-    }
-    return bins[lo] as HistogramBin;
-  };
+  const binOf = (ms: number): HistogramBin => bins[Math.max(0, countAtMost(sorted, ms) - 1)] as HistogramBin;
   // A group's FINE bins between two edges fall in one bin of these: counted by those stretches.
   const cuts = sorted.slice(1).map((ms) => FINE.binFrom(ms));
   for (const g of t.counts.groups.values()) {
