@@ -12,7 +12,7 @@
 import { Counts } from './counts.js';
 import { EvidenceReservoir } from './evidence.js';
 import { KeyCounts } from './keys.js';
-import type { Slice } from './part.js';
+import { firstPaneOf, type Slice } from './part.js';
 import type { LaterPart, SliceListener, TallyView } from './tally.js';
 
 /** Panes a window is cut into, at most: merging them is each verdict's work. */
@@ -99,7 +99,7 @@ export class PaneWindow implements SliceListener {
   /** Lets go of the waiting parts no window ending at `endMs` or later can see. */
   private leaveBehind(endMs: number): void {
     if (!Number.isFinite(endMs)) return;
-    const from = Math.floor((endMs - this.windowMs) / this.paneMs) * this.paneMs;
+    const from = firstPaneOf(endMs, this.windowMs, this.paneMs) * this.paneMs;
     for (let i = 0; i < this.waiting.length; ) {
       const part = this.waiting[i] as LaterPart;
       if (part.lastMs >= from) {
@@ -139,7 +139,7 @@ export class PaneWindow implements SliceListener {
    */
   view(wallMs = Date.now()): TallyView {
     const end = Number.isFinite(this.newestLineMs) ? this.newestLineMs + Math.max(0, wallMs - this.newestAtWall) : NaN;
-    const from = Number.isFinite(end) ? Math.floor((end - this.windowMs) / this.paneMs) : -Infinity;
+    const from = Number.isFinite(end) ? firstPaneOf(end, this.windowMs, this.paneMs) : -Infinity;
     this.leaveBehind(end);
     this.readWaiting();
     for (const k of this.panes.keys()) if (k < from) this.panes.delete(k);

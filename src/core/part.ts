@@ -271,6 +271,11 @@ class SightingColumns {
   }
 }
 
+/** The pane a window of `windowMs` ending at `endMs` starts in: the first whose lines it sees. */
+export function firstPaneOf(endMs: number, windowMs: number, paneMs: number): number {
+  return Math.floor((endMs - windowMs) / paneMs);
+}
+
 export class PartTally {
   lines = 0;
   parsed = 0;
@@ -506,7 +511,7 @@ export class PartReader {
    */
   onlyWindowFrom(lastMs: number): void {
     const { paneMs, windowMs } = this.rules;
-    if (paneMs > 0 && windowMs > 0 && Number.isFinite(lastMs)) this.firstWindowPane = Math.floor((lastMs - windowMs) / paneMs);
+    if (paneMs > 0 && windowMs > 0 && Number.isFinite(lastMs)) this.firstWindowPane = firstPaneOf(lastMs, windowMs, paneMs);
   }
 
   /** Every line to the one slice no pane keeps (pane -Infinity): the part's panes come later, if at all. */
