@@ -196,8 +196,8 @@ test('a block stays with its part until the part is merged: its handshakes are r
   };
   const preset = findPreset('upstream-ws') as Preset;
   const rules = (first: boolean): PartRules => ({
-    input: 0, gate: first, sinceMs: -Infinity, untilMs: Infinity, paneMs: 0, windowMs: 0, evidencePerClass: 4,
-    caps: DEFAULT_COUNT_CAPS, sightAll: true, textsByPlace: false,
+    input: 0, gate: first, sinceMs: -Infinity, untilMs: Infinity, paneMs: 0, windowMs: 0,
+    caps: DEFAULT_COUNT_CAPS, keyTexts: true, textsByPlace: false,
   });
   const source = new ChunkedSource(new InlinePool(), feed, { file: '-', formats: [formatSpec(compilePreset(preset))], wsPaths: { source: '/ws', flags: '' }, rules }, [0], 2, () => wake());
   const lines = new Set(log.toString('utf8').split('\n'));

@@ -10,7 +10,6 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { deserialize, serialize } from 'node:v8';
 import fc from 'fast-check';
 
 import { Counts } from '../src/core/counts.js';
@@ -144,12 +143,12 @@ function kept(r: EvidenceReservoir, classes: readonly number[]): unknown {
   return classes.map((cls) => r.candidates((c) => c === cls).map((x) => `${x.input}:${x.line}@${x.endMs}`));
 }
 
-test('evidence per class is its earliest lines and its latest, however the lines are cut into parts and merged, with or without cutoffs', () => {
+test('evidence per class is its earliest lines and its latest, however the lines are cut into reservoirs and merged', () => {
   // Classes as handshakes make them (past 2^32: one whose low 32 bits are another's) and the key findings' negative ones.
   const classes = [1, 1 + 2 ** 32, EvidenceReservoir.classOf(2, 0, 499, 3), KEY_CLASS.hidden, KEY_CLASS.reused];
   const row = fc.record({ cls: fc.constantFrom(...classes), endMs: fc.integer({ min: 0, max: 50 }), input: fc.nat(1) });
-  fc.assert(fc.property(fc.array(row, { maxLength: 120 }), fc.array(fc.nat(120), { maxLength: 5 }), fc.boolean(), (spec, cuts, cutoffs) => {
-    // Lines numbered per input in order; the parts are cut per input, in line order, as the pipeline reads them.
+  fc.assert(fc.property(fc.array(row, { maxLength: 120 }), fc.array(fc.nat(120), { maxLength: 5 }), (spec, cuts) => {
+    // Lines numbered in order; cut into runs, as a live window's panes hold them.
     const lines = spec.map((x, i) => ({ cls: x.cls, row: { input: x.input, line: i + 1, client: 'c', protocol: 2, status: 499, flags: 0, durationMs: 1, endMs: x.endMs, at: -1, bytes: 0, text: `line ${i + 1}` } }));
     // What the reservoir must keep: per class, the 3 earliest by (time, input, line), then the latest of the rest.
     const order = (a: (typeof lines)[number], b: (typeof lines)[number]): number => a.row.endMs - b.row.endMs || a.row.input - b.row.input || a.row.line - b.row.line;
@@ -160,15 +159,15 @@ test('evidence per class is its earliest lines and its latest, however the lines
     const merged = new EvidenceReservoir(3, 1000);
     const points = [0, ...[...new Set(cuts.map((c) => Math.min(c, lines.length)))].sort((a, b) => a - b), lines.length];
     for (let i = 1; i < points.length; i++) {
-      const part = new EvidenceReservoir(3, 1000, cutoffs ? merged.cutoffs() : undefined);
-      for (const l of lines.slice(points[i - 1], points[i])) part.offer(l.cls, { ...l.row, line: l.row.line - (points[i - 1] as number) });
-      merged.merge(part, points[i - 1]);
+      const part = new EvidenceReservoir(3, 1000);
+      for (const l of lines.slice(points[i - 1], points[i])) part.offer(l.cls, l.row);
+      merged.merge(part);
     }
     assert.deepEqual(kept(merged, classes), expected);
   }));
 });
 
-test('each class\'s latest line keeps its text while lines of every length move the classes about the arena, offered or merged from packed parts', () => {
+test('each class\'s latest line keeps its text while lines of every length move the classes about the arena, offered or merged', () => {
   // Lines longer than the room a class has move it to the arena's end; a full arena is compacted.
   const spec = fc.record({ cls: fc.nat(40), len: fc.oneof(fc.nat(30), fc.integer({ min: 200, max: 900 })), wide: fc.boolean(), bytes: fc.boolean() });
   // Then 40 more classes of two long lines each: the arena is compacted after the last of the random ones.
@@ -189,7 +188,6 @@ test('each class\'s latest line keeps its text while lines of every length move 
     for (let i = 1; i < points.length; i++) {
       const part = new EvidenceReservoir(1, 1000);
       for (const r of rows.slice(points[i - 1], points[i])) part.offer(r.cls, r.row);
-      part.pack();
       merged.merge(part);
     }
     for (const r of [direct, merged]) for (const [cls, texts] of want) assert.deepEqual(r.candidates((c) => c === cls).map((x) => x.text), texts);
@@ -213,7 +211,7 @@ test('a latest line with fewer characters than its class has room for but more b
   for (const [cls, text] of texts) assert.equal(r.candidates((c) => c === cls).at(-1)?.text, text);
 });
 
-test('a file\'s lines are kept by place: parts cross threads without their texts, and the cited ones read back as the lines, cut as held texts are', () => {
+test('a file\'s lines are kept by place, without their texts, and the cited ones read back as the lines, cut as held texts are', () => {
   // Lines of assorted lengths, two longer than the 2,000 characters a text keeps (one among its
   // class's earliest, one its latest), and two of exactly 2,000 characters: among the earliest, of
   // two bytes each; a class's latest, of one.
@@ -235,9 +233,7 @@ test('a file\'s lines are kept by place: parts cross threads without their texts
     for (const [from, to] of [[0, 25], [25, 60]] as const) {
       const part = new EvidenceReservoir(3, Infinity);
       for (let i = from; i < to; i++) part.offer(i % 5, rowOf(i, byPlace));
-      part.pack();
-      // As it crosses threads.
-      merged.merge(EvidenceReservoir.revive(deserialize(serialize(part)) as EvidenceReservoir));
+      merged.merge(part);
     }
     return [0, 1, 2, 3, 4].flatMap((cls) => merged.candidates((c) => c === cls));
   };

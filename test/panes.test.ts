@@ -5,8 +5,9 @@
  * (PartReader.onlyWindowFrom) gives every verdict, and the run, of one sliced whole; and parts
  * read as one slice, their panes read only when a verdict may see them (PaneWindow.later), give
  * the verdicts of parts sliced as read, given by hand or by the pipeline reading a stream live.
- * The slices are real parts' (src/core/part.ts readPart) of the incident's sample log, read in
- * blocks that are written over once handed on; the lines a verdict cites are still the log's.
+ * The slices and handshakes are real parts' (src/core/part.ts readPart) of the incident's sample
+ * log, read in blocks that are written over once handed on; the lines a verdict cites are still
+ * the log's.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -20,8 +21,9 @@ import { EvidenceReservoir, type EvidenceRow } from '../src/core/evidence.js';
 import { KeyCounts } from '../src/core/keys.js';
 import { PaneWindow } from '../src/core/panes.js';
 import { readPart, type PartRules, type PartTally, type Slice } from '../src/core/part.js';
+import { PartRow } from '../src/core/part-rows.js';
 import { runPipeline } from '../src/core/pipeline.js';
-import { DEFAULT_CAPS, Tally, type TallyView } from '../src/core/tally.js';
+import { DEFAULT_CAPS, Tally, countHandshake, type KeyedSighting, type TallyView } from '../src/core/tally.js';
 import { compilePreset, findPreset, type Preset } from '../src/format/presets.js';
 import { FIXTURE } from './helpers/cli.js';
 
@@ -29,10 +31,28 @@ const LINES = readFileSync(FIXTURE, 'utf8').trimEnd().split('\n');
 const FORMATS = ['upstream-ws', 'upstream'].map((n) => compilePreset(findPreset(n) as Preset));
 const WS_PATHS = compileWsPaths(DEFAULT_WS_PATHS);
 
-/** What a verdict reads of a view: its counts and its findings with their evidence. */
+/**
+ * A part's handshakes, as the pipeline hands them on after its slices (core/tally.ts sight), their
+ * lines numbered on from `offset` and their texts in `block` (held meanwhile).
+ */
+function handshakes(p: PartTally, block: Buffer, offset: number, fn: (h: KeyedSighting) => void): void {
+  p.block = block;
+  const row = new PartRow();
+  for (let i = 0; i < p.sightings.line.length; i++) {
+    row.moveTo(p, i, 0, offset, null);
+    fn(row);
+  }
+}
+
+/**
+ * What a verdict reads of a view: its counts and its findings with their evidence; the clients it
+ * has, not the order it numbered them in (a pane numbers the clients of a part's handshakes as they
+ * come, before the part's other lines when its panes are read later; a report orders clients by
+ * their counts, then names).
+ */
 function verdict(v: TallyView): unknown {
   const d = diagnose(v, { evidence: 3, multiInput: false });
-  return { requests: v.counts.requests, handshakes: v.counts.handshakes, clients: v.counts.clients, findings: d.findings };
+  return { requests: v.counts.requests, handshakes: v.counts.handshakes, clients: [...v.counts.clients].sort(), findings: d.findings };
 }
 
 /**
@@ -43,7 +63,7 @@ function verdict(v: TallyView): unknown {
 function compare(windowMs: number, blockLines: number, every: number): { looks: number; parsed: number; last: { requests: number; findings: { id: string }[] } } {
   const eager = new PaneWindow(windowMs, 1000, 3);
   const lazy = new PaneWindow(windowMs, 1000, 3);
-  const rules: PartRules = { input: 0, gate: false, sinceMs: -Infinity, untilMs: Infinity, paneMs: eager.paneMs, windowMs: 0, evidencePerClass: 4, caps: DEFAULT_CAPS, sightAll: false, textsByPlace: false };
+  const rules: PartRules = { input: 0, gate: false, sinceMs: -Infinity, untilMs: Infinity, paneMs: eager.paneMs, windowMs: 0, caps: DEFAULT_CAPS, keyTexts: false, textsByPlace: false };
   let looks = 0;
   let offset = 0;
   let parsed = 0;
@@ -52,15 +72,19 @@ function compare(windowMs: number, blockLines: number, every: number): { looks: 
     const data = new SharedArrayBuffer(text.length);
     text.copy(Buffer.from(data));
     const { tally } = readPart({ data, bytes: text.length }, FORMATS, [0, 1], WS_PATHS, rules);
-    // As the pipeline hands a block's slices to a window (core/tally.ts absorb): lines kept by
-    // their places in the block get their texts, copied; the block is then cut into again.
+    // As the pipeline hands a block's part to a window (core/tally.ts absorb, then sight): its
+    // handshakes' lines are copied from the block, which is then cut into again.
     const block = Buffer.from(data);
     for (const [pane, slice] of tally.slices) {
-      slice.evidence.textsFrom(block, true);
-      eager.slice(pane, slice, offset);
+      eager.slice(pane, slice);
       eager.view(0);
-      lazy.slice(pane, slice, offset);
+      lazy.slice(pane, slice);
     }
+    handshakes(tally, block, offset, (h) => {
+      eager.handshake(h);
+      lazy.handshake(h);
+    });
+    eager.view(0);
     block.fill('#');
     offset += tally.lines;
     parsed += tally.parsed;
@@ -93,18 +117,18 @@ test('a window whose panes merge their slices when a verdict reads them gives th
   assert.ok(last.requests > 0 && last.requests < parsed, `${last.requests} of ${parsed} lines in the last 20 minutes`);
 });
 
-/** A view of every slice given: what the run's counts and evidence are made of. */
+/** A view of every slice and handshake given: what the run's counts and evidence are made of. */
 class RunOf {
   readonly counts = new Counts();
   readonly evidence = new EvidenceReservoir(4, Infinity);
   slices = 0;
 
-  add(slices: ReadonlyMap<number, Slice>, offset: number): void {
-    for (const slice of slices.values()) {
+  add(p: PartTally, block: Buffer, offset: number): void {
+    for (const slice of p.slices.values()) {
       this.counts.merge(slice.counts);
-      this.evidence.merge(slice.evidence, offset);
       this.slices++;
     }
+    handshakes(p, block, offset, (h) => countHandshake(this.counts, this.evidence, h));
   }
 
   view(): TallyView {
@@ -118,7 +142,7 @@ test('parts that put lines no window can reach into one slice no pane keeps give
   for (const [windowMs, blockLines] of [[20 * 60_000, 60], [5 * 60_000, 60], [3 * 3_600_000, 60], [5 * 60_000, 7]] as const) {
     const whole = new PaneWindow(windowMs, 1000, 3);
     const bounded = new PaneWindow(windowMs, 1000, 3);
-    const rules: PartRules = { input: 0, gate: false, sinceMs: -Infinity, untilMs: Infinity, paneMs: whole.paneMs, windowMs: 0, evidencePerClass: 4, caps: DEFAULT_CAPS, sightAll: false, textsByPlace: false };
+    const rules: PartRules = { input: 0, gate: false, sinceMs: -Infinity, untilMs: Infinity, paneMs: whole.paneMs, windowMs: 0, caps: DEFAULT_CAPS, keyTexts: false, textsByPlace: false };
     const runWhole = new RunOf();
     const runBounded = new RunOf();
     let offset = 0;
@@ -131,10 +155,12 @@ test('parts that put lines no window can reach into one slice no pane keeps give
       };
       const a = read(rules);
       const z = read({ ...rules, windowMs });
-      for (const [pane, slice] of a.slices) whole.slice(pane, slice, offset);
-      for (const [pane, slice] of z.slices) bounded.slice(pane, slice, offset);
-      runWhole.add(a.slices, offset);
-      runBounded.add(z.slices, offset);
+      for (const [pane, slice] of a.slices) whole.slice(pane, slice);
+      for (const [pane, slice] of z.slices) bounded.slice(pane, slice);
+      handshakes(a, text, offset, (h) => whole.handshake(h));
+      handshakes(z, text, offset, (h) => bounded.handshake(h));
+      runWhole.add(a, text, offset);
+      runBounded.add(z, text, offset);
       assert.deepEqual(verdict(bounded.view(0)), verdict(whole.view(0)), `window ${windowMs} ms, after block ${b}`);
       offset += a.lines;
     }
@@ -151,7 +177,7 @@ test('parts whose panes are read only when a verdict may see them give the verdi
   for (const [windowMs, blockLines, every, heldBytes] of [[5 * 60_000, 20, 4, 4 << 20], [5 * 60_000, 7, 5, 4 << 20], [3 * 3_600_000, 25, 3, 4 << 20], [20 * 60_000, 10, 4, 20 << 20]] as const) {
     const sliced = new PaneWindow(windowMs, 1000, 3);
     const later = new PaneWindow(windowMs, 1000, 3);
-    const rules: PartRules = { input: 0, gate: false, sinceMs: -Infinity, untilMs: Infinity, paneMs: sliced.paneMs, windowMs, evidencePerClass: 4, caps: DEFAULT_CAPS, sightAll: false, textsByPlace: false };
+    const rules: PartRules = { input: 0, gate: false, sinceMs: -Infinity, untilMs: Infinity, paneMs: sliced.paneMs, windowMs, caps: DEFAULT_CAPS, keyTexts: false, textsByPlace: false };
     const runSliced = new RunOf();
     const runLater = new RunOf();
     let offset = 0;
@@ -166,33 +192,36 @@ test('parts whose panes are read only when a verdict may see them give the verdi
         return { tally: readPart({ data, bytes: text.length }, FORMATS, [0, 1], WS_PATHS, r).tally, block: Buffer.from(data) };
       };
       const a = read(rules);
-      for (const [pane, slice] of a.tally.slices) {
-        slice.evidence.textsFrom(a.block, true);
-        sliced.slice(pane, slice, offset);
-      }
-      runSliced.add(a.tally.slices, offset);
-      // As the pipeline hands such a part on (core/tally.ts absorb, then later()).
+      for (const [pane, slice] of a.tally.slices) sliced.slice(pane, slice);
+      handshakes(a.tally, a.block, offset, (h) => sliced.handshake(h));
+      runSliced.add(a.tally, a.block, offset);
+      a.block.fill('#');
+      // As the pipeline hands such a part on (core/tally.ts absorb, later(), then sight()).
       const z = read({ ...rules, panesLater: true });
       assert.deepEqual([...z.tally.slices.keys()], [-Infinity], 'one slice, which no pane keeps');
       const only = z.tally.slices.get(-Infinity) as Slice;
-      only.evidence.textsFrom(z.block, true);
-      later.slice(-Infinity, only, offset);
-      runLater.add(z.tally.slices, offset);
+      later.slice(-Infinity, only);
+      // The block is cut into again once the window and the part's handshakes have both let go of it.
+      let holders = 2;
+      const letGo = (): void => {
+        if (--holders > 0) return;
+        released++;
+        z.block.fill('#');
+      };
       const lineOffset = offset;
       later.later({
-        lastMs: only.counts.lastMs, bytes: heldBytes, lineOffset,
+        lastMs: only.counts.lastMs, bytes: heldBytes,
         panes: () => {
           reread++;
-          const slices = read(rules);
           assert.ok(z.block.equals(text), 'the block is held until let go');
-          for (const s of slices.tally.slices.values()) s.evidence.textsFrom(slices.block, true);
-          return slices.tally.slices;
+          const again = read(rules).tally;
+          return { slices: again.slices, handshakes: (fn) => handshakes(again, z.block, lineOffset, fn) };
         },
-        release: () => {
-          released++;
-          z.block.fill('#');
-        },
+        release: letGo,
       });
+      // Its handshakes go to the run as they come, to the window with its panes.
+      runLater.add(z.tally, z.block, offset);
+      letGo();
       offset += a.tally.lines;
       if ((b + 1) % every === 0) assert.deepEqual(verdict(later.view(0)), verdict(sliced.view(0)), `window ${windowMs} ms, after block ${b}`);
     }
@@ -201,6 +230,7 @@ test('parts whose panes are read only when a verdict may see them give the verdi
     const lines = new Set(LINES);
     for (const f of last.findings) for (const e of f.evidence) assert.ok(lines.has(e.text), `${f.id} cites a line of the log: ${e.text.slice(0, 80)}`);
     assert.deepEqual(verdict(runLater.view()), verdict(runSliced.view()), `the run, window ${windowMs} ms`);
+    assert.ok((verdict(runLater.view()) as { findings: { id: string }[] }).findings.some((f) => f.id === 'downgraded-handshake'), 'the run has the incident\'s handshakes');
     assert.equal(released, blocks, 'every block let go once the window was read');
     if (blockLines === 20) assert.ok(reread <= blocks / 2, `${reread} of ${blocks} parts read again`);
     assert.equal(later.wantsLater, heldBytes * 2 <= 32 << 20, 'the waiting room');

@@ -41,7 +41,7 @@ function tally(tag: number): PartTally {
   return t;
 }
 
-const RULES = { input: 0, gate: true, sinceMs: -Infinity, untilMs: Infinity, paneMs: 0, windowMs: 0, evidencePerClass: 6, caps: DEFAULT_CAPS, sightAll: false, textsByPlace: false };
+const RULES = { input: 0, gate: true, sinceMs: -Infinity, untilMs: Infinity, paneMs: 0, windowMs: 0, caps: DEFAULT_CAPS, keyTexts: false, textsByPlace: false };
 const TASK = { file: 'f', formats: [], wsPaths: { source: 'x', flags: '' }, rules: (first: boolean) => ({ ...RULES, gate: first }) };
 
 function drain(s: ChunkedSource): number[] {

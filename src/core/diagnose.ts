@@ -4,7 +4,7 @@
  * across tiers from the FINE group histograms, its clients and first/last seen from the per-client
  * cells, its evidence from the reservoir. No prose here: report/prose.ts words each finding.
  */
-import { PROTOCOL_NAMES } from './classify.js';
+import { PROTOCOL_NAMES, Protocol } from './classify.js';
 import { RowFlag, type CellView, type Counts, type Group } from './counts.js';
 import { classParts, type EvidenceRow } from './evidence.js';
 import { COARSE, DurationHistogram, FINE } from './grid.js';
@@ -259,16 +259,18 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
   for (const [name, list] of [['failed', clusters.failed], ['sessions', clusters.sessions]] as const) {
     for (const c of list) {
       const statuses: Record<string, number> = {};
-      const protocols: Record<string, number> = {};
+      // By protocol number, not in the order groups were made (which follows how inputs interleave in time).
+      const byProtocol = PROTOCOL_NAMES.map(() => 0);
       for (const g of counts.groups.values()) {
         if ((g.status === 101) !== (name === 'sessions')) continue;
         // The bins overlapping the cluster, as clusterOf() tells membership (a session group spans 100,000s of bins).
         const n = g.durations.countBetween(c.loMs, c.hiMs);
         if (n === 0) continue;
         statuses[g.status] = (statuses[g.status] ?? 0) + n;
-        const p = PROTOCOL_NAMES[g.protocol] ?? 'unknown';
-        protocols[p] = (protocols[p] ?? 0) + n;
+        const k = g.protocol < byProtocol.length ? g.protocol : Protocol.UNKNOWN;
+        byProtocol[k] = (byProtocol[k] as number) + n;
       }
+      const protocols = Object.fromEntries(PROTOCOL_NAMES.flatMap((p, i) => (byProtocol[i] as number) > 0 ? [[p, byProtocol[i] as number]] : []));
       timeouts.push({ cluster: c, series: name, source, statuses, protocols });
     }
   }

@@ -2,8 +2,8 @@
  * Evidence lines: a bounded reservoir of handshake lines with their text, so every finding can cite
  * its first and last occurrence and a varied few in between. Lines are kept per class (protocol ×
  * status × flags × duration bin, core/grid.ts; plus named classes for key findings): the earliest
- * few and the latest, so reservoirs filled apart (parts of an input, panes of a window) merge into
- * the same. A line of a regular file is kept by its place (byte offset and length), not its text:
+ * few and the latest, so reservoirs filled apart (the panes of a live window) merge into the
+ * same. A line of a regular file is kept by its place (byte offset and length), not its text:
  * the few a report cites are read back then (core/pipeline.ts PipelineResult.readTexts). Counts
  * never come from here (core/counts.ts); what a finding is, is decided elsewhere.
  */
@@ -31,32 +31,11 @@ export interface EvidenceRow {
   bytes: number;
   text: string;
   /**
-   * The text's bytes, when the row has them at hand (a line being read: core/part.ts): then a
-   * reservoir copies them rather than asking for `text`, a string it may never need.
+   * The text's bytes, when the row has them at hand (a handshake of a stream's part, in its
+   * block: core/part-rows.ts): then a reservoir copies them rather than asking for `text`, a
+   * string it may never need.
    */
   readonly source?: TextBytes;
-}
-
-/** Handshakes' numbers as columns (a part's sightings, a packed reservoir's latest lines); `client` indexes a list of names. */
-export interface RowColumns {
-  line: Uint32Array;
-  client: Uint32Array;
-  protocol: Uint8Array;
-  status: Uint16Array;
-  flags: Uint8Array;
-  durationMs: Int32Array;
-  endMs: Float64Array;
-}
-
-/** Row k of `cols` into `to`, its line moved on by `lineOffset`; not its input, not its text. */
-export function readRow(to: EvidenceRow, cols: RowColumns, k: number, clients: readonly string[], lineOffset: number): void {
-  to.line = (cols.line[k] as number) + lineOffset;
-  to.client = clients[cols.client[k] as number] as string;
-  to.protocol = cols.protocol[k] as number;
-  to.status = cols.status[k] as number;
-  to.flags = cols.flags[k] as number;
-  to.durationMs = cols.durationMs[k] as number;
-  to.endMs = cols.endMs[k] as number;
 }
 
 /** Bytes b[start, end) of a line's text (UTF-8). */
@@ -74,37 +53,17 @@ interface Slot {
   first: EvidenceRow[];
   /** Index in `first` of its latest line. */
   latest: number;
-  /** Lines later than this are not kept among the earliest (see Cutoffs). */
-  cutoffMs: number;
   /**
    * The last line so far, rewritten in place: its numbers in `last`, its text as bytes in the
    * reservoir's arena at `lastAt` (room for `lastRoom`; moved to the arena's end when a longer
    * line comes). A new string per line would outlive the young generation and pile up in the old
    * one until a full collection (measured: 217 vs 146 MiB); a buffer per class costs an
-   * ArrayBuffer each, to keep and to post.
+   * ArrayBuffer each.
    */
   last: EvidenceRow | null;
   lastAt: number;
   lastRoom: number;
   lastBytes: number;
-}
-
-/**
- * A reservoir packed to cross threads: its lines as columns, the classes' earliest first, then
- * their latest (objects would each be copied and made again on the other side: a part has
- * hundreds); the texts it holds in one arena.
- */
-interface Packed extends RowColumns {
-  rows: number;
-  classes: Float64Array;
-  input: Uint16Array;
-  /** Where a line lies in its file (-1: its text is in the arena at textAt). */
-  place: Float64Array;
-  textAt: Uint32Array;
-  /** Its length in bytes: in the arena, or in the file. */
-  textBytes: Uint32Array;
-  clients: string[];
-  arena: Buffer;
 }
 
 const EMPTY_ARENA = Buffer.alloc(0);
@@ -115,18 +74,6 @@ const EMPTY_ARENA = Buffer.alloc(0);
  */
 const NO_ROWS: EvidenceRow[] = [];
 const MAX_TEXT = 2000;
-/** How long cutoffs() hands out the same copy. */
-const CUTOFFS_MS = 200;
-
-/**
- * Per class, the latest of the earliest lines a reservoir holds in full: a reservoir filled
- * elsewhere to be merged into it (a part of an input) need not keep lines that are later as
- * earliest. As columns sorted by class, to cross threads.
- */
-export interface Cutoffs {
-  classes: Float64Array;
-  endMs: Float64Array;
-}
 
 export class EvidenceReservoir {
   /** A slot a class, in the order the classes came. */
@@ -134,68 +81,19 @@ export class EvidenceReservoir {
   /**
    * Where each class's slot is in `slots` (the entry's number), by the class's two 32-bit halves:
    * a class is a number past 2^31, which a Map hashes as a boxed double (20 against 8 ns a lookup,
-   * measured alone). Made on the first lookup; dropped when packed.
+   * measured alone). Made on the first lookup.
    */
   private index: CellTable | null = null;
   private rows = 0;
-  /** Changes when a class's earliest lines change (for cutoffs()). */
-  private version = 0;
-  private cut: { version: number; cutoffs: Cutoffs; at: number } | null = null;
-  private readonly cutoffs_: Cutoffs | null;
   /** Where the classes' last lines are written (Slot.lastAt), and how much of it is taken. */
   private arena = EMPTY_ARENA;
   private arenaUsed = 0;
-  /** Set by pack(): the lines as columns, to cross threads; such a reservoir is only merged into others. */
-  private packed: Packed | null = null;
 
   /**
    * `perClass`: first lines kept per class (at least the evidence asked for per finding);
-   * `budget`: lines kept in all, past which a class keeps only its first line and its last;
-   * `cutoffs`: of the reservoir this one will be merged into: lines later than a class's cutoff
-   * are only candidates for its latest; `room`: classes to expect (the index made with room for them).
+   * `budget`: lines kept in all, past which a class keeps only its first line and its last.
    */
-  constructor(readonly perClass: number, private readonly budget: number, cutoffs?: Cutoffs, private readonly room_?: number) {
-    this.cutoffs_ = cutoffs ?? null;
-  }
-
-  /** Classes it holds: the room the thread's next part's reservoir starts with (core/part.ts). */
-  get classes(): number {
-    return this.slots.length;
-  }
-
-  /** The cutoff of a class (Infinity: none): a binary search, the classes being sorted. */
-  private cutoffOf(cls: number): number {
-    const c = this.cutoffs_;
-    if (c === null) return Infinity;
-    let lo = 0;
-    let hi = c.classes.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if ((c.classes[mid] as number) < cls) lo = mid + 1;
-      else hi = mid;
-    }
-    return c.classes[lo] === cls ? (c.endMs[lo] as number) : Infinity;
-  }
-
-  /** For classes whose earliest lines are all kept: the latest of their times. Built again only when they changed. */
-  cutoffs(): Cutoffs {
-    // Older cutoffs are only more lenient (a class's latest earliest line only gets earlier), so a
-    // while-old copy is still right: rebuilt at most every CUTOFFS_MS.
-    const now = Date.now();
-    if (this.cut !== null && (this.cut.version === this.version || now - this.cut.at < CUTOFFS_MS)) return this.cut.cutoffs;
-    const full: [number, number][] = [];
-    // A class holding all the earliest lines it may (fewer once the budget is spent) takes a later one only in place of its latest.
-    const room = this.room();
-    for (const s of this.slots) {
-      const latest = s.first[s.latest];
-      if (s.first.length < room || latest === undefined || latest.endMs !== latest.endMs) continue;
-      full.push([s.cls, latest.endMs]);
-    }
-    full.sort((a, b) => a[0] - b[0]);
-    const cutoffs = { classes: Float64Array.from(full, (x) => x[0]), endMs: Float64Array.from(full, (x) => x[1]) };
-    this.cut = { version: this.version, cutoffs, at: now };
-    return cutoffs;
-  }
+  constructor(readonly perClass: number, private readonly budget: number) {}
 
   static classOf(protocol: number, status: number, flags: number, bin: number): number {
     return ((protocol * 256 + flags) * 1000 + status) * 65536 + (bin + 1);
@@ -218,25 +116,24 @@ export class EvidenceReservoir {
   }
 
   private slot(cls: number): Slot {
-    this.index ??= new CellTable(false, this.room_);
+    this.index ??= new CellTable(false);
     const x = this.index.entry(highHalf(cls), cls >>> 0);
     let s = this.slots[x];
     if (s === undefined) {
-      s = { cls, first: NO_ROWS, latest: 0, last: null, lastAt: 0, lastRoom: 0, lastBytes: 0, cutoffMs: this.cutoffOf(cls) };
+      s = { cls, first: NO_ROWS, latest: 0, last: null, lastAt: 0, lastRoom: 0, lastBytes: 0 };
       this.slots.push(s);
     }
     return s;
   }
 
-  /** Does `row` go among the class's earliest: room left (and not past the cutoff), or earlier than the latest of them? */
   /** The earliest lines a class may hold: perClass, one once the budget is spent. */
   private room(): number {
     return this.rows < this.budget ? this.perClass : 1;
   }
 
+  /** Does `row` go among the class's earliest: room left, or earlier than the latest of them? */
   private admits(s: Slot, row: EvidenceRow): boolean {
-    // `!(a > b)`, not `a <= b`: a line without a time (NaN) is never past a cutoff.
-    if (s.first.length < this.room()) return !(row.endMs > s.cutoffMs);
+    if (s.first.length < this.room()) return true;
     const latest = s.first[s.latest];
     return latest !== undefined && before(row, latest);
   }
@@ -244,7 +141,6 @@ export class EvidenceReservoir {
   /** Takes `row` among the class's earliest if admits() says so; returns what is left to compete for its latest (null: nothing). */
   private admit(s: Slot, row: EvidenceRow, owned: boolean): EvidenceRow | null {
     if (!this.admits(s, row)) return row;
-    this.version++;
     const latest = s.first[s.latest];
     if (s.first.length < this.room()) {
       const kept = owned ? row : keep(row);
@@ -328,56 +224,6 @@ export class EvidenceReservoir {
     return at;
   }
 
-  /** Done with offers: the lines as columns, to be posted to another thread. */
-  pack(): void {
-    let n = 0;
-    let textBytes = this.arenaUsed;
-    for (const s of this.slots) {
-      n += s.first.length + (s.last === null ? 0 : 1);
-      for (const r of s.first) if (r.at < 0) textBytes += Buffer.byteLength(r.text, 'utf8');
-    }
-    const p: Packed = {
-      rows: n, classes: new Float64Array(n), input: new Uint16Array(n), line: new Uint32Array(n), client: new Uint32Array(n), protocol: new Uint8Array(n),
-      status: new Uint16Array(n), flags: new Uint8Array(n), durationMs: new Int32Array(n), endMs: new Float64Array(n), place: new Float64Array(n),
-      textAt: new Uint32Array(n), textBytes: new Uint32Array(n), clients: [], arena: Buffer.allocUnsafeSlow(textBytes),
-    };
-    // The latest lines' texts where they are, the earliest ones' after them.
-    this.arena.copy(p.arena, 0, 0, this.arenaUsed);
-    let free = this.arenaUsed;
-    const clientIds = new Map<string, number>();
-    let k = 0;
-    const put = (cls: number, r: EvidenceRow, textAt: number, bytes: number): void => {
-      let c = clientIds.get(r.client);
-      if (c === undefined) clientIds.set(r.client, (c = p.clients.push(r.client) - 1));
-      p.classes[k] = cls;
-      p.input[k] = r.input;
-      p.line[k] = r.line;
-      p.client[k] = c;
-      p.protocol[k] = r.protocol;
-      p.status[k] = r.status;
-      p.flags[k] = r.flags;
-      p.durationMs[k] = r.durationMs;
-      p.endMs[k] = r.endMs;
-      p.place[k] = r.at;
-      p.textAt[k] = textAt;
-      p.textBytes[k] = r.at >= 0 ? r.bytes : bytes;
-      k++;
-    };
-    for (const s of this.slots) {
-      for (const r of s.first) {
-        const at = free;
-        if (r.at < 0) free += p.arena.write(r.text, at, 'utf8');
-        put(s.cls, r, at, free - at);
-      }
-    }
-    for (const s of this.slots) if (s.last !== null) put(s.cls, s.last, s.lastAt, s.lastBytes);
-    this.packed = p;
-    this.slots = [];
-    this.index = null;
-    this.arena = EMPTY_ARENA;
-    this.arenaUsed = 0;
-  }
-
   /** True when a class already holds all the first lines it keeps. */
   full(cls: number): boolean {
     const x = this.index?.find(highHalf(cls), cls >>> 0) ?? -1;
@@ -396,22 +242,14 @@ export class EvidenceReservoir {
   }
 
   /**
-   * Adds `o`'s lines, their line numbers moved on by `lineOffset` (a part of an input counts its
-   * lines from its own start). What is kept does not depend on the order of merges, but where the
-   * budget runs out.
+   * Adds `o`'s lines (a live window's panes, merged for a verdict). What is kept does not depend
+   * on the order of merges, but where the budget runs out.
    */
-  merge(o: EvidenceReservoir, lineOffset = 0): void {
-    if (o.packed !== null) {
-      this.mergePacked(o.packed, lineOffset);
-      return;
-    }
+  merge(o: EvidenceReservoir): void {
     for (const s of o.slots) {
       // Rows kept are never changed (a class's latest is a row of its own), so they can be shared.
-      for (const r of s.first) this.offer(s.cls, lineOffset === 0 ? r : { ...r, line: r.line + lineOffset }, true);
-      if (s.last === null) continue;
-      const r = o.lastOf(s);
-      r.line += lineOffset;
-      this.offer(s.cls, r, true);
+      for (const r of s.first) this.offer(s.cls, r, true);
+      if (s.last !== null) this.offer(s.cls, o.lastOf(s), true);
     }
   }
 
@@ -419,99 +257,6 @@ export class EvidenceReservoir {
   private lastOf(s: Slot): EvidenceRow {
     const last = s.last as EvidenceRow;
     return { ...last, text: last.at >= 0 ? '' : this.arena.toString('utf8', s.lastAt, s.lastAt + s.lastBytes) };
-  }
-
-  /**
-   * A packed reservoir's lines, offered in the order packed: a row is made (and a text read from
-   * the arena) only for a line taken among the earliest; a latest line's text is copied as bytes.
-   */
-  private mergePacked(p: Packed, lineOffset: number): void {
-    const row = new PackedRow(p, lineOffset);
-    for (let k = 0; k < p.rows; k++) {
-      row.moveTo(k);
-      this.offer(p.classes[k] as number, row);
-    }
-  }
-
-  /**
-   * A packed reservoir of a block's part (core/part.ts), whose lines are kept by their places in
-   * `block`: they become lines with their texts, read from the block where it lies, or from a copy
-   * of their bytes when `copy` (the reservoir is merged after the block is let go).
-   */
-  textsFrom(block: Buffer, copy: boolean): void {
-    const p = this.packed;
-    if (p === null) return;
-    let arena = block;
-    if (copy || p.arena.length > 0) {
-      let bytes = p.arena.length;
-      for (let k = 0; k < p.rows; k++) if ((p.place[k] as number) >= 0) bytes += p.textBytes[k] as number;
-      arena = Buffer.allocUnsafeSlow(bytes);
-      p.arena.copy(arena);
-    }
-    let free = p.arena.length;
-    for (let k = 0; k < p.rows; k++) {
-      const at = p.place[k] as number;
-      if (at < 0) continue;
-      const bytes = p.textBytes[k] as number;
-      if (arena === block) p.textAt[k] = at;
-      else {
-        p.textAt[k] = free;
-        free += block.copy(arena, free, at, at + bytes);
-      }
-      p.place[k] = -1;
-    }
-    p.arena = arena;
-  }
-
-  /** A reservoir that crossed threads (plain objects, its buffers as Uint8Arrays) made whole again. */
-  static revive(o: EvidenceReservoir): EvidenceReservoir {
-    const p = o.packed;
-    if (p !== null) p.arena = Buffer.from(p.arena.buffer, p.arena.byteOffset, p.arena.byteLength);
-    o.arena = EMPTY_ARENA;
-    return Object.setPrototypeOf(o, EvidenceReservoir.prototype) as EvidenceReservoir;
-  }
-}
-
-/** A row read in place, one line after another (a line being read, a packed row): its text is made only when asked for. */
-export abstract class RowInPlace implements EvidenceRow {
-  input = 0;
-  line = 0;
-  client = '';
-  protocol = 0;
-  status = 0;
-  flags = 0;
-  durationMs = -1;
-  endMs = NaN;
-  at = -1;
-  bytes = 0;
-  abstract readonly source: TextBytes | undefined;
-  abstract get text(): string;
-}
-
-/** Row k of a packed reservoir. */
-class PackedRow extends RowInPlace {
-  source: TextBytes | undefined = undefined;
-  private readonly held: TextBytes;
-
-  constructor(private readonly p: Packed, private readonly lineOffset: number) {
-    super();
-    this.held = { b: p.arena, start: 0, end: 0 };
-  }
-
-  moveTo(k: number): void {
-    const p = this.p;
-    readRow(this, p, k, p.clients, this.lineOffset);
-    this.input = p.input[k] as number;
-    this.at = p.place[k] as number;
-    const bytes = p.textBytes[k] as number;
-    this.bytes = this.at >= 0 ? bytes : 0;
-    this.held.start = p.textAt[k] as number;
-    this.held.end = this.held.start + (this.at >= 0 ? 0 : bytes);
-    this.source = this.at >= 0 ? undefined : this.held;
-  }
-
-  get text(): string {
-    return this.at >= 0 ? '' : this.held.b.toString('utf8', this.held.start, this.held.end);
   }
 }
 
@@ -534,7 +279,6 @@ function latestOf(rows: readonly EvidenceRow[]): number {
   for (let i = 1; i < rows.length; i++) if (!before(rows[i] as EvidenceRow, rows[k] as EvidenceRow)) k = i;
   return k;
 }
-
 
 function newRow(): EvidenceRow {
   return { input: 0, line: 0, client: '', protocol: 0, status: 0, flags: 0, durationMs: -1, endMs: NaN, at: -1, bytes: 0, text: '' };

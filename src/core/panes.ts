@@ -13,7 +13,7 @@ import { Counts } from './counts.js';
 import { EvidenceReservoir } from './evidence.js';
 import { KeyCounts } from './keys.js';
 import { firstPaneOf, type Slice } from './part.js';
-import type { LaterPart, SliceListener, TallyView } from './tally.js';
+import { countHandshake, type KeyedSighting, type LaterPart, type SliceListener, type TallyView } from './tally.js';
 
 /** Panes a window is cut into, at most: merging them is each verdict's work. */
 const MAX_PANES = 30;
@@ -31,13 +31,13 @@ const LATER_BYTES = 32 << 20;
 /**
  * A pane's slices are merged into it only when a verdict reads the window or they pile up: a log
  * fed faster than its own time (hours a second through a pipe) leaves most panes behind before
- * any verdict, and merging each slice as it came (its counts, and its evidence rows copied with
- * their text) was most of such a run's work.
+ * any verdict, and merging each slice as it came was most of such a run's work. A handshake is
+ * counted as it comes (handshake()), its line offered as the pane's evidence.
  */
 interface Pane {
   counts: Counts | null;
   evidence: EvidenceReservoir | null;
-  pending: { slice: Slice; lineOffset: number }[];
+  pending: Slice[];
 }
 
 export class PaneWindow implements SliceListener {
@@ -59,27 +59,52 @@ export class PaneWindow implements SliceListener {
   }
 
   /** A part's lines of pane `k` (core/part.ts slices parts by this window's paneMs). */
-  slice(k: number, slice: Slice, lineOffset: number): void {
+  slice(k: number, slice: Slice): void {
     const last = slice.counts.lastMs;
     if (Number.isFinite(last) && !(last <= this.newestLineMs)) {
       this.newestLineMs = last;
       this.newestAtWall = Date.now();
     }
     // Lines before any window this part's lines let a verdict see (PartReader.onlyWindowFrom).
-    if (k === -Infinity) return;
+    const p = k === -Infinity ? null : this.paneAt(k);
+    if (p === null) return;
+    p.pending.push(slice);
+    if (p.pending.length >= PENDING_SLICES) this.settle(p);
+  }
+
+  /**
+   * A handshake, after slice() was told of its part (core/tally.ts Tally.sight): counted in the
+   * pane of its time (a line without one goes with the newest), unless no window can see it,
+   * after the slices the pane holds unmerged (its counts then number clients as they came).
+   */
+  handshake(h: KeyedSighting): void {
+    const k = h.endMs === h.endMs ? Math.floor(h.endMs / this.paneMs) : this.newest;
+    if (!Number.isFinite(k) || (Number.isFinite(this.newestLineMs) && k < firstPaneOf(this.newestLineMs, this.windowMs, this.paneMs))) return;
+    const p = this.paneAt(k);
+    if (p === null) return;
+    const { counts, evidence } = this.settle(p);
+    countHandshake(counts, evidence, h);
+  }
+
+  /** The pane of index k, made if new; null when the window has left it behind (older ones dropped as lines move on). */
+  private paneAt(k: number): Pane | null {
     if (k > this.newest) {
       this.newest = k;
       // Drop what the window has left behind as lines move on (a fast feed never waits for a verdict).
       for (const old of this.panes.keys()) if (old < k - MAX_PANES - 1) this.panes.delete(old);
     }
-    if (k < this.newest - MAX_PANES - 1) return;
+    if (k < this.newest - MAX_PANES - 1) return null;
     let p = this.panes.get(k);
     if (p === undefined) {
       p = { counts: null, evidence: null, pending: [] };
       this.panes.set(k, p);
     }
-    p.pending.push({ slice, lineOffset });
-    if (p.pending.length >= PENDING_SLICES) this.settle(p);
+    return p;
+  }
+
+  /** An evidence reservoir of `budget` lines that keeps a few more per class than a finding cites. */
+  private reservoir(budget: number): EvidenceReservoir {
+    return new EvidenceReservoir(Math.max(4, this.evidencePerFinding + 1), budget);
   }
 
   /**
@@ -115,7 +140,9 @@ export class PaneWindow implements SliceListener {
   /** The waiting parts' panes read, oldest first, and their blocks let go. */
   private readWaiting(): void {
     for (const part of this.waiting.splice(0)) {
-      for (const [k, slice] of part.panes()) this.slice(k, slice, part.lineOffset);
+      const again = part.panes();
+      for (const [k, slice] of again.slices) this.slice(k, slice);
+      again.handshakes((h) => this.handshake(h));
       part.release();
     }
     this.waitingBytes = 0;
@@ -124,11 +151,8 @@ export class PaneWindow implements SliceListener {
   /** The pane with its slices merged, in the order they came. */
   private settle(p: Pane): { counts: Counts; evidence: EvidenceReservoir } {
     const counts = (p.counts ??= new Counts());
-    const evidence = (p.evidence ??= new EvidenceReservoir(Math.max(4, this.evidencePerFinding + 1), PANE_EVIDENCE));
-    for (const { slice, lineOffset } of p.pending) {
-      counts.merge(slice.counts);
-      evidence.merge(slice.evidence, lineOffset);
-    }
+    const evidence = (p.evidence ??= this.reservoir(PANE_EVIDENCE));
+    for (const slice of p.pending) counts.merge(slice.counts);
     p.pending.length = 0;
     return { counts, evidence };
   }
@@ -144,7 +168,7 @@ export class PaneWindow implements SliceListener {
     this.readWaiting();
     for (const k of this.panes.keys()) if (k < from) this.panes.delete(k);
     const counts = new Counts();
-    const evidence = new EvidenceReservoir(Math.max(4, this.evidencePerFinding + 1), PANE_EVIDENCE * MAX_PANES);
+    const evidence = this.reservoir(PANE_EVIDENCE * MAX_PANES);
     for (const k of [...this.panes.keys()].sort((a, b) => a - b)) {
       const p = this.settle(this.panes.get(k) as Pane);
       counts.merge(p.counts);

@@ -1,17 +1,18 @@
 /*!
  * One part of an input (a byte range of a file, or a block of a stream's whole lines) → its
- * PartTally: the exact counts and evidence of its lines (per pane of a live window, else one
- * slice), its unparsed lines, the handshakes the main thread must join by key in time order, and
- * what the input's result needs (lines, formats, gate, digest, UTC offset). Line numbers count
- * from the part's start; the pipeline moves them on as it takes the parts in input order. Runs in
- * a worker thread (core/worker.ts) or, with one thread, in the main one; cuts lines on the bytes.
+ * PartTally: the exact counts of its lines (per pane of a live window, else one slice), its
+ * unparsed lines, its handshakes as rows (columns: the thread that merges parts counts them, picks
+ * evidence from them and joins them by key, in time order: core/tally.ts Tally.sight), and what
+ * the input's result needs (lines, formats, gate, digest, UTC offset). Line numbers count from the
+ * part's start; the pipeline moves them on as it takes the parts in input order. Runs in a worker
+ * thread (core/worker.ts) or, with one thread, in the main one; cuts lines on the bytes.
  */
 import { closeSync, openSync, readSync } from 'node:fs';
 import { LineCapper } from '../input/line-cap.js';
 import { Classifier } from './classify.js';
 import { resized, type Column } from './columns.js';
 import { Counts, type CountCaps, type CountsRoom } from './counts.js';
-import { EvidenceReservoir, RowInPlace, type Cutoffs, type RowColumns, type TextBytes } from './evidence.js';
+import type { EvidenceRow, TextBytes } from './evidence.js';
 import { emptyList } from './lists.js';
 import { LINE_BAD, LINE_EMPTY, LineScanner } from './scan.js';
 import { LineDigest, hashText } from './same-lines.js';
@@ -33,8 +34,8 @@ const READ_BYTES = 1 << 16;
 let spareBuffer: Buffer | null = null;
 const SPARE_MAX_BYTES = 1 << 20;
 
-/** The room the counts and the evidence of this thread's last part without panes needed: the next part's start with as much. */
-let lastRoom: { counts: CountsRoom; classes: number } | undefined;
+/** The room the counts of this thread's last part without panes needed: the next part's start with as much. */
+let lastRoom: CountsRoom | undefined;
 
 /** How one part is tallied: the same for every part of a run but the range, the input and the gate. */
 export interface PartRules {
@@ -53,27 +54,22 @@ export interface PartRules {
    * verdict can still see it, by reading it again (core/panes.ts PaneWindow.later).
    */
   panesLater?: boolean;
-  /** Evidence: first lines kept per class (core/evidence.ts). */
-  evidencePerClass: number;
-  /** The run's evidence cutoffs when the part was launched (core/evidence.ts Cutoffs). */
-  evidenceCutoffs?: Cutoffs;
   /** The run's time-bucket width (s) when the part was launched: the part's buckets are as wide (core/counts.ts bucketsAtLeast). */
   bucketSeconds?: number;
   caps: CountCaps;
-  /** Every handshake is a sighting (one row per handshake is asked for), not only those with a key. */
-  sightAll: boolean;
+  /** Every key crosses as text too, not only as its words (one row per handshake is asked for, which shows it). */
+  keyTexts: boolean;
   /**
-   * A file's part: sightings and evidence give where their lines lie (the main thread reads back
+   * A file's part: its handshake rows give where their lines lie (the main thread reads back
    * the few it cites), not their text. A block's part always does, as places in its block, which
    * the main thread keeps until it has merged the part (core/workers.ts ChunkedSource).
    */
   textsByPlace: boolean;
 }
 
-/** The counts and evidence of a part's lines of one pane (or of all of them). */
+/** The counts of a part's lines of one pane (or of all of them). */
 export interface Slice {
   counts: Counts;
-  evidence: EvidenceReservoir;
 }
 
 /**
@@ -141,6 +137,17 @@ export class TextColumn {
     return this.bytes.toString('utf8', i === 0 ? 0 : (this.ends[i - 1] as number), this.ends[i] as number);
   }
 
+  /** Do entries i and j hold the same bytes? */
+  same(i: number, j: number): boolean {
+    const a = i === 0 ? 0 : (this.ends[i - 1] as number);
+    const b = j === 0 ? 0 : (this.ends[j - 1] as number);
+    const n = (this.ends[i] as number) - a;
+    if ((this.ends[j] as number) - b !== n) return false;
+    const bytes = this.bytes;
+    for (let k = 0; k < n; k++) if (bytes[a + k] !== bytes[b + k]) return false;
+    return true;
+  }
+
   /** Entry i's bytes where they lie (the view is this column's, good until its next call). */
   bytesAt(i: number): TextBytes {
     const v = this.view;
@@ -170,8 +177,18 @@ export class TextColumn {
   }
 }
 
-/** Handshakes the main thread joins by key (or keeps as rows), in line order, as columns; `client` indexes PartTally.clients. */
-export interface Sightings extends RowColumns {
+/**
+ * A part's handshakes, in line order, as columns (`client` indexes PartTally.clients): the main
+ * thread counts them, offers them as evidence and joins those with a key by key (core/tally.ts).
+ */
+export interface Sightings {
+  line: Uint32Array;
+  client: Uint32Array;
+  protocol: Uint8Array;
+  status: Uint16Array;
+  flags: Uint8Array;
+  durationMs: Int32Array;
+  endMs: Float64Array;
   key: TextColumn;
   /** A canonical key decoded where it was read (core/keys.ts decodeKey): 4 words each, and 1 where it is one (its `key` entry then empty, unless every handshake is a row). */
   keyWords: Uint32Array;
@@ -183,8 +200,20 @@ export interface Sightings extends RowColumns {
   text: TextColumn;
   textAt: Float64Array;
   textBytes: Uint32Array;
-  /** $upstream_addr, only when every handshake is a sighting. */
+  /** $upstream_addr as logged ('' when not), and the path asked for without its query string (core/outcomes.ts handshakePath). */
   upstream: TextColumn;
+  path: TextColumn;
+}
+
+/** Row k of a part's handshakes into `to`, its line moved on by `lineOffset`; not its input, not its text. */
+export function readRow(to: EvidenceRow, w: Sightings, k: number, clients: readonly string[], lineOffset: number): void {
+  to.line = (w.line[k] as number) + lineOffset;
+  to.client = clients[w.client[k] as number] as string;
+  to.protocol = w.protocol[k] as number;
+  to.status = w.status[k] as number;
+  to.flags = w.flags[k] as number;
+  to.durationMs = w.durationMs[k] as number;
+  to.endMs = w.endMs[k] as number;
 }
 
 /**
@@ -219,6 +248,7 @@ class SightingColumns {
   key = new TextColumn();
   text = new TextColumn();
   upstream = new TextColumn();
+  path = new TextColumn();
 
   /** A sighting's numbers; its key's words are `words` (4), its texts go to the text columns. */
   add(line: number, client: number, protocol: number, status: number, flags: number, durationMs: number, endMs: number, plain: boolean, words: Uint32Array, textAt: number, textBytes: number): void {
@@ -255,17 +285,18 @@ class SightingColumns {
   /** Done with adding: copies cut to length, to be posted; these columns are then empty and kept for the next part. */
   seal(): Sightings {
     const n = this.n;
-    for (const c of [this.key, this.text, this.upstream]) c.seal();
+    for (const c of [this.key, this.text, this.upstream, this.path]) c.seal();
     const sealed: Sightings = {
       line: this.line.slice(0, n), client: this.client.slice(0, n), protocol: this.protocol.slice(0, n), status: this.status.slice(0, n),
       flags: this.flags.slice(0, n), durationMs: this.durationMs.slice(0, n), endMs: this.endMs.slice(0, n), key: this.key,
       keyWords: this.keyWords.slice(0, 4 * n), keyPlain: this.keyPlain.slice(0, n), text: this.text, textAt: this.textAt.slice(0, n),
-      textBytes: this.textBytes.slice(0, n), upstream: this.upstream,
+      textBytes: this.textBytes.slice(0, n), upstream: this.upstream, path: this.path,
     };
     this.n = 0;
     this.key = new TextColumn();
     this.text = new TextColumn();
     this.upstream = new TextColumn();
+    this.path = new TextColumn();
     SightingColumns.spare = this;
     return sealed;
   }
@@ -321,35 +352,16 @@ export class PartTally {
   seal(): void {
     if (this.columns !== null) this.sightings = this.columns.seal();
     this.columns = null;
-    for (const slice of this.slices.values()) {
-      slice.counts.pack();
-      slice.evidence.pack();
-    }
+    for (const slice of this.slices.values()) slice.counts.pack();
   }
 
   /** A tally that crossed threads (structured clone keeps fields, not classes) made whole again. */
   static revive(o: PartTally): PartTally {
     LineDigest.revive(o.digest);
     const w = o.sightings;
-    for (const c of [w.key, w.text, w.upstream]) TextColumn.revive(c);
-    for (const s of o.slices.values()) {
-      Counts.revive(s.counts);
-      EvidenceReservoir.revive(s.evidence);
-    }
+    for (const c of [w.key, w.text, w.upstream, w.path]) TextColumn.revive(c);
+    for (const s of o.slices.values()) Counts.revive(s.counts);
     return Object.setPrototypeOf(o, PartTally.prototype) as PartTally;
-  }
-}
-
-/** The evidence row of the handshake being read: its text is made from the line's bytes only if a reservoir asks for it. */
-class LineRow extends RowInPlace {
-  readonly source: TextBytes = { b: Buffer.alloc(0), start: 0, end: 0 };
-
-  constructor(private readonly scanner: LineScanner) {
-    super();
-  }
-
-  get text(): string {
-    return this.scanner.body;
   }
 }
 
@@ -360,17 +372,13 @@ export class PartReader {
   stopped = false;
   /** Where in its file (or block) the buffer lines() reads starts: lines are then kept as places (-1: texts kept). */
   fileOffset = -1;
-  private readonly row: LineRow;
   private lastSlice: Slice | null = null;
   private lastPane = NaN;
   /** Lines of panes before this one go to the slice of pane -Infinity, which no window takes (onlyWindowFrom). */
   private firstWindowPane = -Infinity;
   private readonly clientIds = new Map<string, number>();
 
-  constructor(private readonly scanner: LineScanner, private readonly rules: PartRules) {
-    this.row = new LineRow(scanner);
-    this.row.input = rules.input;
-  }
+  constructor(private readonly scanner: LineScanner, private readonly rules: PartRules) {}
 
   /**
    * Reads the lines of b[from, to) that end with `\n`; returns where the first line not read
@@ -426,12 +434,12 @@ export class PartReader {
     const startMs = durationMs >= 0 ? endMs - durationMs : endMs;
     counts.request(rules.input, client, f.protocol, startMs, endMs);
     // A handshake's steps in a method of their own: a plain line's few stay small enough for V8 to compile as one.
-    if (s.handshake) this.handshake(slice, client, n, startMs);
+    if (s.handshake) this.handshake(n);
   }
 
   /** Done with reading: the tally packed to be posted. */
   seal(): void {
-    if (this.rules.paneMs === 0 && this.lastSlice !== null) lastRoom = { counts: this.lastSlice.counts.room(), classes: this.lastSlice.evidence.classes };
+    if (this.rules.paneMs === 0 && this.lastSlice !== null) lastRoom = this.lastSlice.counts.room();
     this.tally.seal();
   }
 
@@ -446,48 +454,29 @@ export class PartReader {
     if (!t.parsedAny && ++t.leadingBad >= GATE_LINES && this.rules.gate) this.stopped = true;
   }
 
-  /** The n-th line, a handshake that line() counted as a request in `slice`, by `client` there. */
-  private handshake(slice: Slice, client: number, n: number, startMs: number): void {
+  /**
+   * The n-th line, a handshake that line() counted as a request: a row for the thread that merges
+   * the parts, which counts it, offers it as evidence and joins it by key (core/tally.ts).
+   */
+  private handshake(n: number): void {
     const s = this.scanner;
     const f = s.facts;
-    const rules = this.rules;
-    const counts = slice.counts;
-    const input = rules.input;
-    const endMs = f.endMs;
-    const durationMs = f.durationMs;
-    const flags = s.flags;
-    counts.handshake(input, client, f.protocol, f.status, flags, durationMs, startMs, endMs);
-    counts.target(input, s.upstream(), s.path(), f.status);
-    const t = this.tally;
-    const row = this.row;
-    const who = this.clientIndex(f.client);
-    row.line = n;
-    row.client = t.clients[who] as string;
-    row.protocol = f.protocol;
-    row.status = f.status;
-    row.flags = flags;
-    row.durationMs = durationMs;
-    row.endMs = endMs;
-    row.source.b = s.b;
-    row.source.start = s.bodyStart;
-    row.source.end = s.bodyEnd;
-    // A file's line is kept by its place: its text is read back if a report cites it.
-    const byPlace = this.fileOffset >= 0;
-    row.at = byPlace ? this.fileOffset + s.bodyStart : -1;
-    row.bytes = byPlace ? s.bodyEnd - s.bodyStart : 0;
-    slice.evidence.offer(EvidenceReservoir.classFor(f.protocol, f.status, flags, durationMs), row);
-    if (!f.hasKey && !rules.sightAll) return;
-    const w = t.columns as SightingColumns;
-    const plain = s.keyWords(KEY_WORDS);
-    // A canonical key crosses as its words (an empty entry keeps the column's index the
-    // sightings'); other text as it is, and every key when each handshake is a row.
-    if (plain && !rules.sightAll) w.key.pushEmpty();
+    const w = this.tally.columns as SightingColumns;
+    const plain = f.hasKey && s.keyWords(KEY_WORDS);
+    // A canonical key crosses as its words (an empty entry keeps the column's index the rows');
+    // other text as it is, and every key when each handshake is a row of the report.
+    if (plain && !this.rules.keyTexts) w.key.pushEmpty();
     else w.key.push(s.key());
-    // By place, or as text (an empty entry keeps the column's index the sightings' index).
+    // A file's line by its place (its text is read back if a report cites it), else as text (an
+    // empty entry keeps the column's index the rows').
+    const byPlace = this.fileOffset >= 0;
     if (byPlace) w.text.pushEmpty();
     else w.text.pushBytes(s.b, s.bodyStart, s.bodyEnd);
-    w.add(n, who, f.protocol, f.status, flags, durationMs, endMs, plain, KEY_WORDS, row.at, row.bytes);
-    if (rules.sightAll) w.upstream.push(s.upstream());
+    const at = byPlace ? this.fileOffset + s.bodyStart : -1;
+    const bytes = byPlace ? s.bodyEnd - s.bodyStart : 0;
+    w.add(n, this.clientIndex(f.client), f.protocol, f.status, s.flags, f.durationMs, f.endMs, plain, KEY_WORDS, at, bytes);
+    w.upstream.push(s.upstream());
+    w.path.push(s.path());
   }
 
   private clientIndex(name: string): number {
@@ -528,10 +517,7 @@ export class PartReader {
     if (this.lastSlice !== null && k === this.lastPane) return this.lastSlice;
     let slice = this.tally.slices.get(k);
     if (slice === undefined) {
-      // No budget: which lines the run keeps must not depend on how the input was cut or which
-      // cutoffs a part was given; the run's reservoir applies its budget (the cutoffs bound a part's lines).
-      const room = this.rules.paneMs === 0 ? lastRoom : undefined;
-      slice = { counts: new Counts(this.rules.caps, room?.counts), evidence: new EvidenceReservoir(this.rules.evidencePerClass, Infinity, this.rules.evidenceCutoffs, room?.classes) };
+      slice = { counts: new Counts(this.rules.caps, this.rules.paneMs === 0 ? lastRoom : undefined) };
       if (this.rules.bucketSeconds !== undefined) slice.counts.bucketsAtLeast(this.rules.bucketSeconds);
       this.tally.slices.set(k, slice);
     }

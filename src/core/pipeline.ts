@@ -4,7 +4,7 @@
  * file), each read into a PartTally (core/part.ts) by a worker thread, or by this thread for small
  * files and with `workers: 1` (core/workers.ts). Owns what needs the parts in input order: line
  * numbering, the format gate (FORMAT_NO_MATCH when an input's first lines all fail), BadLineLog,
- * the input's result; and the merge that hands the handshakes with a key to the tally in time
+ * the input's result; and the merge that hands the parts' handshakes to the tally in time
  * order across inputs. Auto-detection runs once per input on its first lines; formats it builds
  * (format/detect.ts) join the run's list; inputs holding the same lines are marked (core/same-lines.ts).
  */
@@ -22,13 +22,13 @@ import { LinesByPlace } from '../input/lines-by-place.js';
 import { emptyStream, openInput, openPipe, stdinAsFile, type Opened } from '../input/open.js';
 import { isPipe } from '../input/pipe.js';
 import { StreamThread } from '../input/stream-thread.js';
-import { readPlacedTexts, readRow, type EvidenceRow, type TextBytes } from './evidence.js';
-import { encodeKey } from './keys.js';
-import { GATE_LINES, type PartRules, type PartTally, type Sightings } from './part.js';
+import { readPlacedTexts, type EvidenceRow } from './evidence.js';
+import { GATE_LINES, type PartRules, type PartTally } from './part.js';
+import { PartRow } from './part-rows.js';
 import { LINE_EMPTY } from './scan.js';
 import { LineDigest, sameAsEarlier } from './same-lines.js';
 import { BadLineLog } from './stats.js';
-import type { KeyedSighting, Tally } from './tally.js';
+import type { Tally } from './tally.js';
 import { ChunkedSource, FileRanges, InlinePool, WorkerPool, formatSpec, type FormatSpec, type InputTask, type Part, type PartFeed, type PartRunner, type PartSource } from './workers.js';
 import { MIN_WORKER_BYTES } from './worker-start.js';
 import type { InputReport } from '../report/model.js';
@@ -150,94 +150,9 @@ class RunFormats {
   }
 }
 
-/** The sighting at a cursor's head; its text is read from the part only if the tally keeps it (most are not kept). */
-class Head implements KeyedSighting {
-  input = 0;
-  line = 0;
-  client = '';
-  clientId = 0;
-  row = -1;
-  protocol = 0;
-  status = 0;
-  flags = 0;
-  durationMs = -1;
-  endMs = NaN;
-  upstream = '';
-  private sightings: Sightings | null = null;
-  private places: LinesByPlace | null = null;
-  /** A block's part: the block its sightings' places are in (kept only while the part is merged: its texts are not places to keep). */
-  private block: Buffer | null = null;
-  private readonly inBlock: TextBytes = { b: Buffer.alloc(0), start: 0, end: 0 };
-  private index = 0;
-
-  get key(): string {
-    const w = this.sightings;
-    if (w === null) return '';
-    const i = this.index;
-    return w.key.bytesOf(i) === 0 && w.keyPlain[i] === 1 ? encodeKey(w.keyWords.subarray(4 * i, 4 * i + 4)) : w.key.at(i);
-  }
-
-  get hasKey(): boolean {
-    const w = this.sightings;
-    return w !== null && (w.keyPlain[this.index] === 1 || w.key.bytesOf(this.index) > 0);
-  }
-
-  keyWords(out: Uint32Array): boolean {
-    const w = this.sightings;
-    if (w === null || w.keyPlain[this.index] !== 1) return false;
-    const at = 4 * this.index;
-    for (let k = 0; k < 4; k++) out[k] = w.keyWords[at + k] as number;
-    return true;
-  }
-
-  /** Where the line lies in its file (-1: the part holds its text). */
-  get at(): number {
-    const w = this.sightings;
-    return w === null || this.places === null || this.block !== null ? -1 : (w.textAt[this.index] as number);
-  }
-
-  get bytes(): number {
-    return this.at >= 0 ? ((this.sightings as Sightings).textBytes[this.index] as number) : 0;
-  }
-
-  /** Read when asked for (few are): from the part's texts, or from the file at its place. */
-  get text(): string {
-    const w = this.sightings;
-    if (w === null) return '';
-    const i = this.index;
-    const at = w.textAt[i] as number;
-    if (this.block !== null) return this.block.toString('utf8', at, at + (w.textBytes[i] as number));
-    return at >= 0 && this.places !== null ? this.places.read(at, w.textBytes[i] as number) : w.text.at(i);
-  }
-
-  /** The text's bytes, read when asked for: a reservoir copies a class's latest line from them, making no string. */
-  get source(): TextBytes | undefined {
-    const w = this.sightings;
-    if (w === null) return undefined;
-    const i = this.index;
-    const at = w.textAt[i] as number;
-    if (this.block !== null) {
-      const v = this.inBlock;
-      v.b = this.block;
-      v.start = at;
-      v.end = at + (w.textBytes[i] as number);
-      return v;
-    }
-    if (at < 0 || this.places === null) return w.text.bytesAt(i);
-    return this.places.bytesAt(at, w.textBytes[i] as number) ?? undefined;
-  }
-
-  moveTo(sightings: Sightings, index: number, places: LinesByPlace | null, block: Buffer | null): void {
-    this.sightings = sightings;
-    this.index = index;
-    this.places = places;
-    this.block = block;
-  }
-}
-
 /**
  * One input being read: its part tallies taken in input order (line numbering, the format gate,
- * the input's result), and the sighting at its head (a handshake with a key, waiting for its turn
+ * the input's result), and the sighting at its head (a handshake, waiting for its turn
  * in the merge).
  */
 class Cursor {
@@ -269,11 +184,10 @@ class Cursor {
   private gateOpen = false;
   private leadingFailures = 0;
   private firstFailure: { line: number; text: string; reason: string } | null = null;
-  private readonly head = new Head();
+  private readonly head = new PartRow();
 
   constructor(readonly input: number, readonly name: string, private readonly ctx: Shared) {
     this.result = { name, lines: 0, parsed: 0, unparsed: 0, empty: 0, filtered: 0, bytes: 0, gzip: false, formats: {}, assumed: null, sameAs: null, error: null };
-    this.head.input = input;
   }
 
   /**
@@ -294,12 +208,8 @@ class Cursor {
         this.take(next, tally);
         continue;
       }
-      const w = p.sightings;
-      const i = this.at++;
       const h = this.head;
-      readRow(h, w, i, p.clients, this.base);
-      h.moveTo(w, i, this.places, p.block);
-      h.upstream = i < w.upstream.length ? w.upstream.at(i) : '';
+      h.moveTo(p, this.at++, this.input, this.base, this.places);
       if (h.endMs === h.endMs) this.headMs = h.endMs;
       this.hasHead = true;
     }
@@ -349,8 +259,8 @@ class Cursor {
       result.assumed ??= this.ctx.formats.assumed.get(k) ?? null;
     }
     p.badLines.forEach((line, i) => this.unparsed(base + line, p.badTexts[i] as string, p.badReasons[i] as string));
-    tally.absorb(p.slices, base, p.block);
-    if (p.reread !== null) tally.later(p, base);
+    tally.absorb(p.slices);
+    if (p.reread !== null) tally.later(p, this.input, base);
     this.ctx.progress();
   }
 
@@ -431,7 +341,7 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   const chunkBytes = Math.max(1, Math.floor(opts.chunkBytes ?? CHUNK_BYTES));
   // Parts of an input are taken in order: one that takes longer than the next must not leave a
   // thread idle meanwhile. Two parts a thread in flight in all, shared among the inputs (each
-  // part waiting holds its keyed handshakes' lines).
+  // part waiting holds its handshakes' lines).
   const ahead = Math.max(1, Math.ceil((2 * workers) / Math.max(1, names.length)));
   const inline = new InlinePool();
   const pool: PartRunner = workers > 1 ? new WorkerPool(workers - 1, true) : inline;
@@ -439,18 +349,17 @@ export async function runPipeline(names: readonly string[], tally: Tally, opts: 
   const windowMs = tally.listener?.windowMs ?? 0;
   /**
    * Only an input's first part closes the format gate itself (a later one's failing lines are
-   * weighed by Cursor.gate). Without panes, a part keeps as earliest evidence only lines the
-   * tally could still take as such, and counts in time buckets as wide as the tally's. With
-   * panes, a stream's block is read as one slice, as without (its panes read only if a verdict may
-   * see its lines: core/panes.ts later()), while the window asks for that.
+   * weighed by Cursor.gate). Without panes, a part counts in time buckets as wide as the tally's.
+   * With panes, a stream's block is read as one slice, as without (its panes read only if a
+   * verdict may see its lines: core/panes.ts later()), while the window asks for that.
    */
   const rulesFor = (input: number, textsByPlace: boolean, stream: boolean) => (first: boolean): PartRules => {
     const later = paneMs > 0 && stream && tally.listener?.wantsLater === true;
     return {
       input, gate: first, sinceMs: opts.sinceMs ?? -Infinity, untilMs: opts.untilMs ?? Infinity, paneMs, windowMs,
-      evidencePerClass: tally.evidencePerClass, caps: tally.caps, sightAll: tally.rows !== undefined, textsByPlace,
+      caps: tally.caps, keyTexts: tally.rows !== undefined, textsByPlace,
       ...(later ? { panesLater: true } : {}),
-      ...(paneMs === 0 || later ? { evidenceCutoffs: tally.evidence.cutoffs(), bucketSeconds: tally.counts.bucketSeconds } : {}),
+      ...(paneMs === 0 || later ? { bucketSeconds: tally.counts.bucketSeconds } : {}),
     };
   };
   const all = opts.formats.map((_, i) => i);

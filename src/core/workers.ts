@@ -129,9 +129,8 @@ export function runTask(task: ChunkTask, post: (reply: WorkerReply) => void): vo
 
 /** A part read with `panesLater`, read again in this thread, sliced by pane (its block still held). */
 function rereadSliced(task: Omit<ChunkTask, 'id'>): PartTally {
-  // Its panes as a part sliced as it is read has them: without the run's evidence cutoffs and bucket width.
+  // Its panes as a part sliced as it is read has them: without the run's bucket width.
   const rules: PartRules = { ...task.rules, panesLater: false };
-  delete rules.evidenceCutoffs;
   delete rules.bucketSeconds;
   const replies: WorkerReply[] = [];
   runTask({ ...task, id: -1, rules }, (r) => replies.push(r));
