@@ -21,7 +21,7 @@ import { EvidenceReservoir, type EvidenceRow } from '../src/core/evidence.js';
 import { KeyCounts } from '../src/core/keys.js';
 import { PaneWindow } from '../src/core/panes.js';
 import { readPart, type PartRules, type PartTally, type Slice } from '../src/core/part.js';
-import { PartRow } from '../src/core/part-rows.js';
+import { eachRow } from '../src/core/part-rows.js';
 import { runPipeline } from '../src/core/pipeline.js';
 import { DEFAULT_CAPS, Tally, countHandshake, type KeyedSighting, type TallyView } from '../src/core/tally.js';
 import { compilePreset, findPreset, type Preset } from '../src/format/presets.js';
@@ -37,11 +37,7 @@ const WS_PATHS = compileWsPaths(DEFAULT_WS_PATHS);
  */
 function handshakes(p: PartTally, block: Buffer, offset: number, fn: (h: KeyedSighting) => void): void {
   p.block = block;
-  const row = new PartRow();
-  for (let i = 0; i < p.sightings.line.length; i++) {
-    row.moveTo(p, i, 0, offset, null);
-    fn(row);
-  }
+  eachRow(p, 0, offset, fn);
 }
 
 /**

@@ -108,6 +108,15 @@ export class PartRow implements KeyedSighting {
   }
 }
 
+/** Each of part p's handshakes (its texts in its block, if it has one), as `fn` takes them: one row, moved on. */
+export function eachRow(p: PartTally, input: number, lineOffset: number, fn: (h: KeyedSighting) => void): void {
+  const row = new PartRow();
+  for (let i = 0; i < p.sightings.line.length; i++) {
+    row.moveTo(p, i, input, lineOffset, null);
+    fn(row);
+  }
+}
+
 /** A column's entry as a string, the last one made again when the next row's bytes are the same (a part's handshakes name a few upstreams and paths). */
 class LastText {
   private column: TextColumn | null = null;

@@ -13,7 +13,7 @@ import type { PartTally, Slice } from './part.js';
 import { DEPARTED_KEYS } from './departed.js';
 import { HandshakeRows } from './handshakes.js';
 import { KEY_WINDOW_MS, KeyWindow, MAX_LIVE_KEYS, type DecodedKey, type KeyCounts, type Sighting } from './keys.js';
-import { PartRow } from './part-rows.js';
+import { eachRow } from './part-rows.js';
 
 /** Every cap the analysis has; an internal option shrinks them so tests can run past each one. */
 export interface Caps extends CountCaps {
@@ -149,16 +149,7 @@ export class Tally implements TallyView {
       panes: () => {
         const again = reread();
         again.block = block;
-        return {
-          slices: again.slices,
-          handshakes: (fn) => {
-            const row = new PartRow();
-            for (let i = 0; i < again.sightings.line.length; i++) {
-              row.moveTo(again, i, input, lineOffset, null);
-              fn(row);
-            }
-          },
-        };
+        return { slices: again.slices, handshakes: (fn) => eachRow(again, input, lineOffset, fn) };
       },
       release: letGo,
     });
