@@ -63,16 +63,17 @@ let grown: HeapRun;
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'wsdiag-heap-'));
   log = join(dir, 'access.log');
-  // About 30 MB: parts for both threads, and enough merged tallies to grow an unchecked young generation.
-  await generateLog({ lines: 100_000, format: 'incident', seed: 3, out: log });
+  // About 60 MB: parts for both threads, and enough merged tallies and handshakes to grow an
+  // unchecked young generation (100,000 lines grew it to 8 MB or 16 once handshakes crossed as rows).
+  await generateLog({ lines: 200_000, format: 'incident', seed: 3, out: log });
   kept = heapRun(log, true);
   grown = heapRun(log, false);
 });
 after(() => rmSync(dir, { recursive: true, force: true }));
 
 test('with the policy the young generation stays about its first size through a run with worker threads; without it, it grows', () => {
-  assert.equal(kept.lines, 100_000);
-  assert.equal(grown.lines, 100_000);
+  assert.equal(kept.lines, 200_000);
+  assert.equal(grown.lines, 200_000);
   // A doubling or two may slip in while a worker starts, before its flags are set again.
   assert.ok(kept.after <= 4 * kept.before, `with the policy: ${kept.before} MB before, ${kept.after} MB after`);
   assert.ok(grown.after >= 4 * kept.after, `without it: ${grown.before} MB before, ${grown.after} MB after (${kept.after} MB with it)`);
