@@ -6,7 +6,7 @@
 import type { LinesByPlace } from '../input/lines-by-place.js';
 import type { TextBytes } from './evidence.js';
 import { encodeKey } from './keys.js';
-import { readRow, type PartTally, type Sightings, type TextColumn } from './part.js';
+import { readRow, type PartTally, type Sightings } from './part.js';
 import type { KeyedSighting } from './tally.js';
 
 /** One handshake of a part, as the tally takes it; its text is read only if asked for (a reservoir keeps few). */
@@ -30,8 +30,6 @@ export class PartRow implements KeyedSighting {
   private block: Buffer | null = null;
   private readonly inBlock: TextBytes = { b: Buffer.alloc(0), start: 0, end: 0 };
   private index = 0;
-  private readonly upstreams = new LastText();
-  private readonly paths = new LastText();
 
   get key(): string {
     const w = this.sightings;
@@ -99,8 +97,8 @@ export class PartRow implements KeyedSighting {
     readRow(this, w, i, p.clients, lineOffset);
     this.input = input;
     this.later = p.reread !== null;
-    this.upstream = this.upstreams.of(w.upstream, i);
-    this.path = this.paths.of(w.path, i);
+    this.upstream = p.upstreams[w.upstream[i] as number] as string;
+    this.path = p.paths[w.path[i] as number] as string;
     this.sightings = w;
     this.index = i;
     this.places = places;
@@ -114,21 +112,5 @@ export function eachRow(p: PartTally, input: number, lineOffset: number, fn: (h:
   for (let i = 0; i < p.sightings.line.length; i++) {
     row.moveTo(p, i, input, lineOffset, null);
     fn(row);
-  }
-}
-
-/** A column's entry as a string, the last one made again when the next row's bytes are the same (a part's handshakes name a few upstreams and paths). */
-class LastText {
-  private column: TextColumn | null = null;
-  private index = -1;
-  private text = '';
-
-  of(column: TextColumn, i: number): string {
-    if (column !== this.column || !column.same(i, this.index)) {
-      this.column = column;
-      this.text = column.at(i);
-    }
-    this.index = i;
-    return this.text;
   }
 }

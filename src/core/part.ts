@@ -137,17 +137,6 @@ export class TextColumn {
     return this.bytes.toString('utf8', i === 0 ? 0 : (this.ends[i - 1] as number), this.ends[i] as number);
   }
 
-  /** Do entries i and j hold the same bytes? */
-  same(i: number, j: number): boolean {
-    const a = i === 0 ? 0 : (this.ends[i - 1] as number);
-    const b = j === 0 ? 0 : (this.ends[j - 1] as number);
-    const n = (this.ends[i] as number) - a;
-    if ((this.ends[j] as number) - b !== n) return false;
-    const bytes = this.bytes;
-    for (let k = 0; k < n; k++) if (bytes[a + k] !== bytes[b + k]) return false;
-    return true;
-  }
-
   /** Entry i's bytes where they lie (the view is this column's, good until its next call). */
   bytesAt(i: number): TextBytes {
     const v = this.view;
@@ -178,8 +167,9 @@ export class TextColumn {
 }
 
 /**
- * A part's handshakes, in line order, as columns (`client` indexes PartTally.clients): the main
- * thread counts them, offers them as evidence and joins those with a key by key (core/tally.ts).
+ * A part's handshakes, in line order, as columns (`client`, `upstream` and `path` index
+ * PartTally's lists of them): the main thread counts them, offers them as evidence and joins
+ * those with a key by key (core/tally.ts).
  */
 export interface Sightings {
   line: Uint32Array;
@@ -200,9 +190,8 @@ export interface Sightings {
   text: TextColumn;
   textAt: Float64Array;
   textBytes: Uint32Array;
-  /** $upstream_addr as logged ('' when not), and the path asked for without its query string (core/outcomes.ts handshakePath). */
-  upstream: TextColumn;
-  path: TextColumn;
+  upstream: Uint32Array;
+  path: Uint32Array;
 }
 
 /** Row k of a part's handshakes into `to`, its line moved on by `lineOffset`; not its input, not its text. */
@@ -245,13 +234,13 @@ class SightingColumns {
   keyPlain = new Uint8Array(256);
   textAt = new Float64Array(256);
   textBytes = new Uint32Array(256);
+  upstream = new Uint32Array(256);
+  path = new Uint32Array(256);
   key = new TextColumn();
   text = new TextColumn();
-  upstream = new TextColumn();
-  path = new TextColumn();
 
   /** A sighting's numbers; its key's words are `words` (4), its texts go to the text columns. */
-  add(line: number, client: number, protocol: number, status: number, flags: number, durationMs: number, endMs: number, plain: boolean, words: Uint32Array, textAt: number, textBytes: number): void {
+  add(line: number, client: number, protocol: number, status: number, flags: number, durationMs: number, endMs: number, plain: boolean, words: Uint32Array, textAt: number, textBytes: number, upstream: number, path: number): void {
     if (this.n === this.line.length) this.grow();
     const i = this.n++;
     this.line[i] = line;
@@ -265,6 +254,8 @@ class SightingColumns {
     this.keyWords.set(words, 4 * i);
     this.textAt[i] = textAt;
     this.textBytes[i] = textBytes;
+    this.upstream[i] = upstream;
+    this.path[i] = path;
   }
 
   private grow(): void {
@@ -280,23 +271,23 @@ class SightingColumns {
     this.keyPlain = twice(this.keyPlain);
     this.textAt = twice(this.textAt);
     this.textBytes = twice(this.textBytes);
+    this.upstream = twice(this.upstream);
+    this.path = twice(this.path);
   }
 
   /** Done with adding: copies cut to length, to be posted; these columns are then empty and kept for the next part. */
   seal(): Sightings {
     const n = this.n;
-    for (const c of [this.key, this.text, this.upstream, this.path]) c.seal();
+    for (const c of [this.key, this.text]) c.seal();
     const sealed: Sightings = {
       line: this.line.slice(0, n), client: this.client.slice(0, n), protocol: this.protocol.slice(0, n), status: this.status.slice(0, n),
       flags: this.flags.slice(0, n), durationMs: this.durationMs.slice(0, n), endMs: this.endMs.slice(0, n), key: this.key,
       keyWords: this.keyWords.slice(0, 4 * n), keyPlain: this.keyPlain.slice(0, n), text: this.text, textAt: this.textAt.slice(0, n),
-      textBytes: this.textBytes.slice(0, n), upstream: this.upstream, path: this.path,
+      textBytes: this.textBytes.slice(0, n), upstream: this.upstream.slice(0, n), path: this.path.slice(0, n),
     };
     this.n = 0;
     this.key = new TextColumn();
     this.text = new TextColumn();
-    this.upstream = new TextColumn();
-    this.path = new TextColumn();
     SightingColumns.spare = this;
     return sealed;
   }
@@ -330,8 +321,14 @@ export class PartTally {
   /** Set by seal(); until then the reader adds to `columns`. */
   sightings!: Sightings;
   columns: SightingColumns | null = SightingColumns.take();
-  /** The clients sightings name, by index. */
+  /**
+   * What sightings name, by index: clients, $upstream_addr as logged ('' when not), and paths
+   * asked for without the query string (core/outcomes.ts handshakePath). A part's handshakes name
+   * a few of each: made into strings, and hashed where they are counted, once a part.
+   */
   readonly clients: string[] = emptyList();
+  readonly upstreams: string[] = emptyList();
+  readonly paths: string[] = emptyList();
   /**
    * A block's part, in the thread that merges it: the block its places are in, and what lets the
    * block go once the part is merged (set there, never posted: core/workers.ts ChunkedSource).
@@ -359,7 +356,7 @@ export class PartTally {
   static revive(o: PartTally): PartTally {
     LineDigest.revive(o.digest);
     const w = o.sightings;
-    for (const c of [w.key, w.text, w.upstream, w.path]) TextColumn.revive(c);
+    for (const c of [w.key, w.text]) TextColumn.revive(c);
     for (const s of o.slices.values()) Counts.revive(s.counts);
     return Object.setPrototypeOf(o, PartTally.prototype) as PartTally;
   }
@@ -376,7 +373,9 @@ export class PartReader {
   private lastPane = NaN;
   /** Lines of panes before this one go to the slice of pane -Infinity, which no window takes (onlyWindowFrom). */
   private firstWindowPane = -Infinity;
-  private readonly clientIds = new Map<string, number>();
+  private readonly clients = new Numbering(this.tally.clients);
+  private readonly upstreams = new Numbering(this.tally.upstreams);
+  private readonly paths = new Numbering(this.tally.paths);
 
   constructor(private readonly scanner: LineScanner, private readonly rules: PartRules) {}
 
@@ -474,19 +473,7 @@ export class PartReader {
     else w.text.pushBytes(s.b, s.bodyStart, s.bodyEnd);
     const at = byPlace ? this.fileOffset + s.bodyStart : -1;
     const bytes = byPlace ? s.bodyEnd - s.bodyStart : 0;
-    w.add(n, this.clientIndex(f.client), f.protocol, f.status, s.flags, f.durationMs, f.endMs, plain, KEY_WORDS, at, bytes);
-    w.upstream.push(s.upstream());
-    w.path.push(s.path());
-  }
-
-  private clientIndex(name: string): number {
-    let i = this.clientIds.get(name);
-    if (i === undefined) {
-      i = this.tally.clients.length;
-      this.clientIds.set(name, i);
-      this.tally.clients.push(name);
-    }
-    return i;
+    w.add(n, this.clients.of(f.client), f.protocol, f.status, s.flags, f.durationMs, f.endMs, plain, KEY_WORDS, at, bytes, this.upstreams.of(s.upstream()), this.paths.of(s.path()));
   }
 
   /**
@@ -524,6 +511,23 @@ export class PartReader {
     this.lastPane = k;
     this.lastSlice = slice;
     return slice;
+  }
+}
+
+/** Strings numbered in first-seen order, into a list of them (the list crosses threads; the map stays). */
+class Numbering {
+  private readonly ids = new Map<string, number>();
+
+  constructor(private readonly list: string[]) {}
+
+  of(name: string): number {
+    let i = this.ids.get(name);
+    if (i === undefined) {
+      i = this.list.length;
+      this.ids.set(name, i);
+      this.list.push(name);
+    }
+    return i;
   }
 }
 
