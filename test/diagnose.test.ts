@@ -1,7 +1,7 @@
 /*
  * Diagnosis details that the real-nginx scenarios cannot pin down cheaply: when the timeline dates a
- * failure (incident windows over minutes of log), and evidence for rare key findings among many
- * healthy lines. Lines are in the incident's format (DESIGN.md) with the times nginx writes for each
+ * failure (incident windows over minutes of log), evidence for rare key findings among many
+ * healthy lines, and the lines a timeout finding cites when their duration bins straddle its window. Lines are in the incident's format (DESIGN.md) with the times nginx writes for each
  * case: a line is written when the request ends, $request_time is the whole session.
  */
 import assert from 'node:assert/strict';
@@ -163,4 +163,14 @@ test("clients are apportioned (and said to be) only where a per-client duration 
   const w = findingOf(wide, 'abandoned-at-timeout');
   assert.equal(w.clientsApproximate, undefined);
   assert.deepEqual(w.clients.map((c) => [c.client, c.count]), [['100.97.88.1', inside.length]]);
+});
+
+test("a finding cites its lines when their evidence class's duration bin straddles the timeout window's edge", async () => {
+  // T = 60 s ± 2 ms: 59,998–60,002 ms. The give-ups' evidence class is a bin 32 ms wide
+  // (59,968–59,999 ms) that starts outside the window: it must still be searched for lines.
+  const durs = [59_998, 59_999, 59_999];
+  const lines = durs.map((durMs, i): Line => ({ client: '100.97.88.1', protocol: 'HTTP/1.1', status: 499, startMs: 1_000 * i, durMs }));
+  const f = findingOf(await report(lines, { timeout: 60, tolerance: 2 }), 'abandoned-at-timeout');
+  assert.equal(f.count, durs.length);
+  assert.equal(f.evidence.length, durs.length);
 });

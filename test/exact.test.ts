@@ -15,7 +15,7 @@ import fc from 'fast-check';
 import { Counts } from '../src/core/counts.js';
 import { answeringPeer } from '../src/core/outcomes.js';
 import { HandshakeRows } from '../src/core/handshakes.js';
-import { EvidenceReservoir, KEY_CLASS, readPlacedTexts, type EvidenceRow } from '../src/core/evidence.js';
+import { EvidenceReservoir, KEY_CLASS, classParts, readPlacedTexts, type EvidenceRow } from '../src/core/evidence.js';
 import { KeyWindow } from '../src/core/keys.js';
 import { LineDigest } from '../src/core/same-lines.js';
 import { analyze, type Report } from '../src/index.js';
@@ -165,6 +165,19 @@ test('evidence per class is its earliest lines and its latest, however the lines
     }
     assert.deepEqual(kept(merged, classes), expected);
   }));
+});
+
+test('a class\'s span holds exactly the durations of its class: the diagnosis leaves out a class by its span before reading its lines', () => {
+  fc.assert(fc.property(fc.constantFrom(101, 200, 499, 502), fc.oneof(fc.nat(70_000), fc.integer({ min: 0, max: 2 ** 31 + 5 })), (status, ms) => {
+    const cls = EvidenceReservoir.classFor(1, status, 0, ms);
+    const { bin } = classParts(cls);
+    const { lo, hi } = EvidenceReservoir.binSpan(status, bin);
+    assert.ok(lo <= ms && ms <= hi, `${ms} ms in [${lo}, ${hi}]`);
+    assert.equal(EvidenceReservoir.classFor(1, status, 0, lo), cls);
+    if (hi < Number.MAX_SAFE_INTEGER) assert.equal(EvidenceReservoir.classFor(1, status, 0, hi), cls);
+    if (lo > 0) assert.notEqual(EvidenceReservoir.classFor(1, status, 0, lo - 1), cls);
+    if (hi < 2 ** 31) assert.notEqual(EvidenceReservoir.classFor(1, status, 0, hi + 1), cls);
+  }), { seed: 11 });
 });
 
 test('each class\'s latest line keeps its text while lines of every length move the classes about the arena, offered or merged', () => {

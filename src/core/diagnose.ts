@@ -6,7 +6,7 @@
  */
 import { PROTOCOL_NAMES, Protocol } from './classify.js';
 import { RowFlag, type CellView, type Counts, type Group } from './counts.js';
-import { classParts, type EvidenceRow } from './evidence.js';
+import { EvidenceReservoir, classParts, type EvidenceRow } from './evidence.js';
 import { COARSE, DurationHistogram, FINE } from './grid.js';
 import { KEY_HIDDEN, KEY_REUSED } from './keys.js';
 import { byName, countAtMost } from './lists.js';
@@ -222,11 +222,15 @@ export function diagnose(t: TallyView, opts: DiagnoseOptions): Diagnosis {
   for (const a of accs) {
     if (a.count === 0) continue;
     const sel = a.sel;
+    // A class whose durations (its bin) hold none of the selector's edges takes one answer for all
+    // of them: most classes of upgraded sessions (hours of them) are then left out before their
+    // lines are sorted and copied, not after.
     const wanted = (cls: number): boolean => {
       const p = classParts(cls);
       if (p.protocol < 0) return false;
       if (p.bin < 0 || sel.durationFree) return sel.label(p.protocol, p.status, p.flags, p.bin < 0 ? -1 : 0) !== undefined;
-      return true;
+      const { lo, hi } = EvidenceReservoir.binSpan(p.status, p.bin);
+      return sel.edgesMs.some((e) => e > lo && e <= hi) || sel.label(p.protocol, p.status, p.flags, lo) !== undefined;
     };
     const rows = t.evidence.candidates(wanted).filter((r) => sel.label(r.protocol, r.status, r.flags, r.durationMs) !== undefined);
     const f: FindingData = {

@@ -9,7 +9,7 @@
  */
 
 import { CellTable } from './cells.js';
-import { COARSE, SESSION } from './grid.js';
+import { COARSE, SESSION, type Grid } from './grid.js';
 import { ownCopy } from './lists.js';
 
 export interface EvidenceRow {
@@ -101,7 +101,13 @@ export class EvidenceReservoir {
 
   /** The class of a handshake line: its bin on SESSION when it upgraded, else on COARSE (-1: no duration logged). */
   static classFor(protocol: number, status: number, flags: number, durationMs: number): number {
-    return EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : (status === 101 ? SESSION : COARSE).bin(durationMs));
+    return EvidenceReservoir.classOf(protocol, status, flags, durationMs < 0 ? -1 : gridOf(status).bin(durationMs));
+  }
+
+  /** The durations (ms, both ends included) of a class's bin `bin` (not -1), its status `status`. */
+  static binSpan(status: number, bin: number): { lo: number; hi: number } {
+    const g = gridOf(status);
+    return { lo: g.lo(bin), hi: g.hi(bin) };
   }
 
   /**
@@ -258,6 +264,11 @@ export class EvidenceReservoir {
     const last = s.last as EvidenceRow;
     return { ...last, text: last.at >= 0 ? '' : this.arena.toString('utf8', s.lastAt, s.lastAt + s.lastBytes) };
   }
+}
+
+/** The grid a class's durations are binned on. */
+function gridOf(status: number): Grid {
+  return status === 101 ? SESSION : COARSE;
 }
 
 /** A class's high 32 bits as an index key: classes are integers from -2 to below 2^53, and a negative one's is past any other's. */
