@@ -15,7 +15,8 @@ import fc from 'fast-check';
 import { Counts } from '../src/core/counts.js';
 import { answeringPeer } from '../src/core/outcomes.js';
 import { HandshakeRows } from '../src/core/handshakes.js';
-import { EvidenceReservoir, KEY_CLASS, classParts, readPlacedTexts, type EvidenceRow } from '../src/core/evidence.js';
+import { EvidenceReservoir, KEY_CLASS, classParts, keptPerClass, readPlacedTexts, type EvidenceRow } from '../src/core/evidence.js';
+import { Tally } from '../src/core/tally.js';
 import { KeyWindow } from '../src/core/keys.js';
 import { LineDigest } from '../src/core/same-lines.js';
 import { analyze, type Report } from '../src/index.js';
@@ -165,6 +166,21 @@ test('evidence per class is its earliest lines and its latest, however the lines
     }
     assert.deepEqual(kept(merged, classes), expected);
   }));
+});
+
+test('more evidence asked for grows the budget in proportion: a class that comes after several full ones still keeps the lines asked for', () => {
+  // Eight classes in the order they come, thirty lines each, under a budget of 60 rows (sized for 5 lines a finding).
+  const classes = Array.from({ length: 8 }, (_, k) => EvidenceReservoir.classOf(2, 0, 101, k));
+  const late = classes[classes.length - 1] as number;
+  for (const evidence of [5, 20]) {
+    const tally = new Tally({ evidence, caps: { evidenceRows: 60 } });
+    let line = 0;
+    for (const cls of classes) {
+      for (let i = 0; i < 30; i++, line++) tally.evidence.offer(cls, { input: 0, line, client: 'c', protocol: 2, status: 101, flags: 0, durationMs: 1, endMs: line, at: -1, bytes: 0, text: `line ${line}` });
+    }
+    // Its earliest lines (a finding's few and some to choose from) and its latest.
+    assert.equal(tally.evidence.candidates((c) => c === late).length, keptPerClass(evidence) + 1, `--evidence ${evidence}`);
+  }
 });
 
 test('a class\'s span holds exactly the durations of its class: the diagnosis leaves out a class by its span before reading its lines', () => {

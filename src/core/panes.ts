@@ -10,7 +10,7 @@
  * window's view has no key tallies.
  */
 import { Counts } from './counts.js';
-import { EvidenceReservoir } from './evidence.js';
+import { EvidenceReservoir, evidenceBudget, keptPerClass } from './evidence.js';
 import { KeyCounts } from './keys.js';
 import { firstPaneOf, type Slice } from './part.js';
 import { countHandshake, type KeyedSighting, type LaterPart, type SliceListener, type TallyView } from './tally.js';
@@ -104,7 +104,8 @@ export class PaneWindow implements SliceListener {
 
   /** An evidence reservoir of `budget` lines that keeps a few more per class than a finding cites. */
   private reservoir(budget: number): EvidenceReservoir {
-    return new EvidenceReservoir(Math.max(4, this.evidencePerFinding + 1), budget);
+    const perClass = keptPerClass(this.evidencePerFinding);
+    return new EvidenceReservoir(perClass, evidenceBudget(budget, perClass));
   }
 
   /**

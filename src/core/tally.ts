@@ -8,7 +8,7 @@
  * Owns nothing about verdicts (core/diagnose.ts) or presentation (report/).
  */
 import { Counts, DEFAULT_COUNT_CAPS, type CountCaps } from './counts.js';
-import { EvidenceReservoir } from './evidence.js';
+import { EvidenceReservoir, evidenceBudget, keptPerClass } from './evidence.js';
 import type { PartTally, Slice } from './part.js';
 import { DEPARTED_KEYS } from './departed.js';
 import { HandshakeRows } from './handshakes.js';
@@ -109,9 +109,8 @@ export class Tally implements TallyView {
     this.listener = opts.listener;
     const caps = (this.caps = { ...DEFAULT_CAPS, ...opts.caps });
     this.counts = new Counts(caps);
-    // A finding cites up to `evidence` lines, varied: a few more per class leave room to choose.
-    this.evidencePerClass = Math.max(4, (opts.evidence ?? 5) + 1);
-    this.evidence = new EvidenceReservoir(this.evidencePerClass, caps.evidenceRows);
+    this.evidencePerClass = keptPerClass(opts.evidence ?? 5);
+    this.evidence = new EvidenceReservoir(this.evidencePerClass, evidenceBudget(caps.evidenceRows, this.evidencePerClass));
     this.rows = opts.rows ? new HandshakeRows() : undefined;
     this.keys = new KeyWindow(this.evidence, this.rows, KEY_WINDOW_MS, caps.liveKeys, caps.departedKeys, opts.singleInput !== true);
   }
