@@ -102,15 +102,13 @@ export class Tally implements TallyView {
   readonly rows: HandshakeRows | undefined;
   readonly listener: SliceListener | undefined;
   readonly caps: Caps;
-  /** Lines a finding cites, plus a few to choose from, per evidence class. */
-  readonly evidencePerClass: number;
 
   constructor(opts: TallyOptions = {}) {
     this.listener = opts.listener;
     const caps = (this.caps = { ...DEFAULT_CAPS, ...opts.caps });
     this.counts = new Counts(caps);
-    this.evidencePerClass = keptPerClass(opts.evidence ?? 5);
-    this.evidence = new EvidenceReservoir(this.evidencePerClass, evidenceBudget(caps.evidenceRows, this.evidencePerClass));
+    const perClass = keptPerClass(opts.evidence ?? 5);
+    this.evidence = new EvidenceReservoir(perClass, evidenceBudget(caps.evidenceRows, perClass));
     this.rows = opts.rows ? new HandshakeRows() : undefined;
     this.keys = new KeyWindow(this.evidence, this.rows, KEY_WINDOW_MS, caps.liveKeys, caps.departedKeys, opts.singleInput !== true);
   }
