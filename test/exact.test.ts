@@ -168,6 +168,25 @@ test('evidence per class is its earliest lines and its latest, however the lines
   }));
 });
 
+test('a class keeps its earliest lines and its latest when lines share their time or have none, in whatever order they are offered', () => {
+  // Few times (and none: NaN, the earliest of all) so that lines tie on time and are told apart by input, then line.
+  const classes = [7, 8];
+  const row = fc.record({ cls: fc.constantFrom(...classes), endMs: fc.constantFrom(NaN, 5, 5, 6, 7), input: fc.nat(2), turn: fc.nat() });
+  fc.assert(fc.property(fc.array(row, { minLength: 8, maxLength: 60 }), (spec) => {
+    const lines = spec.map((x, i) => ({ cls: x.cls, turn: x.turn, row: { input: x.input, line: i + 1, client: 'c', protocol: 2, status: 499, flags: 0, durationMs: 1, endMs: x.endMs, at: -1, bytes: 0, text: `line ${i + 1}` } }));
+    const time = (ms: number): number => (Number.isNaN(ms) ? -Infinity : ms);
+    const order = ({ row: a }: (typeof lines)[number], { row: b }: (typeof lines)[number]): number =>
+      time(a.endMs) !== time(b.endMs) ? (time(a.endMs) < time(b.endMs) ? -1 : 1) : a.input - b.input || a.line - b.line;
+    const expected = classes.map((cls) => {
+      const all = lines.filter((l) => l.cls === cls).sort(order);
+      return [...all.slice(0, 3), ...all.slice(3).slice(-1)].map((l) => `${l.row.input}:${l.row.line}@${l.row.endMs}`);
+    });
+    const r = new EvidenceReservoir(3, 1000);
+    for (const l of [...lines].sort((a, b) => a.turn - b.turn)) r.offer(l.cls, l.row);
+    assert.deepEqual(kept(r, classes), expected);
+  }), { numRuns: 300 });
+});
+
 test('more evidence asked for grows the budget in proportion: a class that comes after several full ones still keeps the lines asked for', () => {
   // Eight classes in the order they come, thirty lines each, under a budget of 60 rows (sized for 5 lines a finding).
   const classes = Array.from({ length: 8 }, (_, k) => EvidenceReservoir.classOf(2, 0, 101, k));
