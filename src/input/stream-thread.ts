@@ -32,13 +32,13 @@ export type StreamReply =
   | { type: 'end'; error: { message: string; code: string; analyzer: boolean } | null };
 
 /**
- * Bytes of blocks asked for or waiting here, beyond the ones taken (two blocks at least). The
- * thread that takes them turns its loop only between its parts and merges, tens of ms apart, some
- * cold ones a hundred: with two blocks ahead the stream stood still while blocks waited to be
- * heard, and the bench's gzip file took 1.04× the time of six 2 MiB blocks ahead (12 pairs; 16 MiB
- * more at the peak).
+ * Bytes of blocks asked for or waiting here, beyond the ones taken (two blocks at least: a pipe's
+ * 4 MiB ones). The thread that takes them turns its loop only between its parts and merges, tens
+ * of ms apart, some cold ones a hundred: with two 2 MiB blocks of a gzip file ahead the gunzip
+ * stood still while blocks waited to be heard. Against two, the bench's gzip file took 0.956× the
+ * time with four (12 pairs; peak 167.5 against 161.0 MiB) and 0.958× with six (12 pairs; 181.1 MiB).
  */
-const AHEAD_BYTES = 12 << 20;
+const AHEAD_BYTES = 8 << 20;
 
 /** The thread's module beside this one: input/stream-worker.js, or dist/stream-worker.js beside the command's bundle. */
 const WORKER_URL = new URL('./stream-worker.js', import.meta.url);
