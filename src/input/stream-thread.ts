@@ -39,6 +39,8 @@ export type StreamReply =
  * time with four (12 pairs; peak 167.5 against 161.0 MiB) and 0.958× with six (12 pairs; 181.1 MiB).
  */
 const AHEAD_BYTES = 8 << 20;
+/** And at most this many blocks, however small (`chunkBytes`): each is a buffer of a block's size and 1 MiB more. */
+const MAX_AHEAD = 8;
 
 /** The thread's module beside this one: input/stream-worker.js, or dist/stream-worker.js beside the command's bundle. */
 const WORKER_URL = new URL('./stream-worker.js', import.meta.url);
@@ -56,7 +58,7 @@ export class StreamThread {
   /** `name`: the input as the user named it, for errors; `onChange` runs when a block arrives and at the end. */
   constructor(name: string, input: { path: string } | { fd: number }, blockBytes: number, private readonly onChange: () => void) {
     const start: StreamStart = { ...input, blockBytes };
-    this.ahead = Math.max(2, Math.floor(AHEAD_BYTES / blockBytes));
+    this.ahead = Math.min(MAX_AHEAD, Math.max(2, Math.floor(AHEAD_BYTES / blockBytes)));
     this.worker = startThread(WORKER_URL, { workerData: start, resourceLimits: { maxYoungGenerationSizeMb: 4 } });
     this.worker.on('message', (r: StreamReply) => {
       if (r.type === 'opened') {
