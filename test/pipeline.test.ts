@@ -2,14 +2,20 @@
  * The pipeline's merge of several inputs (src/core/pipeline.ts): each record reaches the tally
  * with what was true of its own line when it was read, whatever the other inputs parsed meanwhile
  * with the same format. (Time order across inputs is proven in keys.test.ts.) And the evidence a
- * report cites, read back from the files by place once the run is over, which are then let go.
+ * report cites, read back from the files by place once the run is over, which are then let go;
+ * a stream's, copied from its blocks before they are cut into again.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
+import { gzipSync } from 'node:zlib';
 
+import { DEFAULT_WS_PATHS, compileWsPaths } from '../src/core/classify.js';
+import { runPipeline } from '../src/core/pipeline.js';
+import { Tally } from '../src/core/tally.js';
+import { compilePreset, findPreset, type Preset } from '../src/format/presets.js';
 import { analyze } from '../src/index.js';
 
 const tmp = mkdtempSync(join(tmpdir(), 'wsdiag-pipeline-'));
@@ -74,4 +80,26 @@ test('evidence read back by place: the cited lines are the files\' own, and anal
   // A stream's descriptor closes a moment after it is destroyed: what is open a while later stays open.
   await new Promise((resolve) => setTimeout(resolve, 300));
   assert.deepEqual(open().filter((p) => files.includes(p)), [], 'an input file is still open after the reports');
+});
+
+test('a stream\'s evidence keeps the texts of its classes\' latest lines after their blocks were given back and cut into again', async () => {
+  // Forty classes (a status each) of ten lines, more than a class keeps as its earliest, so its
+  // latest is read from its block; then 3 MB of lines of another class: past the first 1 MiB
+  // that zlib hands on, blocks are cut into the buffers the first ones were given back in.
+  const lines: string[] = [];
+  const line = (i: number, status: number): string => JSON.stringify({
+    remote_addr: '127.0.0.3', request: `GET /ws/${i} HTTP/1.1`, status, request_time: 0.002, msec: (T0 + i).toFixed(3), http_upgrade: 'websocket',
+  });
+  for (let i = 0; i < 400; i++) lines.push(line(i, 400 + Math.floor(i / 10)));
+  for (let i = 400; i < 24_000; i++) lines.push(line(i, 101));
+  const file = join(tmp, 'blocks.log.gz');
+  writeFileSync(file, gzipSync(`${lines.join('\n')}\n`));
+  const tally = new Tally();
+  // Gunzipped in a thread of its own (two threads, the file larger than a part), in 1 KiB blocks.
+  const result = await runPipeline([file], tally, { formats: [compilePreset(findPreset('json') as Preset)], detect: false, wsPaths: compileWsPaths(DEFAULT_WS_PATHS), workers: 2, chunkBytes: 1024 });
+  assert.equal(result.inputs[0]?.parsed, lines.length);
+  const rows = tally.evidence.candidates(() => true);
+  const latest = rows.filter((r) => r.line % 10 === 0 && r.line <= 400);
+  assert.equal(latest.length, 40, 'each early class\'s tenth line is its latest');
+  for (const r of rows) assert.equal(r.text, lines[r.line - 1], `line ${r.line}`);
 });

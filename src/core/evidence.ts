@@ -65,6 +65,10 @@ interface Slot {
   lastAt: number;
   lastRoom: number;
   lastBytes: number;
+  /** The last line's bytes still in the block it was read from (deferTexts: copied by settle()), or null. */
+  lastIn: Buffer | null;
+  lastInStart: number;
+  lastInEnd: number;
 }
 
 const EMPTY_ARENA = Buffer.alloc(0);
@@ -115,12 +119,20 @@ export class EvidenceReservoir {
   /** Where the classes' last lines are written (Slot.lastAt), and how much of it is taken. */
   private arena = EMPTY_ARENA;
   private arenaUsed = 0;
+  /** Slots whose last line may still be in its block (Slot.lastIn), for settle(). */
+  private readonly unsettled: Slot[] = [];
 
   /**
    * `perClass`: first lines kept per class (at least the evidence asked for per finding);
    * `budget`: lines kept in all, past which a class keeps only its first line and its last.
    */
-  constructor(readonly perClass: number, private readonly budget: number) {}
+  /**
+   * `deferTexts`: a last line's bytes in a block are copied only when settle() is called, which
+   * the owner does before the block is given back: most lines are a class's latest only until the
+   * next line of the class, often in the same block: a gzip file's main thread spent 133 ms copying
+   * a line a handshake, 71 ms a class a block (the run 0.988× the time, 16 pairs).
+   */
+  constructor(readonly perClass: number, private readonly budget: number, private readonly deferTexts = false) {}
 
   static classOf(protocol: number, status: number, flags: number, bin: number): number {
     return ((protocol * 256 + flags) * 1000 + status) * 65536 + (bin + 1);
@@ -156,7 +168,7 @@ export class EvidenceReservoir {
     this.index ??= new CellTable(false);
     const x = this.index.entry(highHalf(cls), cls >>> 0);
     if (x === this.slots.length) {
-      this.slots.push({ cls, first: NO_ROWS, latest: 0, last: null, lastAt: 0, lastRoom: 0, lastBytes: 0 });
+      this.slots.push({ cls, first: NO_ROWS, latest: 0, last: null, lastAt: 0, lastRoom: 0, lastBytes: 0, lastIn: null, lastInStart: 0, lastInEnd: 0 });
       if (x === this.firstCount.length) {
         this.firstCount = resized(this.firstCount, 2 * x);
         this.firstTime = resized(this.firstTime, 2 * x);
@@ -207,24 +219,46 @@ export class EvidenceReservoir {
     const last = this.lastTime[x] as number;
     if (t < last || (t === last && s.last !== null && before(row, s.last))) return;
     this.lastTime[x] = t;
+    copyFields(this.lastRow(s), row);
+    const listed = s.lastIn !== null;
+    s.lastIn = null;
     if (row.at >= 0) {
       s.lastBytes = 0;
-      copyFields(this.lastRow(s), row);
       return;
     }
     const src = row.source;
-    // The room left behind by a class that moved is not reused; a quarter more spares most moves.
+    // At most MAX_TEXT bytes: no more characters either, so nothing to cut.
     if (src !== undefined && src.end - src.start <= MAX_TEXT) {
-      // At most MAX_TEXT bytes: no more characters either, so nothing to cut.
-      this.makeRoom(s, src.end - src.start);
-      s.lastBytes = src.b.copy(this.arena, s.lastAt, src.start, src.end);
+      if (this.deferTexts) {
+        if (!listed) this.unsettled.push(s);
+        s.lastIn = src.b;
+        s.lastInStart = src.start;
+        s.lastInEnd = src.end;
+      } else this.copyLast(s, src.b, src.start, src.end);
     } else {
       const text = clipText(row.text);
       // At most 3 bytes a UTF-16 unit: the exact count only when that could pass the room.
       this.makeRoom(s, 3 * text.length > s.lastRoom ? Buffer.byteLength(text, 'utf8') : 0);
       s.lastBytes = this.arena.write(text, s.lastAt, s.lastRoom, 'utf8');
     }
-    copyFields(this.lastRow(s), row);
+  }
+
+  /** The class's last line's bytes b[start, end) copied into its room. */
+  private copyLast(s: Slot, b: Buffer, start: number, end: number): void {
+    // The room left behind by a class that moved is not reused; a quarter more spares most moves.
+    this.makeRoom(s, end - start);
+    s.lastBytes = b.copy(this.arena, s.lastAt, start, end);
+  }
+
+  /** Copies the last lines still in their blocks (deferTexts): call before any block a line was offered from is given back. */
+  settle(): void {
+    for (const s of this.unsettled) {
+      const b = s.lastIn;
+      if (b === null) continue;
+      s.lastIn = null;
+      this.copyLast(s, b, s.lastInStart, s.lastInEnd);
+    }
+    this.unsettled.length = 0;
   }
 
   private lastRow(s: Slot): EvidenceRow {
@@ -280,6 +314,7 @@ export class EvidenceReservoir {
 
   /** Lines of the classes `wanted` accepts: each class's earliest lines, in time order, then its latest. */
   candidates(wanted: (cls: number) => boolean): EvidenceRow[] {
+    this.settle();
     const out: EvidenceRow[] = [];
     for (const s of this.slots) {
       if (!wanted(s.cls)) continue;
@@ -294,6 +329,7 @@ export class EvidenceReservoir {
    * on the order of merges, but where the budget runs out.
    */
   merge(o: EvidenceReservoir): void {
+    o.settle();
     for (const s of o.slots) {
       // Rows kept are never changed (a class's latest is a row of its own), so they can be shared.
       for (const r of s.first) this.offer(s.cls, r, true);

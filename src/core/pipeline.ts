@@ -196,15 +196,18 @@ class Cursor {
    */
   fill(tally: Tally): boolean {
     const source = this.source;
-    if (source === undefined) return this.finish();
+    if (source === undefined) return this.finish(tally);
     while (!this.hasHead) {
-      if (this.stopped) return this.finish();
+      if (this.stopped) return this.finish(tally);
       const p = this.part;
       if (p === null || this.at >= p.sightings.line.length) {
-        // The part is merged: its block (a stream's) can be cut into again.
-        p?.release();
+        // The part is merged: its block (a stream's) can be cut into again, once the tally lets go of it.
+        if (p !== null) {
+          tally.taken();
+          p.release();
+        }
         const next = source.next();
-        if (next === null) return source.ended ? this.finish() : false;
+        if (next === null) return source.ended ? this.finish(tally) : false;
         this.take(next, tally);
         continue;
       }
@@ -302,10 +305,13 @@ class Cursor {
   /** The formats in the order this input tries them (set when it is chosen). */
   tried: CompiledFormat[] = [];
 
-  private finish(): true {
+  private finish(tally: Tally): true {
     if (this.done) return true;
     this.done = true;
-    this.part?.release();
+    if (this.part !== null) {
+      tally.taken();
+      this.part.release();
+    }
     const result = this.result;
     const err = this.stopped ? null : this.source?.error;
     if (err) {

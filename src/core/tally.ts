@@ -108,7 +108,7 @@ export class Tally implements TallyView {
     const caps = (this.caps = { ...DEFAULT_CAPS, ...opts.caps });
     this.counts = new Counts(caps);
     const perClass = keptPerClass(opts.evidence ?? 5);
-    this.evidence = new EvidenceReservoir(perClass, evidenceBudget(caps.evidenceRows, perClass));
+    this.evidence = new EvidenceReservoir(perClass, evidenceBudget(caps.evidenceRows, perClass), true);
     this.rows = opts.rows ? new HandshakeRows() : undefined;
     this.keys = new KeyWindow(this.evidence, this.rows, KEY_WINDOW_MS, caps.liveKeys, caps.departedKeys, opts.singleInput !== true);
   }
@@ -162,6 +162,14 @@ export class Tally implements TallyView {
     h.clientId = client;
     h.row = row;
     this.keys.see(h, h);
+  }
+
+  /**
+   * A part's handshakes are all taken: what the tally holds of its block (its evidence's latest
+   * lines, read from it in place) is copied, before the block is given back to be cut into again.
+   */
+  taken(): void {
+    this.evidence.settle();
   }
 
   /** Call once after the last record. */
