@@ -124,9 +124,7 @@ export class EvidenceReservoir {
 
   /**
    * `perClass`: first lines kept per class (at least the evidence asked for per finding);
-   * `budget`: lines kept in all, past which a class keeps only its first line and its last.
-   */
-  /**
+   * `budget`: lines kept in all, past which a class keeps only its first line and its last;
    * `deferTexts`: a last line's bytes in a block are copied only when settle() is called, which
    * the owner does before the block is given back: most lines are a class's latest only until the
    * next line of the class, often in the same block: a gzip file's main thread spent 133 ms copying
@@ -354,12 +352,12 @@ function highHalf(cls: number): number {
   return Math.floor(cls / 0x1_0000_0000) >>> 0;
 }
 
-/** Is `a` earlier than `b`: by end time (a line without one first), then input, then line. */
 /** A line's time as the order of lines has it: -Infinity for one without. */
 function timeOf(r: EvidenceRow): number {
   return r.endMs === r.endMs ? r.endMs : -Infinity;
 }
 
+/** Is `a` earlier than `b`: by end time (a line without one first), then input, then line. */
 function before(a: EvidenceRow, b: EvidenceRow): boolean {
   const ta = timeOf(a);
   const tb = timeOf(b);

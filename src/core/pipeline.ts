@@ -201,11 +201,7 @@ class Cursor {
       if (this.stopped) return this.finish(tally);
       const p = this.part;
       if (p === null || this.at >= p.sightings.line.length) {
-        // The part is merged: its block (a stream's) can be cut into again, once the tally lets go of it.
-        if (p !== null) {
-          tally.taken();
-          p.release();
-        }
+        this.letGoOfPart(tally);
         const next = source.next();
         if (next === null) return source.ended ? this.finish(tally) : false;
         this.take(next, tally);
@@ -223,6 +219,14 @@ class Cursor {
   emit(tally: Tally): void {
     this.hasHead = false;
     tally.sight(this.head);
+  }
+
+  /** The part being merged is done with: its block (a stream's) can be cut into again, once the tally has let go of it. */
+  private letGoOfPart(tally: Tally): void {
+    if (this.part === null) return;
+    tally.taken();
+    this.part.release();
+    this.part = null;
   }
 
   /** Stops reading this input at the format gate; what was read stays counted. */
@@ -308,10 +312,7 @@ class Cursor {
   private finish(tally: Tally): true {
     if (this.done) return true;
     this.done = true;
-    if (this.part !== null) {
-      tally.taken();
-      this.part.release();
-    }
+    this.letGoOfPart(tally);
     const result = this.result;
     const err = this.stopped ? null : this.source?.error;
     if (err) {
